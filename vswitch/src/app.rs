@@ -1,0 +1,278 @@
+//! Start-up, the management loop and shutdown of the appliance.
+
+use crate::config::Config;
+use crate::control::{ControlRequest, ControlServer};
+use crate::dpdk::{self, Eal, Mempool, Port, PortSetup};
+use crate::engine::PortIdx;
+use crate::manager::Manager;
+use crate::metrics::MetricsServer;
+use crate::stats::Stats;
+use crate::switch::{Switch, SwitchPort, WorkerInfo};
+use crate::tables::{Snapshot, TableStore};
+use crate::worker::Worker;
+use crossbeam_channel::RecvTimeoutError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A failure that stops the appliance.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A DPDK call failed.
+    #[error("{0}")]
+    Dpdk(#[from] dpdk::DpdkError),
+    /// Something else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs the switch until SIGINT, SIGTERM or the `shutdown` command.
+pub fn run(cfg: Config) -> Result<(), AppError> {
+    let stop_signal = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop_signal))
+            .map_err(|e| AppError::Other(format!("cannot install signal handler: {e}")))?;
+    }
+
+    let eal = Eal::init(&cfg.eal_argv())?;
+    for &l in &cfg.workers.lcores {
+        if !eal.lcore_enabled(l) {
+            return Err(AppError::Other(format!(
+                "workers.lcores: lcore {l} is not enabled in EAL (check eal.args -l/--lcores)"
+            )));
+        }
+    }
+    let nworkers = cfg.workers.lcores.len();
+    let pool = Mempool::new("vswitch_mbufs", cfg.mempool.mbufs, cfg.mempool.cache, -1)?;
+
+    // Ports: every worker gets its own tx queue on every port; rx queues are
+    // spread over the workers (RSS where the device hashes).
+    let mut ports = Vec::new();
+    let mut rx_queues = Vec::new();
+    let mut tx_queues: Vec<Vec<dpdk::TxQueue>> = (0..nworkers).map(|_| Vec::new()).collect();
+    for pc in &cfg.ports {
+        let port = Port::by_name(pc.device_name()).map_err(|e| {
+            AppError::Other(format!(
+                "port {:?} (devargs {:?}): {e}",
+                pc.name, pc.devargs
+            ))
+        })?;
+        let info = port.info()?;
+        let setup = PortSetup {
+            rx_queues: pc.rx_queues.unwrap_or(nworkers as u16),
+            tx_queues: nworkers as u16,
+            rx_desc: pc.rx_desc,
+            tx_desc: pc.tx_desc,
+            promiscuous: pc.promiscuous,
+        };
+        let conf = port
+            .configure(&setup, &pool)
+            .map_err(|e| AppError::Other(format!("port {:?}: {e}", pc.name)))?;
+        port.start()?;
+        let idx = ports.len() as PortIdx;
+        let (nrx, ntx) = (conf.rx.len() as u16, conf.tx.len() as u16);
+        rx_queues.extend(conf.rx.into_iter().map(|q| (idx, q)));
+        for (w, q) in conf.tx.into_iter().enumerate() {
+            tx_queues[w].push(q);
+        }
+        ports.push(SwitchPort {
+            cfg: pc.clone(),
+            port,
+            driver: info.driver,
+            rx_queues: nrx,
+            tx_queues: ntx,
+            rss: conf.rss,
+        });
+    }
+
+    let mut snapshot = Snapshot::empty(ports.len());
+    for e in &cfg.patch {
+        let idx = |n: &str| {
+            ports
+                .iter()
+                .position(|p| p.cfg.name == n)
+                .map(|i| i as PortIdx)
+        };
+        if let (Some(f), Some(t)) = (idx(&e.from), idx(&e.to)) {
+            snapshot
+                .patch
+                .set(f, t)
+                .map_err(|err| AppError::Other(format!("patch: {err}")))?;
+        }
+    }
+    let tables = Arc::new(TableStore::new(snapshot));
+    let stats = Arc::new(Stats::new(nworkers, ports.len()));
+    let running = Arc::new(AtomicBool::new(true));
+
+    // Round-robin every (port, queue) over the workers.
+    let mut assigned: Vec<Vec<(PortIdx, dpdk::RxQueue)>> =
+        (0..nworkers).map(|_| Vec::new()).collect();
+    for (i, q) in rx_queues.into_iter().enumerate() {
+        assigned[i % nworkers].push(q);
+    }
+    let mut workers_info = Vec::new();
+    let mut launched = Vec::new();
+    for (id, ((lcore, rx), tx)) in cfg
+        .workers
+        .lcores
+        .iter()
+        .zip(assigned)
+        .zip(tx_queues)
+        .enumerate()
+    {
+        workers_info.push(WorkerInfo {
+            id,
+            lcore: *lcore,
+            rx: rx.iter().map(|(p, q)| (*p, q.queue())).collect(),
+        });
+        let w = Worker {
+            id,
+            rx,
+            tx,
+            burst: cfg.workers.burst,
+            idle: cfg.workers.idle,
+            tables: Arc::clone(&tables),
+            stats: Arc::clone(&stats),
+            running: Arc::clone(&running),
+        };
+        if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
+            running.store(false, Ordering::Relaxed);
+            for l in &launched {
+                dpdk::wait_lcore(&eal, *l);
+            }
+            return Err(e.into());
+        }
+        launched.push(*lcore);
+    }
+
+    let sw = Arc::new(Switch {
+        role: cfg.role,
+        ports,
+        workers: workers_info,
+        tables,
+        stats,
+        pool,
+        started: Instant::now(),
+    });
+
+    let (to_manager, requests) = crossbeam_channel::bounded::<ControlRequest>(64);
+    let services = ControlServer::start(&cfg.control.socket, to_manager)
+        .map_err(|e| {
+            AppError::Other(format!(
+                "control.socket {}: {e}",
+                cfg.control.socket.display()
+            ))
+        })
+        .and_then(|ctl| {
+            let metrics = if cfg.metrics.listen.is_empty() {
+                None
+            } else {
+                Some(
+                    MetricsServer::start(&cfg.metrics.listen, Arc::clone(&sw))
+                        .map_err(AppError::Other)?,
+                )
+            };
+            Ok((ctl, metrics))
+        });
+    let (ctl, metrics) = match services {
+        Ok(s) => s,
+        Err(e) => {
+            stop_workers(&eal, &running, &launched);
+            close_ports(&sw);
+            return Err(e);
+        }
+    };
+    print_summary(&sw, &ctl, metrics.as_ref());
+
+    let mut manager = Manager::new(Arc::clone(&sw));
+    let why = loop {
+        if stop_signal.load(Ordering::Relaxed) {
+            break "signal";
+        }
+        match requests.recv_timeout(Duration::from_millis(100)) {
+            Ok(req) => {
+                let resp = manager.handle(req.command);
+                let _ = req.reply.send(resp);
+                if manager.shutdown_requested() {
+                    break "shutdown command";
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break "control socket closed",
+        }
+    };
+    tracing::info!("stopping ({why})");
+    stop_workers(&eal, &running, &launched);
+    drop(metrics);
+    drop(ctl);
+    let t = sw.stats.total();
+    println!(
+        "vswitch: stopped ({why}): rx {} tx {} dropped {} packets",
+        t.rx_packets,
+        t.tx_packets,
+        t.dropped()
+    );
+    close_ports(&sw);
+    drop(manager);
+    drop(sw);
+    drop(eal);
+    Ok(())
+}
+
+fn stop_workers(eal: &Eal, running: &AtomicBool, lcores: &[u32]) {
+    running.store(false, Ordering::Relaxed);
+    for l in lcores {
+        dpdk::wait_lcore(eal, *l);
+    }
+}
+
+fn close_ports(sw: &Switch) {
+    for p in &sw.ports {
+        p.port.stop_and_close();
+    }
+}
+
+fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServer>) {
+    println!(
+        "vswitch {} (DPDK {}) role={} workers={} ports={}",
+        env!("CARGO_PKG_VERSION"),
+        dpdk::DPDK_VERSION,
+        sw.role.as_str(),
+        sw.workers.len(),
+        sw.ports.len()
+    );
+    for (i, p) in sw.ports.iter().enumerate() {
+        let mac = p.port.mac();
+        println!(
+            "  port {i} {:<12} role={:<8} dev={} driver={} rxq={} txq={} rss={} mac={} link={}",
+            p.cfg.name,
+            p.cfg.role.as_str(),
+            p.port.name(),
+            p.driver,
+            p.rx_queues,
+            p.tx_queues,
+            if p.rss { "on" } else { "off" },
+            mac.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            if p.port.link().up { "up" } else { "down" }
+        );
+    }
+    for w in &sw.workers {
+        let qs: Vec<String> =
+            w.rx.iter()
+                .map(|(p, q)| format!("{}:{q}", sw.port_name(*p)))
+                .collect();
+        println!("  worker {} lcore={} polls {}", w.id, w.lcore, qs.join(" "));
+    }
+    for (f, t) in sw.tables.current().patch.entries() {
+        println!("  patch {} -> {}", sw.port_name(f), sw.port_name(t));
+    }
+    println!("  control socket {}", ctl.path().display());
+    match metrics {
+        Some(m) => println!("  metrics http://{}/metrics", m.addr()),
+        None => println!("  metrics off"),
+    }
+    println!("vswitch: running");
+}

@@ -1,0 +1,722 @@
+//! The appliance's configuration: a TOML file plus `VSWITCH_...` environment
+//! overrides (nested keys joined by `__`, e.g. `VSWITCH_CONTROL__SOCKET`), read
+//! with the `config` crate and then validated so that a bad value stops
+//! start-up with one line naming the key.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem: the key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending key, e.g. `ports[1].role` (empty when the file itself is at fault).
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.problem)
+        } else {
+            write!(f, "{}: {}", self.key, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// What this switch is in the VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchRole {
+    /// Per-host switch: guest ports and underlay uplinks.
+    Sled,
+    /// Rack-edge switch: underlay uplink and an external port.
+    Boundary,
+}
+
+impl SwitchRole {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwitchRole::Sled => "sled",
+            SwitchRole::Boundary => "boundary",
+        }
+    }
+}
+
+/// What a port connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRole {
+    /// The underlay (Geneve over IPv6).
+    Uplink,
+    /// One guest VNIC.
+    Guest,
+    /// The world outside the VPC (boundary role).
+    External,
+}
+
+impl PortRole {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortRole::Uplink => "uplink",
+            PortRole::Guest => "guest",
+            PortRole::External => "external",
+        }
+    }
+
+    fn parse(s: &str) -> Option<PortRole> {
+        match s {
+            "uplink" => Some(PortRole::Uplink),
+            "guest" => Some(PortRole::Guest),
+            "external" => Some(PortRole::External),
+            _ => None,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sled or boundary.
+    pub role: SwitchRole,
+    /// EAL settings.
+    pub eal: EalConfig,
+    /// Poll-mode workers.
+    pub workers: WorkersConfig,
+    /// The mbuf pool.
+    pub mempool: MempoolConfig,
+    /// The ports, in configuration order (their index is the switch's port index).
+    pub ports: Vec<PortConfig>,
+    /// The patch table at start-up.
+    pub patch: Vec<PatchConfig>,
+    /// The control socket.
+    pub control: ControlConfig,
+    /// The metrics endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// EAL settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EalConfig {
+    /// Extra EAL arguments (e.g. `--no-huge`, `-m 512`, `--file-prefix x`).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The lcore of the management thread.
+    #[serde(default)]
+    pub main_lcore: u32,
+}
+
+/// Poll-mode workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersConfig {
+    /// One worker per lcore listed.
+    pub lcores: Vec<u32>,
+    /// Packets per rx burst (1 to 64).
+    #[serde(default = "default_burst")]
+    pub burst: usize,
+    /// Idle backoff.
+    #[serde(default)]
+    pub idle: IdleConfig,
+}
+
+/// How an idle worker backs off: spin for `spin_polls` empty polls, then sleep
+/// from `sleep_min_us`, doubling up to `sleep_max_us`, until traffic returns.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleConfig {
+    /// Empty polls before the first sleep (0: sleep at once).
+    #[serde(default = "default_spin")]
+    pub spin_polls: u32,
+    /// First sleep, in microseconds (0 with `sleep_max_us` 0: never sleep).
+    #[serde(default = "default_sleep_min")]
+    pub sleep_min_us: u64,
+    /// Longest sleep, in microseconds.
+    #[serde(default = "default_sleep_max")]
+    pub sleep_max_us: u64,
+}
+
+impl Default for IdleConfig {
+    fn default() -> Self {
+        IdleConfig {
+            spin_polls: default_spin(),
+            sleep_min_us: default_sleep_min(),
+            sleep_max_us: default_sleep_max(),
+        }
+    }
+}
+
+/// The mbuf pool.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolConfig {
+    /// Number of mbufs (best as 2^n - 1).
+    #[serde(default = "default_mbufs")]
+    pub mbufs: u32,
+    /// Per-lcore cache size (at most 512).
+    #[serde(default = "default_cache")]
+    pub cache: u32,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            mbufs: default_mbufs(),
+            cache: default_cache(),
+        }
+    }
+}
+
+/// One port.
+#[derive(Debug, Clone)]
+pub struct PortConfig {
+    /// The switch's name for it (used by the control API and metrics).
+    pub name: String,
+    /// DPDK device arguments, e.g. `net_memif0,role=server,socket=/run/m.sock`.
+    pub devargs: String,
+    /// What it connects to.
+    pub role: PortRole,
+    /// Rx queues wanted (default: one per worker; RSS spreads them when the device has it).
+    pub rx_queues: Option<u16>,
+    /// Rx descriptors per queue.
+    pub rx_desc: u16,
+    /// Tx descriptors per queue.
+    pub tx_desc: u16,
+    /// Receive frames for any MAC.
+    pub promiscuous: bool,
+}
+
+impl PortConfig {
+    /// The DPDK device name: the devargs before the first comma.
+    pub fn device_name(&self) -> &str {
+        self.devargs.split(',').next().unwrap_or(&self.devargs)
+    }
+}
+
+/// One patch entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConfig {
+    /// Ingress port name.
+    pub from: String,
+    /// Egress port name.
+    pub to: String,
+}
+
+/// The control socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Socket path.
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            socket: default_socket(),
+        }
+    }
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` to serve `/metrics` on; empty turns metrics off.
+    #[serde(default = "default_metrics")]
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics(),
+        }
+    }
+}
+
+fn default_burst() -> usize {
+    32
+}
+fn default_spin() -> u32 {
+    512
+}
+fn default_sleep_min() -> u64 {
+    1
+}
+fn default_sleep_max() -> u64 {
+    200
+}
+fn default_mbufs() -> u32 {
+    16383
+}
+fn default_cache() -> u32 {
+    256
+}
+fn default_socket() -> PathBuf {
+    PathBuf::from(vswitch_api::DEFAULT_SOCKET)
+}
+fn default_metrics() -> String {
+    "127.0.0.1:9187".into()
+}
+fn default_desc() -> u16 {
+    1024
+}
+fn default_true() -> bool {
+    true
+}
+fn default_role() -> String {
+    "sled".into()
+}
+
+/// The file as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_role")]
+    role: String,
+    #[serde(default)]
+    eal: Option<EalConfig>,
+    workers: Option<WorkersConfig>,
+    #[serde(default)]
+    mempool: MempoolConfig,
+    #[serde(default)]
+    ports: Vec<RawPort>,
+    #[serde(default)]
+    patch: Vec<PatchConfig>,
+    #[serde(default)]
+    control: ControlConfig,
+    #[serde(default)]
+    metrics: MetricsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPort {
+    name: Option<String>,
+    devargs: Option<String>,
+    role: Option<String>,
+    rx_queues: Option<u16>,
+    #[serde(default = "default_desc")]
+    rx_desc: u16,
+    #[serde(default = "default_desc")]
+    tx_desc: u16,
+    #[serde(default = "default_true")]
+    promiscuous: bool,
+}
+
+impl Config {
+    /// Reads `path` and the `VSWITCH_...` environment, then validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.exists() {
+            return Err(err(
+                "",
+                format!("configuration file {} does not exist", path.display()),
+            ));
+        }
+        let env = config::Environment::with_prefix("VSWITCH")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(" ")
+            .with_list_parse_key("eal.args")
+            .with_list_parse_key("workers.lcores");
+        let built = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(env)
+            .build()
+            .map_err(|e| err("", format!("{}: {e}", path.display())))?;
+        let raw: RawConfig = built
+            .try_deserialize()
+            .map_err(|e| err("", e.to_string()))?;
+        Self::validate(raw)
+    }
+
+    /// Parses TOML text without the environment (for tests and `--check`).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .map_err(|e| err("", e.to_string()))?;
+        let raw: RawConfig = built
+            .try_deserialize()
+            .map_err(|e| err("", e.to_string()))?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+        let role = match raw.role.as_str() {
+            "sled" => SwitchRole::Sled,
+            "boundary" => SwitchRole::Boundary,
+            other => {
+                return Err(err(
+                    "role",
+                    format!("{other:?} is not one of sled, boundary"),
+                ))
+            }
+        };
+        let eal = raw.eal.unwrap_or(EalConfig {
+            args: Vec::new(),
+            main_lcore: 0,
+        });
+        let workers = raw.workers.ok_or_else(|| {
+            err(
+                "workers.lcores",
+                "missing: list the worker lcores, e.g. [1]",
+            )
+        })?;
+        if workers.lcores.is_empty() {
+            return Err(err(
+                "workers.lcores",
+                "empty: at least one worker lcore is needed",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, l) in workers.lcores.iter().enumerate() {
+            if *l == eal.main_lcore {
+                return Err(err(
+                    format!("workers.lcores[{i}]"),
+                    format!("lcore {l} is the main lcore (eal.main_lcore); workers need their own"),
+                ));
+            }
+            if !seen.insert(*l) {
+                return Err(err(
+                    format!("workers.lcores[{i}]"),
+                    format!("lcore {l} is listed twice"),
+                ));
+            }
+        }
+        if workers.burst == 0 || workers.burst > crate::dpdk::BURST_MAX {
+            return Err(err(
+                "workers.burst",
+                format!(
+                    "{} is out of range 1..={}",
+                    workers.burst,
+                    crate::dpdk::BURST_MAX
+                ),
+            ));
+        }
+        if workers.idle.sleep_min_us > workers.idle.sleep_max_us {
+            return Err(err(
+                "workers.idle.sleep_min_us",
+                format!(
+                    "{} is larger than workers.idle.sleep_max_us ({})",
+                    workers.idle.sleep_min_us, workers.idle.sleep_max_us
+                ),
+            ));
+        }
+        if raw.mempool.mbufs < 1024 {
+            return Err(err(
+                "mempool.mbufs",
+                format!("{} is too small (at least 1024)", raw.mempool.mbufs),
+            ));
+        }
+        if raw.mempool.cache > 512 {
+            return Err(err(
+                "mempool.cache",
+                format!("{} exceeds DPDK's limit of 512", raw.mempool.cache),
+            ));
+        }
+        if raw.ports.is_empty() {
+            return Err(err(
+                "ports",
+                "no port configured: add at least one [[ports]] table",
+            ));
+        }
+        let mut ports = Vec::with_capacity(raw.ports.len());
+        let mut names = HashSet::new();
+        let mut devices = HashSet::new();
+        for (i, p) in raw.ports.into_iter().enumerate() {
+            let key = |k: &str| format!("ports[{i}].{k}");
+            let name = p.name.ok_or_else(|| err(key("name"), "missing"))?;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(err(
+                    key("name"),
+                    format!("{name:?} must be non-empty ASCII letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(err(
+                    key("name"),
+                    format!("{name:?} is used by another port"),
+                ));
+            }
+            let devargs = p
+                .devargs
+                .ok_or_else(|| err(key("devargs"), "missing (e.g. \"net_memif0,role=server\")"))?;
+            let role_s = p
+                .role
+                .ok_or_else(|| err(key("role"), "missing: one of uplink, guest, external"))?;
+            let port_role = PortRole::parse(&role_s).ok_or_else(|| {
+                err(
+                    key("role"),
+                    format!("{role_s:?} is not one of uplink, guest, external"),
+                )
+            })?;
+            let pc = PortConfig {
+                name,
+                devargs,
+                role: port_role,
+                rx_queues: p.rx_queues,
+                rx_desc: p.rx_desc,
+                tx_desc: p.tx_desc,
+                promiscuous: p.promiscuous,
+            };
+            if pc.device_name().is_empty() {
+                return Err(err(key("devargs"), "empty device name"));
+            }
+            if !devices.insert(pc.device_name().to_string()) {
+                return Err(err(
+                    key("devargs"),
+                    format!("device {:?} is used by another port", pc.device_name()),
+                ));
+            }
+            if pc.rx_queues == Some(0) {
+                return Err(err(key("rx_queues"), "0: at least one rx queue"));
+            }
+            if pc.rx_desc == 0 || pc.tx_desc == 0 {
+                return Err(err(key("rx_desc"), "descriptor counts must be positive"));
+            }
+            ports.push(pc);
+        }
+        for (i, e) in raw.patch.iter().enumerate() {
+            for (k, v) in [("from", &e.from), ("to", &e.to)] {
+                if !names.contains(v) {
+                    return Err(err(
+                        format!("patch[{i}].{k}"),
+                        format!("unknown port {v:?}"),
+                    ));
+                }
+            }
+        }
+        let mut froms = HashSet::new();
+        for (i, e) in raw.patch.iter().enumerate() {
+            if !froms.insert(&e.from) {
+                return Err(err(
+                    format!("patch[{i}].from"),
+                    format!("port {:?} is patched twice", e.from),
+                ));
+            }
+        }
+        if !raw.metrics.listen.is_empty()
+            && raw.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(err(
+                "metrics.listen",
+                format!(
+                    "{:?} is not host:port (e.g. 127.0.0.1:9187)",
+                    raw.metrics.listen
+                ),
+            ));
+        }
+        if raw.control.socket.as_os_str().is_empty() {
+            return Err(err("control.socket", "empty path"));
+        }
+        Ok(Config {
+            role,
+            eal,
+            workers,
+            mempool: raw.mempool,
+            ports,
+            patch: raw.patch,
+            control: raw.control,
+            metrics: raw.metrics,
+        })
+    }
+
+    /// The full EAL argument vector: program name, lcores, one `--vdev` (or `-a`
+    /// for a PCI address) per port, `--in-memory` (or with `--no-huge` a
+    /// per-process `--file-prefix`) unless a file prefix is given, then `eal.args`.
+    pub fn eal_argv(&self) -> Vec<String> {
+        let mut v = vec!["vswitch".to_string()];
+        let has = |flag: &str| {
+            self.eal
+                .args
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        if !has("-l") && !has("--lcores") && !has("-c") {
+            let mut l = vec![self.eal.main_lcore];
+            l.extend(&self.workers.lcores);
+            v.push("-l".into());
+            v.push(l.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+            v.push("--main-lcore".into());
+            v.push(self.eal.main_lcore.to_string());
+        }
+        for p in &self.ports {
+            if is_pci_address(p.device_name()) {
+                v.push("-a".into());
+            } else {
+                v.push("--vdev".into());
+            }
+            v.push(p.devargs.clone());
+        }
+        if !has("--file-prefix") && !has("--in-memory") {
+            // Several switches may run on one host; neither may claim DPDK's
+            // default shared runtime. --in-memory needs hugepages.
+            if has("--no-huge") {
+                v.push("--file-prefix".into());
+                v.push(format!("vswitch-{}", std::process::id()));
+            } else {
+                v.push("--in-memory".into());
+            }
+        }
+        v.extend(self.eal.args.iter().cloned());
+        v
+    }
+}
+
+/// Whether `s` looks like a PCI address (`0000:01:00.0` or `01:00.0`).
+fn is_pci_address(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    (parts.len() == 2 || parts.len() == 3)
+        && parts.last().is_some_and(|l| l.contains('.'))
+        && s.chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [workers]
+        lcores = [1]
+        [[ports]]
+        name = "a"
+        devargs = "net_ring0"
+        role = "guest"
+        [[ports]]
+        name = "b"
+        devargs = "net_null0,no-rx=1"
+        role = "uplink"
+        [[patch]]
+        from = "a"
+        to = "b"
+    "#;
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = Config::from_toml(GOOD).unwrap();
+        assert_eq!(c.role, SwitchRole::Sled);
+        assert_eq!(c.ports.len(), 2);
+        assert_eq!(c.ports[1].device_name(), "net_null0");
+        assert_eq!(c.ports[1].role, PortRole::Uplink);
+        assert_eq!(c.workers.burst, 32);
+        assert_eq!(c.mempool.mbufs, 16383);
+        assert_eq!(
+            c.patch,
+            vec![PatchConfig {
+                from: "a".into(),
+                to: "b".into()
+            }]
+        );
+        let argv = c.eal_argv();
+        assert_eq!(
+            argv,
+            [
+                "vswitch",
+                "-l",
+                "0,1",
+                "--main-lcore",
+                "0",
+                "--vdev",
+                "net_ring0",
+                "--vdev",
+                "net_null0,no-rx=1",
+                "--in-memory"
+            ]
+        );
+    }
+
+    fn bad(text: &str) -> ConfigError {
+        Config::from_toml(text).unwrap_err()
+    }
+
+    #[test]
+    fn bad_port_role_names_the_key() {
+        let e = bad(&GOOD.replace("role = \"uplink\"", "role = \"upstream\""));
+        assert_eq!(e.key, "ports[1].role");
+        assert!(e.problem.contains("upstream"), "{e}");
+    }
+
+    #[test]
+    fn unknown_patch_port_is_refused() {
+        let e = bad(&GOOD.replace("to = \"b\"", "to = \"c\""));
+        assert_eq!(e.to_string(), "patch[0].to: unknown port \"c\"");
+    }
+
+    #[test]
+    fn worker_on_main_lcore_is_refused() {
+        let e = bad(&GOOD.replace("lcores = [1]", "lcores = [0]"));
+        assert_eq!(e.key, "workers.lcores[0]");
+    }
+
+    #[test]
+    fn duplicate_names_and_devices_are_refused() {
+        let e = bad(&GOOD.replace("name = \"b\"", "name = \"a\""));
+        assert_eq!(e.key, "ports[1].name");
+        let e = bad(&GOOD.replace("net_null0,no-rx=1", "net_ring0"));
+        assert_eq!(e.key, "ports[1].devargs");
+    }
+
+    #[test]
+    fn missing_workers_and_bad_values_are_refused() {
+        assert_eq!(
+            bad(&GOOD.replace("[workers]\n        lcores = [1]", "")).key,
+            "workers.lcores"
+        );
+        assert_eq!(
+            bad(&GOOD.replace("lcores = [1]", "lcores = [1]\nburst = 65")).key,
+            "workers.burst"
+        );
+        let e = bad(&format!("{GOOD}\n[metrics]\nlisten = \"nowhere\""));
+        assert_eq!(e.key, "metrics.listen");
+        let e = bad(&format!("role = \"router\"\n{GOOD}"));
+        assert_eq!(e.key, "role");
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let e = bad(&format!("{GOOD}\n[mempool]\nmbufz = 3"));
+        assert!(e.to_string().contains("mbufz"), "{e}");
+    }
+
+    #[test]
+    fn user_lcores_and_prefix_are_kept() {
+        let c = Config::from_toml(&GOOD.replace(
+            "[workers]",
+            "[eal]\nargs = [\"-l\", \"0-1\", \"--file-prefix\", \"x\"]\n[workers]",
+        ))
+        .unwrap();
+        let argv = c.eal_argv();
+        assert!(!argv.contains(&"--in-memory".to_string()));
+        assert_eq!(argv.iter().filter(|a| *a == "-l").count(), 1);
+    }
+
+    #[test]
+    fn pci_addresses_are_recognised() {
+        assert!(is_pci_address("0000:01:00.0"));
+        assert!(is_pci_address("01:00.1"));
+        assert!(!is_pci_address("net_ring0"));
+    }
+}

@@ -1,0 +1,224 @@
+//! Prometheus metrics over HTTP. Each scrape reads the same reports that
+//! `vswitchctl` shows, so the two always agree.
+
+use crate::report;
+use crate::switch::Switch;
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Renders every metric of the switch in the Prometheus text format.
+pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
+    let reg = Registry::new();
+    let counter =
+        |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            reg.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+    let gauge =
+        |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            reg.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+
+    let rx_p = counter(
+        "vswitch_port_rx_packets_total",
+        "Packets received on the port by the workers.",
+        &["port"],
+    )?;
+    let rx_b = counter(
+        "vswitch_port_rx_bytes_total",
+        "Bytes received on the port by the workers.",
+        &["port"],
+    )?;
+    let tx_p = counter(
+        "vswitch_port_tx_packets_total",
+        "Packets the port accepted for transmission.",
+        &["port"],
+    )?;
+    let tx_b = counter(
+        "vswitch_port_tx_bytes_total",
+        "Bytes the port accepted for transmission.",
+        &["port"],
+    )?;
+    let drops = counter(
+        "vswitch_port_drops_total",
+        "Packets dropped, charged to a port, by reason.",
+        &["port", "reason"],
+    )?;
+    let dev_missed = counter(
+        "vswitch_port_device_rx_missed_total",
+        "Packets the device dropped because its rx ring was full.",
+        &["port"],
+    )?;
+    let dev_nombuf = counter(
+        "vswitch_port_device_rx_nombuf_total",
+        "Device rx failures for lack of mbufs.",
+        &["port"],
+    )?;
+    let dev_ierr = counter(
+        "vswitch_port_device_rx_errors_total",
+        "Device receive errors.",
+        &["port"],
+    )?;
+    let dev_oerr = counter(
+        "vswitch_port_device_tx_errors_total",
+        "Device transmit errors.",
+        &["port"],
+    )?;
+    let link = gauge(
+        "vswitch_port_link_up",
+        "1 when the port's link is up.",
+        &["port", "role"],
+    )?;
+    for p in report::ports(sw) {
+        let l = [p.name.as_str()];
+        rx_p.with_label_values(&l).inc_by(p.counters.rx_packets);
+        rx_b.with_label_values(&l).inc_by(p.counters.rx_bytes);
+        tx_p.with_label_values(&l).inc_by(p.counters.tx_packets);
+        tx_b.with_label_values(&l).inc_by(p.counters.tx_bytes);
+        for (reason, n) in &p.counters.drops {
+            drops
+                .with_label_values(&[p.name.as_str(), reason.as_str()])
+                .inc_by(*n);
+        }
+        dev_missed.with_label_values(&l).inc_by(p.device.imissed);
+        dev_nombuf.with_label_values(&l).inc_by(p.device.rx_nombuf);
+        dev_ierr.with_label_values(&l).inc_by(p.device.ierrors);
+        dev_oerr.with_label_values(&l).inc_by(p.device.oerrors);
+        link.with_label_values(&[p.name.as_str(), p.role.as_str()])
+            .set(p.link.up as i64);
+    }
+
+    let busy = counter(
+        "vswitch_worker_busy_loops_total",
+        "Worker poll loops that received packets.",
+        &["worker", "lcore"],
+    )?;
+    let idle = counter(
+        "vswitch_worker_idle_loops_total",
+        "Worker poll loops that received nothing.",
+        &["worker", "lcore"],
+    )?;
+    let sleeps = counter(
+        "vswitch_worker_sleeps_total",
+        "Idle backoff sleeps of a worker.",
+        &["worker", "lcore"],
+    )?;
+    let st = report::stats(sw);
+    for w in &st.workers {
+        let (id, lc) = (w.id.to_string(), w.lcore.to_string());
+        let l = [id.as_str(), lc.as_str()];
+        busy.with_label_values(&l).inc_by(w.busy_loops);
+        idle.with_label_values(&l).inc_by(w.idle_loops);
+        sleeps.with_label_values(&l).inc_by(w.sleeps);
+    }
+    counter(
+        "vswitch_snapshot_swaps_total",
+        "Table snapshots published to the workers.",
+        &[],
+    )?
+    .with_label_values(&[] as &[&str])
+    .inc_by(st.snapshot_swaps);
+    let g = gauge(
+        "vswitch_snapshot_generation",
+        "Generation of the published table snapshot.",
+        &[],
+    )?;
+    g.with_label_values(&[] as &[&str])
+        .set(sw.tables.current().generation as i64);
+    let pool = gauge(
+        "vswitch_mempool_mbufs",
+        "Mbufs of the pool, by state.",
+        &["state"],
+    )?;
+    pool.with_label_values(&["free"])
+        .set(st.mempool_free as i64);
+    pool.with_label_values(&["in_use"])
+        .set(st.mempool_in_use as i64);
+    let up = gauge("vswitch_uptime_seconds", "Seconds since start-up.", &[])?;
+    up.with_label_values(&[] as &[&str])
+        .set(sw.started.elapsed().as_secs() as i64);
+    let info = gauge(
+        "vswitch_build_info",
+        "Version information; always 1.",
+        &["version", "dpdk_version", "role"],
+    )?;
+    info.with_label_values(&[
+        env!("CARGO_PKG_VERSION"),
+        crate::dpdk::DPDK_VERSION,
+        sw.role.as_str(),
+    ])
+    .set(1);
+
+    let mut buf = Vec::new();
+    TextEncoder::new().encode(&reg.gather(), &mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The HTTP endpoint serving `/metrics`. Dropping it stops the server.
+pub struct MetricsServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    addr: String,
+}
+
+impl MetricsServer {
+    /// Listens on `addr` and serves `GET /metrics`.
+    pub fn start(addr: &str, sw: Arc<Switch>) -> Result<MetricsServer, String> {
+        let server = Arc::new(
+            tiny_http::Server::http(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))?,
+        );
+        let srv = Arc::clone(&server);
+        let thread = std::thread::Builder::new()
+            .name("vswitch-metrics".into())
+            .spawn(move || {
+                for req in srv.incoming_requests() {
+                    let resp = if req.url() == "/metrics" || req.url().starts_with("/metrics?") {
+                        match render(&sw) {
+                            Ok(body) => {
+                                let r = tiny_http::Response::from_string(body);
+                                match text_header() {
+                                    Some(h) => r.with_header(h),
+                                    None => r,
+                                }
+                            }
+                            Err(e) => {
+                                tiny_http::Response::from_string(format!("metrics error: {e}\n"))
+                                    .with_status_code(500)
+                            }
+                        }
+                    } else {
+                        tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
+                    };
+                    let _ = req.respond(resp);
+                }
+            })
+            .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+        Ok(MetricsServer {
+            server,
+            thread: Some(thread),
+            addr: addr.to_string(),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+fn text_header() -> Option<tiny_http::Header> {
+    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..]).ok()
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Per-worker counters. Each worker writes only its own cache-padded block,
+//! with plain relaxed load+store (single writer, no locked instruction); the
+//! management thread and the metrics endpoint sum the blocks when asked.
+
+use crate::engine::{DropReason, PortIdx};
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use vswitch_api::PortCounters as ApiCounters;
+
+/// Adds `n` to a counter that only the calling worker writes.
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// One worker's counters for one port.
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    /// Packets received on the port.
+    pub rx_packets: AtomicU64,
+    /// Bytes received on the port.
+    pub rx_bytes: AtomicU64,
+    /// Packets the port accepted for transmission.
+    pub tx_packets: AtomicU64,
+    /// Bytes the port accepted for transmission.
+    pub tx_bytes: AtomicU64,
+    /// Drops charged to the port, by reason.
+    pub drops: [AtomicU64; DropReason::COUNT],
+}
+
+impl PortCounters {
+    /// Counts `n` drops for `reason`.
+    #[inline]
+    pub fn drop(&self, reason: DropReason, n: u64) {
+        bump(&self.drops[reason as usize], n);
+    }
+
+    fn add_into(&self, out: &mut Totals) {
+        out.rx_packets += self.rx_packets.load(Relaxed);
+        out.rx_bytes += self.rx_bytes.load(Relaxed);
+        out.tx_packets += self.tx_packets.load(Relaxed);
+        out.tx_bytes += self.tx_bytes.load(Relaxed);
+        for (o, d) in out.drops.iter_mut().zip(&self.drops) {
+            *o += d.load(Relaxed);
+        }
+    }
+}
+
+/// A worker's loop counters.
+#[derive(Debug, Default)]
+pub struct LoopCounters {
+    /// Loops that received at least one packet.
+    pub busy: AtomicU64,
+    /// Loops that received nothing.
+    pub idle: AtomicU64,
+    /// Backoff sleeps.
+    pub sleeps: AtomicU64,
+}
+
+/// Everything one worker counts.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    /// Loop counters.
+    pub loops: CachePadded<LoopCounters>,
+    /// Per-port counters, indexed by port index.
+    pub ports: Box<[CachePadded<PortCounters>]>,
+}
+
+/// The counters of every worker.
+#[derive(Debug)]
+pub struct Stats {
+    /// Indexed by worker id.
+    pub workers: Box<[WorkerCounters]>,
+}
+
+/// Plain sums of port counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Drops by reason.
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl Totals {
+    /// All drops.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// The API form, every reason named.
+    pub fn to_api(&self) -> ApiCounters {
+        ApiCounters {
+            rx_packets: self.rx_packets,
+            rx_bytes: self.rx_bytes,
+            tx_packets: self.tx_packets,
+            tx_bytes: self.tx_bytes,
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| (r.as_str().to_string(), self.drops[*r as usize]))
+                .collect(),
+        }
+    }
+}
+
+impl Stats {
+    /// Zeroed counters for `workers` workers and `ports` ports.
+    pub fn new(workers: usize, ports: usize) -> Self {
+        Stats {
+            workers: (0..workers)
+                .map(|_| WorkerCounters {
+                    loops: CachePadded::new(LoopCounters::default()),
+                    ports: (0..ports)
+                        .map(|_| CachePadded::new(PortCounters::default()))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// One port's counters summed over workers.
+    pub fn port(&self, port: PortIdx) -> Totals {
+        let mut t = Totals::default();
+        for w in self.workers.iter() {
+            if let Some(p) = w.ports.get(port as usize) {
+                p.add_into(&mut t);
+            }
+        }
+        t
+    }
+
+    /// One worker's counters summed over ports.
+    pub fn worker(&self, worker: usize) -> Totals {
+        let mut t = Totals::default();
+        if let Some(w) = self.workers.get(worker) {
+            for p in w.ports.iter() {
+                p.add_into(&mut t);
+            }
+        }
+        t
+    }
+
+    /// Everything summed.
+    pub fn total(&self) -> Totals {
+        let mut t = Totals::default();
+        for w in self.workers.iter() {
+            for p in w.ports.iter() {
+                p.add_into(&mut t);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_over_workers_and_ports() {
+        let s = Stats::new(2, 3);
+        bump(&s.workers[0].ports[1].rx_packets, 5);
+        bump(&s.workers[1].ports[1].rx_packets, 7);
+        bump(&s.workers[1].ports[2].tx_packets, 4);
+        s.workers[0].ports[1].drop(DropReason::NoPatch, 2);
+        s.workers[1].ports[2].drop(DropReason::TxFull, 1);
+        assert_eq!(s.port(1).rx_packets, 12);
+        assert_eq!(s.port(1).drops[DropReason::NoPatch as usize], 2);
+        assert_eq!(s.worker(1).tx_packets, 4);
+        let t = s.total();
+        assert_eq!((t.rx_packets, t.tx_packets, t.dropped()), (12, 4, 3));
+        let api = t.to_api();
+        assert_eq!(api.drops["no_patch"], 2);
+        assert_eq!(api.drops["tx_full"], 1);
+    }
+}
