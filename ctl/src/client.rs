@@ -438,9 +438,10 @@ mod tests {
         let path = unique_socket("closed");
         let server = serve_once(&path, None);
         let mut client = Client::connect(&path, DEFAULT_TIMEOUT).unwrap();
-        server.join().unwrap();
+        // The server reads the request and hangs up without a word.
         let err = client.request(Command::Status).unwrap_err();
         assert!(matches!(err, ClientError::Closed { .. }), "{err:?}");
+        server.join().unwrap();
         let _ = std::fs::remove_file(&path);
     }
 

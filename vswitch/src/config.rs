@@ -544,7 +544,7 @@ impl Config {
     }
 
     /// The full EAL argument vector: program name, lcores, one `--vdev` (or `-a`
-    /// for a PCI address) per port, `--in-memory` (or with `--no-huge` a
+    /// for a PCI address) per port, `--no-pci` when no port is a PCI device, `--in-memory` (or with `--no-huge` a
     /// per-process `--file-prefix`) unless a file prefix is given, then `eal.args`.
     pub fn eal_argv(&self) -> Vec<String> {
         let mut v = vec!["vswitch".to_string()];
@@ -569,6 +569,13 @@ impl Config {
                 v.push("--vdev".into());
             }
             v.push(p.devargs.clone());
+        }
+        // Without a PCI port, EAL must not probe (and grab) the host's PCI devices.
+        if !self.ports.iter().any(|p| is_pci_address(p.device_name()))
+            && !has("--no-pci")
+            && !has("-a")
+        {
+            v.push("--no-pci".into());
         }
         if !has("--file-prefix") && !has("--in-memory") {
             // Several switches may run on one host; neither may claim DPDK's

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use vswitch_api::{Command, Response};
@@ -27,6 +27,8 @@ pub struct ControlServer {
     path: PathBuf,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
+    /// Requests taken but not yet answered on their connection.
+    inflight: Arc<AtomicUsize>,
 }
 
 impl ControlServer {
@@ -54,6 +56,8 @@ impl ControlServer {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let inflight = Arc::new(AtomicUsize::new(0));
+        let inflight2 = Arc::clone(&inflight);
         let acceptor = std::thread::Builder::new()
             .name("vswitch-ctl".into())
             .spawn(move || {
@@ -63,15 +67,17 @@ impl ControlServer {
                     }
                     let Ok(conn) = conn else { continue };
                     let tx = to_manager.clone();
+                    let inflight = Arc::clone(&inflight2);
                     let _ = std::thread::Builder::new()
                         .name("vswitch-ctl-conn".into())
-                        .spawn(move || serve_connection(conn, tx));
+                        .spawn(move || serve_connection(conn, tx, &inflight));
                 }
             })?;
         Ok(ControlServer {
             path: path.to_path_buf(),
             stop,
             acceptor: Some(acceptor),
+            inflight,
         })
     }
 
@@ -89,12 +95,17 @@ impl Drop for ControlServer {
         if let Some(h) = self.acceptor.take() {
             let _ = h.join();
         }
+        // Let answers already decided (above all `shutdown`'s) reach their clients.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.inflight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
 /// Answers requests on one connection until the client closes it.
-fn serve_connection(conn: UnixStream, to_manager: Sender<ControlRequest>) {
+fn serve_connection(conn: UnixStream, to_manager: Sender<ControlRequest>, inflight: &AtomicUsize) {
     let Ok(mut writer) = conn.try_clone() else {
         return;
     };
@@ -124,6 +135,7 @@ fn serve_connection(conn: UnixStream, to_manager: Sender<ControlRequest>) {
         if text.is_empty() {
             continue;
         }
+        inflight.fetch_add(1, Ordering::AcqRel);
         let response = match parse_request(text) {
             Err(msg) => Response::err(msg),
             Ok(command) => {
@@ -139,7 +151,9 @@ fn serve_connection(conn: UnixStream, to_manager: Sender<ControlRequest>) {
                 }
             }
         };
-        if send(&mut writer, &response).is_err() {
+        let sent = send(&mut writer, &response);
+        inflight.fetch_sub(1, Ordering::AcqRel);
+        if sent.is_err() {
             return;
         }
     }
