@@ -650,6 +650,7 @@ mod tests {
                 "net_ring0",
                 "--vdev",
                 "net_null0,no-rx=1",
+                "--no-pci",
                 "--in-memory"
             ]
         );

@@ -173,6 +173,9 @@ fn run(args: &Args) -> Result<(), String> {
     let mut stop_rx_at = 0u64;
     loop {
         let now = dpdk::tsc_cycles();
+        // A rate-limited generator yields its core when it has nothing to do,
+        // so that on a small machine the processes it tests are not starved.
+        let mut worked = false;
         if sending {
             let elapsed = now - start_tsc;
             let limit_hit = args.count > 0 && t.sent >= args.count;
@@ -189,6 +192,7 @@ fn run(args: &Args) -> Result<(), String> {
                     n = n.min(due.saturating_sub(t.sent) as usize);
                 }
                 if n > 0 {
+                    worked = true;
                     let got = burst.alloc(&pool, n, args.size);
                     for i in 0..got {
                         let f = flow;
@@ -210,8 +214,6 @@ fn run(args: &Args) -> Result<(), String> {
                     // that every flow still gets its share.
                     flow = ((flow as u64 + flows as u64 * 64 - o.dropped as u64) % flows as u64)
                         as u32;
-                } else if args.rate > 0 && rxq.is_none() {
-                    std::thread::sleep(Duration::from_micros(50));
                 }
             }
         } else if rxq.is_none() || now >= stop_rx_at {
@@ -220,6 +222,7 @@ fn run(args: &Args) -> Result<(), String> {
         if let Some(q) = rxq.as_mut() {
             let n = rx_burst.rx(q, dpdk::BURST_MAX);
             if n > 0 {
+                worked = true;
                 t.received += n as u64;
                 t.received_bytes += rx_burst.total_bytes();
                 if args.verify {
@@ -235,9 +238,10 @@ fn run(args: &Args) -> Result<(), String> {
                     }
                 }
                 rx_burst.clear();
-            } else if !sending {
-                std::thread::sleep(Duration::from_micros(100));
             }
+        }
+        if !worked && (args.rate > 0 || !sending) {
+            std::thread::sleep(Duration::from_micros(20));
         }
         if now >= next_report {
             let secs = (now - start_tsc) as f64 / hz;
