@@ -42,18 +42,23 @@ impl Worker {
             return -1;
         };
         let mut burst = Burst::new();
-        let mut empty_polls = 0u32;
+        let spin_cycles = crate::dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
+        // TSC of the first empty poll since traffic was last seen (0: not idle).
+        let mut idle_since = 0u64;
         let mut sleep_us = self.idle.sleep_min_us;
         while self.running.load(Ordering::Relaxed) {
             if self.poll_once(&mut burst, counters) > 0 {
                 bump(&counters.loops.busy, 1);
-                empty_polls = 0;
+                idle_since = 0;
                 sleep_us = self.idle.sleep_min_us;
                 continue;
             }
             bump(&counters.loops.idle, 1);
-            empty_polls = empty_polls.saturating_add(1);
-            if empty_polls > self.idle.spin_polls && self.idle.sleep_max_us > 0 {
+            let now = crate::dpdk::tsc_cycles();
+            if idle_since == 0 {
+                idle_since = now;
+            }
+            if now - idle_since >= spin_cycles && self.idle.sleep_max_us > 0 {
                 bump(&counters.loops.sleeps, 1);
                 std::thread::sleep(Duration::from_micros(sleep_us.max(1)));
                 sleep_us = (sleep_us.max(1) * 2).min(self.idle.sleep_max_us);

@@ -291,8 +291,6 @@ fn run(args: &Args) -> Result<(), String> {
             rxq.is_some()
         );
     }
-    drop(rxq);
-    drop(txq);
     drop(burst);
     drop(rx_burst);
     txp.stop_and_close();
