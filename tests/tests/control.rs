@@ -335,3 +335,22 @@ fn bad_configuration_names_the_key() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("--no-huge -m 128"), "{text}");
 }
+
+#[test]
+fn sigterm_stops_cleanly_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sw = idle_switch(dir.path());
+    let socket = sw.socket.clone();
+    let st = Command::new("kill")
+        .args(["-TERM", &sw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (status, out) = sw.wait_exit(std::time::Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{out:?}");
+    assert!(
+        out.iter().any(|l| l.contains("vswitch: stopped (signal)")),
+        "{out:?}"
+    );
+    assert!(!socket.exists(), "the socket is removed on exit");
+}
