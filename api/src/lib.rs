@@ -65,6 +65,90 @@ pub enum Command {
     },
     /// Lists the patch table.
     PatchList,
+    /// Creates (or replaces) the VNIC bound to a guest port.
+    VnicCreate(VnicCreate),
+    /// Deletes the VNIC of a guest port.
+    VnicDelete {
+        /// Guest port name.
+        port: String,
+    },
+    /// Lists the VNICs.
+    VnicList,
+    /// Sets this sled's underlay address and uplink.
+    UnderlaySet {
+        /// The sled's underlay IPv6 address.
+        addr: std::net::Ipv6Addr,
+        /// The uplink port name.
+        uplink: String,
+        /// MAC of the underlay next hop (outer destination MAC).
+        nexthop_mac: String,
+    },
+    /// Sets a V2P mapping: guest `ip` of VPC `vni` lives at `mac` on sled `underlay`.
+    V2pSet {
+        /// VPC VNI.
+        vni: u32,
+        /// Guest IP.
+        ip: std::net::IpAddr,
+        /// Guest MAC.
+        mac: String,
+        /// Sled underlay address.
+        underlay: std::net::Ipv6Addr,
+    },
+    /// Removes a V2P mapping.
+    V2pClear {
+        /// VPC VNI.
+        vni: u32,
+        /// Guest IP.
+        ip: std::net::IpAddr,
+    },
+    /// Lists the V2P mappings.
+    V2pList,
+    /// Adds a router entry to a VNIC.
+    RouteAdd {
+        /// Guest port name.
+        port: String,
+        /// Destination prefix, e.g. `10.0.0.0/8`.
+        dest: String,
+        /// `drop`, `igw`, `igw:ID`, `ip:ADDR`, `subnet:PREFIX` or `nic:ID`.
+        target: String,
+        /// `custom` (default) or `system`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
+    },
+    /// Deletes a router entry of a VNIC.
+    RouteDel {
+        /// Guest port name.
+        port: String,
+        /// Destination prefix.
+        dest: String,
+        /// `custom` (default) or `system`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
+    },
+    /// Replaces a VNIC's firewall rules, atomically.
+    FirewallSet {
+        /// Guest port name.
+        port: String,
+        /// The new rules.
+        rules: Vec<FwRuleSpec>,
+    },
+    /// Dumps a VNIC's layers: rules with their hit counts.
+    Layers {
+        /// Guest port name.
+        port: String,
+    },
+    /// Dumps the flow tables of every worker (of one port, if given).
+    Flows {
+        /// Guest port name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
+    /// Clears the flow tables (of one port, if given).
+    FlowsClear {
+        /// Guest port name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
     /// Stops the workers and ports and exits.
     Shutdown,
 }
@@ -128,6 +212,201 @@ pub enum Reply {
     },
     /// Answer to `shutdown`.
     ShuttingDown,
+    /// Answer to a change: the snapshot generation now published.
+    Applied {
+        /// Generation of the published snapshot.
+        generation: u64,
+    },
+    /// Answer to `vnic-list`.
+    Vnics {
+        /// The VNICs.
+        vnics: Vec<VnicInfo>,
+    },
+    /// Answer to `v2p-list`.
+    V2p {
+        /// The mappings.
+        entries: Vec<V2pEntry>,
+    },
+    /// Answer to `layers`.
+    Layers(LayersInfo),
+    /// Answer to `flows` and `flows-clear`.
+    Flows {
+        /// The flows (empty after a clear).
+        flows: Vec<FlowInfo>,
+        /// Flows removed (for `flows-clear`).
+        cleared: u64,
+    },
+}
+
+/// A VNIC to create, bound to a guest port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VnicCreate {
+    /// Guest port name (from the configuration).
+    pub port: String,
+    /// NIC id.
+    pub id: u32,
+    /// VPC VNI (24 bits).
+    pub vni: u32,
+    /// Guest MAC.
+    pub mac: String,
+    /// Guest private IPv4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// Guest private IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// Gateway MAC.
+    pub gateway_mac: String,
+    /// Gateway IPv4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_ipv4: Option<std::net::Ipv4Addr>,
+    /// Gateway IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_ipv6: Option<std::net::Ipv6Addr>,
+    /// DNS servers handed out by DHCP.
+    #[serde(default)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// Host name handed out by DHCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Domain name handed out by DHCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// MTU advertised to the guest (DHCP option 26, RA MTU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
+}
+
+/// A firewall rule as the API carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FwRuleSpec {
+    /// `in` or `out`.
+    pub direction: String,
+    /// Lower first.
+    pub priority: u16,
+    /// `allow` or `deny`.
+    pub action: String,
+    /// `any`, `ip:ADDR`, `subnet:PREFIX` or `vni:N`; empty = any.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// `any`, `tcp`, `udp`, `icmp[:TYPE[/CODE]]`, `icmp6[:TYPE[/CODE]]` or `proto:N`; empty = any.
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// `PORT` or `FIRST-LAST`; empty = any.
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+/// A VNIC as `vnic-list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VnicInfo {
+    /// Guest port name.
+    pub port: String,
+    /// NIC id.
+    pub id: u32,
+    /// VNI.
+    pub vni: u32,
+    /// Guest MAC.
+    pub mac: String,
+    /// Guest IPv4.
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// Guest IPv6.
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// Current epoch.
+    pub epoch: u64,
+    /// Router entries.
+    pub routes: usize,
+    /// Firewall rules.
+    pub firewall_rules: usize,
+}
+
+/// One V2P mapping.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct V2pEntry {
+    /// VNI.
+    pub vni: u32,
+    /// Guest IP.
+    pub ip: std::net::IpAddr,
+    /// Guest MAC.
+    pub mac: String,
+    /// Sled underlay address.
+    pub underlay: std::net::Ipv6Addr,
+}
+
+/// A VNIC's layers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayersInfo {
+    /// Guest port name.
+    pub port: String,
+    /// Current epoch.
+    pub epoch: u64,
+    /// In pipeline order (outbound).
+    pub layers: Vec<LayerInfo>,
+}
+
+/// One layer and its rules.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerInfo {
+    /// `gateway`, `firewall`, `router`, `nat` or `overlay`.
+    pub name: String,
+    /// What happens to a packet no rule matches, outbound.
+    pub default_out: String,
+    /// What happens to a packet no rule matches, inbound.
+    pub default_in: String,
+    /// The rules, in evaluation order.
+    pub rules: Vec<RuleInfo>,
+}
+
+/// One rule of a layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuleInfo {
+    /// `in` or `out`.
+    pub direction: String,
+    /// Priority (lower first).
+    pub priority: u32,
+    /// The predicates, in words.
+    pub predicates: String,
+    /// The action, in words.
+    pub action: String,
+    /// Flows whose first packet matched this rule.
+    pub hits: u64,
+}
+
+/// One flow-table entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FlowInfo {
+    /// Worker holding it.
+    pub worker: usize,
+    /// Guest port name.
+    pub port: String,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Guest-side source address.
+    pub src: std::net::IpAddr,
+    /// Remote address.
+    pub dst: std::net::IpAddr,
+    /// Source port (or ICMP id).
+    pub src_port: u16,
+    /// Destination port (or ICMP id).
+    pub dst_port: u16,
+    /// `out` or `in`: who started it.
+    pub origin: String,
+    /// Whether the firewall allowed it.
+    pub allowed: bool,
+    /// The compiled outbound transform, in words.
+    pub out: Option<String>,
+    /// The compiled inbound transform, in words.
+    pub inb: Option<String>,
+    /// The epoch it was compiled at.
+    pub epoch: u64,
+    /// TCP state, for TCP flows.
+    pub tcp_state: Option<String>,
+    /// Packets that hit the entry.
+    pub hits: u64,
+    /// Seconds since its last packet.
+    pub idle_secs: f64,
 }
 
 /// One patch entry.
@@ -237,6 +516,15 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Packets dropped, by reason; every reason appears, zeros included.
     pub drops: BTreeMap<String, u64>,
+    /// Packets a cached flow transform handled (flow-table hits).
+    #[serde(default)]
+    pub fast_path: u64,
+    /// Packets the layers handled (flow-table misses).
+    #[serde(default)]
+    pub slow_path: u64,
+    /// Packets the virtual gateway answered.
+    #[serde(default)]
+    pub hairpin: u64,
 }
 
 /// A device's own counters.
@@ -290,4 +578,10 @@ pub struct WorkerStats {
     pub sleeps: u64,
     /// Its packet counters, summed over ports.
     pub counters: PortCounters,
+    /// Flows in its flow table.
+    #[serde(default)]
+    pub flows: u64,
+    /// Flow-table entries it expired.
+    #[serde(default)]
+    pub flows_expired: u64,
 }

@@ -3,18 +3,21 @@
 //! Sends one request over the appliance's control socket and prints the
 //! answer as tables (or as JSON with `--json`). Exit codes: 0 success,
 //! 1 the appliance refused the request, 2 no usable answer (cannot connect,
-//! timeout, malformed reply); usage errors keep clap's own code.
+//! timeout, malformed reply) or an unusable argument (a `--rules` file or
+//! text that is not a JSON array of rules); usage errors keep clap's own
+//! code.
 
 mod client;
 mod render;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use vswitch_api::{Command, Response, DEFAULT_SOCKET};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use vswitch_api::{Command, FwRuleSpec, Response, VnicCreate, DEFAULT_SOCKET};
 
 use client::{Client, ClientError, DEFAULT_TIMEOUT};
 
@@ -60,6 +63,103 @@ enum Sub {
     },
     /// List the patch table
     PatchList,
+    /// Create (or replace) the VNIC bound to the guest port PORT
+    VnicCreate(VnicCreateArgs),
+    /// Delete the VNIC of the guest port PORT
+    VnicDelete {
+        /// Guest port name
+        port: String,
+    },
+    /// List the VNICs
+    VnicList,
+    /// Set this sled's underlay address, uplink port and underlay next hop
+    UnderlaySet {
+        /// The sled's underlay IPv6 address
+        addr: Ipv6Addr,
+        /// The uplink port name
+        #[arg(long, value_name = "PORT")]
+        uplink: String,
+        /// MAC of the underlay next hop (outer destination MAC)
+        #[arg(long, value_name = "MAC")]
+        nexthop_mac: String,
+    },
+    /// Map guest IP of VPC VNI to guest MAC on the sled at UNDERLAY
+    V2pSet {
+        /// VPC VNI (24 bits)
+        #[arg(value_parser = vni_parser())]
+        vni: u32,
+        /// Guest IP
+        ip: IpAddr,
+        /// Guest MAC
+        mac: String,
+        /// The sled's underlay IPv6 address
+        underlay: Ipv6Addr,
+    },
+    /// Remove the V2P mapping of guest IP in VPC VNI
+    V2pClear {
+        /// VPC VNI (24 bits)
+        #[arg(value_parser = vni_parser())]
+        vni: u32,
+        /// Guest IP
+        ip: IpAddr,
+    },
+    /// List the V2P mappings
+    V2pList,
+    /// Add a router entry to the VNIC of PORT
+    RouteAdd {
+        /// Guest port name
+        port: String,
+        /// Destination prefix, e.g. 10.0.0.0/8
+        dest: String,
+        /// drop, igw, igw:ID, ip:ADDR, subnet:PREFIX or nic:ID
+        target: String,
+        /// Route class [default: custom]
+        #[arg(long, value_parser = ["custom", "system"])]
+        class: Option<String>,
+    },
+    /// Delete a router entry of the VNIC of PORT
+    RouteDel {
+        /// Guest port name
+        port: String,
+        /// Destination prefix, e.g. 10.0.0.0/8
+        dest: String,
+        /// Route class [default: custom]
+        #[arg(long, value_parser = ["custom", "system"])]
+        class: Option<String>,
+    },
+    /// Replace the firewall rules of the VNIC of PORT, atomically
+    ///
+    /// The rules come from --rules (a JSON file, or inline JSON text
+    /// starting with `[`), from --rule (repeatable), or both, in that order.
+    /// At least one of them is required; `--rules '[]'` removes every rule.
+    #[command(group(ArgGroup::new("rule-source").args(["rules", "rule"]).required(true).multiple(true)))]
+    FirewallSet {
+        /// Guest port name
+        port: String,
+        /// Path of a JSON file, or inline JSON, holding an array of rules
+        /// {direction, priority, action, hosts, protocols, ports}
+        #[arg(long, value_name = "FILE_OR_JSON", allow_hyphen_values = true)]
+        rules: Option<String>,
+        /// One rule: 'DIRECTION PRIORITY ACTION [hosts=a,b] [protocols=a,b]
+        /// [ports=a,b]', e.g. 'in 100 allow protocols=tcp ports=22,80-90'
+        #[arg(long = "rule", value_name = "RULE", value_parser = parse_rule)]
+        rule: Vec<FwRuleSpec>,
+    },
+    /// Show the layers of the VNIC of PORT: rules and hit counts
+    Layers {
+        /// Guest port name
+        port: String,
+    },
+    /// Show the flow tables of every worker (only PORT's flows, if given)
+    Flows {
+        /// Guest port name
+        port: Option<String>,
+    },
+    /// Clear the flow tables (only PORT's flows, if given)
+    FlowsClear {
+        /// Guest port name
+        port: Option<String>,
+    },
     /// Stop the appliance's workers and ports and make it exit
     Shutdown,
     /// Send JSON verbatim as one request line and print the raw reply line
@@ -75,6 +175,167 @@ enum Sub {
     },
 }
 
+/// Options of `vnic-create`.
+#[derive(Debug, Args)]
+struct VnicCreateArgs {
+    /// Guest port name
+    port: String,
+    /// NIC id
+    #[arg(long)]
+    id: u32,
+    /// VPC VNI (24 bits)
+    #[arg(long, value_parser = vni_parser())]
+    vni: u32,
+    /// Guest MAC
+    #[arg(long, value_name = "MAC")]
+    mac: String,
+    /// Gateway MAC
+    #[arg(long, value_name = "MAC")]
+    gateway_mac: String,
+    /// Guest private IPv4 (needs --gateway-ipv4)
+    #[arg(long, value_name = "ADDR", requires = "gateway_ipv4")]
+    ipv4: Option<Ipv4Addr>,
+    /// Gateway IPv4 (needs --ipv4)
+    #[arg(long, value_name = "ADDR", requires = "ipv4")]
+    gateway_ipv4: Option<Ipv4Addr>,
+    /// Guest private IPv6 (needs --gateway-ipv6)
+    #[arg(long, value_name = "ADDR", requires = "gateway_ipv6")]
+    ipv6: Option<Ipv6Addr>,
+    /// Gateway IPv6 (needs --ipv6)
+    #[arg(long, value_name = "ADDR", requires = "ipv6")]
+    gateway_ipv6: Option<Ipv6Addr>,
+    /// DNS server handed out by DHCP (repeatable, or comma-separated)
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    dns: Vec<IpAddr>,
+    /// Host name handed out by DHCP
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Domain name handed out by DHCP
+    #[arg(long)]
+    domain: Option<String>,
+    /// MTU advertised to the guest
+    #[arg(long)]
+    mtu: Option<u16>,
+}
+
+impl From<VnicCreateArgs> for VnicCreate {
+    fn from(a: VnicCreateArgs) -> Self {
+        VnicCreate {
+            port: a.port,
+            id: a.id,
+            vni: a.vni,
+            mac: a.mac,
+            ipv4: a.ipv4,
+            ipv6: a.ipv6,
+            gateway_mac: a.gateway_mac,
+            gateway_ipv4: a.gateway_ipv4,
+            gateway_ipv6: a.gateway_ipv6,
+            dns: a.dns,
+            hostname: a.hostname,
+            domain: a.domain,
+            mtu: a.mtu,
+        }
+    }
+}
+
+/// Largest VNI: VNIs are 24 bits.
+const MAX_VNI: u64 = 0xff_ffff;
+
+/// Parses a VNI, refusing values that do not fit in 24 bits.
+fn vni_parser() -> clap::builder::RangedU64ValueParser<u32> {
+    clap::builder::RangedU64ValueParser::<u32>::new().range(0..=MAX_VNI)
+}
+
+/// Parses a compact firewall rule,
+/// `DIRECTION PRIORITY ACTION [hosts=a,b] [protocols=a,b] [ports=a,b]`,
+/// e.g. `in 100 allow hosts=subnet:10.0.0.0/8 protocols=tcp ports=22,80-90`.
+/// Only the shape is checked here; the switch checks each host, protocol
+/// and port and names the one it does not accept.
+fn parse_rule(text: &str) -> Result<FwRuleSpec, String> {
+    const SHAPE: &str = "DIRECTION PRIORITY ACTION [hosts=a,b] [protocols=a,b] [ports=a,b]";
+    let mut words = text.split_whitespace();
+    let (Some(direction), Some(priority), Some(action)) =
+        (words.next(), words.next(), words.next())
+    else {
+        return Err(format!("expected {SHAPE}"));
+    };
+    if !matches!(direction, "in" | "out") {
+        return Err(format!("direction {direction:?} is not one of in, out"));
+    }
+    let priority = priority
+        .parse::<u16>()
+        .map_err(|_| format!("priority {priority:?} is not a number from 0 to 65535"))?;
+    if !matches!(action, "allow" | "deny") {
+        return Err(format!("action {action:?} is not one of allow, deny"));
+    }
+    let mut rule = FwRuleSpec {
+        direction: direction.to_owned(),
+        priority,
+        action: action.to_owned(),
+        hosts: Vec::new(),
+        protocols: Vec::new(),
+        ports: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for word in words {
+        let Some((key, value)) = word.split_once('=') else {
+            return Err(format!("{word:?} is not KEY=VALUES (expected {SHAPE})"));
+        };
+        let list = match key {
+            "hosts" => &mut rule.hosts,
+            "protocols" => &mut rule.protocols,
+            "ports" => &mut rule.ports,
+            _ => {
+                return Err(format!(
+                    "unknown key {key:?} (expected hosts=, protocols= or ports=)"
+                ))
+            }
+        };
+        if seen.contains(&key) {
+            return Err(format!("{key}= given twice"));
+        }
+        seen.push(key);
+        for item in value.split(',') {
+            if item.is_empty() {
+                return Err(format!("{key}= has an empty item in {value:?}"));
+            }
+            list.push(item.to_owned());
+        }
+    }
+    Ok(rule)
+}
+
+/// Reads the value of `--rules`: inline JSON when it starts with `[` or
+/// `{`, else the path of a JSON file. Either way it must be an array of
+/// rule objects.
+fn load_rules(value: &str) -> Result<Vec<FwRuleSpec>, String> {
+    let trimmed = value.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        return serde_json::from_str(value).map_err(|e| {
+            format!("--rules: the inline JSON is not an array of firewall rules: {e}")
+        });
+    }
+    let text = std::fs::read_to_string(value)
+        .map_err(|e| format!("--rules: cannot read {value}: {}", io_reason(&e)))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("--rules: {value} is not a JSON array of firewall rules: {e}"))
+}
+
+/// An I/O error in words, without the "(os error N)" suffix.
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error ") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            }
+        }
+    }
+}
+
 /// What a parsed command line asks for.
 #[derive(Debug, PartialEq)]
 enum Action {
@@ -85,17 +346,67 @@ enum Action {
 }
 
 impl Sub {
-    fn into_action(self) -> Action {
-        Action::Api(match self {
+    /// The request this command line stands for; `Err` is a plain message
+    /// when an argument's contents (e.g. a rules file) cannot be used.
+    fn into_action(self) -> Result<Action, String> {
+        Ok(Action::Api(match self {
             Sub::Status => Command::Status,
             Sub::Ports => Command::Ports,
             Sub::Stats => Command::Stats,
             Sub::PatchSet { from, to } => Command::PatchSet { from, to },
             Sub::PatchClear { from } => Command::PatchClear { from },
             Sub::PatchList => Command::PatchList,
+            Sub::VnicCreate(args) => Command::VnicCreate(args.into()),
+            Sub::VnicDelete { port } => Command::VnicDelete { port },
+            Sub::VnicList => Command::VnicList,
+            Sub::UnderlaySet {
+                addr,
+                uplink,
+                nexthop_mac,
+            } => Command::UnderlaySet {
+                addr,
+                uplink,
+                nexthop_mac,
+            },
+            Sub::V2pSet {
+                vni,
+                ip,
+                mac,
+                underlay,
+            } => Command::V2pSet {
+                vni,
+                ip,
+                mac,
+                underlay,
+            },
+            Sub::V2pClear { vni, ip } => Command::V2pClear { vni, ip },
+            Sub::V2pList => Command::V2pList,
+            Sub::RouteAdd {
+                port,
+                dest,
+                target,
+                class,
+            } => Command::RouteAdd {
+                port,
+                dest,
+                target,
+                class,
+            },
+            Sub::RouteDel { port, dest, class } => Command::RouteDel { port, dest, class },
+            Sub::FirewallSet { port, rules, rule } => {
+                let mut all = match rules {
+                    Some(value) => load_rules(&value)?,
+                    None => Vec::new(),
+                };
+                all.extend(rule);
+                Command::FirewallSet { port, rules: all }
+            }
+            Sub::Layers { port } => Command::Layers { port },
+            Sub::Flows { port } => Command::Flows { port },
+            Sub::FlowsClear { port } => Command::FlowsClear { port },
             Sub::Shutdown => Command::Shutdown,
-            Sub::Raw { line } => return Action::Raw(line),
-        })
+            Sub::Raw { line } => return Ok(Action::Raw(line)),
+        }))
     }
 }
 
@@ -123,8 +434,10 @@ fn complain(msg: &dyn std::fmt::Display) {
     let _ = writeln!(io::stderr(), "vswitchctl: {msg}");
 }
 
-/// Why `run` failed: the appliance's side, or our own output.
+/// Why `run` failed: an unusable argument, the appliance's side, or our
+/// own output.
 enum Failure {
+    Usage(String),
     Client(ClientError),
     Output(io::Error),
 }
@@ -142,18 +455,21 @@ impl From<io::Error> for Failure {
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
+    // Arguments are checked before connecting, so a bad rules file is
+    // reported as such whether or not the appliance is running.
+    let action = cli.command.into_action().map_err(Failure::Usage)?;
     let path = socket_path(cli.socket, std::env::var_os(SOCKET_ENV));
     let mut client = Client::connect(&path, DEFAULT_TIMEOUT)?;
-    match cli.command.into_action() {
+    match action {
         Action::Api(command) => {
-            let reply = client.request(command)?;
+            let reply = client.request(command.clone())?;
             let text = if cli.json {
                 serde_json::to_string_pretty(&reply).map_err(|e| ClientError::Protocol {
                     path: path.clone(),
                     detail: format!("cannot re-encode the result: {e}"),
                 })?
             } else {
-                render::render(&reply)
+                render::render_answer(&command, &reply)
             };
             emit(&text)?;
             Ok(0)
@@ -177,6 +493,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        Err(Failure::Usage(msg)) => {
+            complain(&msg);
+            ExitCode::from(2)
+        }
         Err(Failure::Client(e)) => {
             complain(&e);
             ExitCode::from(e.exit_code())
@@ -196,7 +516,44 @@ mod tests {
     fn action(args: &[&str]) -> Action {
         let mut argv = vec!["vswitchctl"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).unwrap().command.into_action()
+        Cli::try_parse_from(argv)
+            .unwrap()
+            .command
+            .into_action()
+            .unwrap()
+    }
+
+    fn api(args: &[&str]) -> Command {
+        match action(args) {
+            Action::Api(command) => command,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    /// The error of a command line that parses but cannot be used.
+    fn action_error(args: &[&str]) -> String {
+        let mut argv = vec!["vswitchctl"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+            .unwrap()
+            .command
+            .into_action()
+            .unwrap_err()
+    }
+
+    fn rule(direction: &str, priority: u16, action: &str) -> FwRuleSpec {
+        FwRuleSpec {
+            direction: direction.into(),
+            priority,
+            action: action.into(),
+            hosts: vec![],
+            protocols: vec![],
+            ports: vec![],
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
@@ -232,6 +589,446 @@ mod tests {
             action(&["raw", "{\"version\":1}"]),
             Action::Raw("{\"version\":1}".into())
         );
+    }
+
+    #[test]
+    fn vnic_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&[
+                "vnic-create",
+                "vm1",
+                "--id",
+                "7",
+                "--vni",
+                "1234",
+                "--mac",
+                "a8:40:25:00:00:07",
+                "--gateway-mac",
+                "a8:40:25:ff:ff:ff",
+                "--ipv4",
+                "172.30.0.5",
+                "--gateway-ipv4",
+                "172.30.0.1",
+                "--ipv6",
+                "fd00::5",
+                "--gateway-ipv6",
+                "fd00::1",
+                "--dns",
+                "1.1.1.1",
+                "--dns",
+                "2606:4700::1111,8.8.8.8",
+                "--hostname",
+                "web1",
+                "--domain",
+                "vpc.example",
+                "--mtu",
+                "1450",
+            ]),
+            Command::VnicCreate(VnicCreate {
+                port: "vm1".into(),
+                id: 7,
+                vni: 1234,
+                mac: "a8:40:25:00:00:07".into(),
+                ipv4: Some(Ipv4Addr::new(172, 30, 0, 5)),
+                ipv6: Some("fd00::5".parse().unwrap()),
+                gateway_mac: "a8:40:25:ff:ff:ff".into(),
+                gateway_ipv4: Some(Ipv4Addr::new(172, 30, 0, 1)),
+                gateway_ipv6: Some("fd00::1".parse().unwrap()),
+                dns: vec![
+                    "1.1.1.1".parse().unwrap(),
+                    "2606:4700::1111".parse().unwrap(),
+                    "8.8.8.8".parse().unwrap(),
+                ],
+                hostname: Some("web1".into()),
+                domain: Some("vpc.example".into()),
+                mtu: Some(1450),
+            })
+        );
+        assert_eq!(
+            api(&[
+                "vnic-create",
+                "vm2",
+                "--id",
+                "1",
+                "--vni",
+                "16777215",
+                "--mac",
+                "02:00:00:00:00:02",
+                "--gateway-mac",
+                "02:00:00:00:00:01",
+            ]),
+            Command::VnicCreate(VnicCreate {
+                port: "vm2".into(),
+                id: 1,
+                vni: 0xff_ffff,
+                mac: "02:00:00:00:00:02".into(),
+                ipv4: None,
+                ipv6: None,
+                gateway_mac: "02:00:00:00:00:01".into(),
+                gateway_ipv4: None,
+                gateway_ipv6: None,
+                dns: vec![],
+                hostname: None,
+                domain: None,
+                mtu: None,
+            })
+        );
+        assert_eq!(
+            api(&["vnic-delete", "vm1"]),
+            Command::VnicDelete { port: "vm1".into() }
+        );
+        assert_eq!(api(&["vnic-list"]), Command::VnicList);
+    }
+
+    #[test]
+    fn overlay_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&[
+                "underlay-set",
+                "fd00:99::1",
+                "--uplink",
+                "uplink0",
+                "--nexthop-mac",
+                "02:aa:00:00:00:01",
+            ]),
+            Command::UnderlaySet {
+                addr: "fd00:99::1".parse().unwrap(),
+                uplink: "uplink0".into(),
+                nexthop_mac: "02:aa:00:00:00:01".into(),
+            }
+        );
+        assert_eq!(
+            api(&[
+                "v2p-set",
+                "1234",
+                "172.30.0.9",
+                "a8:40:25:00:00:09",
+                "fd00:99::2"
+            ]),
+            Command::V2pSet {
+                vni: 1234,
+                ip: "172.30.0.9".parse().unwrap(),
+                mac: "a8:40:25:00:00:09".into(),
+                underlay: "fd00:99::2".parse().unwrap(),
+            }
+        );
+        assert_eq!(
+            api(&["v2p-clear", "1234", "fd00::9"]),
+            Command::V2pClear {
+                vni: 1234,
+                ip: "fd00::9".parse().unwrap(),
+            }
+        );
+        assert_eq!(api(&["v2p-list"]), Command::V2pList);
+    }
+
+    #[test]
+    fn route_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&["route-add", "vm1", "0.0.0.0/0", "igw:3"]),
+            Command::RouteAdd {
+                port: "vm1".into(),
+                dest: "0.0.0.0/0".into(),
+                target: "igw:3".into(),
+                class: None,
+            }
+        );
+        assert_eq!(
+            api(&[
+                "route-add",
+                "vm1",
+                "10.0.0.0/24",
+                "subnet:10.0.0.0/24",
+                "--class",
+                "system"
+            ]),
+            Command::RouteAdd {
+                port: "vm1".into(),
+                dest: "10.0.0.0/24".into(),
+                target: "subnet:10.0.0.0/24".into(),
+                class: Some("system".into()),
+            }
+        );
+        assert_eq!(
+            api(&["route-del", "vm1", "0.0.0.0/0"]),
+            Command::RouteDel {
+                port: "vm1".into(),
+                dest: "0.0.0.0/0".into(),
+                class: None,
+            }
+        );
+        assert_eq!(
+            api(&["route-del", "vm1", "10.0.0.0/24", "--class", "custom"]),
+            Command::RouteDel {
+                port: "vm1".into(),
+                dest: "10.0.0.0/24".into(),
+                class: Some("custom".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn layer_and_flow_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&["layers", "vm1"]),
+            Command::Layers { port: "vm1".into() }
+        );
+        assert_eq!(api(&["flows"]), Command::Flows { port: None });
+        assert_eq!(
+            api(&["flows", "vm1"]),
+            Command::Flows {
+                port: Some("vm1".into())
+            }
+        );
+        assert_eq!(api(&["flows-clear"]), Command::FlowsClear { port: None });
+        assert_eq!(
+            api(&["flows-clear", "vm1"]),
+            Command::FlowsClear {
+                port: Some("vm1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn firewall_set_takes_inline_json() {
+        let json = r#"[{"direction":"in","priority":100,"action":"allow",
+            "hosts":["subnet:10.0.0.0/8"],"protocols":["tcp"],"ports":["22"]},
+            {"direction":"out","priority":65535,"action":"deny"}]"#;
+        let mut first = rule("in", 100, "allow");
+        first.hosts = strings(&["subnet:10.0.0.0/8"]);
+        first.protocols = strings(&["tcp"]);
+        first.ports = strings(&["22"]);
+        assert_eq!(
+            api(&["firewall-set", "vm1", "--rules", json]),
+            Command::FirewallSet {
+                port: "vm1".into(),
+                rules: vec![first, rule("out", 65535, "deny")],
+            }
+        );
+        // An empty array is how every rule is removed.
+        assert_eq!(
+            api(&["firewall-set", "vm1", "--rules", "[]"]),
+            Command::FirewallSet {
+                port: "vm1".into(),
+                rules: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn firewall_set_takes_a_rules_file() {
+        let path =
+            std::env::temp_dir().join(format!("vswitchctl-test-{}-rules.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"[{"direction":"out","priority":5,"action":"allow","protocols":["udp"]}]"#,
+        )
+        .unwrap();
+        let mut expected = rule("out", 5, "allow");
+        expected.protocols = strings(&["udp"]);
+        let command = api(&["firewall-set", "vm1", "--rules", path.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            command,
+            Command::FirewallSet {
+                port: "vm1".into(),
+                rules: vec![expected],
+            }
+        );
+    }
+
+    #[test]
+    fn firewall_set_takes_compact_rules() {
+        let mut first = rule("in", 100, "allow");
+        first.hosts = strings(&["subnet:10.0.0.0/8"]);
+        first.protocols = strings(&["tcp"]);
+        first.ports = strings(&["22", "80-90"]);
+        assert_eq!(
+            api(&[
+                "firewall-set",
+                "vm1",
+                "--rule",
+                "in 100 allow hosts=subnet:10.0.0.0/8 protocols=tcp ports=22,80-90",
+                "--rule",
+                "out 65535 deny",
+            ]),
+            Command::FirewallSet {
+                port: "vm1".into(),
+                rules: vec![first, rule("out", 65535, "deny")],
+            }
+        );
+        // --rules comes first, then each --rule in order.
+        assert_eq!(
+            api(&[
+                "firewall-set",
+                "vm1",
+                "--rule",
+                "in 7 deny",
+                "--rules",
+                r#"[{"direction":"out","priority":1,"action":"allow"}]"#,
+            ]),
+            Command::FirewallSet {
+                port: "vm1".into(),
+                rules: vec![rule("out", 1, "allow"), rule("in", 7, "deny")],
+            }
+        );
+    }
+
+    #[test]
+    fn compact_rule_parser() {
+        let mut full = rule("out", 0, "deny");
+        full.hosts = strings(&["ip:192.0.2.1", "vni:77"]);
+        full.protocols = strings(&["icmp:8/0", "udp"]);
+        full.ports = strings(&["53"]);
+        assert_eq!(
+            parse_rule("  out 0 deny   ports=53 protocols=icmp:8/0,udp hosts=ip:192.0.2.1,vni:77 "),
+            Ok(full)
+        );
+        assert_eq!(parse_rule("in 65535 allow"), Ok(rule("in", 65535, "allow")));
+
+        for (text, needle) in [
+            ("", "expected DIRECTION PRIORITY ACTION"),
+            ("in 100", "expected DIRECTION PRIORITY ACTION"),
+            ("sideways 1 allow", "direction \"sideways\""),
+            ("in high allow", "priority \"high\""),
+            ("in 65536 allow", "priority \"65536\""),
+            ("in 1 permit", "action \"permit\""),
+            ("in 1 allow tcp", "\"tcp\" is not KEY=VALUES"),
+            ("in 1 allow host=any", "unknown key \"host\""),
+            ("in 1 allow ports=1 ports=2", "ports= given twice"),
+            ("in 1 allow ports=", "empty item"),
+            ("in 1 allow ports=1,,2", "empty item"),
+        ] {
+            let err = parse_rule(text).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_plain_errors() {
+        // A bad compact rule is a usage error naming the rule.
+        let err =
+            Cli::try_parse_from(["vswitchctl", "firewall-set", "vm1", "--rule", "in x allow"])
+                .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("priority \"x\""), "{err}");
+
+        let err = action_error(&["firewall-set", "vm1", "--rules", "[{\"direction\":\"in\"}]"]);
+        assert!(
+            err.starts_with(
+                "--rules: the inline JSON is not an array of firewall rules: missing field"
+            ),
+            "{err}"
+        );
+        let err = action_error(&["firewall-set", "vm1", "--rules", "{\"rules\":[]}"]);
+        assert!(err.contains("inline JSON"), "{err}");
+
+        let missing = "/nonexistent/vswitchctl-rules.json";
+        let err = action_error(&["firewall-set", "vm1", "--rules", missing]);
+        assert_eq!(err, format!("--rules: cannot read {missing}: no such file"));
+
+        let path = std::env::temp_dir().join(format!(
+            "vswitchctl-test-{}-bad-rules.json",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            "[{\"direction\":\"in\",\"priority\":1,\"action\":\"allow\",\"prio\":2}]",
+        )
+        .unwrap();
+        let err = action_error(&["firewall-set", "vm1", "--rules", path.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            err.starts_with(&format!(
+                "--rules: {} is not a JSON array of firewall rules: unknown field `prio`",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+
+    #[test]
+    fn new_subcommands_reject_bad_usage() {
+        let bad: &[&[&str]] = &[
+            // Missing required options.
+            &[
+                "vnic-create",
+                "vm1",
+                "--id",
+                "1",
+                "--vni",
+                "2",
+                "--mac",
+                "m",
+            ],
+            // An address family without its gateway, and the reverse.
+            &[
+                "vnic-create",
+                "vm1",
+                "--id",
+                "1",
+                "--vni",
+                "2",
+                "--mac",
+                "m",
+                "--gateway-mac",
+                "g",
+                "--ipv4",
+                "10.0.0.2",
+            ],
+            &[
+                "vnic-create",
+                "vm1",
+                "--id",
+                "1",
+                "--vni",
+                "2",
+                "--mac",
+                "m",
+                "--gateway-mac",
+                "g",
+                "--gateway-ipv6",
+                "fd00::1",
+            ],
+            // VNIs are 24 bits.
+            &[
+                "vnic-create",
+                "vm1",
+                "--id",
+                "1",
+                "--vni",
+                "16777216",
+                "--mac",
+                "m",
+                "--gateway-mac",
+                "g",
+            ],
+            &["v2p-set", "16777216", "10.0.0.1", "m", "fd00::1"],
+            &["v2p-set", "1", "10.0.0.1", "m", "10.0.0.2"],
+            &["v2p-clear", "1", "not-an-ip"],
+            &["underlay-set", "fd00::1", "--uplink", "u"],
+            &[
+                "underlay-set",
+                "10.0.0.1",
+                "--uplink",
+                "u",
+                "--nexthop-mac",
+                "m",
+            ],
+            &["route-add", "vm1", "0.0.0.0/0"],
+            &["route-add", "vm1", "0.0.0.0/0", "drop", "--class", "other"],
+            &["route-del", "vm1"],
+            // Firewall rules must come from somewhere.
+            &["firewall-set", "vm1"],
+            &["layers"],
+            &["flows", "a", "b"],
+        ];
+        for args in bad {
+            let mut argv = vec!["vswitchctl"];
+            argv.extend_from_slice(args);
+            assert!(Cli::try_parse_from(argv).is_err(), "accepted {args:?}");
+        }
     }
 
     #[test]

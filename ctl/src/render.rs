@@ -4,10 +4,25 @@
 //! operator comparing two runs sees every packet; scripts should use
 //! `--json` instead of parsing these tables.
 
+use std::net::{IpAddr, SocketAddr};
+
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use vswitch_api::{
-    LinkInfo, PatchEntry, PortCounters, PortInfo, Reply, StatsInfo, StatusInfo, WorkerStats,
+    Command, FlowInfo, LayersInfo, LinkInfo, PatchEntry, PortCounters, PortInfo, Reply, StatsInfo,
+    StatusInfo, V2pEntry, VnicInfo, WorkerStats,
 };
+
+/// Renders the reply to `command`. Only `flows-clear` needs the command:
+/// its reply has the shape of the reply to `flows`, but what the operator
+/// asked about is how many flows went away.
+pub fn render_answer(command: &Command, reply: &Reply) -> String {
+    match (command, reply) {
+        (Command::FlowsClear { .. }, Reply::Flows { cleared, .. }) => {
+            format!("cleared {cleared} flows")
+        }
+        _ => render(reply),
+    }
+}
 
 /// Renders any reply as text for a terminal, without a trailing newline.
 pub fn render(reply: &Reply) -> String {
@@ -20,6 +35,11 @@ pub fn render(reply: &Reply) -> String {
             patches,
         } => render_patches(*generation, patches),
         Reply::ShuttingDown => "vswitch is shutting down".to_owned(),
+        Reply::Applied { generation } => format!("ok (generation {generation})"),
+        Reply::Vnics { vnics } => render_vnics(vnics),
+        Reply::V2p { entries } => render_v2p(entries),
+        Reply::Layers(info) => render_layers(info),
+        Reply::Flows { flows, .. } => render_flows(flows),
     }
 }
 
@@ -182,13 +202,16 @@ pub fn render_ports(ports: &[PortInfo]) -> String {
             "rx bytes",
             "tx pkts",
             "tx bytes",
+            "flow hits",
+            "slow path",
+            "gateway replies",
             "drops",
             "imissed",
             "ierrors",
             "oerrors",
             "rx nombuf",
         ],
-        &[3, 4, 5, 6, 7, 8, 9, 10, 11],
+        &[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
     );
     for p in ports {
         let c = &p.counters;
@@ -201,6 +224,9 @@ pub fn render_ports(ports: &[PortInfo]) -> String {
             c.rx_bytes.to_string(),
             c.tx_packets.to_string(),
             c.tx_bytes.to_string(),
+            c.fast_path.to_string(),
+            c.slow_path.to_string(),
+            c.hairpin.to_string(),
             drop_total(c).to_string(),
             d.imissed.to_string(),
             d.ierrors.to_string(),
@@ -229,16 +255,24 @@ pub fn render_stats(info: &StatsInfo) -> String {
     } else {
         format!(" ({})", drop_reasons(t))
     };
+    let (flows, expired) = info.workers.iter().fold((0u64, 0u64), |(f, e), w| {
+        (f.saturating_add(w.flows), e.saturating_add(w.flows_expired))
+    });
     let mut out = format!(
         "rx:             {} packets, {} bytes\n\
          tx:             {} packets, {} bytes\n\
          drops:          {drops}{reasons}\n\
+         handled:        {} flow hits, {} slow path, {} gateway replies\n\
+         flows:          {flows} in tables, {expired} expired\n\
          snapshot swaps: {}\n\
          mempool:        {} free, {} in use\n",
         t.rx_packets,
         t.rx_bytes,
         t.tx_packets,
         t.tx_bytes,
+        t.fast_path,
+        t.slow_path,
+        t.hairpin,
         info.snapshot_swaps,
         info.mempool_free,
         info.mempool_in_use
@@ -259,8 +293,10 @@ pub fn render_stats(info: &StatsInfo) -> String {
             "rx pkts",
             "tx pkts",
             "drops",
+            "flows",
+            "flows expired",
         ],
-        &[0, 1, 2, 3, 4, 5, 6, 7],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
     for w in &info.workers {
         workers.add_row(worker_row(w));
@@ -279,6 +315,8 @@ fn worker_row(w: &WorkerStats) -> Vec<String> {
         w.counters.rx_packets.to_string(),
         w.counters.tx_packets.to_string(),
         drop_total(&w.counters).to_string(),
+        w.flows.to_string(),
+        w.flows_expired.to_string(),
     ]
 }
 
@@ -299,11 +337,165 @@ pub fn render_patches(generation: u64, patches: &[PatchEntry]) -> String {
     out
 }
 
+/// An optional value as its text, or "-" when absent.
+fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// Renders the answer to `vnic-list`.
+pub fn render_vnics(vnics: &[VnicInfo]) -> String {
+    if vnics.is_empty() {
+        return "(no vnics)".to_owned();
+    }
+    let mut t = table(
+        &[
+            "port", "id", "vni", "mac", "ipv4", "ipv6", "epoch", "routes", "fw rules",
+        ],
+        &[1, 2, 6, 7, 8],
+    );
+    for v in vnics {
+        t.add_row(vec![
+            v.port.clone(),
+            v.id.to_string(),
+            v.vni.to_string(),
+            v.mac.clone(),
+            or_dash(v.ipv4),
+            or_dash(v.ipv6),
+            v.epoch.to_string(),
+            v.routes.to_string(),
+            v.firewall_rules.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Renders the answer to `v2p-list`.
+pub fn render_v2p(entries: &[V2pEntry]) -> String {
+    if entries.is_empty() {
+        return "(no v2p mappings)".to_owned();
+    }
+    let mut t = table(&["vni", "ip", "mac", "underlay"], &[0]);
+    for e in entries {
+        t.add_row(vec![
+            e.vni.to_string(),
+            e.ip.to_string(),
+            e.mac.clone(),
+            e.underlay.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Renders the answer to `layers`: per layer, in pipeline order, a heading
+/// with its defaults and then its rules with their hit counts.
+pub fn render_layers(info: &LayersInfo) -> String {
+    let mut out = format!("port {} (epoch {})", info.port, info.epoch);
+    if info.layers.is_empty() {
+        out.push_str("\n(no layers)");
+        return out;
+    }
+    for layer in &info.layers {
+        out.push_str(&format!(
+            "\n\nlayer {} (default out: {}, in: {})\n",
+            layer.name, layer.default_out, layer.default_in
+        ));
+        if layer.rules.is_empty() {
+            out.push_str("(no rules)");
+            continue;
+        }
+        let mut t = table(
+            &["direction", "priority", "predicates", "action", "hits"],
+            &[1, 4],
+        );
+        for r in &layer.rules {
+            t.add_row(vec![
+                r.direction.clone(),
+                r.priority.to_string(),
+                if r.predicates.is_empty() {
+                    "(any)".to_owned()
+                } else {
+                    r.predicates.clone()
+                },
+                r.action.clone(),
+                r.hits.to_string(),
+            ]);
+        }
+        out.push_str(&t.to_string());
+    }
+    out
+}
+
+/// An IP protocol number by name where it has a common one.
+fn proto_name(proto: u8) -> String {
+    match proto {
+        1 => "icmp".to_owned(),
+        6 => "tcp".to_owned(),
+        17 => "udp".to_owned(),
+        58 => "icmp6".to_owned(),
+        n => n.to_string(),
+    }
+}
+
+/// An endpoint as "10.0.0.1:80" or "[fd00::1]:80".
+fn endpoint(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
+/// Seconds with one decimal; "-" for a value no clock could produce.
+fn format_idle(secs: f64) -> String {
+    if secs.is_finite() && secs >= 0.0 {
+        format!("{secs:.1}")
+    } else {
+        "-".to_owned()
+    }
+}
+
+/// Renders the answer to `flows`: one row per flow-table entry.
+pub fn render_flows(flows: &[FlowInfo]) -> String {
+    if flows.is_empty() {
+        return "(no flows)".to_owned();
+    }
+    let mut t = table(
+        &[
+            "worker",
+            "port",
+            "proto",
+            "src:sport",
+            "dst:dport",
+            "origin",
+            "allowed",
+            "out",
+            "in",
+            "tcp state",
+            "hits",
+            "idle s",
+        ],
+        &[0, 10, 11],
+    );
+    for f in flows {
+        t.add_row(vec![
+            f.worker.to_string(),
+            f.port.clone(),
+            proto_name(f.proto),
+            endpoint(f.src, f.src_port),
+            endpoint(f.dst, f.dst_port),
+            f.origin.clone(),
+            if f.allowed { "yes" } else { "no" }.to_owned(),
+            or_dash(f.out.as_deref()),
+            or_dash(f.inb.as_deref()),
+            or_dash(f.tcp_state.as_deref()),
+            f.hits.to_string(),
+            format_idle(f.idle_secs),
+        ]);
+    }
+    t.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use vswitch_api::{DeviceCounters, PortSummary, WorkerSummary};
+    use vswitch_api::{DeviceCounters, LayerInfo, PortSummary, RuleInfo, WorkerSummary};
 
     fn counters(rx: u64, tx: u64, drops: &[(&str, u64)]) -> PortCounters {
         PortCounters {
@@ -315,6 +507,7 @@ mod tests {
                 .iter()
                 .map(|(r, n)| (r.to_string(), *n))
                 .collect::<BTreeMap<_, _>>(),
+            ..PortCounters::default()
         }
     }
 
@@ -382,7 +575,12 @@ mod tests {
                     speed_mbps: 10_000,
                     full_duplex: true,
                 },
-                counters: counters(1234, 567, &[("no-patch", 5), ("tx-full", 2), ("ttl", 0)]),
+                counters: PortCounters {
+                    fast_path: 9001,
+                    slow_path: 9002,
+                    hairpin: 9003,
+                    ..counters(1234, 567, &[("no-patch", 5), ("tx-full", 2), ("ttl", 0)])
+                },
                 device: DeviceCounters {
                     imissed: 42,
                     ierrors: 43,
@@ -418,6 +616,12 @@ mod tests {
             "43",
             "44",
             "45",
+            "flow hits",
+            "slow path",
+            "gateway replies",
+            "9001",
+            "9002",
+            "9003",
             "drops on a: no-patch 5, tx-full 2",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
@@ -432,15 +636,34 @@ mod tests {
     #[test]
     fn stats_show_totals_and_workers() {
         let info = StatsInfo {
-            total: counters(1000, 900, &[("no-patch", 3)]),
-            workers: vec![WorkerStats {
-                id: 2,
-                lcore: 9,
-                busy_loops: 31_337,
-                idle_loops: 271_828,
-                sleeps: 161,
-                counters: counters(555, 444, &[("no-patch", 3)]),
-            }],
+            total: PortCounters {
+                fast_path: 700,
+                slow_path: 80,
+                hairpin: 6,
+                ..counters(1000, 900, &[("no-patch", 3)])
+            },
+            workers: vec![
+                WorkerStats {
+                    id: 2,
+                    lcore: 9,
+                    busy_loops: 31_337,
+                    idle_loops: 271_828,
+                    sleeps: 161,
+                    counters: counters(555, 444, &[("no-patch", 3)]),
+                    flows: 4242,
+                    flows_expired: 5353,
+                },
+                WorkerStats {
+                    id: 3,
+                    lcore: 10,
+                    busy_loops: 0,
+                    idle_loops: 0,
+                    sleeps: 0,
+                    counters: PortCounters::default(),
+                    flows: 8,
+                    flows_expired: 7,
+                },
+            ],
             snapshot_swaps: 17,
             mempool_free: 8000,
             mempool_in_use: 191,
@@ -451,6 +674,11 @@ mod tests {
             "900 packets, 90000 bytes",
             "drops:          3 (no-patch 3)",
             "snapshot swaps: 17",
+            "handled:        700 flow hits, 80 slow path, 6 gateway replies",
+            "flows:          4250 in tables, 5360 expired",
+            "flows expired",
+            "4242",
+            "5353",
             "8000 free, 191 in use",
             "31337",
             "271828",
@@ -510,5 +738,227 @@ mod tests {
         assert_eq!(format_link(&link(true, 2500, true)), "up 2500 Mb/s");
         let huge = counters(0, 0, &[("x", u64::MAX), ("y", 1)]);
         assert_eq!(drop_total(&huge), u64::MAX);
+    }
+
+    #[test]
+    fn applied_shows_the_generation() {
+        assert_eq!(
+            render(&Reply::Applied { generation: 12 }),
+            "ok (generation 12)"
+        );
+    }
+
+    #[test]
+    fn vnics_show_one_row_each() {
+        let text = render(&Reply::Vnics {
+            vnics: vec![
+                VnicInfo {
+                    port: "vm1".into(),
+                    id: 7,
+                    vni: 1234,
+                    mac: "a8:40:25:00:00:07".into(),
+                    ipv4: Some([172, 30, 0, 5].into()),
+                    ipv6: Some("fd00::5".parse().unwrap()),
+                    epoch: 31,
+                    routes: 4,
+                    firewall_rules: 9,
+                },
+                VnicInfo {
+                    port: "vm2".into(),
+                    id: 8,
+                    vni: 5678,
+                    mac: "a8:40:25:00:00:08".into(),
+                    ipv4: None,
+                    ipv6: None,
+                    epoch: 1,
+                    routes: 0,
+                    firewall_rules: 0,
+                },
+            ],
+        });
+        for needle in [
+            "port",
+            "vni",
+            "fw rules",
+            "vm1",
+            "1234",
+            "a8:40:25:00:00:07",
+            "172.30.0.5",
+            "fd00::5",
+            "31",
+            "vm2",
+            "5678",
+            " - ",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert_eq!(render_vnics(&[]), "(no vnics)");
+    }
+
+    #[test]
+    fn v2p_shows_the_mappings() {
+        let text = render(&Reply::V2p {
+            entries: vec![V2pEntry {
+                vni: 99,
+                ip: "172.30.0.9".parse().unwrap(),
+                mac: "a8:40:25:00:00:09".into(),
+                underlay: "fd00:99::2".parse().unwrap(),
+            }],
+        });
+        for needle in [
+            "underlay",
+            "99",
+            "172.30.0.9",
+            "a8:40:25:00:00:09",
+            "fd00:99::2",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert_eq!(render_v2p(&[]), "(no v2p mappings)");
+    }
+
+    #[test]
+    fn layers_show_headings_and_rules() {
+        let info = LayersInfo {
+            port: "vm1".into(),
+            epoch: 5,
+            layers: vec![
+                LayerInfo {
+                    name: "firewall".into(),
+                    default_out: "stateful allow".into(),
+                    default_in: "deny".into(),
+                    rules: vec![
+                        RuleInfo {
+                            direction: "in".into(),
+                            priority: 100,
+                            predicates: "proto tcp and dst port 22".into(),
+                            action: "allow".into(),
+                            hits: 77_001,
+                        },
+                        RuleInfo {
+                            direction: "out".into(),
+                            priority: 65535,
+                            predicates: String::new(),
+                            action: "deny".into(),
+                            hits: 0,
+                        },
+                    ],
+                },
+                LayerInfo {
+                    name: "nat".into(),
+                    default_out: "allow".into(),
+                    default_in: "allow".into(),
+                    rules: vec![],
+                },
+            ],
+        };
+        let text = render(&Reply::Layers(info));
+        for needle in [
+            "port vm1 (epoch 5)",
+            "layer firewall (default out: stateful allow, in: deny)\n",
+            "direction",
+            "predicates",
+            "hits",
+            "proto tcp and dst port 22",
+            "77001",
+            "65535",
+            "(any)",
+            "layer nat (default out: allow, in: allow)\n(no rules)",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // The heading comes before its table.
+        let heading = text.find("layer firewall").unwrap();
+        assert!(heading < text.find("77001").unwrap(), "{text}");
+        assert!(text.find("77001").unwrap() < text.find("layer nat").unwrap());
+    }
+
+    fn flow(proto: u8, src: &str, dst: &str) -> FlowInfo {
+        FlowInfo {
+            worker: 1,
+            port: "vm1".into(),
+            proto,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            src_port: 40_000,
+            dst_port: 443,
+            origin: "out".into(),
+            allowed: true,
+            out: Some("encap vni 1234 to fd00:99::2".into()),
+            inb: None,
+            epoch: 3,
+            tcp_state: Some("established".into()),
+            hits: 123_456,
+            idle_secs: 2.5,
+        }
+    }
+
+    #[test]
+    fn flows_show_one_row_each() {
+        let mut udp = flow(17, "fd00::5", "fd00::9");
+        udp.worker = 0;
+        udp.origin = "in".into();
+        udp.allowed = false;
+        udp.out = None;
+        udp.inb = Some("decap".into());
+        udp.tcp_state = None;
+        let flows = vec![flow(6, "172.30.0.5", "93.184.216.34"), udp];
+        let text = render(&Reply::Flows {
+            flows: flows.clone(),
+            cleared: 0,
+        });
+        for needle in [
+            "src:sport",
+            "dst:dport",
+            "tcp state",
+            "idle s",
+            "tcp",
+            "udp",
+            "172.30.0.5:40000",
+            "93.184.216.34:443",
+            "[fd00::5]:40000",
+            "[fd00::9]:443",
+            "encap vni 1234 to fd00:99::2",
+            "decap",
+            "established",
+            "yes",
+            "no",
+            "123456",
+            "2.5",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert_eq!(render_flows(&[]), "(no flows)");
+
+        // The same reply shape answers `flows-clear`, which reports the count.
+        let cleared = Reply::Flows {
+            flows: vec![],
+            cleared: 42,
+        };
+        assert_eq!(
+            render_answer(&Command::FlowsClear { port: None }, &cleared),
+            "cleared 42 flows"
+        );
+        assert_eq!(
+            render_answer(
+                &Command::Flows { port: None },
+                &Reply::Flows { flows, cleared: 0 }
+            ),
+            text
+        );
+        assert_eq!(
+            render_answer(&Command::VnicList, &Reply::Applied { generation: 3 }),
+            "ok (generation 3)"
+        );
+    }
+
+    #[test]
+    fn flow_helpers_handle_edge_values() {
+        assert_eq!(proto_name(1), "icmp");
+        assert_eq!(proto_name(58), "icmp6");
+        assert_eq!(proto_name(47), "47");
+        assert_eq!(format_idle(0.0), "0.0");
+        assert_eq!(format_idle(f64::NAN), "-");
+        assert_eq!(format_idle(-3.0), "-");
     }
 }

@@ -78,7 +78,11 @@ to = "b"
             let v = prom::get(
                 &m,
                 "vswitch_port_drops_total",
-                &[("port", p.name.as_str()), ("reason", reason)],
+                &[
+                    ("port", p.name.as_str()),
+                    ("layer", layer_of(reason)),
+                    ("reason", reason),
+                ],
             );
             assert_eq!(v, *n as f64, "{} {reason}", p.name);
         }
@@ -103,7 +107,7 @@ to = "b"
         prom::get(
             &m,
             "vswitch_port_drops_total",
-            &[("port", "c"), ("reason", "no_patch")]
+            &[("port", "c"), ("layer", "port"), ("reason", "no_patch")]
         ),
         13.0
     );
@@ -125,4 +129,18 @@ to = "b"
 
     let (status, _) = sw.shutdown();
     assert!(status.success());
+}
+
+/// The layer label of a drop reason (MODEL.md's layers).
+fn layer_of(reason: &str) -> &'static str {
+    match reason {
+        "no_patch" | "tx_full" | "no_headroom" => "port",
+        "malformed" | "unsupported" => "parse",
+        "anti_spoof" | "not_for_guest" | "gateway_unanswered" => "gateway",
+        "firewall_deny" => "firewall",
+        "no_route" | "route_drop" | "route_unsupported" => "router",
+        "no_external_ip" => "nat",
+        "flow_table_full" => "flow",
+        _ => "overlay",
+    }
 }

@@ -20,12 +20,12 @@ fn one_thousand_swaps_under_traffic_lose_nothing() {
         "--no-huge",
         "--vdev",
         &format!(
-            "net_memif0,role=server,socket={},id=0,socket-abstract=no",
+            "net_memif0,role=server,socket={},id=0,socket-abstract=no,rsize=13",
             sock_in.display()
         ),
         "--vdev",
         &format!(
-            "net_memif1,role=server,socket={},id=0,socket-abstract=no",
+            "net_memif1,role=server,socket={},id=0,socket-abstract=no,rsize=13",
             sock_out.display()
         ),
         "--tx",
@@ -69,11 +69,11 @@ fn one_thousand_swaps_under_traffic_lose_nothing() {
 lcores = [1]
 [[ports]]
 name = "in"
-devargs = "net_memif0,role=client,socket={},id=0,socket-abstract=no"
+devargs = "net_memif0,role=client,socket={},id=0,socket-abstract=no,rsize=13"
 role = "guest"
 [[ports]]
 name = "out"
-devargs = "net_memif1,role=client,socket={},id=0,socket-abstract=no"
+devargs = "net_memif1,role=client,socket={},id=0,socket-abstract=no,rsize=13"
 role = "uplink"
 [[ports]]
 name = "spare"
@@ -131,9 +131,19 @@ to = "out"
     assert_eq!(totals["sent"].as_u64(), Some(count), "{out}");
     assert_eq!(
         ins.counters.rx_packets, count,
-        "the switch received every packet sent"
+        "the switch received every packet sent: device {:?}, stats {:?}",
+        ins.device, st
     );
-    assert_eq!(outs.counters.tx_packets, count);
+    assert_eq!(
+        outs.counters.tx_packets,
+        count,
+        "drops {:?}",
+        st.total
+            .drops
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .collect::<Vec<_>>()
+    );
     let drops: u64 = st.total.drops.values().sum();
     assert_eq!(drops, 0, "drops: {:?}", st.total.drops);
     assert_eq!(st.total.rx_packets, st.total.tx_packets + drops);

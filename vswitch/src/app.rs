@@ -120,10 +120,12 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         .zip(tx_queues)
         .enumerate()
     {
+        let (mailbox_tx, mailbox) = crossbeam_channel::bounded(4);
         workers_info.push(WorkerInfo {
             id,
             lcore: *lcore,
             rx: rx.iter().map(|(p, q)| (*p, q.queue())).collect(),
+            mailbox: mailbox_tx,
         });
         let w = Worker {
             id,
@@ -134,6 +136,8 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             tables: Arc::clone(&tables),
             stats: Arc::clone(&stats),
             running: Arc::clone(&running),
+            engine: crate::engine::pipeline::Engine::new(cfg.workers.flow_table_size),
+            mailbox,
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);
@@ -145,7 +149,16 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         launched.push(*lcore);
     }
 
+    let directory = crate::vpc_admin::PortDirectory {
+        names: ports.iter().map(|p| p.cfg.name.clone()).collect(),
+        roles: ports.iter().map(|p| p.cfg.role).collect(),
+        macs: ports
+            .iter()
+            .map(|p| crate::wire::MacAddr(p.port.mac()))
+            .collect(),
+    };
     let sw = Arc::new(Switch {
+        directory,
         role: cfg.role,
         ports,
         workers: workers_info,

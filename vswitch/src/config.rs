@@ -131,6 +131,9 @@ pub struct WorkersConfig {
     /// Idle backoff.
     #[serde(default)]
     pub idle: IdleConfig,
+    /// Flows each worker's flow table holds at most (OPTE's bound by default).
+    #[serde(default = "default_flows")]
+    pub flow_table_size: usize,
 }
 
 /// How an idle worker backs off: after `spin_us` of continuous emptiness, sleep
@@ -256,6 +259,9 @@ impl Default for MetricsConfig {
 
 fn default_burst() -> usize {
     32
+}
+fn default_flows() -> usize {
+    crate::engine::flow_table::DEFAULT_CAPACITY
 }
 fn default_spin() -> u64 {
     1000
@@ -414,6 +420,9 @@ impl Config {
                     crate::dpdk::BURST_MAX
                 ),
             ));
+        }
+        if workers.flow_table_size == 0 {
+            return Err(err("workers.flow_table_size", "0: at least one flow"));
         }
         if workers.idle.sleep_min_us > workers.idle.sleep_max_us {
             return Err(err(

@@ -16,4 +16,6 @@ pub mod report;
 pub mod stats;
 pub mod switch;
 pub mod tables;
+pub mod vpc_admin;
+pub mod wire;
 pub mod worker;

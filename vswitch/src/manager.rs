@@ -2,12 +2,111 @@
 //! switch's state and publishes new table snapshots. A refused command
 //! publishes nothing, so the running state is untouched.
 
-use crate::engine::PortIdx;
+use crate::engine::pipeline::{InXform, OutXform};
+use crate::engine::{Direction, PortIdx};
 use crate::report;
 use crate::switch::Switch;
 use crate::tables::TableStore;
+use crate::vpc_admin;
+use crate::worker::{FlowReport, WorkerRequest};
 use std::sync::Arc;
-use vswitch_api::{Command, Reply, Response};
+use std::time::Duration;
+use vswitch_api::{Command, FlowInfo, Reply, Response};
+
+/// How long the management thread waits for a worker's answer.
+const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn applied(r: Result<u64, String>) -> Result<Reply, String> {
+    r.map(|generation| Reply::Applied { generation })
+}
+
+/// Asks every worker for its flows (or to clear them), between its bursts.
+fn flows(sw: &Switch, port: Option<&str>, clear: bool) -> Result<Reply, String> {
+    let cmd = if clear { "flows-clear" } else { "flows" };
+    let port_idx = match port {
+        Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    let mut cleared = 0;
+    for w in &sw.workers {
+        if clear {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            w.mailbox
+                .send_timeout(
+                    WorkerRequest::ClearFlows(port_idx, tx),
+                    WORKER_ANSWER_TIMEOUT,
+                )
+                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
+            cleared += rx
+                .recv_timeout(WORKER_ANSWER_TIMEOUT)
+                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
+        } else {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            w.mailbox
+                .send_timeout(WorkerRequest::Flows(port_idx, tx), WORKER_ANSWER_TIMEOUT)
+                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
+            let flows = rx
+                .recv_timeout(WORKER_ANSWER_TIMEOUT)
+                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
+            out.extend(flows.into_iter().map(|f| flow_info(sw, w.id, f)));
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.port, a.proto, a.src, a.dst, a.src_port, a.dst_port)
+            .cmp(&(&b.port, b.proto, b.src, b.dst, b.src_port, b.dst_port))
+    });
+    Ok(Reply::Flows {
+        flows: out,
+        cleared,
+    })
+}
+
+fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
+    let out = f.state.out.as_ref().map(|x| match x {
+        OutXform::Encap {
+            inner_dst_mac,
+            uplink,
+            template,
+        } => {
+            let dst = std::net::Ipv6Addr::from(
+                <[u8; 16]>::try_from(&template.bytes[38..54]).unwrap_or([0; 16]),
+            );
+            format!(
+                "encap to {dst} via {}, inner dst mac {inner_dst_mac}",
+                sw.port_name(*uplink)
+            )
+        }
+        OutXform::Local { to, dst_mac } => format!("local to {} ({dst_mac})", sw.port_name(*to)),
+        OutXform::Drop(r) => format!("drop ({})", r.as_str()),
+    });
+    let inb = f.state.inb.map(|x| match x {
+        InXform::Deliver { src_mac } => format!("deliver, src mac {src_mac}"),
+        InXform::Drop(r) => format!("drop ({})", r.as_str()),
+    });
+    FlowInfo {
+        worker,
+        port: sw.port_name(f.id.port),
+        proto: f.id.key.proto,
+        src: f.id.key.src,
+        dst: f.id.key.dst,
+        src_port: f.id.key.src_port,
+        dst_port: f.id.key.dst_port,
+        origin: if f.state.origin == Direction::In {
+            "in"
+        } else {
+            "out"
+        }
+        .into(),
+        allowed: f.state.allowed,
+        out,
+        inb,
+        epoch: f.epoch,
+        tcp_state: f.tcp.map(str::to_string),
+        hits: f.hits,
+        idle_secs: f.idle_ns as f64 / 1e9,
+    }
+}
 
 /// Carries out control commands against the running switch.
 pub struct Manager {
@@ -50,6 +149,67 @@ impl Manager {
                 self.shutdown_requested = true;
                 Ok(Reply::ShuttingDown)
             }
+            Command::VnicCreate(req) => {
+                applied(vpc_admin::vnic_create(&sw.directory, &sw.tables, &req))
+            }
+            Command::VnicDelete { port } => {
+                applied(vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port))
+            }
+            Command::VnicList => Ok(Reply::Vnics {
+                vnics: vpc_admin::vnic_list(&sw.directory, &sw.tables.current()),
+            }),
+            Command::UnderlaySet {
+                addr,
+                uplink,
+                nexthop_mac,
+            } => applied(vpc_admin::underlay_set(
+                &sw.directory,
+                &sw.tables,
+                addr,
+                &uplink,
+                &nexthop_mac,
+            )),
+            Command::V2pSet {
+                vni,
+                ip,
+                mac,
+                underlay,
+            } => applied(vpc_admin::v2p_set(&sw.tables, vni, ip, &mac, underlay)),
+            Command::V2pClear { vni, ip } => applied(vpc_admin::v2p_clear(&sw.tables, vni, ip)),
+            Command::V2pList => Ok(Reply::V2p {
+                entries: vpc_admin::v2p_list(&sw.tables.current()),
+            }),
+            Command::RouteAdd {
+                port,
+                dest,
+                target,
+                class,
+            } => applied(vpc_admin::route_add(
+                &sw.directory,
+                &sw.tables,
+                &port,
+                &dest,
+                &target,
+                class.as_deref(),
+            )),
+            Command::RouteDel { port, dest, class } => applied(vpc_admin::route_del(
+                &sw.directory,
+                &sw.tables,
+                &port,
+                &dest,
+                class.as_deref(),
+            )),
+            Command::FirewallSet { port, rules } => applied(vpc_admin::firewall_set(
+                &sw.directory,
+                &sw.tables,
+                &port,
+                &rules,
+            )),
+            Command::Layers { port } => {
+                vpc_admin::layers(&sw.directory, &sw.tables.current(), &port).map(Reply::Layers)
+            }
+            Command::Flows { port } => flows(sw, port.as_deref(), false),
+            Command::FlowsClear { port } => flows(sw, port.as_deref(), true),
         };
         match result {
             Ok(reply) => Response::ok(reply),

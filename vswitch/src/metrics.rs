@@ -45,8 +45,23 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
     )?;
     let drops = counter(
         "vswitch_port_drops_total",
-        "Packets dropped, charged to a port, by reason.",
-        &["port", "reason"],
+        "Packets dropped, charged to a port, by layer and reason.",
+        &["port", "layer", "reason"],
+    )?;
+    let fast = counter(
+        "vswitch_port_flow_hits_total",
+        "Packets handled by a cached flow transform.",
+        &["port"],
+    )?;
+    let slow = counter(
+        "vswitch_port_slow_path_total",
+        "Packets handled by the layers (flow-table misses).",
+        &["port"],
+    )?;
+    let hairpin = counter(
+        "vswitch_port_gateway_replies_total",
+        "Packets the virtual gateway answered.",
+        &["port"],
     )?;
     let dev_missed = counter(
         "vswitch_port_device_rx_missed_total",
@@ -79,11 +94,15 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         rx_b.with_label_values(&l).inc_by(p.counters.rx_bytes);
         tx_p.with_label_values(&l).inc_by(p.counters.tx_packets);
         tx_b.with_label_values(&l).inc_by(p.counters.tx_bytes);
-        for (reason, n) in &p.counters.drops {
+        for r in crate::engine::DropReason::ALL {
+            let n = p.counters.drops.get(r.as_str()).copied().unwrap_or(0);
             drops
-                .with_label_values(&[p.name.as_str(), reason.as_str()])
-                .inc_by(*n);
+                .with_label_values(&[p.name.as_str(), r.layer(), r.as_str()])
+                .inc_by(n);
         }
+        fast.with_label_values(&l).inc_by(p.counters.fast_path);
+        slow.with_label_values(&l).inc_by(p.counters.slow_path);
+        hairpin.with_label_values(&l).inc_by(p.counters.hairpin);
         dev_missed.with_label_values(&l).inc_by(p.device.imissed);
         dev_nombuf.with_label_values(&l).inc_by(p.device.rx_nombuf);
         dev_ierr.with_label_values(&l).inc_by(p.device.ierrors);
@@ -107,7 +126,35 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         "Idle backoff sleeps of a worker.",
         &["worker", "lcore"],
     )?;
+    let flows = gauge(
+        "vswitch_worker_flows",
+        "Flows in a worker's flow table.",
+        &["worker", "lcore"],
+    )?;
+    let expired = counter(
+        "vswitch_worker_flows_expired_total",
+        "Flow-table entries a worker expired.",
+        &["worker", "lcore"],
+    )?;
     let st = report::stats(sw);
+    for w in &st.workers {
+        let (id, lc) = (w.id.to_string(), w.lcore.to_string());
+        flows
+            .with_label_values(&[id.as_str(), lc.as_str()])
+            .set(w.flows as i64);
+        expired
+            .with_label_values(&[id.as_str(), lc.as_str()])
+            .inc_by(w.flows_expired);
+    }
+    for w in &st.workers {
+        let (id, lc) = (w.id.to_string(), w.lcore.to_string());
+        flows
+            .with_label_values(&[id.as_str(), lc.as_str()])
+            .set(w.flows as i64);
+        expired
+            .with_label_values(&[id.as_str(), lc.as_str()])
+            .inc_by(w.flows_expired);
+    }
     for w in &st.workers {
         let (id, lc) = (w.id.to_string(), w.lcore.to_string());
         let l = [id.as_str(), lc.as_str()];

@@ -99,6 +99,8 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     idle_loops: loops.map_or(0, |l| l.idle.load(Relaxed)),
                     sleeps: loops.map_or(0, |l| l.sleeps.load(Relaxed)),
                     counters: sw.stats.worker(w.id).to_api(),
+                    flows: loops.map_or(0, |l| l.flows.load(Relaxed)),
+                    flows_expired: loops.map_or(0, |l| l.flows_expired.load(Relaxed)),
                 }
             })
             .collect(),

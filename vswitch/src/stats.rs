@@ -26,6 +26,12 @@ pub struct PortCounters {
     pub tx_bytes: AtomicU64,
     /// Drops charged to the port, by reason.
     pub drops: [AtomicU64; DropReason::COUNT],
+    /// Packets a cached flow transform handled (flow-table hits).
+    pub fast_path: AtomicU64,
+    /// Packets the layers handled (flow-table misses and stale entries).
+    pub slow_path: AtomicU64,
+    /// Packets the virtual gateway answered.
+    pub hairpin: AtomicU64,
 }
 
 impl PortCounters {
@@ -43,6 +49,9 @@ impl PortCounters {
         for (o, d) in out.drops.iter_mut().zip(&self.drops) {
             *o += d.load(Relaxed);
         }
+        out.fast_path += self.fast_path.load(Relaxed);
+        out.slow_path += self.slow_path.load(Relaxed);
+        out.hairpin += self.hairpin.load(Relaxed);
     }
 }
 
@@ -55,6 +64,10 @@ pub struct LoopCounters {
     pub idle: AtomicU64,
     /// Backoff sleeps.
     pub sleeps: AtomicU64,
+    /// Flows in the worker's flow table (a gauge, updated periodically).
+    pub flows: AtomicU64,
+    /// Flow-table entries expired.
+    pub flows_expired: AtomicU64,
 }
 
 /// Everything one worker counts.
@@ -86,6 +99,12 @@ pub struct Totals {
     pub tx_bytes: u64,
     /// Drops by reason.
     pub drops: [u64; DropReason::COUNT],
+    /// Flow-table hits.
+    pub fast_path: u64,
+    /// Slow-path packets.
+    pub slow_path: u64,
+    /// Gateway replies.
+    pub hairpin: u64,
 }
 
 impl Totals {
@@ -105,6 +124,9 @@ impl Totals {
                 .iter()
                 .map(|r| (r.as_str().to_string(), self.drops[*r as usize]))
                 .collect(),
+            fast_path: self.fast_path,
+            slow_path: self.slow_path,
+            hairpin: self.hairpin,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct WorkerInfo {
     pub lcore: u32,
     /// The (port, queue) pairs it polls.
     pub rx: Vec<(PortIdx, u16)>,
+    /// Where to send it requests.
+    pub mailbox: crossbeam_channel::Sender<crate::worker::WorkerRequest>,
 }
 
 /// The running switch.
@@ -53,6 +55,8 @@ pub struct Switch {
     pub pool: Mempool,
     /// Start-up time.
     pub started: Instant,
+    /// Names, roles and MACs of the ports, for the VPC commands.
+    pub directory: crate::vpc_admin::PortDirectory,
 }
 
 impl Switch {

@@ -6,6 +6,7 @@
 //! finishes its burst with it, so no update ever drops a packet.
 
 use crate::engine::patch::PatchTable;
+use crate::engine::vpc::VpcState;
 use arc_swap::{ArcSwap, Guard};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,8 +16,10 @@ use std::sync::Arc;
 pub struct Snapshot {
     /// Increases by one with each publication.
     pub generation: u64,
-    /// The port patch table.
+    /// The port patch table (a patched port bypasses the VPC pipeline).
     pub patch: PatchTable,
+    /// VNICs, V2P, underlay.
+    pub vpc: VpcState,
 }
 
 impl Snapshot {
@@ -25,6 +28,7 @@ impl Snapshot {
         Snapshot {
             generation: 0,
             patch: PatchTable::new(ports),
+            vpc: VpcState::new(ports),
         }
     }
 }

@@ -1,18 +1,49 @@
 //! The poll-mode worker: `rx_burst` -> engine -> `tx_burst`, in batches, on its
 //! own lcore, never taking a lock. One packet's path through the switch is
-//! this file plus `engine/`.
+//! this file, `engine/pipeline.rs` and `dpdk/burst.rs`.
 
 use crate::config::IdleConfig;
-use crate::dpdk::{Burst, RxQueue, TxQueue};
-use crate::engine::{PortIdx, Verdict};
+use crate::dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
+use crate::engine::pipeline::{Engine, Path};
+use crate::engine::{DropReason, PortIdx, Verdict};
 use crate::stats::{bump, WorkerCounters};
 use crate::tables::TableStore;
+use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Empty passes a stopping worker makes at most to drain its rx queues.
 const DRAIN_PASSES: usize = 64;
+/// Poll loops between looks at the mailbox and the expiry clock.
+const HOUSEKEEPING_LOOPS: u32 = 1024;
+/// How often a worker sweeps expired flows.
+const EXPIRY_PERIOD_NS: u64 = 1_000_000_000;
+
+/// A flow as a worker reports it to the management thread.
+#[derive(Debug, Clone)]
+pub struct FlowReport {
+    /// The flow's key.
+    pub id: crate::engine::flow_table::FlowId,
+    /// Its state.
+    pub state: crate::engine::pipeline::FlowState,
+    /// Epoch it was computed at.
+    pub epoch: u64,
+    /// TCP state name.
+    pub tcp: Option<&'static str>,
+    /// Packets that used it.
+    pub hits: u64,
+    /// Nanoseconds since its last packet.
+    pub idle_ns: u64,
+}
+
+/// What the management thread may ask a worker; answered between bursts.
+pub enum WorkerRequest {
+    /// Report the flows (of one port).
+    Flows(Option<PortIdx>, Sender<Vec<FlowReport>>),
+    /// Remove the flows (of one port); answer how many.
+    ClearFlows(Option<PortIdx>, Sender<u64>),
+}
 
 /// Everything a worker owns and shares.
 pub struct Worker {
@@ -32,6 +63,27 @@ pub struct Worker {
     pub stats: Arc<crate::stats::Stats>,
     /// Cleared by the management thread to stop the worker.
     pub running: Arc<AtomicBool>,
+    /// The worker's flow table and layers.
+    pub engine: Engine,
+    /// Requests from the management thread.
+    pub mailbox: Receiver<WorkerRequest>,
+}
+
+/// A monotonic clock in nanoseconds from the TSC.
+struct Clock {
+    ns_per_cycle: f64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            ns_per_cycle: 1e9 / crate::dpdk::tsc_hz().max(1) as f64,
+        }
+    }
+    #[inline]
+    fn now_ns(&self) -> u64 {
+        (crate::dpdk::tsc_cycles() as f64 * self.ns_per_cycle) as u64
+    }
 }
 
 impl Worker {
@@ -41,13 +93,20 @@ impl Worker {
         let Some(counters) = stats.workers.get(self.id) else {
             return -1;
         };
-        let mut burst = Burst::new();
+        let clock = Clock::new();
+        let mut rx = Burst::new();
+        let mut outs: Vec<Burst> = (0..self.tx.len()).map(|_| Burst::new()).collect();
         let spin_cycles = crate::dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
-        // TSC of the first empty poll since traffic was last seen (0: not idle).
         let mut idle_since = 0u64;
         let mut sleep_us = self.idle.sleep_min_us;
+        let mut loops = 0u32;
+        let mut next_expiry = clock.now_ns() + EXPIRY_PERIOD_NS;
         while self.running.load(Ordering::Relaxed) {
-            if self.poll_once(&mut burst, counters) > 0 {
+            loops = loops.wrapping_add(1);
+            if loops.is_multiple_of(HOUSEKEEPING_LOOPS) {
+                self.housekeeping(&clock, &mut next_expiry, counters);
+            }
+            if self.poll_once(&mut rx, &mut outs, counters, &clock) > 0 {
                 bump(&counters.loops.busy, 1);
                 idle_since = 0;
                 sleep_us = self.idle.sleep_min_us;
@@ -60,59 +119,147 @@ impl Worker {
             }
             if now - idle_since >= spin_cycles && self.idle.sleep_max_us > 0 {
                 bump(&counters.loops.sleeps, 1);
+                self.housekeeping(&clock, &mut next_expiry, counters);
                 std::thread::sleep(Duration::from_micros(sleep_us.max(1)));
                 sleep_us = (sleep_us.max(1) * 2).min(self.idle.sleep_max_us);
             }
         }
         // Forward what is already in the rx rings before the ports stop.
         for _ in 0..DRAIN_PASSES {
-            if self.poll_once(&mut burst, counters) == 0 {
+            if self.poll_once(&mut rx, &mut outs, counters, &clock) == 0 {
                 break;
             }
         }
         0
     }
 
+    /// Answers the mailbox and expires flows; never blocks.
+    fn housekeeping(&mut self, clock: &Clock, next_expiry: &mut u64, counters: &WorkerCounters) {
+        let now = clock.now_ns();
+        while let Ok(req) = self.mailbox.try_recv() {
+            match req {
+                WorkerRequest::Flows(port, reply) => {
+                    let flows = self
+                        .engine
+                        .flows()
+                        .iter()
+                        .filter(|(id, _)| port.is_none_or(|p| id.port == p))
+                        .map(|(id, e)| FlowReport {
+                            id: *id,
+                            state: e.value.clone(),
+                            epoch: e.epoch,
+                            tcp: e.tcp.map(|t| t.state().as_str()),
+                            hits: e.hits,
+                            idle_ns: now.saturating_sub(e.last_seen_ns),
+                        })
+                        .collect();
+                    let _ = reply.send(flows);
+                }
+                WorkerRequest::ClearFlows(port, reply) => {
+                    let _ = reply.send(self.engine.flows_mut().clear(port) as u64);
+                }
+            }
+        }
+        if now >= *next_expiry {
+            let n = self.engine.flows_mut().expire(now);
+            bump(&counters.loops.flows_expired, n as u64);
+            *next_expiry = now + EXPIRY_PERIOD_NS;
+        }
+        counters
+            .loops
+            .flows
+            .store(self.engine.flows().len() as u64, Ordering::Relaxed);
+    }
+
     /// One pass over every rx queue; returns the packets received.
     #[inline]
-    fn poll_once(&mut self, burst: &mut Burst, counters: &WorkerCounters) -> usize {
-        let snapshot = self.tables.load();
+    fn poll_once(
+        &mut self,
+        rx: &mut Burst,
+        outs: &mut [Burst],
+        counters: &WorkerCounters,
+        clock: &Clock,
+    ) -> usize {
+        let Worker {
+            rx: rx_queues,
+            tx,
+            engine,
+            tables,
+            burst,
+            ..
+        } = self;
+        let snapshot = tables.load();
         let mut received = 0;
-        for (in_port, rxq) in self.rx.iter_mut() {
-            let n = burst.rx(rxq, self.burst);
+        let mut targets = [u16::MAX; BURST_MAX];
+        for (in_port, rxq) in rx_queues.iter_mut() {
+            let n = rx.rx(rxq, *burst);
             if n == 0 {
                 continue;
             }
             received += n;
-            let Some(inc) = counters.ports.get(*in_port as usize) else {
-                burst.clear();
+            let in_idx = *in_port as usize;
+            let Some(inc) = counters.ports.get(in_idx) else {
+                rx.clear();
                 continue;
             };
             bump(&inc.rx_packets, n as u64);
-            bump(&inc.rx_bytes, burst.total_bytes());
-            match snapshot.patch.forward(*in_port) {
-                Verdict::Forward(out) => {
-                    let (Some(txq), Some(outc)) = (
-                        self.tx.get_mut(out as usize),
-                        counters.ports.get(out as usize),
-                    ) else {
-                        burst.clear();
-                        inc.drop(crate::engine::DropReason::NoPatch, n as u64);
-                        continue;
-                    };
-                    let o = burst.tx(txq);
-                    bump(&outc.tx_packets, o.sent as u64);
-                    bump(&outc.tx_bytes, o.sent_bytes);
-                    if o.dropped > 0 {
-                        outc.drop(crate::engine::DropReason::TxFull, o.dropped as u64);
+            bump(&inc.rx_bytes, rx.total_bytes());
+            let now = clock.now_ns();
+            let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
+            for (i, target) in targets.iter_mut().enumerate().take(n) {
+                rx.prefetch(i + 1);
+                let outcome = if rx.is_contiguous(i) {
+                    engine.process(&snapshot, *in_port, &mut rx.packet(i), now)
+                } else {
+                    crate::engine::pipeline::Outcome {
+                        verdict: Verdict::Drop(DropReason::Unsupported),
+                        path: Path::Early,
                     }
+                };
+                match outcome.path {
+                    Path::Fast => fast += 1,
+                    Path::Slow => slow += 1,
+                    Path::Hairpin => hairpin += 1,
+                    Path::Patch | Path::Early => {}
                 }
-                Verdict::Drop(reason) => {
-                    inc.drop(reason, n as u64);
-                    burst.clear();
+                *target = match outcome.verdict {
+                    Verdict::Forward(out) if (out as usize) < outs.len() => out,
+                    Verdict::Forward(_) => {
+                        inc.drop(DropReason::NoPatch, 1);
+                        u16::MAX
+                    }
+                    Verdict::Drop(reason) => {
+                        inc.drop(reason, 1);
+                        u16::MAX
+                    }
+                };
+            }
+            bump(&inc.fast_path, fast);
+            bump(&inc.slow_path, slow);
+            bump(&inc.hairpin, hairpin);
+            rx.distribute(&targets[..n], outs);
+            flush(outs, tx, counters);
+        }
+        received
+    }
+}
+
+/// Transmits every non-empty output burst on the worker's tx queues.
+#[inline]
+fn flush(outs: &mut [Burst], tx: &mut [TxQueue], counters: &WorkerCounters) {
+    {
+        for (port, (out, txq)) in outs.iter_mut().zip(tx.iter_mut()).enumerate() {
+            if out.is_empty() {
+                continue;
+            }
+            let o = out.tx(txq);
+            if let Some(c) = counters.ports.get(port) {
+                bump(&c.tx_packets, o.sent as u64);
+                bump(&c.tx_bytes, o.sent_bytes);
+                if o.dropped > 0 {
+                    c.drop(DropReason::TxFull, o.dropped as u64);
                 }
             }
         }
-        received
     }
 }

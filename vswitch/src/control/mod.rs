@@ -5,6 +5,7 @@
 
 mod protocol;
 mod server;
+pub mod specs;
 
 pub use protocol::parse_request;
 pub use server::{ControlRequest, ControlServer};

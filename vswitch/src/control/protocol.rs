@@ -3,7 +3,9 @@
 use serde_json::Value;
 use vswitch_api::{Command, Request, API_VERSION};
 
-const COMMANDS: &str = "status, ports, stats, patch-set, patch-clear, patch-list, shutdown";
+const COMMANDS: &str = "status, ports, stats, patch-set, patch-clear, patch-list, vnic-create, vnic-delete, \
+vnic-list, underlay-set, v2p-set, v2p-clear, v2p-list, route-add, route-del, firewall-set, layers, flows, \
+flows-clear, shutdown";
 
 /// Parses one request line. An error is the text of the error response.
 pub fn parse_request(line: &str) -> Result<Command, String> {

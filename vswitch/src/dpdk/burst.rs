@@ -1,6 +1,7 @@
 //! A burst of packet mbufs: the unit that moves between rx, the engine and tx.
 
 use super::{Mempool, RxQueue, TxQueue};
+use crate::engine::pktbuf::PacketBuf;
 use dpdk_sys::rte_mbuf;
 
 /// The most packets a burst holds.
@@ -221,6 +222,87 @@ impl Burst {
         true
     }
 
+    /// Whether packet `i` is a single segment (the engine edits only those).
+    #[inline]
+    pub fn is_contiguous(&self, i: usize) -> bool {
+        self.mbuf(i).nb_segs == 1
+    }
+
+    #[inline]
+    fn mbuf_mut(&mut self, i: usize) -> &mut rte_mbuf {
+        // SAFETY: ptrs[..len] are valid mbufs owned exclusively by this burst (&mut self).
+        unsafe { &mut *self.ptrs[..self.len][i] }
+    }
+
+    /// Adds `n` bytes in front of single-segment packet `i`; false without headroom.
+    #[inline]
+    pub fn prepend(&mut self, i: usize, n: usize) -> bool {
+        let m = self.mbuf_mut(i);
+        if m.nb_segs != 1 || n > m.data_off as usize {
+            return false;
+        }
+        m.data_off -= n as u16;
+        m.data_len += n as u16;
+        m.pkt_len += n as u32;
+        true
+    }
+
+    /// Removes `n` bytes from the front of single-segment packet `i`.
+    #[inline]
+    pub fn strip_front(&mut self, i: usize, n: usize) -> bool {
+        let m = self.mbuf_mut(i);
+        if m.nb_segs != 1 || n > m.data_len as usize {
+            return false;
+        }
+        m.data_off += n as u16;
+        m.data_len -= n as u16;
+        m.pkt_len -= n as u32;
+        true
+    }
+
+    /// Sets single-segment packet `i`'s length, within its data room.
+    #[inline]
+    pub fn resize(&mut self, i: usize, len: usize) -> bool {
+        let m = self.mbuf_mut(i);
+        if m.nb_segs != 1 || m.data_off as usize + len > m.buf_len as usize {
+            return false;
+        }
+        m.data_len = len as u16;
+        m.pkt_len = len as u32;
+        true
+    }
+
+    /// Packet `i` as an engine packet buffer.
+    #[inline]
+    pub fn packet(&mut self, i: usize) -> MbufPacket<'_> {
+        MbufPacket { burst: self, i }
+    }
+
+    /// Moves every packet `i` to `outs[targets[i]]`, in order; packets whose
+    /// target is out of range (a drop) are freed. The burst is empty afterwards.
+    /// Returns how many were freed (an output that is full frees too).
+    #[inline]
+    pub fn distribute(&mut self, targets: &[u16], outs: &mut [Burst]) -> usize {
+        let mut freed = 0;
+        for i in 0..self.len {
+            let p = self.ptrs[i];
+            let out = targets.get(i).and_then(|t| outs.get_mut(*t as usize));
+            match out {
+                Some(o) if o.len < BURST_MAX => {
+                    o.ptrs[o.len] = p;
+                    o.len += 1;
+                }
+                _ => {
+                    // SAFETY: the mbuf is owned by this burst and not referenced elsewhere.
+                    unsafe { dpdk_sys::vs_pktmbuf_free(p) };
+                    freed += 1;
+                }
+            }
+        }
+        self.len = 0;
+        freed
+    }
+
     /// Frees every held packet.
     pub fn clear(&mut self) {
         if self.len > 0 {
@@ -234,5 +316,34 @@ impl Burst {
 impl Drop for Burst {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+/// One packet of a burst, seen by the engine as a [`PacketBuf`].
+pub struct MbufPacket<'a> {
+    burst: &'a mut Burst,
+    i: usize,
+}
+
+impl PacketBuf for MbufPacket<'_> {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.burst.data(self.i)
+    }
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.burst.data_mut(self.i)
+    }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> bool {
+        self.burst.prepend(self.i, n)
+    }
+    #[inline]
+    fn strip_front(&mut self, n: usize) -> bool {
+        self.burst.strip_front(self.i, n)
+    }
+    #[inline]
+    fn resize(&mut self, len: usize) -> bool {
+        self.burst.resize(self.i, len)
     }
 }

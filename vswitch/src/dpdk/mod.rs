@@ -9,7 +9,7 @@ mod eal;
 mod mempool;
 mod port;
 
-pub use burst::{Burst, TxOutcome, BURST_MAX};
+pub use burst::{Burst, MbufPacket, TxOutcome, BURST_MAX};
 pub use eal::{launch_on_lcore, lcore_id, tsc_cycles, tsc_hz, wait_lcore, Eal};
 pub use mempool::Mempool;
 pub use port::{Configured, DevInfo, DevStats, LinkState, Port, PortSetup, RxQueue, TxQueue};

@@ -4,10 +4,28 @@
 //! The worker hands the engine what it received and where; the engine answers
 //! with a [`Verdict`] per packet or burst.
 
-pub mod patch;
-mod verdict;
+pub mod firewall;
+mod flow_key;
+pub mod flow_table;
+pub mod frame;
+pub mod gateway;
+pub mod pipeline;
+pub mod router;
 
+pub mod overlay;
+pub mod patch;
+pub mod pktbuf;
+pub mod tcp;
+pub mod v2p;
+mod verdict;
+pub mod vnic;
+pub mod vpc;
+
+pub use flow_key::{proto, Direction, FlowKey};
 pub use verdict::{DropReason, Verdict};
 
 /// Index of a port in the switch's configuration order.
 pub type PortIdx = u16;
+
+#[cfg(test)]
+mod tests;

@@ -11,30 +11,55 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-/// Why a packet was dropped. Every drop is counted under exactly one reason,
-/// so that received = sent + dropped holds per port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(usize)]
-pub enum DropReason {
-    /// The ingress port has no patch entry.
-    NoPatch = 0,
-    /// The egress device refused the packet (tx ring full).
-    TxFull = 1,
+macro_rules! drop_reasons {
+    ($($variant:ident = $label:literal, $layer:literal, $doc:literal;)*) => {
+        /// Why a packet was dropped. Every drop is counted under exactly one
+        /// reason, so that received = sent + dropped holds per port.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        pub enum DropReason {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+            /// Number of reasons (the length of a per-reason counter array).
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The label used in the API and in metrics.
+            pub fn as_str(self) -> &'static str {
+                match self { $(DropReason::$variant => $label,)* }
+            }
+
+            /// The layer (or stage) that dropped the packet.
+            pub fn layer(self) -> &'static str {
+                match self { $(DropReason::$variant => $layer,)* }
+            }
+        }
+    };
 }
 
-impl DropReason {
-    /// Every reason, in counter order.
-    pub const ALL: [DropReason; 2] = [DropReason::NoPatch, DropReason::TxFull];
-    /// Number of reasons (the length of a per-reason counter array).
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// The label used in the API and in metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::NoPatch => "no_patch",
-            DropReason::TxFull => "tx_full",
-        }
-    }
+drop_reasons! {
+    NoPatch = "no_patch", "port", "The ingress port has no patch entry and no VNIC.";
+    TxFull = "tx_full", "port", "The egress device refused the packet (tx ring full).";
+    Malformed = "malformed", "parse", "The frame does not parse.";
+    Unsupported = "unsupported", "parse", "A frame the switch does not handle (ethertype, segmented mbuf).";
+    NoHeadroom = "no_headroom", "port", "The buffer has no room for the headers to add.";
+    AntiSpoof = "anti_spoof", "gateway", "The guest sent from a MAC or IP that is not its own.";
+    NotForGuest = "not_for_guest", "gateway", "Inbound traffic not addressed to the guest.";
+    GatewayUnanswered = "gateway_unanswered", "gateway", "Traffic for the gateway it does not answer.";
+    FirewallDeny = "firewall_deny", "firewall", "A firewall rule, or the inbound default, denied the flow.";
+    NoRoute = "no_route", "router", "No route matches the destination.";
+    RouteDrop = "route_drop", "router", "The matching route's target is Drop.";
+    RouteUnsupported = "route_unsupported", "router", "The route's target is not served yet (NIC targets).";
+    NoExternalIp = "no_external_ip", "nat", "Internet-gateway traffic with no usable external source.";
+    NoV2p = "no_v2p", "overlay", "No V2P mapping for the destination.";
+    NoUnderlay = "no_underlay", "overlay", "The sled's underlay address or uplink is not set.";
+    NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";
+    GeneveCriticalOption = "geneve_critical_option", "overlay", "A Geneve option marked critical that the switch does not know.";
+    NoVnic = "no_vnic", "overlay", "No VNIC has the inner destination (VNI, MAC).";
+    FlowTableFull = "flow_table_full", "flow", "The flow table is full of live flows.";
 }
 
 #[cfg(test)]
@@ -42,12 +67,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reasons_are_indexed_in_order() {
+    fn reasons_are_indexed_in_order_and_named_uniquely() {
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
         }
         let names: std::collections::HashSet<_> =
             DropReason::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(names.len(), DropReason::COUNT);
+        assert_eq!(DropReason::FirewallDeny.layer(), "firewall");
     }
 }

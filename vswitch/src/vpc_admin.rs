@@ -1,0 +1,450 @@
+//! The management thread's VPC commands: VNICs, underlay, V2P, routes and
+//! firewall rules. Each builds the next snapshot from the current one and
+//! publishes it whole; a refused command publishes nothing.
+
+use crate::config::PortRole;
+use crate::control::specs;
+use crate::engine::firewall::FirewallRules;
+use crate::engine::router::{priority, RouteEntry, RouterTable};
+use crate::engine::v2p::PhysTarget;
+use crate::engine::vnic::{DhcpOptions, LayerHits, Vnic, VnicSpec};
+use crate::engine::vpc::Underlay;
+use crate::engine::{Direction, PortIdx};
+use crate::tables::{Snapshot, TableStore};
+use crate::wire::MacAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use vswitch_api::{FwRuleSpec, LayerInfo, LayersInfo, RuleInfo, V2pEntry, VnicCreate, VnicInfo};
+
+/// The switch's ports as the VPC commands need them.
+#[derive(Debug, Clone)]
+pub struct PortDirectory {
+    /// Names, by port index.
+    pub names: Vec<String>,
+    /// Roles, by port index.
+    pub roles: Vec<PortRole>,
+    /// MAC addresses, by port index.
+    pub macs: Vec<MacAddr>,
+}
+
+impl PortDirectory {
+    fn index(&self, cmd: &str, name: &str) -> Result<PortIdx, String> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as PortIdx)
+            .ok_or_else(|| {
+                format!(
+                    "{cmd}: unknown port {name:?} (ports: {})",
+                    self.names.join(", ")
+                )
+            })
+    }
+
+    fn guest(&self, cmd: &str, name: &str) -> Result<PortIdx, String> {
+        let i = self.index(cmd, name)?;
+        match self.roles.get(i as usize) {
+            Some(PortRole::Guest) => Ok(i),
+            Some(r) => Err(format!(
+                "{cmd}: port {name:?} is an {} port, not a guest port",
+                r.as_str()
+            )),
+            None => Err(format!("{cmd}: unknown port {name:?}")),
+        }
+    }
+}
+
+fn vnic_of<'a>(
+    s: &'a Snapshot,
+    cmd: &str,
+    port: PortIdx,
+    name: &str,
+) -> Result<&'a Arc<Vnic>, String> {
+    s.vpc
+        .vnic(port)
+        .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC (vnic-create first)"))
+}
+
+/// `vnic-create`: binds a new VNIC to a guest port (replacing any there).
+pub fn vnic_create(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    req: &VnicCreate,
+) -> Result<u64, String> {
+    let cmd = "vnic-create";
+    let port = dir.guest(cmd, &req.port)?;
+    if req.vni > 0x00ff_ffff {
+        return Err(format!("{cmd}: vni {} does not fit in 24 bits", req.vni));
+    }
+    let mac = specs::mac("mac", &req.mac).map_err(|e| format!("{cmd}: {e}"))?;
+    let gateway_mac =
+        specs::mac("gateway_mac", &req.gateway_mac).map_err(|e| format!("{cmd}: {e}"))?;
+    if !mac.is_unicast() || !gateway_mac.is_unicast() {
+        return Err(format!(
+            "{cmd}: mac and gateway_mac must be unicast addresses"
+        ));
+    }
+    if req.ipv4.is_none() && req.ipv6.is_none() {
+        return Err(format!("{cmd}: the VNIC needs an ipv4 or an ipv6 address"));
+    }
+    if req.ipv4.is_some() != req.gateway_ipv4.is_some()
+        || req.ipv6.is_some() != req.gateway_ipv6.is_some()
+    {
+        return Err(format!("{cmd}: each guest address family needs its gateway address (gateway_ipv4, gateway_ipv6)"));
+    }
+    let spec = VnicSpec {
+        id: req.id,
+        vni: req.vni,
+        mac,
+        ipv4: req.ipv4,
+        ipv6: req.ipv6,
+        gateway_mac,
+        gateway_ipv4: req.gateway_ipv4,
+        gateway_ipv6: req.gateway_ipv6,
+        dhcp: DhcpOptions {
+            dns: req.dns.clone(),
+            hostname: req.hostname.clone(),
+            domain: req.domain.clone(),
+            mtu: req.mtu,
+        },
+    };
+    tables
+        .update(|s| {
+            if let Some(other) = s.vpc.by_vni_mac.get(&(req.vni, mac)) {
+                if *other != port {
+                    return Err(format!(
+                        "{cmd}: MAC {mac} is already used in VNI {} by port {:?}",
+                        req.vni,
+                        dir.names.get(*other as usize).cloned().unwrap_or_default()
+                    ));
+                }
+            }
+            let epoch = s.vpc.vnic(port).map_or(1, |v| v.epoch + 1);
+            let router = RouterTable::new();
+            let firewall = FirewallRules::default();
+            let hits = Arc::new(LayerHits::new(&firewall, &router, None, false));
+            s.vpc.put_vnic(Vnic {
+                port,
+                spec,
+                epoch,
+                router,
+                firewall,
+                hits,
+            });
+            Ok(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `vnic-delete`.
+pub fn vnic_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Result<u64, String> {
+    let port = dir.guest("vnic-delete", name)?;
+    tables
+        .update(|s| {
+            s.vpc
+                .remove_vnic(port)
+                .map(|_| ())
+                .ok_or_else(|| format!("vnic-delete: port {name:?} has no VNIC"))
+        })
+        .map(|s| s.generation)
+}
+
+/// `vnic-list`.
+pub fn vnic_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<VnicInfo> {
+    snap.vpc
+        .vnics
+        .iter()
+        .flatten()
+        .map(|v| VnicInfo {
+            port: dir.names.get(v.port as usize).cloned().unwrap_or_default(),
+            id: v.spec.id,
+            vni: v.spec.vni,
+            mac: v.spec.mac.to_string(),
+            ipv4: v.spec.ipv4,
+            ipv6: v.spec.ipv6,
+            epoch: v.epoch,
+            routes: v.router.len(),
+            firewall_rules: v.firewall.rules().len(),
+        })
+        .collect()
+}
+
+/// `underlay-set`.
+pub fn underlay_set(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    addr: std::net::Ipv6Addr,
+    uplink: &str,
+    nexthop_mac: &str,
+) -> Result<u64, String> {
+    let cmd = "underlay-set";
+    let idx = dir.index(cmd, uplink)?;
+    if dir.roles.get(idx as usize) != Some(&PortRole::Uplink) {
+        return Err(format!("{cmd}: port {uplink:?} is not an uplink port"));
+    }
+    if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
+        return Err(format!("{cmd}: {addr} cannot be a sled's underlay address"));
+    }
+    let nexthop_mac = specs::mac("nexthop_mac", nexthop_mac).map_err(|e| format!("{cmd}: {e}"))?;
+    let uplink_mac = dir
+        .macs
+        .get(idx as usize)
+        .copied()
+        .unwrap_or(MacAddr([0; 6]));
+    tables
+        .update(|s| {
+            s.vpc.underlay = Some(Underlay {
+                addr,
+                uplink: idx,
+                uplink_mac,
+                nexthop_mac,
+            });
+            // Every flow's outer headers change: recompute them all.
+            for v in s.vpc.vnics.iter_mut().flatten() {
+                let mut nv = Vnic::clone(v);
+                nv.epoch += 1;
+                *v = Arc::new(nv);
+            }
+            Ok::<(), String>(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `v2p-set`: also bumps the epoch of every VNIC of the VNI, so established
+/// flows follow the new mapping (OPTE does not; live migration needs it).
+pub fn v2p_set(
+    tables: &TableStore,
+    vni: u32,
+    ip: std::net::IpAddr,
+    mac: &str,
+    underlay: std::net::Ipv6Addr,
+) -> Result<u64, String> {
+    let mac = specs::mac("mac", mac).map_err(|e| format!("v2p-set: {e}"))?;
+    if vni > 0x00ff_ffff {
+        return Err(format!("v2p-set: vni {vni} does not fit in 24 bits"));
+    }
+    tables
+        .update(|s| {
+            s.vpc.v2p.set(vni, ip, PhysTarget { mac, underlay });
+            s.vpc.bump_vni_epochs(vni);
+            Ok::<(), String>(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `v2p-clear`.
+pub fn v2p_clear(tables: &TableStore, vni: u32, ip: std::net::IpAddr) -> Result<u64, String> {
+    tables
+        .update(|s| {
+            s.vpc
+                .v2p
+                .remove(vni, ip)
+                .ok_or_else(|| format!("v2p-clear: no mapping for {ip} in VNI {vni}"))?;
+            s.vpc.bump_vni_epochs(vni);
+            Ok(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `v2p-list`.
+pub fn v2p_list(snap: &Snapshot) -> Vec<V2pEntry> {
+    snap.vpc
+        .v2p
+        .entries()
+        .into_iter()
+        .map(|(vni, ip, t)| V2pEntry {
+            vni,
+            ip,
+            mac: t.mac.to_string(),
+            underlay: t.underlay,
+        })
+        .collect()
+}
+
+fn change_vnic(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    cmd: &str,
+    name: &str,
+    change: impl FnOnce(&mut Vnic) -> Result<bool, String>,
+) -> Result<u64, String> {
+    let port = dir.guest(cmd, name)?;
+    tables
+        .update(|s| {
+            let mut v = Vnic::clone(vnic_of(s, cmd, port, name)?);
+            let keep_fw = change(&mut v)?;
+            v.epoch += 1;
+            v.hits = Arc::new(LayerHits::new(
+                &v.firewall,
+                &v.router,
+                Some(&v.hits),
+                keep_fw,
+            ));
+            s.vpc.put_vnic(v);
+            Ok(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `route-add`.
+pub fn route_add(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    port: &str,
+    dest: &str,
+    target: &str,
+    class: Option<&str>,
+) -> Result<u64, String> {
+    let cmd = "route-add";
+    let entry = RouteEntry {
+        dest: specs::prefix("dest", dest).map_err(|e| format!("{cmd}: {e}"))?,
+        target: specs::route_target(target).map_err(|e| format!("{cmd}: {e}"))?,
+        class: specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?,
+    };
+    change_vnic(dir, tables, cmd, port, |v| {
+        v.router.add(entry).map_err(|e| format!("{cmd}: {e}"))?;
+        Ok(true)
+    })
+}
+
+/// `route-del`.
+pub fn route_del(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    port: &str,
+    dest: &str,
+    class: Option<&str>,
+) -> Result<u64, String> {
+    let cmd = "route-del";
+    let dest = specs::prefix("dest", dest).map_err(|e| format!("{cmd}: {e}"))?;
+    let class = specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?;
+    change_vnic(dir, tables, cmd, port, |v| {
+        v.router
+            .remove(dest, class)
+            .map_err(|e| format!("{cmd}: {e}"))?;
+        Ok(true)
+    })
+}
+
+/// `firewall-set`: replaces the rule set whole (atomic for the workers).
+pub fn firewall_set(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    port: &str,
+    rules: &[FwRuleSpec],
+) -> Result<u64, String> {
+    let cmd = "firewall-set";
+    let parsed = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| specs::fw_rule(i, r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    let fw = FirewallRules::new(parsed).map_err(|e| format!("{cmd}: {e}"))?;
+    change_vnic(dir, tables, cmd, port, |v| {
+        v.firewall = fw;
+        Ok(false)
+    })
+}
+
+/// `layers`: the VNIC's layers with their rules and hit counts.
+pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<LayersInfo, String> {
+    let cmd = "layers";
+    let port = dir.guest(cmd, name)?;
+    let v = vnic_of(snap, cmd, port, name)?;
+    let dir_s = |d: Direction| if d == Direction::In { "in" } else { "out" };
+    let gw = &v.spec;
+    let gateway = LayerInfo {
+        name: "gateway".into(),
+        default_out: "deny (anti-spoof)".into(),
+        default_in: "deny".into(),
+        rules: vec![
+            RuleInfo {
+                direction: "out".into(),
+                priority: 0,
+                predicates: format!("src mac {} and src ip {:?}/{:?}", gw.mac, gw.ipv4, gw.ipv6),
+                action: "allow".into(),
+                hits: 0,
+            },
+            RuleInfo {
+                direction: "out".into(),
+                priority: 0,
+                predicates: format!(
+                    "arp/dhcp/ndp/dhcpv6/echo for gateway {} {:?} {:?}",
+                    gw.gateway_mac, gw.gateway_ipv4, gw.gateway_ipv6
+                ),
+                action: "hairpin".into(),
+                hits: 0,
+            },
+            RuleInfo {
+                direction: "in".into(),
+                priority: 0,
+                predicates: format!("dst mac {} and dst ip {:?}/{:?}", gw.mac, gw.ipv4, gw.ipv6),
+                action: format!("allow, src mac := {}", gw.gateway_mac),
+                hits: 0,
+            },
+        ],
+    };
+    let firewall = LayerInfo {
+        name: "firewall".into(),
+        default_out: "stateful allow".into(),
+        default_in: "deny".into(),
+        rules: v
+            .firewall
+            .rules()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RuleInfo {
+                direction: dir_s(r.direction).into(),
+                priority: r.priority as u32,
+                predicates: format!(
+                    "hosts {:?} protocols {:?} ports {:?}",
+                    r.hosts, r.protocols, r.ports
+                ),
+                action: format!("{:?}", r.action).to_lowercase(),
+                hits: v
+                    .hits
+                    .firewall
+                    .get(i)
+                    .map_or(0, |c| c.load(Ordering::Relaxed)),
+            })
+            .collect(),
+    };
+    let router = LayerInfo {
+        name: "router".into(),
+        default_out: "deny (no route)".into(),
+        default_in: "allow".into(),
+        rules: v
+            .router
+            .entries()
+            .map(|e| RuleInfo {
+                direction: "out".into(),
+                priority: priority(e),
+                predicates: format!("dst in {} ({})", e.dest, e.class),
+                action: format!("{:?}", e.target),
+                hits: v
+                    .hits
+                    .routes
+                    .get(&(e.dest, e.class))
+                    .map_or(0, |c| c.load(Ordering::Relaxed)),
+            })
+            .collect(),
+    };
+    let nat = LayerInfo {
+        name: "nat".into(),
+        default_out: "allow".into(),
+        default_in: "allow".into(),
+        rules: vec![],
+    };
+    let overlay = LayerInfo {
+        name: "overlay".into(),
+        default_out: "encapsulate (Geneve, V2P)".into(),
+        default_in: "decapsulate".into(),
+        rules: vec![],
+    };
+    Ok(LayersInfo {
+        port: name.to_string(),
+        epoch: v.epoch,
+        layers: vec![gateway, firewall, router, nat, overlay],
+    })
+}
