@@ -505,3 +505,71 @@ fn headroom_shortage_is_a_counted_drop() {
     let o = w.engine.process(&snap, GUEST_A, &mut p, 0);
     assert_eq!(dropped(o), DropReason::NoHeadroom);
 }
+
+/// Writes frames to a classic little-endian pcap file.
+fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    // The header's version fields are two u16s: fix them up (2, 4).
+    out[4..8].copy_from_slice(&[2, 0, 4, 0]);
+    for (i, f) in frames.iter().enumerate() {
+        for v in [i as u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn encapsulated_frames_decode_as_geneve_in_tshark() {
+    let mut w = World::new();
+    let (o, out) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    assert_eq!(forwarded(o), UPLINK);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("underlay.pcap");
+    write_pcap(&pcap, &[out]);
+    let res = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-T", "fields", "-E", "separator=,", "-E", "aggregator=;"])
+        .args([
+            "-e",
+            "ipv6.src",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "geneve.vni",
+            "-e",
+            "geneve.proto_type",
+        ])
+        .args(["-e", "eth.dst", "-e", "ip.src", "-e", "ip.dst"])
+        .output()
+        .expect("tshark is installed (scripts/setup installs it)");
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let fields: Vec<&str> = text.trim().split(',').collect();
+    assert_eq!(fields[0], "fd00:1701:d:101::1");
+    assert_eq!(fields[1], "fd00:1701:d:102::1");
+    assert_eq!(fields[2], "6081;80", "outer UDP to 6081, inner UDP to 80");
+    assert_eq!(fields[3], format!("0x{VNI:06x}"), "tshark reads the VNI");
+    assert_eq!(fields[4], "0x6558");
+    // tshark decodes through Geneve into the inner frame.
+    assert_eq!(
+        fields[5], "02:00:00:00:00:fe;a8:40:25:ff:00:09",
+        "outer then inner dst MAC: {text}"
+    );
+    assert_eq!(
+        (fields[6], fields[7]),
+        ("172.30.0.5", "172.30.0.9"),
+        "{text}"
+    );
+}
