@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, FwRuleSpec, Reply, VnicCreate};
-use vswitch_e2e::{Vswitch, TEST_EAL};
+use vswitch_e2e::{prom, Vswitch, TEST_EAL};
 
 const VNI: u32 = 100;
 const GW_MAC: &str = "a8:40:25:00:00:01";
@@ -375,6 +375,26 @@ fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
     );
     let router = &layers.layers[2];
     assert!(router.rules[0].hits >= 1, "{router:?}");
+
+    // Metrics: flow-table hits, slow path, gateway replies, table size, drops by layer.
+    let m = prom::parse(&sw1.scrape());
+    let g = [("port", "g")];
+    assert!(prom::get(&m, "vswitch_port_flow_hits_total", &g) > 100.0);
+    assert!(prom::get(&m, "vswitch_port_slow_path_total", &g) >= 2.0);
+    assert!(prom::get(&m, "vswitch_port_gateway_replies_total", &g) >= 2.0);
+    assert!(
+        prom::get(
+            &m,
+            "vswitch_worker_flows",
+            &[("worker", "0"), ("lcore", "1")]
+        ) >= 1.0
+    );
+    let spoof = [
+        ("port", "g"),
+        ("layer", "gateway"),
+        ("reason", "anti_spoof"),
+    ];
+    assert_eq!(prom::get(&m, "vswitch_port_drops_total", &spoof), 0.0);
 
     // Clearing the flow tables empties them.
     match sw1.request(Cmd::FlowsClear { port: None }) {

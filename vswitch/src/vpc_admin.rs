@@ -448,3 +448,166 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
         layers: vec![gateway, firewall, router, nat, overlay],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (PortDirectory, TableStore) {
+        let dir = PortDirectory {
+            names: vec!["g".into(), "up".into()],
+            roles: vec![PortRole::Guest, PortRole::Uplink],
+            macs: vec![MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])],
+        };
+        (dir, TableStore::new(Snapshot::empty(2)))
+    }
+
+    fn req() -> VnicCreate {
+        VnicCreate {
+            port: "g".into(),
+            id: 1,
+            vni: 100,
+            mac: "a8:40:25:00:00:05".into(),
+            ipv4: Some("172.30.0.5".parse().unwrap()),
+            ipv6: None,
+            gateway_mac: "a8:40:25:00:00:01".into(),
+            gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
+            gateway_ipv6: None,
+            dns: vec![],
+            hostname: None,
+            domain: None,
+            mtu: None,
+        }
+    }
+
+    /// Runs `f`, expects a refusal containing `want`, and checks nothing was published.
+    fn refused(tables: &TableStore, want: &str, f: impl FnOnce() -> Result<u64, String>) {
+        let before = tables.current().generation;
+        let e = f().expect_err("must be refused");
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+        assert_eq!(
+            tables.current().generation,
+            before,
+            "a refused command publishes nothing"
+        );
+    }
+
+    #[test]
+    fn bad_vnic_requests_are_refused_whole() {
+        let (dir, t) = setup();
+        let mut r = req();
+        r.port = "up".into();
+        refused(&t, "not a guest port", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.port = "nope".into();
+        refused(&t, "unknown port", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.mac = "zz:00".into();
+        refused(&t, "is not a MAC address", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.vni = 1 << 24;
+        refused(&t, "24 bits", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.gateway_ipv4 = None;
+        refused(&t, "gateway address", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.mac = "01:00:5e:00:00:01".into();
+        refused(&t, "unicast", || vnic_create(&dir, &t, &r));
+        refused(&t, "has no VNIC", || vnic_delete(&dir, &t, "g"));
+        assert!(t.current().vpc.vnic(0).is_none());
+    }
+
+    #[test]
+    fn bad_route_firewall_and_v2p_requests_are_refused_whole() {
+        let (dir, t) = setup();
+        refused(&t, "has no VNIC", || {
+            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None)
+        });
+        vnic_create(&dir, &t, &req()).unwrap();
+        let epoch = t.current().vpc.vnic(0).map(|v| v.epoch);
+        refused(&t, "host bits", || {
+            route_add(&dir, &t, "g", "10.0.0.1/8", "drop", None)
+        });
+        refused(&t, "target", || {
+            route_add(&dir, &t, "g", "10.0.0.0/8", "elsewhere", None)
+        });
+        refused(&t, "class", || {
+            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", Some("vip"))
+        });
+        route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None).unwrap();
+        refused(&t, "already exists", || {
+            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None)
+        });
+        refused(&t, "10.9.0.0/16", || {
+            route_del(&dir, &t, "g", "10.9.0.0/16", None)
+        });
+        let bad = FwRuleSpec {
+            direction: "in".into(),
+            priority: 1,
+            action: "allow".into(),
+            hosts: vec![],
+            protocols: vec!["tcp".into()],
+            ports: vec!["90-80".into()],
+        };
+        refused(&t, "rule 0", || firewall_set(&dir, &t, "g", &[bad]));
+        refused(&t, "is not a MAC", || {
+            v2p_set(
+                &t,
+                100,
+                "172.30.0.6".parse().unwrap(),
+                "x",
+                "fd00::1".parse().unwrap(),
+            )
+        });
+        refused(&t, "no mapping", || {
+            v2p_clear(&t, 100, "172.30.0.6".parse().unwrap())
+        });
+        refused(&t, "not an uplink", || {
+            underlay_set(
+                &dir,
+                &t,
+                "fd00::1".parse().unwrap(),
+                "g",
+                "02:00:00:00:00:01",
+            )
+        });
+        refused(&t, "cannot be a sled", || {
+            underlay_set(&dir, &t, "::".parse().unwrap(), "up", "02:00:00:00:00:01")
+        });
+        // Only the one successful route-add moved the epoch.
+        assert_eq!(
+            t.current().vpc.vnic(0).map(|v| v.epoch),
+            epoch.map(|e| e + 1)
+        );
+    }
+
+    #[test]
+    fn v2p_changes_bump_only_their_vni() {
+        let (dir, t) = setup();
+        vnic_create(&dir, &t, &req()).unwrap();
+        let e0 = t.current().vpc.vnic(0).map(|v| v.epoch);
+        v2p_set(
+            &t,
+            200,
+            "10.0.0.1".parse().unwrap(),
+            "a8:40:25:00:00:09",
+            "fd00::2".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            t.current().vpc.vnic(0).map(|v| v.epoch),
+            e0,
+            "another VPC's V2P change leaves this VNIC alone"
+        );
+        v2p_set(
+            &t,
+            100,
+            "172.30.0.9".parse().unwrap(),
+            "a8:40:25:00:00:09",
+            "fd00::2".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(t.current().vpc.vnic(0).map(|v| v.epoch), e0.map(|e| e + 1));
+        assert_eq!(v2p_list(&t.current()).len(), 2);
+    }
+}

@@ -263,6 +263,10 @@ impl Template {
             f[26..30].copy_from_slice(&spec.src_ip.octets());
         }
         let ip_sum = sum16(&f[14..34]);
+        if spec.vary == Vary::Ports {
+            // Fixed addresses: the header checksum is fixed too.
+            f[24..26].copy_from_slice(&(!fold(ip_sum)).to_be_bytes());
+        }
         if spec.vary == Vary::Addr {
             f[36..38].copy_from_slice(&spec.dport_base.to_be_bytes());
         }
@@ -313,18 +317,15 @@ impl Template {
             Vary::Ports => {
                 let dport = self.dport_base.wrapping_add(c.hi as u16);
                 f[36..38].copy_from_slice(&dport.to_be_bytes());
-                let s = !fold(self.ip_sum);
-                f[24..26].copy_from_slice(&s.to_be_bytes());
+                if let Some(base) = self.udp_sum {
+                    let s = !fold(
+                        base + sport as u32 + dport as u32 + (c.flow >> 16) + (c.flow & 0xffff),
+                    );
+                    // A computed zero is sent as all ones (RFC 768).
+                    let s = if s == 0 { 0xffff } else { s };
+                    f[40..42].copy_from_slice(&s.to_be_bytes());
+                }
             }
-        }
-        if let Some(base) = self.udp_sum {
-            let dport = u16::from_be_bytes([f[36], f[37]]) as u32;
-            let s = !fold(
-                base + sport as u32 + dport + (c.flow >> 16) + (c.flow & 0xffff),
-            );
-            // A computed zero is sent as all ones (RFC 768).
-            let s = if s == 0 { 0xffff } else { s };
-            f[40..42].copy_from_slice(&s.to_be_bytes());
         }
         if self.geneve {
             // Outer UDP source port: entropy from the flow, in the dynamic range.
@@ -533,7 +534,9 @@ mod tests {
         };
         let flows = 64_512 * 256;
         spec.check(flows).unwrap();
-        assert!(spec.check(flows + 64_512 * (65_536 - 5001 - 256) + 1).is_err());
+        assert!(spec
+            .check(flows + 64_512 * (65_536 - 5001 - 256) + 1)
+            .is_err());
         let t = Template::new(&spec);
         for flow in [0, 64_511, 64_512, flows - 1, 0x00ff_fffe % flows] {
             let f = frame(&t, flow);

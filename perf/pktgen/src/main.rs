@@ -4,10 +4,19 @@
 //! count, a per-second report, and totals sent / received / lost. With
 //! `--verify`, every received frame is compared byte for byte with the frame
 //! its flow id says was sent.
+//!
+//! The frames' addresses are options (`--src-mac`, `--dst-mac`, `--src-ip`,
+//! `--dst-ip`); flows differ by source address and port (`--vary addr`, the
+//! default) or by source and destination port (`--vary ports`, fixed
+//! addresses, as a guest behind anti-spoof sends); `--geneve` wraps every
+//! frame in outer Ethernet / IPv6 / UDP 6081 / Geneve, as a remote sled sends
+//! it over the underlay. See `frame.rs`.
 
 mod frame;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use frame::{Cursor, Geneve, Spec, Template, Vary};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 use vswitch::dpdk::{self, Burst, Eal, Mempool, Port, PortSetup};
 
@@ -27,12 +36,60 @@ struct Args {
     /// Device to receive on (optional: without it the generator only sends).
     #[arg(long)]
     rx: Option<String>,
-    /// Frame size in bytes, without FCS (60 to 1514).
+    /// Frame size in bytes, without FCS (60 to 1514); with --geneve, the inner frame's.
     #[arg(long, default_value_t = 64)]
     size: u16,
-    /// Number of flows (distinct source address/port pairs).
+    /// Number of flows (distinct source address/port pairs, or port pairs with --vary ports).
     #[arg(long, default_value_t = 1)]
     flows: u32,
+    /// How flows differ: `addr` (source address + source port) or `ports`
+    /// (source port 1 + flow % N, destination port + flow / N; addresses fixed).
+    #[arg(long, value_enum, default_value_t = VaryArg::Addr)]
+    vary: VaryArg,
+    /// Source MAC (of the inner frame with --geneve).
+    #[arg(long, default_value = "02:00:00:00:00:01")]
+    src_mac: String,
+    /// Destination MAC (of the inner frame with --geneve).
+    #[arg(long, default_value = "02:00:00:00:00:02")]
+    dst_mac: String,
+    /// IPv4 source (the first one with --vary addr).
+    #[arg(long, default_value = "10.0.0.1")]
+    src_ip: Ipv4Addr,
+    /// IPv4 destination.
+    #[arg(long, default_value = "10.0.0.2")]
+    dst_ip: Ipv4Addr,
+    /// First UDP source port.
+    #[arg(long, default_value_t = 1024)]
+    sport_base: u16,
+    /// UDP source ports N before the next address (--vary addr, default 32768)
+    /// or the next destination port (--vary ports, default 50000).
+    #[arg(long)]
+    sport_count: Option<u32>,
+    /// (First) UDP destination port.
+    #[arg(long, default_value_t = 5001)]
+    dport_base: u16,
+    /// Wrap every frame in Geneve over IPv6 (outer frame = --size + 70 bytes).
+    #[arg(long)]
+    geneve: bool,
+    /// Outer source MAC (--geneve).
+    #[arg(long, default_value = "02:aa:00:00:00:02")]
+    outer_src_mac: String,
+    /// Outer destination MAC (--geneve).
+    #[arg(long, default_value = "02:aa:00:00:00:01")]
+    outer_dst_mac: String,
+    /// Outer IPv6 source: the sending sled's underlay address (--geneve).
+    #[arg(long, default_value = "fd00:1701:d:102::1")]
+    outer_src: Ipv6Addr,
+    /// Outer IPv6 destination: the receiving sled's underlay address (--geneve).
+    #[arg(long, default_value = "fd00:1701:d:101::1")]
+    outer_dst: Ipv6Addr,
+    /// Geneve VNI (--geneve).
+    #[arg(long, default_value_t = 100)]
+    vni: u32,
+    /// Stop sending as soon as the tx link goes down (the peer went away),
+    /// checked every second, instead of waiting for --duration.
+    #[arg(long)]
+    until_link_down: bool,
     /// Packets per second to aim for (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
@@ -65,6 +122,53 @@ struct Args {
     json: bool,
 }
 
+/// `--vary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VaryArg {
+    /// Source address and source port.
+    Addr,
+    /// Source and destination ports.
+    Ports,
+}
+
+impl Args {
+    /// The frames these options describe.
+    fn spec(&self) -> Result<Spec, String> {
+        let vary = match self.vary {
+            VaryArg::Addr => Vary::Addr,
+            VaryArg::Ports => Vary::Ports,
+        };
+        let geneve = if self.geneve {
+            Some(Geneve {
+                src_mac: frame::parse_mac(&self.outer_src_mac)?,
+                dst_mac: frame::parse_mac(&self.outer_dst_mac)?,
+                src: self.outer_src,
+                dst: self.outer_dst,
+                vni: self.vni,
+            })
+        } else {
+            None
+        };
+        let spec = Spec {
+            size: self.size as usize,
+            src_mac: frame::parse_mac(&self.src_mac)?,
+            dst_mac: frame::parse_mac(&self.dst_mac)?,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            vary,
+            sport_base: self.sport_base,
+            sport_count: self.sport_count.unwrap_or(match vary {
+                Vary::Addr => 32_768,
+                Vary::Ports => 50_000,
+            }),
+            dport_base: self.dport_base,
+            geneve,
+        };
+        spec.check(self.flows)?;
+        Ok(spec)
+    }
+}
+
 #[derive(Default, Debug, Clone, Copy)]
 struct Totals {
     sent: u64,
@@ -90,6 +194,7 @@ fn run(args: &Args) -> Result<(), String> {
     if args.flows == 0 || args.burst == 0 || args.burst > dpdk::BURST_MAX {
         return Err("--flows must be positive and --burst within 1..=64".into());
     }
+    let spec = args.spec()?;
     let mut eal_args = vec![
         "vswitch-pktgen".to_string(),
         "-l".into(),
@@ -148,17 +253,11 @@ fn run(args: &Args) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let size = args.size as usize;
     let flows = args.flows;
-    // Prebuilt frames for up to 64k flows; beyond, frames are built per packet.
-    let prebuilt: Vec<Vec<u8>> = (0..flows.min(65_536))
-        .map(|f| {
-            let mut v = vec![0u8; size];
-            frame::build(&mut v, f);
-            v
-        })
-        .collect();
-    let mut scratch = vec![0u8; size];
+    // One prebuilt frame; per packet, a copy and a few patched bytes.
+    let template = Template::new(&spec);
+    let frame_len = template.len() as u16;
+    let mut scratch = vec![0u8; template.len()];
 
     let hz = dpdk::tsc_hz().max(1) as f64;
     let start_tsc = dpdk::tsc_cycles();
@@ -193,19 +292,14 @@ fn run(args: &Args) -> Result<(), String> {
                 }
                 if n > 0 {
                     worked = true;
-                    let got = burst.alloc(&pool, n, args.size);
+                    let got = burst.alloc(&pool, n, frame_len);
+                    // One division per burst; the cursor steps without one.
+                    let mut cur = Cursor::at(&template, flow);
                     for i in 0..got {
-                        let f = flow;
-                        flow = if flow + 1 == flows { 0 } else { flow + 1 };
-                        let data = burst.data_mut(i);
-                        match prebuilt.get(f as usize).filter(|_| flows <= 65_536) {
-                            Some(p) => data.copy_from_slice(p),
-                            None => {
-                                frame::build(&mut scratch, f);
-                                data.copy_from_slice(&scratch);
-                            }
-                        }
+                        template.fill(burst.data_mut(i), &cur);
+                        cur.advance(&template, flows);
                     }
+                    flow = cur.flow;
                     let o = burst.tx(&mut txq);
                     t.sent += o.sent as u64;
                     t.sent_bytes += o.sent_bytes;
@@ -228,8 +322,8 @@ fn run(args: &Args) -> Result<(), String> {
                 if args.verify {
                     for i in 0..n {
                         let d = rx_burst.data(i);
-                        let ok = frame::flow_of(d).is_some_and(|f| {
-                            frame::build(&mut scratch, f);
+                        let ok = template.flow_of(d).is_some_and(|f| {
+                            template.fill(&mut scratch, &Cursor::at(&template, f));
                             f < flows && d == &scratch[..]
                         });
                         if !ok {
@@ -244,6 +338,11 @@ fn run(args: &Args) -> Result<(), String> {
             std::thread::sleep(Duration::from_micros(20));
         }
         if now >= next_report {
+            if sending && args.until_link_down && !txp.link().up {
+                println!("pktgen: link of {} went down: stopping", args.tx);
+                sending = false;
+                stop_rx_at = now;
+            }
             let secs = (now - start_tsc) as f64 / hz;
             println!(
                 "pktgen: t={secs:.1}s tx {:.3} Mpps rx {:.3} Mpps (sent {} received {} refused {})",
