@@ -482,7 +482,10 @@ mod tests {
         let (.., src, dst, sport, dport, csum) = parse_inner(&f);
         assert_eq!(src, Ipv4Addr::new(10, 0, 0, 3));
         assert_eq!(dst, Ipv4Addr::new(10, 0, 0, 2));
-        assert_eq!((sport, dport, csum), (1024 + (70_000 & 0x7fff), 5001, 0));
+        assert_eq!(
+            (sport, dport, csum),
+            (1024 + (70_000u32 & 0x7fff) as u16, 5001, 0)
+        );
         assert_eq!(t.flow_of(&f), Some(70_000));
     }
 
