@@ -124,56 +124,14 @@ fn configure(sw: &Vswitch, me: &Guest, my_sled: &str, peer: &Guest, peer_sled: &
     });
 }
 
-/// A dhclient script that applies the lease the way the issue asks us to
-/// check it: the address as a /32, the RFC 3442 routes, the MTU; and records
-/// what it got.
-fn dhclient_script(dir: &Path, record: &Path) -> std::path::PathBuf {
-    let script = dir.join("dhclient-script");
-    std::fs::write(
-        &script,
-        format!(
-            r#"#!/bin/sh
-case "$reason" in
-BOUND|RENEW|REBIND|REBOOT)
-  ip addr flush dev "$interface"
-  ip addr add "$new_ip_address/32" dev "$interface"
-  [ -n "$new_interface_mtu" ] && ip link set dev "$interface" mtu "$new_interface_mtu"
-  set -- $new_rfc3442_classless_static_routes
-  while [ $# -gt 0 ]; do
-    len=$1; shift
-    n=$(( (len + 7) / 8 )); net=""; i=0
-    while [ $i -lt 4 ]; do
-      if [ $i -lt $n ]; then o=$1; shift; else o=0; fi
-      net="$net${{net:+.}}$o"; i=$((i + 1))
-    done
-    gw="$1.$2.$3.$4"; shift 4
-    if [ "$gw" = "0.0.0.0" ]; then ip route add "$net/$len" dev "$interface"
-    else ip route add "$net/$len" via "$gw" dev "$interface"; fi
-  done
-  echo "ip=$new_ip_address mask=$new_subnet_mask host=$new_host_name domain=$new_domain_name dns=$new_domain_name_servers mtu=$new_interface_mtu routes=$new_rfc3442_classless_static_routes" > {record}
-  ;;
-esac
-exit 0
-"#,
-            record = record.display()
-        ),
-    )
-    .unwrap();
-    sh(&["chmod", "+x", script.to_str().unwrap()]);
-    script
-}
-
+/// Runs the repository's guest DHCP client set-up (the same as the demo's) in
+/// the guest's namespace, and returns the lease it recorded.
 fn dhcp(dir: &Path, g: &Guest) -> String {
-    let record = dir.join(format!("{}.lease.txt", g.ns));
-    let script = dhclient_script(dir, &record);
-    let conf = dir.join("dhclient.conf");
-    std::fs::write(
-        &conf,
-        "option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;\n\
-         request subnet-mask, routers, domain-name-servers, host-name, domain-name, interface-mtu, rfc3442-classless-static-routes;\n\
-         timeout 20;\n",
-    )
-    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("scripts/guest-dhclient-script");
+    let conf = root.join("configs/guest-dhclient.conf");
+    let record = Path::new("/run/vswitch-dhcp").join(format!("{}.lease", g.iface));
+    let _ = std::fs::remove_file(&record);
     let pf = dir.join(format!("{}.pid", g.ns));
     let lf = dir.join(format!("{}.leases", g.ns));
     in_ns(
@@ -195,11 +153,13 @@ fn dhcp(dir: &Path, g: &Guest) -> String {
             &g.iface,
         ],
     );
-    // -1 makes dhclient exit after one attempt, but it may leave a daemon behind on success.
+    // dhclient leaves a daemon behind after a successful -1 run.
     if let Ok(pid) = std::fs::read_to_string(&pf) {
         let _ = Command::new("kill").arg(pid.trim()).status();
     }
-    std::fs::read_to_string(&record).expect("the DHCP lease was recorded")
+    let lease = std::fs::read_to_string(&record).expect("the DHCP lease was recorded");
+    let _ = std::fs::remove_file(&record);
+    lease
 }
 
 fn port_tx(sw: &Vswitch, name: &str) -> u64 {
