@@ -156,6 +156,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             .iter()
             .map(|p| crate::wire::MacAddr(p.port.mac()))
             .collect(),
+        workers: nworkers,
     };
     let sw = Arc::new(Switch {
         directory,

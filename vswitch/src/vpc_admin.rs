@@ -25,6 +25,8 @@ pub struct PortDirectory {
     pub roles: Vec<PortRole>,
     /// MAC addresses, by port index.
     pub macs: Vec<MacAddr>,
+    /// Number of poll-mode workers.
+    pub workers: usize,
 }
 
 impl PortDirectory {
@@ -73,6 +75,15 @@ pub fn vnic_create(
 ) -> Result<u64, String> {
     let cmd = "vnic-create";
     let port = dir.guest(cmd, &req.port)?;
+    // Flow state lives with a worker; until packets are handed to the worker
+    // that owns their flow, both directions must meet on one worker.
+    if dir.workers > 1 {
+        return Err(format!(
+            "{cmd}: VPC ports need a single worker for now ({} configured in workers.lcores): \
+             a flow's two directions arrive on different ports and must reach the worker holding its state",
+            dir.workers
+        ));
+    }
     if req.vni > 0x00ff_ffff {
         return Err(format!("{cmd}: vni {} does not fit in 24 bits", req.vni));
     }
@@ -458,6 +469,7 @@ mod tests {
             names: vec!["g".into(), "up".into()],
             roles: vec![PortRole::Guest, PortRole::Uplink],
             macs: vec![MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])],
+            workers: 1,
         };
         (dir, TableStore::new(Snapshot::empty(2)))
     }
@@ -514,6 +526,11 @@ mod tests {
         r.mac = "01:00:5e:00:00:01".into();
         refused(&t, "unicast", || vnic_create(&dir, &t, &r));
         refused(&t, "has no VNIC", || vnic_delete(&dir, &t, "g"));
+        let two = PortDirectory {
+            workers: 2,
+            ..dir.clone()
+        };
+        refused(&t, "single worker", || vnic_create(&two, &t, &req()));
         assert!(t.current().vpc.vnic(0).is_none());
     }
 

@@ -65,6 +65,7 @@ impl World {
                 MacAddr(UPLINK_MAC),
                 MacAddr([2, 0, 0, 0, 0, 0xb]),
             ],
+            workers: 1,
         };
         let tables = TableStore::new(Snapshot::empty(3));
         let w = World {
