@@ -213,7 +213,8 @@ fn fold(mut s: u32) -> u16 {
 }
 
 /// The Internet checksum of `data`.
-pub fn checksum(data: &[u8]) -> u16 {
+#[cfg(test)]
+fn checksum(data: &[u8]) -> u16 {
     !fold(sum16(data))
 }
 
