@@ -68,6 +68,7 @@ fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
             inner_dst_mac,
             uplink,
             template,
+            ..
         } => {
             let dst = std::net::Ipv6Addr::from(
                 <[u8; 16]>::try_from(&template.bytes[38..54]).unwrap_or([0; 16]),

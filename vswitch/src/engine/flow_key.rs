@@ -25,11 +25,14 @@ pub mod proto {
 
 /// A flow's 5-tuple as seen on the guest side (inner headers).
 ///
+/// `Hash` writes four packed 64-bit words (see [`FlowKey::words`]) rather than
+/// each field through the `IpAddr` enums: hashing is on every packet's path.
+///
 /// For TCP and UDP the ports are the transport ports. For ICMP echo
 /// request/reply, `src_port` and `dst_port` are both the echo identifier
 /// (so a request and its reply are each other's reverse), and `icmp` holds
 /// (type, code). For other protocols the ports are 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// IP protocol number.
     pub proto: u8,
@@ -45,7 +48,55 @@ pub struct FlowKey {
     pub icmp: Option<(u8, u8)>,
 }
 
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for w in self.words() {
+            state.write_u64(w);
+        }
+    }
+}
+
+/// An address as two words; IPv4 is tagged so that it never equals an IPv6 word pair.
+#[inline]
+fn ip_words(ip: IpAddr) -> (u64, u64) {
+    match ip {
+        IpAddr::V4(a) => (0x0001_0000_0000_0000, u32::from(a) as u64),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            ((v >> 64) as u64, v as u64)
+        }
+    }
+}
+
 impl FlowKey {
+    /// The key packed into four words (equal keys give equal words).
+    #[inline]
+    pub fn words(&self) -> [u64; 4] {
+        let (sh, sl) = ip_words(self.src);
+        let (dh, dl) = ip_words(self.dst);
+        let (t, c) = self
+            .icmp
+            .map_or((0u64, 0u64), |(t, c)| (t as u64 | 0x100, c as u64));
+        let misc = (self.proto as u64) << 56
+            | t << 40
+            | c << 32
+            | (self.src_port as u64) << 16
+            | self.dst_port as u64;
+        [sl, dl, sh ^ dh.rotate_left(29), misc]
+    }
+
+    /// A well-mixed 32-bit hash of the key, stable across runs: the flow's
+    /// entropy for the outer UDP source port and IPv6 flow label.
+    #[inline]
+    pub fn entropy(&self) -> u32 {
+        let mut h = 0x9e37_79b9_7f4a_7c15u64;
+        for w in self.words() {
+            h = (h ^ w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h ^= h >> 31;
+        }
+        (h ^ (h >> 32)) as u32
+    }
     /// The key of the reply direction (addresses and ports swapped).
     pub fn reverse(&self) -> FlowKey {
         FlowKey {

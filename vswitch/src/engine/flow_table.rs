@@ -8,6 +8,7 @@
 
 use super::tcp::TcpTracker;
 use super::{FlowKey, PortIdx};
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 
 /// Default idle timeout of a non-TCP flow.
@@ -17,7 +18,7 @@ pub const DEFAULT_TTL_NS: u64 = 60 * 1_000_000_000;
 pub const DEFAULT_CAPACITY: usize = 524_288;
 
 /// A flow's key: the guest port and the 5-tuple as the guest sends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowId {
     /// The guest port.
     pub port: PortIdx,
@@ -40,6 +41,17 @@ pub struct FlowEntry<V> {
     pub tcp: Option<TcpTracker>,
     /// Packets that used the entry.
     pub hits: u64,
+}
+
+impl std::hash::Hash for FlowId {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [a, b, c, d] = self.key.words();
+        state.write_u64(a);
+        state.write_u64(b);
+        state.write_u64(c ^ self.port as u64);
+        state.write_u64(d);
+    }
 }
 
 impl<V> FlowEntry<V> {
@@ -126,20 +138,24 @@ impl<V> FlowTable<V> {
     }
 
     /// The live entry of `id` at `now_ns`, its last-seen time updated.
-    /// An expired entry is removed and reported as absent.
+    /// An expired entry is removed and reported as absent. One probe.
     #[inline]
     pub fn get_mut(&mut self, id: &FlowId, now_ns: u64) -> Option<&mut FlowEntry<V>> {
         let ttl = self.default_ttl_ns;
-        let expired = self.map.get(id)?.expired(now_ns, ttl);
-        if expired {
-            self.map.remove(id);
-            self.counters.expired += 1;
-            return None;
+        match self.map.entry(*id) {
+            Entry::Occupied(o) => {
+                if o.get().expired(now_ns, ttl) {
+                    o.remove();
+                    self.counters.expired += 1;
+                    return None;
+                }
+                let e = o.into_mut();
+                e.last_seen_ns = now_ns;
+                e.hits += 1;
+                Some(e)
+            }
+            Entry::Vacant(_) => None,
         }
-        let e = self.map.get_mut(id)?;
-        e.last_seen_ns = now_ns;
-        e.hits += 1;
-        Some(e)
     }
 
     /// Inserts (or replaces) the entry of `id`. When the table is full, expired
@@ -150,7 +166,7 @@ impl<V> FlowTable<V> {
         entry: FlowEntry<V>,
         now_ns: u64,
     ) -> Result<&mut FlowEntry<V>, TableFull> {
-        if !self.map.contains_key(&id) && self.map.len() >= self.capacity {
+        if self.map.len() >= self.capacity && !self.map.contains_key(&id) {
             self.expire(now_ns);
             if self.map.len() >= self.capacity {
                 self.counters.refused += 1;
@@ -158,8 +174,13 @@ impl<V> FlowTable<V> {
             }
         }
         self.counters.inserted += 1;
-        self.map.insert(id, entry);
-        self.map.get_mut(&id).ok_or(TableFull)
+        match self.map.entry(id) {
+            Entry::Occupied(mut o) => {
+                o.insert(entry);
+                Ok(o.into_mut())
+            }
+            Entry::Vacant(v) => Ok(v.insert(entry)),
+        }
     }
 
     /// Removes the entry of `id`.

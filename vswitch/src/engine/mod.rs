@@ -15,6 +15,7 @@ pub mod router;
 pub mod overlay;
 pub mod patch;
 pub mod pktbuf;
+pub mod quick;
 pub mod tcp;
 pub mod v2p;
 mod verdict;

@@ -7,7 +7,6 @@
 
 use super::FlowKey;
 use crate::wire::MacAddr;
-use std::hash::{Hash, Hasher};
 use std::net::Ipv6Addr;
 
 /// Geneve's UDP port.
@@ -20,13 +19,9 @@ const GENEVE_OFF: usize = 62;
 
 /// A hash of a flow's 5-tuple: the outer UDP source port and IPv6 flow label,
 /// so that ECMP in the underlay spreads flows and keeps each on one path.
+#[inline]
 pub fn flow_hash(key: &FlowKey) -> u32 {
-    // FNV-style mixing through std's SipHash with fixed keys: stable per flow
-    // and per build, which is all entropy needs.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    let v = h.finish();
-    (v ^ (v >> 32)) as u32
+    key.entropy()
 }
 
 /// The prebuilt outer headers of one encapsulated flow.
@@ -37,29 +32,20 @@ pub struct EncapTemplate {
 }
 
 impl EncapTemplate {
-    /// Outer headers from `src` to `dst` on the underlay, for VNI `vni`.
-    pub fn new(
-        src_mac: MacAddr,
-        dst_mac: MacAddr,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        vni: u32,
-        entropy: u32,
-    ) -> Self {
+    /// Outer headers from `src` to `dst` on the underlay, for VNI `vni`. Shared
+    /// by every flow to the same place; each flow's entropy is written per packet.
+    pub fn new(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, vni: u32) -> Self {
         let mut b = [0u8; ENCAP_LEN];
         b[0..6].copy_from_slice(&dst_mac.0);
         b[6..12].copy_from_slice(&src_mac.0);
         b[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-        // IPv6: version 6, traffic class 0, flow label from the flow hash.
-        let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
-        b[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
+        // IPv6: version 6, traffic class 0; the flow label is the flow's.
+        b[IPV6_OFF] = 0x60;
         b[IPV6_OFF + 6] = 17; // next header: UDP
         b[IPV6_OFF + 7] = 255; // hop limit
         b[IPV6_OFF + 8..IPV6_OFF + 24].copy_from_slice(&src.octets());
         b[IPV6_OFF + 24..IPV6_OFF + 40].copy_from_slice(&dst.octets());
-        // UDP: source port in the dynamic range, from the flow hash.
-        let sport = 0xc000 | (entropy as u16 & 0x3fff);
-        b[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
+        // UDP: the source port is the flow's.
         b[UDP_OFF + 2..UDP_OFF + 4].copy_from_slice(&GENEVE_PORT.to_be_bytes());
         // Geneve: version 0, no options, protocol 0x6558 (Ethernet), VNI.
         b[GENEVE_OFF + 2..GENEVE_OFF + 4].copy_from_slice(&0x6558u16.to_be_bytes());
@@ -68,13 +54,18 @@ impl EncapTemplate {
     }
 
     /// Writes the headers into `out` (the first [`ENCAP_LEN`] bytes of a packet
-    /// whose inner frame is `inner_len` bytes long).
+    /// whose inner frame is `inner_len` bytes long), with the flow's `entropy`
+    /// as IPv6 flow label and UDP source port (in the dynamic range).
     #[inline]
-    pub fn write(&self, out: &mut [u8], inner_len: usize) -> bool {
+    pub fn write(&self, out: &mut [u8], inner_len: usize, entropy: u32) -> bool {
         let Some(hdr) = out.get_mut(..ENCAP_LEN) else {
             return false;
         };
         hdr.copy_from_slice(&self.bytes);
+        let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
+        hdr[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
+        let sport = 0xc000 | (entropy as u16 & 0x3fff);
+        hdr[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
         let udp_len = (8 + 8 + inner_len) as u16;
         hdr[IPV6_OFF + 4..IPV6_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
         hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
@@ -94,10 +85,14 @@ mod tests {
             "fd00:1701:d:101::1".parse().unwrap(),
             "fd00:1701:d:102::1".parse().unwrap(),
             0x123456,
-            0xabcdef01,
         );
         let mut out = [0u8; ENCAP_LEN];
-        assert!(t.write(&mut out, 100));
+        assert!(t.write(&mut out, 100, 0xabcdef01));
+        assert_eq!(
+            u32::from_be_bytes([out[14], out[15], out[16], out[17]]) & 0xfffff,
+            0xdef01,
+            "flow label"
+        );
         assert_eq!(&out[12..14], &[0x86, 0xdd]);
         assert_eq!(out[14] >> 4, 6);
         assert_eq!(

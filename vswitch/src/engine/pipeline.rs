@@ -15,13 +15,16 @@ use super::flow_table::{FlowEntry, FlowId, FlowTable, DEFAULT_TTL_NS};
 use super::frame::{frame_info, parse_encap, FrameInfo};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
+use super::quick::{quick_encap, quick_key, QUICK_ENCAP_LEN};
 use super::router::RouterTarget;
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
 use super::{gateway, proto, Direction, DropReason, FlowKey, PortIdx, Verdict};
 use crate::tables::Snapshot;
 use crate::wire::MacAddr;
+use hashbrown::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How a packet went through the engine (for per-port counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +70,10 @@ impl Outcome {
 pub enum OutXform {
     /// Encapsulate toward another sled.
     Encap {
-        /// Outer headers.
-        template: Box<EncapTemplate>,
+        /// Outer headers, shared by the flows to the same place.
+        template: Arc<EncapTemplate>,
+        /// The flow's entropy (outer UDP source port, IPv6 flow label).
+        entropy: u32,
         /// The inner destination MAC (the target guest's).
         inner_dst_mac: MacAddr,
         /// The uplink to send on.
@@ -111,9 +116,22 @@ pub struct FlowState {
     pub inb: Option<InXform>,
 }
 
-/// One worker's engine: its flow table.
+/// Outer-header templates by (source, destination, VNI, source MAC, next-hop MAC).
+type TemplateKey = (
+    std::net::Ipv6Addr,
+    std::net::Ipv6Addr,
+    u32,
+    MacAddr,
+    MacAddr,
+);
+
+/// Bound on the template cache; past it the cache starts over.
+const MAX_TEMPLATES: usize = 4096;
+
+/// One worker's engine: its flow table and its cache of outer headers.
 pub struct Engine {
     flows: FlowTable<FlowState>,
+    templates: HashMap<TemplateKey, Arc<EncapTemplate>>,
 }
 
 /// Bound on the depth of local deliveries (guest -> guest on this sled).
@@ -124,6 +142,7 @@ impl Engine {
     pub fn new(capacity: usize) -> Self {
         Engine {
             flows: FlowTable::new(capacity, DEFAULT_TTL_NS),
+            templates: HashMap::new(),
         }
     }
 
@@ -165,6 +184,52 @@ impl Engine {
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
+        // Fast path: a common frame of a compiled flow, read at fixed offsets.
+        // Its source IP is in the key (checked when the flow was compiled); the
+        // source MAC is checked here. Everything else takes the full path.
+        let mut looked_up = None;
+        if let Some((key, flags)) = quick_key(pkt.bytes()) {
+            let src_ok = pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]);
+            let id = FlowId {
+                port: vnic.port,
+                key,
+            };
+            let mut local = None;
+            let prior = match self.flows.get_mut(&id, now_ns) {
+                Some(e) => {
+                    if let (true, true, Some(x)) = (src_ok, e.epoch == vnic.epoch, &e.value.out) {
+                        if let Some(t) = e.tcp.as_mut() {
+                            t.update(Direction::Out, flags);
+                        }
+                        match x {
+                            OutXform::Encap {
+                                template,
+                                entropy,
+                                inner_dst_mac,
+                                uplink,
+                            } => {
+                                return encap(
+                                    pkt,
+                                    template,
+                                    *entropy,
+                                    *inner_dst_mac,
+                                    *uplink,
+                                    Path::Fast,
+                                )
+                            }
+                            OutXform::Local { to, dst_mac } => local = Some((*to, *dst_mac)),
+                            OutXform::Drop(r) => return Outcome::drop(*r, Path::Fast),
+                        }
+                    }
+                    Some((e.value.origin, e.value.allowed))
+                }
+                None => None,
+            };
+            if let Some((to, mac)) = local {
+                return self.deliver_local(snap, vnic, to, mac, pkt, now_ns, Path::Fast);
+            }
+            looked_up = Some((key, prior));
+        }
         let info = match frame_info(pkt.bytes()) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
@@ -179,29 +244,14 @@ impl Engine {
             port: vnic.port,
             key,
         };
-        let mut local = None;
-        if let Some(e) = self.flows.get_mut(&id, now_ns) {
-            if e.epoch == vnic.epoch {
-                if let Some(x) = &e.value.out {
-                    if let Some(t) = e.tcp.as_mut() {
-                        t.update(Direction::Out, info.tcp_flags);
-                    }
-                    match x {
-                        OutXform::Encap {
-                            template,
-                            inner_dst_mac,
-                            uplink,
-                        } => return encap(pkt, template, *inner_dst_mac, *uplink, Path::Fast),
-                        OutXform::Local { to, dst_mac } => local = Some((*to, *dst_mac)),
-                        OutXform::Drop(r) => return Outcome::drop(*r, Path::Fast),
-                    }
-                }
-            }
-        }
-        if let Some((to, mac)) = local {
-            return self.deliver_local(snap, vnic, to, mac, pkt, now_ns, Path::Fast);
-        }
-        self.outbound_slow(snap, vnic, &info, id, pkt, now_ns)
+        let prior = match looked_up {
+            Some((k, prior)) if k == key => prior,
+            _ => self
+                .flows
+                .get_mut(&id, now_ns)
+                .map(|e| (e.value.origin, e.value.allowed)),
+        };
+        self.outbound_slow(snap, vnic, &info, id, prior, pkt, now_ns)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -233,21 +283,19 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn outbound_slow<P: PacketBuf>(
         &mut self,
         snap: &Snapshot,
         vnic: &Vnic,
         info: &FrameInfo,
         id: FlowId,
+        prior: Option<(Direction, bool)>,
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
         let key = id.key;
         // Firewall: a reply to an allowed inbound connection passes.
-        let prior = self
-            .flows
-            .get_mut(&id, now_ns)
-            .map(|e| (e.value.origin, e.value.allowed));
         let (origin, allowed) = match prior {
             Some((Direction::In, true)) => (Direction::In, true),
             _ => {
@@ -267,7 +315,7 @@ impl Engine {
         let xform = if !allowed {
             OutXform::Drop(DropReason::FirewallDeny)
         } else {
-            route_and_encap(snap, vnic, &key)
+            route_and_encap(snap, vnic, &key, &mut self.templates)
         };
         let state = FlowState {
             origin,
@@ -275,10 +323,12 @@ impl Engine {
             out: Some(xform.clone()),
             inb: None,
         };
+        let exists = prior.is_some();
         if self
             .install(
                 id,
                 state,
+                exists,
                 vnic.epoch,
                 key.proto,
                 info.tcp_flags,
@@ -292,9 +342,10 @@ impl Engine {
         match xform {
             OutXform::Encap {
                 template,
+                entropy,
                 inner_dst_mac,
                 uplink,
-            } => encap(pkt, &template, inner_dst_mac, uplink, Path::Slow),
+            } => encap(pkt, &template, entropy, inner_dst_mac, uplink, Path::Slow),
             OutXform::Local { to, dst_mac } => {
                 self.deliver_local(snap, vnic, to, dst_mac, pkt, now_ns, Path::Slow)
             }
@@ -326,13 +377,14 @@ impl Engine {
         &mut self,
         id: FlowId,
         state: FlowState,
+        exists: bool,
         epoch: u64,
         proto_nr: u8,
         tcp_flags: u8,
         dir: Direction,
         now_ns: u64,
     ) -> Result<(), super::flow_table::TableFull> {
-        if let Some(e) = self.flows.get_mut(&id, now_ns) {
+        if let Some(e) = exists.then(|| self.flows.get_mut(&id, now_ns)).flatten() {
             // Keep the other direction's transform only if it is still current:
             // same epoch, and the firewall's standing of the flow unchanged.
             let keep = e.epoch == epoch
@@ -364,6 +416,33 @@ impl Engine {
         let Some(u) = snap.vpc.underlay else {
             return Outcome::drop(DropReason::NoUnderlay, Path::Early);
         };
+        // Fast path: option-less Geneve for this sled carrying a common frame
+        // of a compiled flow. Options (External, critical ones) take the full path.
+        if let Some((vni, mac)) = quick_encap(pkt.bytes(), &u.addr) {
+            let vnic = snap
+                .vpc
+                .by_vni_mac
+                .get(&(vni, MacAddr(mac)))
+                .and_then(|p| snap.vpc.vnic(*p));
+            let quick = pkt.bytes().get(QUICK_ENCAP_LEN..).and_then(quick_key);
+            if let (Some(vnic), Some((key, flags))) = (vnic, quick) {
+                let id = FlowId {
+                    port: vnic.port,
+                    key: key.reverse(),
+                };
+                if let Some(e) = self.flows.get_mut(&id, now_ns) {
+                    if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
+                        if let Some(t) = e.tcp.as_mut() {
+                            t.update(Direction::In, flags);
+                        }
+                        if !pkt.strip_front(QUICK_ENCAP_LEN) {
+                            return Outcome::drop(DropReason::Malformed, Path::Fast);
+                        }
+                        return apply_in(pkt, x, vnic.port, Path::Fast);
+                    }
+                }
+            }
+        }
         let encap = match parse_encap(pkt.bytes()) {
             Ok(e) => e,
             Err(r) => return Outcome::drop(r, Path::Early),
@@ -427,6 +506,7 @@ impl Engine {
             .flows
             .get_mut(&id, now_ns)
             .map(|e| (e.value.origin, e.value.allowed));
+        let exists = prior.is_some();
         let (origin, allowed) = match prior {
             Some((Direction::Out, true)) => (Direction::Out, true),
             _ => {
@@ -462,6 +542,7 @@ impl Engine {
                 .install(
                     id,
                     state,
+                    exists,
                     vnic.epoch,
                     key.proto,
                     info.tcp_flags,
@@ -478,7 +559,12 @@ impl Engine {
 
 /// Router and overlay layers of the outbound slow path (NAT comes with
 /// internet gateways; here gateway traffic has no external source yet).
-fn route_and_encap(snap: &Snapshot, vnic: &Vnic, key: &FlowKey) -> OutXform {
+fn route_and_encap(
+    snap: &Snapshot,
+    vnic: &Vnic,
+    key: &FlowKey,
+    templates: &mut HashMap<TemplateKey, Arc<EncapTemplate>>,
+) -> OutXform {
     let Some(route) = vnic.router.lookup(key.dst) else {
         return OutXform::Drop(DropReason::NoRoute);
     };
@@ -506,15 +592,25 @@ fn route_and_encap(snap: &Snapshot, vnic: &Vnic, key: &FlowKey) -> OutXform {
             None => OutXform::Drop(DropReason::NoVnic),
         };
     }
+    let tkey = (u.addr, phys.underlay, vni, u.uplink_mac, u.nexthop_mac);
+    if templates.len() >= MAX_TEMPLATES && !templates.contains_key(&tkey) {
+        templates.clear();
+    }
+    let template = templates
+        .entry(tkey)
+        .or_insert_with(|| {
+            Arc::new(EncapTemplate::new(
+                u.uplink_mac,
+                u.nexthop_mac,
+                u.addr,
+                phys.underlay,
+                vni,
+            ))
+        })
+        .clone();
     OutXform::Encap {
-        template: Box::new(EncapTemplate::new(
-            u.uplink_mac,
-            u.nexthop_mac,
-            u.addr,
-            phys.underlay,
-            vni,
-            flow_hash(key),
-        )),
+        template,
+        entropy: flow_hash(key),
         inner_dst_mac: phys.mac,
         uplink: u.uplink,
     }
@@ -524,6 +620,7 @@ fn route_and_encap(snap: &Snapshot, vnic: &Vnic, key: &FlowKey) -> OutXform {
 fn encap<P: PacketBuf>(
     pkt: &mut P,
     t: &EncapTemplate,
+    entropy: u32,
     inner_dst_mac: MacAddr,
     uplink: PortIdx,
     path: Path,
@@ -533,7 +630,7 @@ fn encap<P: PacketBuf>(
         return Outcome::drop(DropReason::NoHeadroom, path);
     }
     let b = pkt.bytes_mut();
-    if !t.write(b, inner_len) {
+    if !t.write(b, inner_len, entropy) {
         return Outcome::drop(DropReason::NoHeadroom, path);
     }
     if let Some(d) = b.get_mut(ENCAP_LEN..ENCAP_LEN + 6) {

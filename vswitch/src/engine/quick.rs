@@ -1,0 +1,237 @@
+//! Fixed-offset reading of the common frames, for the fast path: Ethernet
+//! without a VLAN tag, IPv4 without options and not fragmented or IPv6
+//! without extension headers, carrying TCP, UDP or an ICMP echo; and Geneve
+//! without options. Anything else returns `None` and takes the full parser
+//! (`wire`), whose results these must equal (see the tests).
+
+use super::{proto, FlowKey};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// The flow key and TCP flags of a common frame.
+#[inline]
+pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
+    let (p, src, dst, l4, end) = match be16(f, 12)? {
+        0x0800 => {
+            let ip = f.get(14..34)?;
+            // Version 4, no options, not a fragment (no MF, offset 0).
+            if ip[0] != 0x45 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+                return None;
+            }
+            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+            let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+            let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+            (ip[9], src, dst, 34, 14 + total)
+        }
+        0x86dd => {
+            let ip = f.get(14..54)?;
+            if ip[0] >> 4 != 6 {
+                return None;
+            }
+            let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+            let a: [u8; 16] = ip[8..24].try_into().ok()?;
+            let b: [u8; 16] = ip[24..40].try_into().ok()?;
+            (
+                ip[6],
+                IpAddr::V6(Ipv6Addr::from(a)),
+                IpAddr::V6(Ipv6Addr::from(b)),
+                54,
+                54 + plen,
+            )
+        }
+        _ => return None,
+    };
+    if end > f.len() {
+        return None;
+    }
+    let key = |src_port, dst_port, icmp| FlowKey {
+        proto: p,
+        src,
+        dst,
+        src_port,
+        dst_port,
+        icmp,
+    };
+    match (p, src) {
+        (proto::TCP, _) => {
+            let t = f.get(l4..l4 + 20)?;
+            let doff = (t[12] >> 4) as usize * 4;
+            if doff < 20 || l4 + doff > end {
+                return None;
+            }
+            Some((key(be16(t, 0)?, be16(t, 2)?, None), t[13]))
+        }
+        (proto::UDP, _) => {
+            let u = f.get(l4..l4 + 8)?;
+            if l4 + 8 > end {
+                return None;
+            }
+            Some((key(be16(u, 0)?, be16(u, 2)?, None), 0))
+        }
+        (proto::ICMP, IpAddr::V4(_)) | (proto::ICMPV6, IpAddr::V6(_)) => {
+            let c = f.get(l4..l4 + 8)?;
+            if l4 + 8 > end
+                || !matches!((p, c[0]), (proto::ICMP, 0 | 8) | (proto::ICMPV6, 128 | 129))
+            {
+                return None;
+            }
+            let id = be16(c, 4)?;
+            Some((key(id, id, Some((c[0], c[1]))), 0))
+        }
+        _ => None,
+    }
+}
+
+/// Length of the outer headers of an option-less Geneve frame.
+pub const QUICK_ENCAP_LEN: usize = 70;
+
+/// VNI and inner destination MAC of an option-less Geneve frame for `underlay`.
+#[inline]
+pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
+    let h = f.get(..QUICK_ENCAP_LEN + 14)?;
+    let ok = h[12..14] == [0x86, 0xdd]
+        && h[14] >> 4 == 6
+        && h[20] == 17
+        && h[38..54] == underlay.octets()
+        && h[56..58] == [0x17, 0xc1]
+        && h[62] == 0
+        && h[63] & 0x80 == 0
+        && h[64..66] == [0x65, 0x58];
+    if !ok {
+        return None;
+    }
+    let vni = u32::from_be_bytes([0, h[66], h[67], h[68]]);
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&h[70..76]);
+    Some((vni, mac))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire;
+    use etherparse::PacketBuilder;
+
+    fn full(f: &[u8]) -> Option<(FlowKey, u8)> {
+        let p = wire::parse_packet(f).ok()?;
+        let flags = match p.l4 {
+            Some(wire::L4Info::Tcp { flags, .. }) => flags,
+            _ => 0,
+        };
+        wire::flow_key(&p).map(|k| (k, flags))
+    }
+
+    fn frames() -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        let m1 = [2, 0, 0, 0, 0, 1];
+        let m2 = [2, 0, 0, 0, 0, 2];
+        let a4 = [10, 0, 0, 1];
+        let b4 = [10, 9, 8, 7];
+        let a6 = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let b6 = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+        for i in 0..20u16 {
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv4(a4, b4, 64)
+                .udp(1000 + i, 53)
+                .write(&mut w, &[1, 2, 3])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv4(a4, b4, 64)
+                .tcp(2000 + i, 80, 7, 1000)
+                .syn()
+                .ack(1)
+                .write(&mut w, &[])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv4(a4, b4, 64)
+                .icmpv4_echo_request(i, 1)
+                .write(&mut w, &[0; 8])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv4(a4, b4, 64)
+                .icmpv4_echo_reply(i, 1)
+                .write(&mut w, &[0; 8])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv6(a6, b6, 64)
+                .udp(3000 + i, 443)
+                .write(&mut w, &[9; 30])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv6(a6, b6, 64)
+                .tcp(4000 + i, 22, 1, 100)
+                .fin()
+                .write(&mut w, &[1])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv6(a6, b6, 64)
+                .icmpv6_echo_request(i, 3)
+                .write(&mut w, &[0; 4])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .ipv4(a4, b4, 64)
+                .icmpv4_raw(3, 1, [0; 4])
+                .write(&mut w, &[0; 28])
+                .unwrap();
+            v.push(w);
+            let mut w = Vec::new();
+            PacketBuilder::ethernet2(m1, m2)
+                .single_vlan(7.try_into().unwrap())
+                .ipv4(a4, b4, 64)
+                .udp(5, 6)
+                .write(&mut w, &[])
+                .unwrap();
+            v.push(w);
+        }
+        v
+    }
+
+    #[test]
+    fn quick_keys_equal_the_full_parser() {
+        let mut quick_hits = 0;
+        for f in frames() {
+            let full = full(&f);
+            if let Some(q) = quick_key(&f) {
+                quick_hits += 1;
+                assert_eq!(Some(q), full, "frame {f:02x?}");
+            }
+            // Every truncation and a damaged copy: quick never disagrees, never panics.
+            for cut in 0..f.len() {
+                if let Some(q) = quick_key(&f[..cut]) {
+                    assert_eq!(Some(q), crate::engine::quick::tests::full(&f[..cut]));
+                }
+            }
+            let mut bad = f.clone();
+            if bad.len() > 23 {
+                bad[14] = 0x46;
+                assert!(
+                    quick_key(&bad).is_none(),
+                    "IPv4 options take the full parser"
+                );
+            }
+        }
+        assert!(
+            quick_hits >= 20 * 7,
+            "the common frames take the quick path ({quick_hits})"
+        );
+    }
+}
