@@ -4,7 +4,9 @@
 //! without options. Anything else returns `None` and takes the full parser
 //! (`wire`), whose results these must equal (see the tests).
 
+use super::frame::{FrameInfo, L3Facts};
 use super::{proto, FlowKey};
+use crate::wire::MacAddr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[inline]
@@ -12,9 +14,47 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// The flow key and TCP flags of a common frame.
+/// What the fixed-offset reading finds in a common frame.
+#[derive(Clone, Copy)]
+struct Core {
+    key: FlowKey,
+    tcp_flags: u8,
+    l4_offset: usize,
+}
+
+/// The flow key and TCP flags of a common frame (the fast path's only need).
 #[inline]
 pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
+    core(f).map(|c| (c.key, c.tcp_flags))
+}
+
+/// Everything [`super::frame::frame_info`] reports, for a common frame.
+#[inline]
+pub fn quick_info(f: &[u8]) -> Option<FrameInfo> {
+    let c = core(f)?;
+    let mac = |at: usize| -> Option<MacAddr> { MacAddr::from_bytes(f.get(at..at + 6)?).ok() };
+    let k = c.key;
+    Some(FrameInfo {
+        dst_mac: mac(0)?,
+        src_mac: mac(6)?,
+        ethertype: if k.src.is_ipv4() { 0x0800 } else { 0x86dd },
+        l3: Some(L3Facts {
+            src: k.src,
+            dst: k.dst,
+            proto: k.proto,
+            l3_offset: 14,
+            l4_offset: c.l4_offset,
+            is_fragment: false,
+        }),
+        key: Some(k),
+        tcp_flags: c.tcp_flags,
+        udp_ports: (k.proto == proto::UDP).then_some((k.src_port, k.dst_port)),
+        icmp: k.icmp,
+    })
+}
+
+#[inline]
+fn core(f: &[u8]) -> Option<Core> {
     let (p, src, dst, l4, end) = match be16(f, 12)? {
         0x0800 => {
             let ip = f.get(14..34)?;
@@ -48,13 +88,17 @@ pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
     if end > f.len() {
         return None;
     }
-    let key = |src_port, dst_port, icmp| FlowKey {
-        proto: p,
-        src,
-        dst,
-        src_port,
-        dst_port,
-        icmp,
+    let core = |src_port, dst_port, tcp_flags, icmp| Core {
+        key: FlowKey {
+            proto: p,
+            src,
+            dst,
+            src_port,
+            dst_port,
+            icmp,
+        },
+        tcp_flags,
+        l4_offset: l4,
     };
     match (p, src) {
         (proto::TCP, _) => {
@@ -63,14 +107,14 @@ pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
             if doff < 20 || l4 + doff > end {
                 return None;
             }
-            Some((key(be16(t, 0)?, be16(t, 2)?, None), t[13]))
+            Some(core(be16(t, 0)?, be16(t, 2)?, t[13], None))
         }
         (proto::UDP, _) => {
             let u = f.get(l4..l4 + 8)?;
             if l4 + 8 > end {
                 return None;
             }
-            Some((key(be16(u, 0)?, be16(u, 2)?, None), 0))
+            Some(core(be16(u, 0)?, be16(u, 2)?, 0, None))
         }
         (proto::ICMP, IpAddr::V4(_)) | (proto::ICMPV6, IpAddr::V6(_)) => {
             let c = f.get(l4..l4 + 8)?;
@@ -80,7 +124,7 @@ pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
                 return None;
             }
             let id = be16(c, 4)?;
-            Some((key(id, id, Some((c[0], c[1]))), 0))
+            Some(core(id, id, 0, Some((c[0], c[1]))))
         }
         _ => None,
     }
@@ -213,6 +257,8 @@ mod tests {
             if let Some(q) = quick_key(&f) {
                 quick_hits += 1;
                 assert_eq!(Some(q), full, "frame {f:02x?}");
+                let whole = crate::engine::frame::frame_info(&f).ok();
+                assert_eq!(quick_info(&f), whole, "FrameInfo of {f:02x?}");
             }
             // Every truncation and a damaged copy: quick never disagrees, never panics.
             for cut in 0..f.len() {
