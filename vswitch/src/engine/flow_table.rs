@@ -33,8 +33,6 @@ pub struct FlowEntry<V> {
     pub value: V,
     /// The port epoch `value` was computed at; an older one is stale.
     pub epoch: u64,
-    /// When the flow was created.
-    pub created_ns: u64,
     /// When a packet of the flow was last seen.
     pub last_seen_ns: u64,
     /// TCP state, for TCP flows.
@@ -60,7 +58,6 @@ impl<V> FlowEntry<V> {
         FlowEntry {
             value,
             epoch,
-            created_ns: now_ns,
             last_seen_ns: now_ns,
             tcp,
             hits: 0,

@@ -134,9 +134,6 @@ pub struct Engine {
     templates: HashMap<TemplateKey, Arc<EncapTemplate>>,
 }
 
-/// Bound on the depth of local deliveries (guest -> guest on this sled).
-const MAX_LOCAL_HOPS: u8 = 1;
-
 impl Engine {
     /// An engine whose flow table holds at most `capacity` flows.
     pub fn new(capacity: usize) -> Self {
@@ -274,7 +271,7 @@ impl Engine {
         if let Some(d) = pkt.bytes_mut().get_mut(0..6) {
             d.copy_from_slice(&dst_mac.0);
         }
-        let o = self.inbound(target, pkt, now_ns, Some(from.spec.vni), MAX_LOCAL_HOPS);
+        let o = self.inbound(target, pkt, now_ns, Some(from.spec.vni));
         // The packet's path is the sender's: fast only if both halves were.
         Outcome {
             verdict: o.verdict,
@@ -469,7 +466,7 @@ impl Engine {
         }
         // The VNI is metadata only for traffic from inside the VPC.
         let remote_vni = (!encap.external).then_some(encap.vni);
-        self.inbound(vnic, pkt, now_ns, remote_vni, 0)
+        self.inbound(vnic, pkt, now_ns, remote_vni)
     }
 
     /// Inbound layers for a frame addressed to `vnic` (already decapsulated).
@@ -479,7 +476,6 @@ impl Engine {
         pkt: &mut P,
         now_ns: u64,
         remote_vni: Option<u32>,
-        _hops: u8,
     ) -> Outcome {
         let info = match frame_info(pkt.bytes()) {
             Ok(i) => i,
