@@ -141,7 +141,9 @@ pub fn vnic_create(
                 router,
                 firewall,
                 hits,
+                external: Default::default(),
             });
+            s.vpc.rebuild_owners();
             Ok(())
         })
         .map(|s| s.generation)

@@ -4,6 +4,7 @@
 //! The worker hands the engine what it received and where; the engine answers
 //! with a [`Verdict`] per packet or burst.
 
+pub mod external;
 pub mod firewall;
 mod flow_key;
 pub mod flow_table;

@@ -54,6 +54,12 @@ drop_reasons! {
     RouteDrop = "route_drop", "router", "The matching route's target is Drop.";
     RouteUnsupported = "route_unsupported", "router", "The route's target is not served yet (NIC targets).";
     NoExternalIp = "no_external_ip", "nat", "Internet-gateway traffic with no usable external source.";
+    SnatExhausted = "snat_exhausted", "nat", "Every port of the VNIC's SNAT range is held by a live flow.";
+    NatNoState = "nat_no_state", "nat", "Inbound traffic for an external address that matches no flow and no 1:1 address.";
+    NoBoundary = "no_boundary", "overlay", "No V2B entry (boundary endpoint) for an internet destination.";
+    UnknownExternal = "unknown_external", "boundary", "Boundary: inbound traffic for an external address with no sled.";
+    NotBoundaryTraffic = "not_boundary_traffic", "boundary", "Boundary: underlay traffic that is not boundary traffic (VNI 99).";
+    NoExternalPort = "no_external_port", "boundary", "Boundary: the external port or its next hop is not set.";
     NoV2p = "no_v2p", "overlay", "No V2P mapping for the destination.";
     NoUnderlay = "no_underlay", "overlay", "The sled's underlay address or uplink is not set.";
     NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";

@@ -2,6 +2,7 @@
 //! attached to an instance), bound to one guest port of the switch, with the
 //! rule tables of its layers and its epoch.
 
+use super::external::ExternalIps;
 use super::firewall::FirewallRules;
 use super::router::{RouteClass, RouteEntry, RouterTable};
 use super::PortIdx;
@@ -83,6 +84,8 @@ pub struct Vnic {
     pub firewall: FirewallRules,
     /// Flows decided by each rule (shared by every worker).
     pub hits: Arc<LayerHits>,
+    /// Its external addresses (NAT layer).
+    pub external: ExternalIps,
 }
 
 /// Per-rule hit counters of a VNIC's layers: flows whose first packet a rule

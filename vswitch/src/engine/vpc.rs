@@ -1,12 +1,13 @@
 //! The VPC state the workers read: VNICs by port and by (VNI, MAC), V2P, and
 //! this sled's underlay. Part of every table snapshot.
 
+use super::external::{ExternalOwners, IgwTable, V2bTable};
 use super::v2p::V2pTable;
 use super::vnic::Vnic;
 use super::PortIdx;
 use crate::wire::MacAddr;
 use hashbrown::HashMap;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 /// This sled's place on the underlay.
@@ -33,6 +34,29 @@ pub struct VpcState {
     pub v2p: V2pTable,
     /// This sled's underlay, once set.
     pub underlay: Option<Underlay>,
+    /// IP pools and internet gateways.
+    pub igws: IgwTable,
+    /// External prefixes -> boundary endpoints.
+    pub v2b: V2bTable,
+    /// External address -> the guest port owning it (rebuilt from the VNICs).
+    pub owners: ExternalOwners,
+    /// Boundary role: external address -> the underlay address of its sled.
+    pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
+    /// Boundary role: the external port, once set.
+    pub external: Option<ExternalPort>,
+}
+
+/// The boundary's port toward the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalPort {
+    /// The port.
+    pub port: PortIdx,
+    /// Its own MAC (source MAC of what it sends).
+    pub mac: MacAddr,
+    /// The external next hop's MAC (destination MAC of what it sends).
+    pub nexthop_mac: MacAddr,
+    /// The boundary's own address on the external link (answered to ARP), if any.
+    pub addr: Option<std::net::Ipv4Addr>,
 }
 
 impl VpcState {
@@ -62,10 +86,49 @@ impl VpcState {
         }
     }
 
+    /// Rebuilds [`VpcState::owners`] from the VNICs' external addresses.
+    pub fn rebuild_owners(&mut self) {
+        let mut owners = ExternalOwners::default();
+        for v in self.vnics.iter().flatten() {
+            let ext = &v.external;
+            for ip in ext.floating.iter().copied().chain(ext.ephemeral) {
+                owners.add(
+                    ip,
+                    super::external::ExternalOwner {
+                        port: v.port,
+                        ports: None,
+                    },
+                );
+            }
+            if let Some(s) = ext.snat {
+                owners.add(
+                    s.ip,
+                    super::external::ExternalOwner {
+                        port: v.port,
+                        ports: Some((s.first_port, s.last_port)),
+                    },
+                );
+            }
+        }
+        self.owners = owners;
+    }
+
+    /// Bumps the epoch of the VNICs on `ports`.
+    pub fn bump_epochs(&mut self, ports: &[PortIdx]) {
+        for v in self.vnics.iter_mut().flatten() {
+            if ports.contains(&v.port) {
+                let mut nv = Vnic::clone(v);
+                nv.epoch += 1;
+                *v = Arc::new(nv);
+            }
+        }
+    }
+
     /// Unbinds the VNIC of `port`.
     pub fn remove_vnic(&mut self, port: PortIdx) -> Option<Arc<Vnic>> {
         let old = self.vnics.get_mut(port as usize)?.take()?;
         self.by_vni_mac.remove(&(old.spec.vni, old.spec.mac));
+        self.rebuild_owners();
         Some(old)
     }
 
