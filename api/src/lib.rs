@@ -149,6 +149,92 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<String>,
     },
+    /// Creates a pool of external addresses. No range may overlap a range
+    /// of any pool, this one included. Changes nothing in the data plane.
+    PoolCreate {
+        /// Pool name.
+        name: String,
+        /// Its ranges: `A-B`, a single address `A`, or a CIDR `A/N`; IPv4 or IPv6.
+        ranges: Vec<String>,
+    },
+    /// Deletes a pool; refused while a gateway has it (or a range of it)
+    /// assigned or a VNIC's external IP lies in it.
+    PoolDelete {
+        /// Pool name.
+        name: String,
+    },
+    /// Lists the pools.
+    PoolList,
+    /// Creates an internet gateway. Changes nothing in the data plane (no
+    /// epoch moves) until routes or external IPs name it.
+    IgwCreate {
+        /// Gateway id, as routes name it (`igw:ID`).
+        id: u32,
+        /// A name, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// Deletes an internet gateway; refused while a route targets it or a
+    /// VNIC's `igw_map` names it.
+    IgwDelete {
+        /// Gateway id.
+        id: u32,
+    },
+    /// Assigns a whole pool or one range (inside a pool) to a gateway; exactly
+    /// one of `pool`, `range`. Bumps the epoch of exactly the VNICs that route
+    /// through the gateway.
+    IgwAssign {
+        /// Gateway id.
+        id: u32,
+        /// A pool name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+        /// A range (`A-B`, `A` or `A/N`) inside one pool.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<String>,
+    },
+    /// Takes a pool or a range assigned by `igw-assign` back; exactly one of
+    /// `pool`, `range`. Bumps the epoch of exactly the VNICs that route
+    /// through the gateway.
+    IgwUnassign {
+        /// Gateway id.
+        id: u32,
+        /// A pool name, as assigned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+        /// A range, as assigned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<String>,
+    },
+    /// Lists the internet gateways, their pools and ranges and the ports
+    /// that route through each.
+    IgwList,
+    /// Sets (replaces) the external IPs of a VNIC and the gateways each may
+    /// leave through. Bumps that VNIC's epoch only.
+    ExternalSet(ExternalIpsSpec),
+    /// Removes every external IP of a VNIC.
+    ExternalClear {
+        /// Guest port name.
+        port: String,
+    },
+    /// Lists the external IPs of every VNIC.
+    ExternalList,
+    /// Sets the boundary endpoints of an external prefix (V2B). Bumps the
+    /// epoch of the VNICs that have a route to an internet gateway.
+    V2bSet {
+        /// External prefix, e.g. `0.0.0.0/0`.
+        prefix: String,
+        /// Underlay addresses of boundary switches (at least one); a flow
+        /// picks one by hash.
+        endpoints: Vec<std::net::Ipv6Addr>,
+    },
+    /// Removes the V2B entry of a prefix.
+    V2bClear {
+        /// External prefix.
+        prefix: String,
+    },
+    /// Lists the V2B table.
+    V2bList,
     /// Stops the workers and ports and exits.
     Shutdown,
 }
@@ -236,6 +322,124 @@ pub enum Reply {
         /// Flows removed (for `flows-clear`).
         cleared: u64,
     },
+    /// Answer to a change of pools, gateways, external IPs or V2B: the
+    /// generation now published and the ports whose epoch moved (their
+    /// established flows are recomputed on their next packet).
+    Updated {
+        /// Generation of the published snapshot.
+        generation: u64,
+        /// Guest ports whose epoch the change moved, in port order.
+        updated_ports: Vec<String>,
+    },
+    /// Answer to `pool-list`.
+    Pools {
+        /// The pools, by name.
+        pools: Vec<PoolInfo>,
+    },
+    /// Answer to `igw-list`.
+    Igws {
+        /// The gateways, by id.
+        igws: Vec<IgwInfo>,
+    },
+    /// Answer to `external-list`.
+    Externals {
+        /// One entry per VNIC, in port order.
+        externals: Vec<ExternalIpsSpec>,
+    },
+    /// Answer to `v2b-list`.
+    V2b {
+        /// The entries, by prefix.
+        entries: Vec<V2bEntry>,
+    },
+}
+
+/// A gateway as an `igw_map` names it: `"system"` (the default gateway) or
+/// an internet gateway's id, as a number or as its decimal text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(untagged)]
+pub enum GatewayRef {
+    /// An internet gateway's id.
+    Id(u32),
+    /// `"system"`, or an id as text.
+    Named(String),
+}
+
+impl std::fmt::Display for GatewayRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GatewayRef::Id(id) => write!(f, "{id}"),
+            GatewayRef::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A VNIC's SNAT address and the source ports it may use on it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnatRange {
+    /// The shared external address.
+    pub ip: std::net::IpAddr,
+    /// First source port (at least 1).
+    pub first_port: u16,
+    /// Last source port (inclusive, not below `first_port`).
+    pub last_port: u16,
+}
+
+/// A VNIC's external IPs: the request of `external-set`, and one entry of
+/// `external-list`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIpsSpec {
+    /// Guest port name.
+    pub port: String,
+    /// Floating IPs (1:1; several are spread over flows by hash).
+    #[serde(default)]
+    pub floating: Vec<std::net::IpAddr>,
+    /// The ephemeral IP (1:1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<std::net::IpAddr>,
+    /// The SNAT address (may be shared by several VNICs, with disjoint port ranges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat: Option<SnatRange>,
+    /// External IP -> the gateways it may leave through. An IP missing from
+    /// the map (every IP, without a map) belongs to the system gateway only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub igw_map: Option<BTreeMap<std::net::IpAddr, Vec<GatewayRef>>>,
+}
+
+/// A pool as `pool-list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolInfo {
+    /// Pool name.
+    pub name: String,
+    /// Its ranges (`A-B` or `A`).
+    pub ranges: Vec<String>,
+    /// Gateways it is assigned to, whole or by a range.
+    pub igws: Vec<u32>,
+    /// Guest ports with an external IP in it.
+    pub ports: Vec<String>,
+}
+
+/// An internet gateway as `igw-list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IgwInfo {
+    /// Gateway id.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// What it takes source addresses from: `pool:NAME` or `range:A-B`.
+    pub sources: Vec<String>,
+    /// Guest ports with a route to it (those a change of its sources updates).
+    pub ports: Vec<String>,
+}
+
+/// One V2B entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct V2bEntry {
+    /// External prefix.
+    pub prefix: String,
+    /// Boundary underlay endpoints.
+    pub endpoints: Vec<std::net::Ipv6Addr>,
 }
 
 /// A VNIC to create, bound to a guest port.
@@ -584,4 +788,47 @@ pub struct WorkerStats {
     /// Flow-table entries it expired.
     #[serde(default)]
     pub flows_expired: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_set_json_round_trips() {
+        let line = r#"{"version":1,"command":"external-set","port":"vnic0",
+            "floating":["192.168.0.2","192.168.0.3"],"ephemeral":"192.168.0.1",
+            "snat":{"ip":"10.77.77.13","first_port":1024,"last_port":2047},
+            "igw_map":{"192.168.0.1":["system",4],"192.168.0.2":["1","4"]}}"#;
+        let req: Request = serde_json::from_str(line).unwrap();
+        let Command::ExternalSet(spec) = &req.command else {
+            panic!("{req:?}")
+        };
+        assert_eq!(spec.floating.len(), 2);
+        assert_eq!(spec.snat.map(|s| s.last_port), Some(2047));
+        let map = spec.igw_map.as_ref().unwrap();
+        assert_eq!(
+            map[&"192.168.0.1".parse::<std::net::IpAddr>().unwrap()],
+            vec![GatewayRef::Named("system".into()), GatewayRef::Id(4)]
+        );
+        let again: Request = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        assert_eq!(again, req);
+    }
+
+    #[test]
+    fn igw_commands_refuse_unknown_fields() {
+        for line in [
+            r#"{"version":1,"command":"igw-assign","id":1,"pool":"p","extra":1}"#,
+            r#"{"version":1,"command":"external-set","port":"p","floatin":[]}"#,
+            r#"{"version":1,"command":"external-set","port":"p","snat":{"ip":"10.0.0.1","first_port":1,"last_port":2,"x":0}}"#,
+            r#"{"version":1,"command":"pool-create","name":"p"}"#,
+        ] {
+            assert!(serde_json::from_str::<Request>(line).is_err(), "{line}");
+        }
+        let ok = r#"{"version":1,"command":"igw-create","id":7}"#;
+        assert_eq!(
+            serde_json::from_str::<Request>(ok).unwrap().command,
+            Command::IgwCreate { id: 7, name: None }
+        );
+    }
 }

@@ -10,6 +10,7 @@
 mod client;
 mod render;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -17,7 +18,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use vswitch_api::{Command, FwRuleSpec, Response, VnicCreate, DEFAULT_SOCKET};
+use vswitch_api::{
+    Command, ExternalIpsSpec, FwRuleSpec, GatewayRef, Response, SnatRange, VnicCreate,
+    DEFAULT_SOCKET,
+};
 
 use client::{Client, ClientError, DEFAULT_TIMEOUT};
 
@@ -160,6 +164,91 @@ enum Sub {
         /// Guest port name
         port: Option<String>,
     },
+    /// Create a pool of external addresses
+    PoolCreate {
+        /// Pool name
+        name: String,
+        /// Its ranges: A-B, a single address A, or a CIDR A/N (IPv4 or IPv6)
+        #[arg(required = true, value_name = "RANGE")]
+        ranges: Vec<String>,
+    },
+    /// Delete a pool (refused while a gateway or a VNIC uses it)
+    PoolDelete {
+        /// Pool name
+        name: String,
+    },
+    /// List the pools, the gateways they are assigned to and the ports using them
+    PoolList,
+    /// Create an internet gateway (changes nothing in the data plane)
+    IgwCreate {
+        /// Gateway id, as routes name it (igw:ID)
+        id: u32,
+        /// A name, for people
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete an internet gateway (refused while a route or an igw map names it)
+    IgwDelete {
+        /// Gateway id
+        id: u32,
+    },
+    /// Assign a pool, or a range inside a pool, to an internet gateway
+    ///
+    /// Updates exactly the ports that route through the gateway.
+    #[command(group(ArgGroup::new("source").args(["pool", "range"]).required(true)))]
+    IgwAssign {
+        /// Gateway id
+        id: u32,
+        /// A whole pool
+        #[arg(long, value_name = "NAME")]
+        pool: Option<String>,
+        /// A range inside one pool: A-B, A or A/N
+        #[arg(long, value_name = "RANGE")]
+        range: Option<String>,
+    },
+    /// Take back a pool or a range assigned to an internet gateway
+    ///
+    /// Updates exactly the ports that route through the gateway.
+    #[command(group(ArgGroup::new("source").args(["pool", "range"]).required(true)))]
+    IgwUnassign {
+        /// Gateway id
+        id: u32,
+        /// A pool, as assigned
+        #[arg(long, value_name = "NAME")]
+        pool: Option<String>,
+        /// A range, as assigned
+        #[arg(long, value_name = "RANGE")]
+        range: Option<String>,
+    },
+    /// List the internet gateways, their pools and ranges, and the ports routing through each
+    IgwList,
+    /// Set (replace) the external IPs of the VNIC of PORT
+    ///
+    /// Updates that port only. Without --map every external IP belongs to
+    /// the system gateway only; with it, an IP not mapped still does.
+    ExternalSet(ExternalSetArgs),
+    /// Remove every external IP of the VNIC of PORT
+    ExternalClear {
+        /// Guest port name
+        port: String,
+    },
+    /// List the external IPs of every VNIC
+    ExternalList,
+    /// Send traffic for an external PREFIX to these boundary endpoints (V2B)
+    V2bSet {
+        /// External prefix, e.g. 0.0.0.0/0
+        prefix: String,
+        /// Underlay addresses of boundary switches; a flow picks one by hash
+        #[arg(required = true, value_name = "ENDPOINT")]
+        endpoints: Vec<Ipv6Addr>,
+    },
+    /// Remove the V2B entry of PREFIX
+    V2bClear {
+        /// External prefix
+        prefix: String,
+    },
+    /// List the V2B table
+    V2bList,
     /// Stop the appliance's workers and ports and make it exit
     Shutdown,
     /// Send JSON verbatim as one request line and print the raw reply line
@@ -235,6 +324,111 @@ impl From<VnicCreateArgs> for VnicCreate {
             domain: a.domain,
             mtu: a.mtu,
         }
+    }
+}
+
+/// Options of `external-set`.
+#[derive(Debug, Args)]
+struct ExternalSetArgs {
+    /// Guest port name
+    port: String,
+    /// Floating IP, 1:1 (repeatable, or comma-separated)
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    floating: Vec<IpAddr>,
+    /// Ephemeral IP, 1:1
+    #[arg(long, value_name = "IP")]
+    ephemeral: Option<IpAddr>,
+    /// SNAT address, shared with other ports (needs --snat-ports)
+    #[arg(long, value_name = "IP", requires = "snat_ports")]
+    snat: Option<IpAddr>,
+    /// This port's SNAT source ports (needs --snat)
+    #[arg(long, value_name = "FIRST-LAST", requires = "snat", value_parser = parse_port_range)]
+    snat_ports: Option<PortSpan>,
+    /// The gateways an external IP may leave through: IP=GW[,GW..], each GW
+    /// `system` or an IGW id (repeatable, one per IP)
+    #[arg(long = "map", value_name = "IP=GW,..", value_parser = parse_map_entry)]
+    map: Vec<MapEntry>,
+}
+
+/// A port range `FIRST-LAST` (or one port).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PortSpan(u16, u16);
+
+/// Parses `FIRST-LAST` or `PORT`; the switch checks the order and bounds.
+fn parse_port_range(text: &str) -> Result<PortSpan, String> {
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("{p:?} is not a port number (FIRST-LAST, e.g. 1024-65535)"))
+    };
+    match text.split_once('-') {
+        Some((a, b)) => Ok(PortSpan(port(a)?, port(b)?)),
+        None => port(text).map(|p| PortSpan(p, p)),
+    }
+}
+
+/// One `--map IP=GW,..` entry.
+#[derive(Debug, Clone, PartialEq)]
+struct MapEntry {
+    ip: IpAddr,
+    gateways: Vec<GatewayRef>,
+}
+
+/// Parses `IP=GW[,GW..]`, each GW `system`, an id, or `igw:ID`.
+fn parse_map_entry(text: &str) -> Result<MapEntry, String> {
+    let Some((ip, list)) = text.split_once('=') else {
+        return Err("expected IP=GW[,GW..], e.g. 192.168.0.2=system,4".to_owned());
+    };
+    let ip = ip
+        .trim()
+        .parse::<IpAddr>()
+        .map_err(|_| format!("{ip:?} is not an IP address (expected IP=GW[,GW..])"))?;
+    let gateways = list
+        .split(',')
+        .map(|g| {
+            let g = g.trim();
+            let id = g.strip_prefix("igw:").unwrap_or(g);
+            if g == "system" {
+                Ok(GatewayRef::Named("system".to_owned()))
+            } else {
+                id.parse::<u32>()
+                    .map(GatewayRef::Id)
+                    .map_err(|_| format!("gateway {g:?} is not system or an IGW id"))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MapEntry { ip, gateways })
+}
+
+impl TryFrom<ExternalSetArgs> for ExternalIpsSpec {
+    type Error = String;
+
+    fn try_from(a: ExternalSetArgs) -> Result<Self, String> {
+        let igw_map = if a.map.is_empty() {
+            None
+        } else {
+            let mut map = BTreeMap::new();
+            for e in a.map {
+                if map.insert(e.ip, e.gateways).is_some() {
+                    return Err(format!("--map: {} is given twice", e.ip));
+                }
+            }
+            Some(map)
+        };
+        Ok(ExternalIpsSpec {
+            port: a.port,
+            floating: a.floating,
+            ephemeral: a.ephemeral,
+            snat: match (a.snat, a.snat_ports) {
+                (Some(ip), Some(PortSpan(first_port, last_port))) => Some(SnatRange {
+                    ip,
+                    first_port,
+                    last_port,
+                }),
+                _ => None,
+            },
+            igw_map,
+        })
     }
 }
 
@@ -404,6 +598,20 @@ impl Sub {
             Sub::Layers { port } => Command::Layers { port },
             Sub::Flows { port } => Command::Flows { port },
             Sub::FlowsClear { port } => Command::FlowsClear { port },
+            Sub::PoolCreate { name, ranges } => Command::PoolCreate { name, ranges },
+            Sub::PoolDelete { name } => Command::PoolDelete { name },
+            Sub::PoolList => Command::PoolList,
+            Sub::IgwCreate { id, name } => Command::IgwCreate { id, name },
+            Sub::IgwDelete { id } => Command::IgwDelete { id },
+            Sub::IgwAssign { id, pool, range } => Command::IgwAssign { id, pool, range },
+            Sub::IgwUnassign { id, pool, range } => Command::IgwUnassign { id, pool, range },
+            Sub::IgwList => Command::IgwList,
+            Sub::ExternalSet(args) => Command::ExternalSet(args.try_into()?),
+            Sub::ExternalClear { port } => Command::ExternalClear { port },
+            Sub::ExternalList => Command::ExternalList,
+            Sub::V2bSet { prefix, endpoints } => Command::V2bSet { prefix, endpoints },
+            Sub::V2bClear { prefix } => Command::V2bClear { prefix },
+            Sub::V2bList => Command::V2bList,
             Sub::Shutdown => Command::Shutdown,
             Sub::Raw { line } => return Ok(Action::Raw(line)),
         }))
@@ -1029,6 +1237,217 @@ mod tests {
             argv.extend_from_slice(args);
             assert!(Cli::try_parse_from(argv).is_err(), "accepted {args:?}");
         }
+    }
+
+    #[test]
+    fn pool_and_igw_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&[
+                "pool-create",
+                "ext",
+                "192.168.0.0/24",
+                "10.0.0.1-10.0.0.9",
+                "fd00::7"
+            ]),
+            Command::PoolCreate {
+                name: "ext".into(),
+                ranges: strings(&["192.168.0.0/24", "10.0.0.1-10.0.0.9", "fd00::7"]),
+            }
+        );
+        assert_eq!(
+            api(&["pool-delete", "ext"]),
+            Command::PoolDelete { name: "ext".into() }
+        );
+        assert_eq!(api(&["pool-list"]), Command::PoolList);
+        assert_eq!(
+            api(&["igw-create", "4", "--name", "d"]),
+            Command::IgwCreate {
+                id: 4,
+                name: Some("d".into())
+            }
+        );
+        assert_eq!(
+            api(&["igw-create", "5"]),
+            Command::IgwCreate { id: 5, name: None }
+        );
+        assert_eq!(api(&["igw-delete", "4"]), Command::IgwDelete { id: 4 });
+        assert_eq!(
+            api(&["igw-assign", "4", "--pool", "ext"]),
+            Command::IgwAssign {
+                id: 4,
+                pool: Some("ext".into()),
+                range: None
+            }
+        );
+        assert_eq!(
+            api(&["igw-assign", "1", "--range", "192.168.0.2-192.168.0.3"]),
+            Command::IgwAssign {
+                id: 1,
+                pool: None,
+                range: Some("192.168.0.2-192.168.0.3".into())
+            }
+        );
+        assert_eq!(
+            api(&["igw-unassign", "1", "--range", "192.168.0.2-192.168.0.3"]),
+            Command::IgwUnassign {
+                id: 1,
+                pool: None,
+                range: Some("192.168.0.2-192.168.0.3".into())
+            }
+        );
+        assert_eq!(api(&["igw-list"]), Command::IgwList);
+        assert_eq!(
+            api(&["v2b-set", "0.0.0.0/0", "fd00:99::1", "fd00:99::2"]),
+            Command::V2bSet {
+                prefix: "0.0.0.0/0".into(),
+                endpoints: vec!["fd00:99::1".parse().unwrap(), "fd00:99::2".parse().unwrap()],
+            }
+        );
+        assert_eq!(
+            api(&["v2b-clear", "0.0.0.0/0"]),
+            Command::V2bClear {
+                prefix: "0.0.0.0/0".into()
+            }
+        );
+        assert_eq!(api(&["v2b-list"]), Command::V2bList);
+        assert_eq!(
+            api(&["external-clear", "vm1"]),
+            Command::ExternalClear { port: "vm1".into() }
+        );
+        assert_eq!(api(&["external-list"]), Command::ExternalList);
+    }
+
+    #[test]
+    fn external_set_maps_to_protocol_command() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // MODEL.md's reference case.
+        assert_eq!(
+            api(&[
+                "external-set",
+                "vm1",
+                "--floating",
+                "192.168.0.2,192.168.0.3",
+                "--floating",
+                "192.168.0.4",
+                "--ephemeral",
+                "192.168.0.1",
+                "--snat",
+                "10.77.77.13",
+                "--snat-ports",
+                "1025-4096",
+                "--map",
+                "192.168.0.1=system,4",
+                "--map",
+                "192.168.0.2=1,igw:4",
+                "--map",
+                "192.168.0.4=2,4",
+            ]),
+            Command::ExternalSet(ExternalIpsSpec {
+                port: "vm1".into(),
+                floating: vec![ip("192.168.0.2"), ip("192.168.0.3"), ip("192.168.0.4")],
+                ephemeral: Some(ip("192.168.0.1")),
+                snat: Some(SnatRange {
+                    ip: ip("10.77.77.13"),
+                    first_port: 1025,
+                    last_port: 4096,
+                }),
+                igw_map: Some(BTreeMap::from([
+                    (
+                        ip("192.168.0.1"),
+                        vec![GatewayRef::Named("system".into()), GatewayRef::Id(4)]
+                    ),
+                    (
+                        ip("192.168.0.2"),
+                        vec![GatewayRef::Id(1), GatewayRef::Id(4)]
+                    ),
+                    (
+                        ip("192.168.0.4"),
+                        vec![GatewayRef::Id(2), GatewayRef::Id(4)]
+                    ),
+                ])),
+            })
+        );
+        // Nothing but the port: no external IPs, no map.
+        assert_eq!(
+            api(&[
+                "external-set",
+                "vm1",
+                "--snat",
+                "fd00::1",
+                "--snat-ports",
+                "80"
+            ]),
+            Command::ExternalSet(ExternalIpsSpec {
+                port: "vm1".into(),
+                floating: vec![],
+                ephemeral: None,
+                snat: Some(SnatRange {
+                    ip: ip("fd00::1"),
+                    first_port: 80,
+                    last_port: 80,
+                }),
+                igw_map: None,
+            })
+        );
+        let err = action_error(&[
+            "external-set",
+            "vm1",
+            "--floating",
+            "192.168.0.2",
+            "--map",
+            "192.168.0.2=1",
+            "--map",
+            "192.168.0.2=2",
+        ]);
+        assert_eq!(err, "--map: 192.168.0.2 is given twice");
+    }
+
+    #[test]
+    fn igw_subcommands_reject_bad_usage() {
+        let bad: &[&[&str]] = &[
+            &["pool-create", "ext"],
+            &["igw-create", "x"],
+            &["igw-create", "-1"],
+            // Exactly one of --pool and --range.
+            &["igw-assign", "1"],
+            &["igw-assign", "1", "--pool", "a", "--range", "10.0.0.1"],
+            &["igw-unassign", "1"],
+            &["external-set"],
+            &["external-set", "vm1", "--floating", "nope"],
+            &["external-set", "vm1", "--snat", "10.0.0.1"],
+            &["external-set", "vm1", "--snat-ports", "1-2"],
+            &[
+                "external-set",
+                "vm1",
+                "--snat",
+                "10.0.0.1",
+                "--snat-ports",
+                "1-x",
+            ],
+            &[
+                "external-set",
+                "vm1",
+                "--snat",
+                "10.0.0.1",
+                "--snat-ports",
+                "70000",
+            ],
+            &["external-set", "vm1", "--map", "192.168.0.2"],
+            &["external-set", "vm1", "--map", "192.168.0.2=default"],
+            &["external-set", "vm1", "--map", "host=1"],
+            &["v2b-set", "0.0.0.0/0"],
+            &["v2b-set", "0.0.0.0/0", "10.0.0.1"],
+            &["v2b-clear"],
+        ];
+        for args in bad {
+            let mut argv = vec!["vswitchctl"];
+            argv.extend_from_slice(args);
+            assert!(Cli::try_parse_from(argv).is_err(), "accepted {args:?}");
+        }
+        assert_eq!(parse_port_range("1024-2047"), Ok(PortSpan(1024, 2047)));
+        assert!(parse_map_entry("192.168.0.2=4,")
+            .unwrap_err()
+            .contains("gateway \"\" is not system"));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use vswitch_api::{
-    Command, FlowInfo, LayersInfo, LinkInfo, PatchEntry, PortCounters, PortInfo, Reply, StatsInfo,
-    StatusInfo, V2pEntry, VnicInfo, WorkerStats,
+    Command, ExternalIpsSpec, FlowInfo, IgwInfo, LayersInfo, LinkInfo, PatchEntry, PoolInfo,
+    PortCounters, PortInfo, Reply, StatsInfo, StatusInfo, V2bEntry, V2pEntry, VnicInfo,
+    WorkerStats,
 };
 
 /// Renders the reply to `command`. Only `flows-clear` needs the command:
@@ -40,6 +41,14 @@ pub fn render(reply: &Reply) -> String {
         Reply::V2p { entries } => render_v2p(entries),
         Reply::Layers(info) => render_layers(info),
         Reply::Flows { flows, .. } => render_flows(flows),
+        Reply::Updated {
+            generation,
+            updated_ports,
+        } => render_updated(*generation, updated_ports),
+        Reply::Pools { pools } => render_pools(pools),
+        Reply::Igws { igws } => render_igws(igws),
+        Reply::Externals { externals } => render_externals(externals),
+        Reply::V2b { entries } => render_v2b(entries),
     }
 }
 
@@ -425,6 +434,112 @@ pub fn render_layers(info: &LayersInfo) -> String {
     out
 }
 
+/// Renders the answer to a gateway, pool, external-IP or V2B change: the
+/// generation and the ports whose epoch moved.
+pub fn render_updated(generation: u64, ports: &[String]) -> String {
+    if ports.is_empty() {
+        format!("ok (generation {generation}); no port updated")
+    } else {
+        format!(
+            "ok (generation {generation}); updated ports: {}",
+            ports.join(", ")
+        )
+    }
+}
+
+/// Items joined by ", ", or "-" when there are none.
+fn list_or_dash<T: ToString>(items: &[T]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Renders the answer to `pool-list`.
+pub fn render_pools(pools: &[PoolInfo]) -> String {
+    if pools.is_empty() {
+        return "(no pools)".to_owned();
+    }
+    let mut t = table(&["pool", "ranges", "igws", "ports"], &[]);
+    for p in pools {
+        t.add_row(vec![
+            p.name.clone(),
+            list_or_dash(&p.ranges),
+            list_or_dash(&p.igws),
+            list_or_dash(&p.ports),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Renders the answer to `igw-list`.
+pub fn render_igws(igws: &[IgwInfo]) -> String {
+    if igws.is_empty() {
+        return "(no internet gateways)".to_owned();
+    }
+    let mut t = table(&["id", "name", "sources", "ports routing through it"], &[0]);
+    for g in igws {
+        t.add_row(vec![
+            g.id.to_string(),
+            if g.name.is_empty() {
+                "-".to_owned()
+            } else {
+                g.name.clone()
+            },
+            list_or_dash(&g.sources),
+            list_or_dash(&g.ports),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Renders the answer to `external-list`: one row per VNIC.
+pub fn render_externals(externals: &[ExternalIpsSpec]) -> String {
+    if externals.is_empty() {
+        return "(no vnics)".to_owned();
+    }
+    let mut t = table(&["port", "floating", "ephemeral", "snat", "igw map"], &[]);
+    for e in externals {
+        let map = match &e.igw_map {
+            None => "- (system only)".to_owned(),
+            Some(m) if m.is_empty() => "(empty: system only)".to_owned(),
+            Some(m) => m
+                .iter()
+                .map(|(ip, gws)| format!("{ip} -> {}", list_or_dash(gws)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        t.add_row(vec![
+            e.port.clone(),
+            list_or_dash(&e.floating),
+            or_dash(e.ephemeral),
+            or_dash(
+                e.snat
+                    .map(|s| format!("{} ports {}-{}", s.ip, s.first_port, s.last_port)),
+            ),
+            map,
+        ]);
+    }
+    t.to_string()
+}
+
+/// Renders the answer to `v2b-list`.
+pub fn render_v2b(entries: &[V2bEntry]) -> String {
+    if entries.is_empty() {
+        return "(no v2b entries)".to_owned();
+    }
+    let mut t = table(&["prefix", "boundary endpoints"], &[]);
+    for e in entries {
+        t.add_row(vec![e.prefix.clone(), list_or_dash(&e.endpoints)]);
+    }
+    t.to_string()
+}
+
 /// An IP protocol number by name where it has a common one.
 fn proto_name(proto: u8) -> String {
     match proto {
@@ -746,6 +861,111 @@ mod tests {
             render(&Reply::Applied { generation: 12 }),
             "ok (generation 12)"
         );
+    }
+
+    #[test]
+    fn updates_show_the_ports_they_moved() {
+        assert_eq!(
+            render(&Reply::Updated {
+                generation: 9,
+                updated_ports: vec!["vm1".into(), "vm3".into()]
+            }),
+            "ok (generation 9); updated ports: vm1, vm3"
+        );
+        assert_eq!(
+            render(&Reply::Updated {
+                generation: 10,
+                updated_ports: vec![]
+            }),
+            "ok (generation 10); no port updated"
+        );
+    }
+
+    #[test]
+    fn pools_gateways_externals_and_v2b_show_their_rows() {
+        let text = render(&Reply::Pools {
+            pools: vec![PoolInfo {
+                name: "ext".into(),
+                ranges: vec!["192.168.0.0-192.168.0.255".into(), "fd00::7".into()],
+                igws: vec![1, 4],
+                ports: vec!["vm1".into()],
+            }],
+        });
+        for needle in ["ext", "192.168.0.0-192.168.0.255, fd00::7", "1, 4", "vm1"] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert_eq!(render_pools(&[]), "(no pools)");
+        let text = render(&Reply::Igws {
+            igws: vec![
+                IgwInfo {
+                    id: 4,
+                    name: "d".into(),
+                    sources: vec!["pool:ext".into(), "range:10.0.0.1-10.0.0.9".into()],
+                    ports: vec!["vm1".into(), "vm2".into()],
+                },
+                IgwInfo {
+                    id: 3,
+                    name: String::new(),
+                    sources: vec![],
+                    ports: vec![],
+                },
+            ],
+        });
+        for needle in [
+            "pool:ext, range:10.0.0.1-10.0.0.9",
+            "vm1, vm2",
+            " d ",
+            " - ",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert_eq!(render_igws(&[]), "(no internet gateways)");
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let text = render(&Reply::Externals {
+            externals: vec![
+                ExternalIpsSpec {
+                    port: "vm1".into(),
+                    floating: vec![ip("192.168.0.2"), ip("192.168.0.3")],
+                    ephemeral: Some(ip("192.168.0.1")),
+                    snat: Some(vswitch_api::SnatRange {
+                        ip: ip("10.77.77.13"),
+                        first_port: 1025,
+                        last_port: 4096,
+                    }),
+                    igw_map: Some(BTreeMap::from([(
+                        ip("192.168.0.1"),
+                        vec![
+                            vswitch_api::GatewayRef::Named("system".into()),
+                            vswitch_api::GatewayRef::Id(4),
+                        ],
+                    )])),
+                },
+                ExternalIpsSpec {
+                    port: "vm2".into(),
+                    floating: vec![],
+                    ephemeral: None,
+                    snat: None,
+                    igw_map: None,
+                },
+            ],
+        });
+        for needle in [
+            "192.168.0.2, 192.168.0.3",
+            "10.77.77.13 ports 1025-4096",
+            "192.168.0.1 -> system, 4",
+            "system only",
+            "vm2",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let text = render(&Reply::V2b {
+            entries: vec![V2bEntry {
+                prefix: "0.0.0.0/0".into(),
+                endpoints: vec!["fd00:99::1".parse().unwrap(), "fd00:99::2".parse().unwrap()],
+            }],
+        });
+        assert!(text.contains("fd00:99::1, fd00:99::2"), "{text}");
+        assert_eq!(render_v2b(&[]), "(no v2b entries)");
     }
 
     #[test]

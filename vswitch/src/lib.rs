@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod dpdk;
 pub mod engine;
+pub mod igw_admin;
 pub mod manager;
 pub mod metrics;
 pub mod report;

@@ -5,7 +5,7 @@
 use crate::config::PortRole;
 use crate::control::specs;
 use crate::engine::firewall::FirewallRules;
-use crate::engine::router::{priority, RouteEntry, RouterTable};
+use crate::engine::router::{priority, RouteEntry, RouterTable, RouterTarget};
 use crate::engine::v2p::PhysTarget;
 use crate::engine::vnic::{DhcpOptions, LayerHits, Vnic, VnicSpec};
 use crate::engine::vpc::Underlay;
@@ -314,6 +314,14 @@ pub fn route_add(
         target: specs::route_target(target).map_err(|e| format!("{cmd}: {e}"))?,
         class: specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?,
     };
+    // A route may only name a gateway that exists (only this thread publishes).
+    if let RouterTarget::InternetGateway(Some(id)) = entry.target {
+        if !tables.current().vpc.igws.igws.contains_key(&id) {
+            return Err(format!(
+                "{cmd}: unknown gateway igw:{id} (igw-create first)"
+            ));
+        }
+    }
     change_vnic(dir, tables, cmd, port, |v| {
         v.router.add(entry).map_err(|e| format!("{cmd}: {e}"))?;
         Ok(true)

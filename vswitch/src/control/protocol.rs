@@ -5,7 +5,8 @@ use vswitch_api::{Command, Request, API_VERSION};
 
 const COMMANDS: &str = "status, ports, stats, patch-set, patch-clear, patch-list, vnic-create, vnic-delete, \
 vnic-list, underlay-set, v2p-set, v2p-clear, v2p-list, route-add, route-del, firewall-set, layers, flows, \
-flows-clear, shutdown";
+flows-clear, pool-create, pool-delete, pool-list, igw-create, igw-delete, igw-assign, igw-unassign, \
+igw-list, external-set, external-clear, external-list, v2b-set, v2b-clear, v2b-list, shutdown";
 
 /// Parses one request line. An error is the text of the error response.
 pub fn parse_request(line: &str) -> Result<Command, String> {
