@@ -235,6 +235,33 @@ pub enum Command {
     },
     /// Lists the V2B table.
     V2bList,
+    /// Boundary role: sets the external port (its role must be `external`),
+    /// the MAC of its next hop toward the internet and, optionally, the
+    /// boundary's own IPv4 address on that link (answered to ARP and ping).
+    ExternalPortSet {
+        /// External port name.
+        port: String,
+        /// MAC of the external next hop (destination MAC of what leaves).
+        nexthop_mac: String,
+        /// The boundary's own address on the external link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addr: Option<std::net::Ipv4Addr>,
+    },
+    /// Boundary role: traffic from the internet for external IP `ip` is
+    /// encapsulated toward the sled at underlay address `sled`.
+    BoundaryMapSet {
+        /// External IP (IPv4 or IPv6).
+        ip: std::net::IpAddr,
+        /// Underlay address of the sled that owns it.
+        sled: std::net::Ipv6Addr,
+    },
+    /// Boundary role: removes the boundary-map entry of `ip`.
+    BoundaryMapClear {
+        /// External IP.
+        ip: std::net::IpAddr,
+    },
+    /// Boundary role: the external port and the boundary map.
+    BoundaryMapList,
     /// Stops the workers and ports and exits.
     Shutdown,
 }
@@ -351,6 +378,39 @@ pub enum Reply {
         /// The entries, by prefix.
         entries: Vec<V2bEntry>,
     },
+    /// Answer to `boundary-map-list`.
+    BoundaryMap(BoundaryMapInfo),
+}
+
+/// The boundary's external port and map, as `boundary-map-list` shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BoundaryMapInfo {
+    /// The external port, once set.
+    pub external: Option<ExternalPortInfo>,
+    /// External IP -> sled, by address.
+    pub entries: Vec<BoundaryMapEntry>,
+}
+
+/// The boundary's external port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExternalPortInfo {
+    /// Port name.
+    pub port: String,
+    /// The port's own MAC (source MAC of what it sends).
+    pub mac: String,
+    /// The external next hop's MAC.
+    pub nexthop_mac: String,
+    /// The boundary's own address on the external link.
+    pub addr: Option<std::net::Ipv4Addr>,
+}
+
+/// One boundary-map entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BoundaryMapEntry {
+    /// External IP.
+    pub ip: std::net::IpAddr,
+    /// Underlay address of its sled.
+    pub sled: std::net::Ipv6Addr,
 }
 
 /// A gateway as an `igw_map` names it: `"system"` (the default gateway) or
@@ -813,6 +873,44 @@ mod tests {
         );
         let again: Request = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
         assert_eq!(again, req);
+    }
+
+    #[test]
+    fn boundary_commands_json() {
+        let line = r#"{"version":1,"command":"external-port-set","port":"ext0","nexthop_mac":"02:00:00:00:00:fe","addr":"192.0.2.1"}"#;
+        let req: Request = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            req.command,
+            Command::ExternalPortSet {
+                port: "ext0".into(),
+                nexthop_mac: "02:00:00:00:00:fe".into(),
+                addr: Some("192.0.2.1".parse().unwrap()),
+            }
+        );
+        let line = r#"{"version":1,"command":"boundary-map-set","ip":"203.0.113.5","sled":"fd00:1701:d:101::1"}"#;
+        let req: Request = serde_json::from_str(line).unwrap();
+        let again: Request = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        assert_eq!(again, req);
+        for bad in [
+            r#"{"version":1,"command":"boundary-map-set","ip":"203.0.113.5"}"#,
+            r#"{"version":1,"command":"boundary-map-set","ip":"x","sled":"fd00::1"}"#,
+            r#"{"version":1,"command":"boundary-map-clear","ip":"203.0.113.5","sled":"fd00::1"}"#,
+            r#"{"version":1,"command":"external-port-set","port":"e","nexthop_mac":"m","addr":"fd00::1"}"#,
+        ] {
+            assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
+        }
+        let reply = Reply::BoundaryMap(BoundaryMapInfo {
+            external: None,
+            entries: vec![BoundaryMapEntry {
+                ip: "203.0.113.5".parse().unwrap(),
+                sled: "fd00::1".parse().unwrap(),
+            }],
+        });
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"boundary-map","external":null,"entries":[{"ip":"203.0.113.5","sled":"fd00::1"}]}"#
+        );
     }
 
     #[test]

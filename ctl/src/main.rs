@@ -249,6 +249,33 @@ enum Sub {
     },
     /// List the V2B table
     V2bList,
+    /// Boundary role: set the external port, its next hop and the boundary's own address
+    ///
+    /// The port's role must be `external` and the switch's role `boundary`.
+    ExternalPortSet {
+        /// External port name
+        port: String,
+        /// MAC of the external next hop (destination MAC of what leaves)
+        #[arg(long, value_name = "MAC")]
+        nexthop_mac: String,
+        /// The boundary's own IPv4 address on the external link (answered to ARP and ping)
+        #[arg(long, value_name = "IPV4")]
+        addr: Option<Ipv4Addr>,
+    },
+    /// Boundary role: send traffic from the internet for external IP to the sled at SLED
+    BoundaryMapSet {
+        /// External IP (IPv4 or IPv6)
+        ip: IpAddr,
+        /// The sled's underlay IPv6 address
+        sled: Ipv6Addr,
+    },
+    /// Boundary role: remove the boundary-map entry of IP
+    BoundaryMapClear {
+        /// External IP
+        ip: IpAddr,
+    },
+    /// Boundary role: show the external port and the boundary map
+    BoundaryMapList,
     /// Stop the appliance's workers and ports and make it exit
     Shutdown,
     /// Send JSON verbatim as one request line and print the raw reply line
@@ -612,6 +639,18 @@ impl Sub {
             Sub::V2bSet { prefix, endpoints } => Command::V2bSet { prefix, endpoints },
             Sub::V2bClear { prefix } => Command::V2bClear { prefix },
             Sub::V2bList => Command::V2bList,
+            Sub::ExternalPortSet {
+                port,
+                nexthop_mac,
+                addr,
+            } => Command::ExternalPortSet {
+                port,
+                nexthop_mac,
+                addr,
+            },
+            Sub::BoundaryMapSet { ip, sled } => Command::BoundaryMapSet { ip, sled },
+            Sub::BoundaryMapClear { ip } => Command::BoundaryMapClear { ip },
+            Sub::BoundaryMapList => Command::BoundaryMapList,
             Sub::Shutdown => Command::Shutdown,
             Sub::Raw { line } => return Ok(Action::Raw(line)),
         }))
@@ -928,6 +967,65 @@ mod tests {
             }
         );
         assert_eq!(api(&["v2p-list"]), Command::V2pList);
+    }
+
+    #[test]
+    fn boundary_subcommands_map_to_protocol_commands() {
+        assert_eq!(
+            api(&[
+                "external-port-set",
+                "ext0",
+                "--nexthop-mac",
+                "02:00:00:00:00:fe",
+                "--addr",
+                "192.0.2.1",
+            ]),
+            Command::ExternalPortSet {
+                port: "ext0".into(),
+                nexthop_mac: "02:00:00:00:00:fe".into(),
+                addr: Some("192.0.2.1".parse().unwrap()),
+            }
+        );
+        assert_eq!(
+            api(&["external-port-set", "ext0", "--nexthop-mac", "m"]),
+            Command::ExternalPortSet {
+                port: "ext0".into(),
+                nexthop_mac: "m".into(),
+                addr: None,
+            }
+        );
+        assert_eq!(
+            api(&["boundary-map-set", "203.0.113.5", "fd00:1701:d:101::1"]),
+            Command::BoundaryMapSet {
+                ip: "203.0.113.5".parse().unwrap(),
+                sled: "fd00:1701:d:101::1".parse().unwrap(),
+            }
+        );
+        assert_eq!(
+            api(&["boundary-map-clear", "2001:db8::5"]),
+            Command::BoundaryMapClear {
+                ip: "2001:db8::5".parse().unwrap(),
+            }
+        );
+        assert_eq!(api(&["boundary-map-list"]), Command::BoundaryMapList);
+        for bad in [
+            &["external-port-set", "ext0"][..],
+            &[
+                "external-port-set",
+                "ext0",
+                "--nexthop-mac",
+                "m",
+                "--addr",
+                "fd00::1",
+            ],
+            &["boundary-map-set", "203.0.113.5"],
+            &["boundary-map-set", "203.0.113.5", "10.0.0.1"],
+            &["boundary-map-clear", "x"],
+        ] {
+            let mut argv = vec!["vswitchctl"];
+            argv.extend_from_slice(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "accepted {bad:?}");
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use vswitch_api::{
-    Command, ExternalIpsSpec, FlowInfo, IgwInfo, LayersInfo, LinkInfo, PatchEntry, PoolInfo,
-    PortCounters, PortInfo, Reply, StatsInfo, StatusInfo, V2bEntry, V2pEntry, VnicInfo,
+    BoundaryMapInfo, Command, ExternalIpsSpec, FlowInfo, IgwInfo, LayersInfo, LinkInfo, PatchEntry,
+    PoolInfo, PortCounters, PortInfo, Reply, StatsInfo, StatusInfo, V2bEntry, V2pEntry, VnicInfo,
     WorkerStats,
 };
 
@@ -49,6 +49,7 @@ pub fn render(reply: &Reply) -> String {
         Reply::Igws { igws } => render_igws(igws),
         Reply::Externals { externals } => render_externals(externals),
         Reply::V2b { entries } => render_v2b(entries),
+        Reply::BoundaryMap(info) => render_boundary_map(info),
     }
 }
 
@@ -540,6 +541,31 @@ pub fn render_v2b(entries: &[V2bEntry]) -> String {
     t.to_string()
 }
 
+/// Renders the answer to `boundary-map-list`: the external port, then the map.
+pub fn render_boundary_map(info: &BoundaryMapInfo) -> String {
+    let mut out = match &info.external {
+        Some(x) => format!(
+            "external port {} (mac {}, next hop {}, address {})",
+            x.port,
+            x.mac,
+            x.nexthop_mac,
+            x.addr.map_or_else(|| "-".to_owned(), |a| a.to_string())
+        ),
+        None => "(no external port)".to_owned(),
+    };
+    out.push('\n');
+    if info.entries.is_empty() {
+        out.push_str("(no boundary map entries)");
+        return out;
+    }
+    let mut t = table(&["external ip", "sled"], &[]);
+    for e in &info.entries {
+        t.add_row(vec![e.ip.to_string(), e.sled.to_string()]);
+    }
+    out.push_str(&t.to_string());
+    out
+}
+
 /// An IP protocol number by name where it has a common one.
 fn proto_name(proto: u8) -> String {
     match proto {
@@ -610,7 +636,10 @@ pub fn render_flows(flows: &[FlowInfo]) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use vswitch_api::{DeviceCounters, LayerInfo, PortSummary, RuleInfo, WorkerSummary};
+    use vswitch_api::{
+        BoundaryMapEntry, DeviceCounters, ExternalPortInfo, LayerInfo, PortSummary, RuleInfo,
+        WorkerSummary,
+    };
 
     fn counters(rx: u64, tx: u64, drops: &[(&str, u64)]) -> PortCounters {
         PortCounters {
@@ -966,6 +995,34 @@ mod tests {
         });
         assert!(text.contains("fd00:99::1, fd00:99::2"), "{text}");
         assert_eq!(render_v2b(&[]), "(no v2b entries)");
+    }
+
+    #[test]
+    fn boundary_map_shows_the_port_and_entries() {
+        let text = render(&Reply::BoundaryMap(BoundaryMapInfo {
+            external: Some(ExternalPortInfo {
+                port: "ext0".into(),
+                mac: "02:00:00:00:00:e0".into(),
+                nexthop_mac: "02:00:00:00:00:e1".into(),
+                addr: Some("192.0.2.1".parse().unwrap()),
+            }),
+            entries: vec![BoundaryMapEntry {
+                ip: "203.0.113.5".parse().unwrap(),
+                sled: "fd00:1701:d:101::1".parse().unwrap(),
+            }],
+        }));
+        for needle in [
+            "external port ext0 (mac 02:00:00:00:00:e0, next hop 02:00:00:00:00:e1, address 192.0.2.1)",
+            "203.0.113.5",
+            "fd00:1701:d:101::1",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let empty = render(&Reply::BoundaryMap(BoundaryMapInfo {
+            external: None,
+            entries: vec![],
+        }));
+        assert_eq!(empty, "(no external port)\n(no boundary map entries)");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! [`engine`] (the decision) -> [`dpdk::Burst`] (the mbufs).
 
 pub mod app;
+pub mod boundary_admin;
 pub mod config;
 pub mod control;
 pub mod dpdk;

@@ -2,6 +2,7 @@
 //! switch's state and publishes new table snapshots. A refused command
 //! publishes nothing, so the running state is untouched.
 
+use crate::boundary_admin;
 use crate::engine::pipeline::{InXform, OutXform};
 use crate::engine::{Direction, PortIdx};
 use crate::igw_admin;
@@ -210,6 +211,28 @@ impl Manager {
             Command::Layers { port } => {
                 vpc_admin::layers(&sw.directory, &sw.tables.current(), &port).map(Reply::Layers)
             }
+            Command::ExternalPortSet {
+                port,
+                nexthop_mac,
+                addr,
+            } => applied(boundary_admin::external_port_set(
+                &sw.directory,
+                sw.role,
+                &sw.tables,
+                &port,
+                &nexthop_mac,
+                addr,
+            )),
+            Command::BoundaryMapSet { ip, sled } => applied(boundary_admin::boundary_map_set(
+                sw.role, &sw.tables, ip, sled,
+            )),
+            Command::BoundaryMapClear { ip } => {
+                applied(boundary_admin::boundary_map_clear(&sw.tables, ip))
+            }
+            Command::BoundaryMapList => Ok(Reply::BoundaryMap(boundary_admin::boundary_map_list(
+                &sw.directory,
+                &sw.tables.current(),
+            ))),
             Command::Flows { port } => flows(sw, port.as_deref(), false),
             Command::FlowsClear { port } => flows(sw, port.as_deref(), true),
             Command::PoolCreate { name, ranges } => {

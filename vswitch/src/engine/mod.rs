@@ -4,6 +4,7 @@
 //! The worker hands the engine what it received and where; the engine answers
 //! with a [`Verdict`] per packet or burst.
 
+pub mod boundary;
 pub mod external;
 pub mod firewall;
 mod flow_key;
@@ -29,5 +30,7 @@ pub use verdict::{DropReason, Verdict};
 /// Index of a port in the switch's configuration order.
 pub type PortIdx = u16;
 
+#[cfg(test)]
+mod boundary_tests;
 #[cfg(test)]
 mod tests;

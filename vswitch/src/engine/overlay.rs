@@ -73,6 +73,59 @@ impl EncapTemplate {
     }
 }
 
+/// Outer headers of boundary traffic from outside the VPC: [`ENCAP_LEN`]
+/// plus the 4-byte Oxide External option (class 0x0129, type 0x00, no body).
+pub const EXTERNAL_ENCAP_LEN: usize = ENCAP_LEN + 4;
+const OPTIONS_OFF: usize = GENEVE_OFF + 8;
+
+/// The prebuilt outer headers the boundary puts on traffic from outside the
+/// VPC: like [`EncapTemplate`], with the Geneve External option set (Geneve
+/// Opt Len 1 word), which tells the sled the packet came from the internet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalEncapTemplate {
+    /// The headers; lengths are filled per packet.
+    pub bytes: [u8; EXTERNAL_ENCAP_LEN],
+}
+
+impl ExternalEncapTemplate {
+    /// Outer headers from `src` to `dst` on the underlay, for VNI `vni`, with
+    /// the External option.
+    pub fn new(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, vni: u32) -> Self {
+        let base = EncapTemplate::new(src_mac, dst_mac, src, dst, vni);
+        let mut b = [0u8; EXTERNAL_ENCAP_LEN];
+        b[..ENCAP_LEN].copy_from_slice(&base.bytes);
+        // Opt Len: one 4-byte word; no O or C flag (External is not critical).
+        b[GENEVE_OFF] = 1;
+        b[OPTIONS_OFF..OPTIONS_OFF + 2]
+            .copy_from_slice(&crate::wire::geneve::OXIDE_OPT_CLASS.to_be_bytes());
+        b[OPTIONS_OFF + 2] = crate::wire::geneve::OXIDE_OPT_EXTERNAL;
+        b[OPTIONS_OFF + 3] = 0; // length 0: no body
+        ExternalEncapTemplate { bytes: b }
+    }
+
+    /// Writes the headers into `out` (the first [`EXTERNAL_ENCAP_LEN`] bytes
+    /// of a packet whose inner frame is `inner_len` bytes long), with
+    /// `entropy` as IPv6 flow label and UDP source port, as
+    /// [`EncapTemplate::write`] does.
+    #[inline]
+    pub fn write(&self, out: &mut [u8], inner_len: usize, entropy: u32) -> bool {
+        let Some(hdr) = out.get_mut(..EXTERNAL_ENCAP_LEN) else {
+            return false;
+        };
+        hdr.copy_from_slice(&self.bytes);
+        let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
+        hdr[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
+        let sport = 0xc000 | (entropy as u16 & 0x3fff);
+        hdr[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
+        let Ok(udp_len) = u16::try_from(EXTERNAL_ENCAP_LEN - UDP_OFF + inner_len) else {
+            return false;
+        };
+        hdr[IPV6_OFF + 4..IPV6_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
+        hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +160,48 @@ mod tests {
         assert_eq!(&out[64..66], &[0x65, 0x58]);
         assert_eq!(&out[66..69], &[0x12, 0x34, 0x56]);
         assert!(u16::from_be_bytes([out[54], out[55]]) >= 0xc000);
+    }
+
+    #[test]
+    fn external_template_parses_as_external_geneve() {
+        let src: Ipv6Addr = "fd00:1701:d:1::1".parse().unwrap();
+        let dst: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
+        let t = ExternalEncapTemplate::new(
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            MacAddr([2, 0, 0, 0, 0, 2]),
+            src,
+            dst,
+            99,
+        );
+        // An inner frame: Ethernet (14) + 46 bytes of payload.
+        let mut inner = vec![0u8; 60];
+        inner[..6].copy_from_slice(&[0xa8, 0x40, 0x25, 0x77, 0x77, 0x77]);
+        inner[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
+        inner[12..14].copy_from_slice(&[0x08, 0x00]);
+        let mut frame = vec![0u8; EXTERNAL_ENCAP_LEN];
+        assert!(t.write(&mut frame, inner.len(), 0x1234_5678));
+        frame.extend_from_slice(&inner);
+        assert_eq!(EXTERNAL_ENCAP_LEN, 74);
+        assert_eq!(&frame[62..66], &[0x01, 0x00, 0x65, 0x58], "Opt Len 1, TEB");
+        assert_eq!(&frame[66..70], &[0, 0, 99, 0], "VNI 99");
+        assert_eq!(&frame[70..74], &[0x01, 0x29, 0x00, 0x00], "External");
+        assert_eq!(
+            u16::from_be_bytes([frame[58], frame[59]]) as usize,
+            8 + 12 + inner.len(),
+            "UDP length"
+        );
+        assert_eq!(u16::from_be_bytes([frame[18], frame[19]]), 8 + 12 + 60);
+        let e = crate::wire::parse_geneve_packet(&frame).expect("parses as Geneve");
+        assert!(e.geneve.external, "the External option parses as external");
+        assert_eq!(e.geneve.vni, 99);
+        assert_eq!(e.geneve.multicast, None);
+        assert_eq!(e.outer_src, src);
+        assert_eq!(e.outer_dst, dst);
+        assert_eq!(e.inner_offset, EXTERNAL_ENCAP_LEN);
+        assert_eq!(e.inner_len, inner.len());
+        assert_eq!(e.udp_src_port, 0xc000 | (0x5678 & 0x3fff));
+        assert!(!e.oam);
+        let mut short = [0u8; EXTERNAL_ENCAP_LEN - 1];
+        assert!(!t.write(&mut short, 10, 0));
     }
 }

@@ -19,7 +19,7 @@ use super::quick::{quick_encap, quick_info, quick_key, QUICK_ENCAP_LEN};
 use super::router::RouterTarget;
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
-use super::{gateway, proto, Direction, DropReason, FlowKey, PortIdx, Verdict};
+use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, PortIdx, Verdict};
 use crate::tables::Snapshot;
 use crate::wire::MacAddr;
 use hashbrown::HashMap;
@@ -164,6 +164,10 @@ impl Engine {
     ) -> Outcome {
         if let Verdict::Forward(to) = snap.patch.forward(in_port) {
             return Outcome::forward(to, Path::Patch);
+        }
+        // Boundary role: the external port's traffic goes to the sleds.
+        if let Some(x) = snap.vpc.external.filter(|x| x.port == in_port) {
+            return boundary::from_external(snap, &x, pkt);
         }
         if let Some(vnic) = snap.vpc.vnic(in_port) {
             return self.outbound(snap, vnic, pkt, now_ns);
@@ -416,6 +420,10 @@ impl Engine {
         let Some(u) = snap.vpc.underlay else {
             return Outcome::drop(DropReason::NoUnderlay, Path::Early);
         };
+        // Boundary role: underlay traffic is boundary traffic for the internet.
+        if snap.vpc.external.is_some() {
+            return boundary::from_underlay(snap, &u, pkt);
+        }
         // Fast path: option-less Geneve for this sled carrying a common frame
         // of a compiled flow. Options (External, critical ones) take the full path.
         if let Some((vni, mac)) = quick_encap(pkt.bytes(), &u.addr) {
