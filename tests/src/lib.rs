@@ -2,6 +2,7 @@
 //! `cargo build --release --bins`, or found through `VSWITCH_BIN_DIR`), talks
 //! to the control socket, scrapes metrics, and writes and reads pcap files.
 
+pub mod netns;
 pub mod pcap;
 pub mod prom;
 

@@ -5,52 +5,14 @@
 //!
 //! Needs root (network namespaces), `dhclient` and `curl` (scripts/setup installs them).
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, FwRuleSpec, Reply, VnicCreate};
+use vswitch_e2e::netns::{dhcp, in_ns, sh, Guest, Namespaces};
 use vswitch_e2e::{prom, Vswitch, TEST_EAL};
 
 const VNI: u32 = 100;
 const GW_MAC: &str = "a8:40:25:00:00:01";
-
-struct Guest {
-    ns: String,
-    iface: String,
-    mac: &'static str,
-    ip: &'static str,
-}
-
-/// Removes the namespaces on drop, whatever happened.
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn in_ns(ns: &str, args: &[&str]) -> String {
-    let mut v = vec!["ip", "netns", "exec", ns];
-    v.extend_from_slice(args);
-    sh(&v)
-}
 
 fn sled_config(uplink_devargs: &str, tap: &str, iface: &str) -> String {
     format!(
@@ -122,44 +84,6 @@ fn configure(sw: &Vswitch, me: &Guest, my_sled: &str, peer: &Guest, peer_sled: &
         port: "g".into(),
         rules: vec![rule(&["icmp"]), rule(&["tcp"])],
     });
-}
-
-/// Runs the repository's guest DHCP client set-up (the same as the demo's) in
-/// the guest's namespace, and returns the lease it recorded.
-fn dhcp(dir: &Path, g: &Guest) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("scripts/guest-dhclient-script");
-    let conf = root.join("configs/guest-dhclient.conf");
-    let record = Path::new("/run/vswitch-dhcp").join(format!("{}.lease", g.iface));
-    let _ = std::fs::remove_file(&record);
-    let pf = dir.join(format!("{}.pid", g.ns));
-    let lf = dir.join(format!("{}.leases", g.ns));
-    in_ns(
-        &g.ns,
-        &[
-            "timeout",
-            "40",
-            "dhclient",
-            "-1",
-            "-4",
-            "-cf",
-            conf.to_str().unwrap(),
-            "-sf",
-            script.to_str().unwrap(),
-            "-pf",
-            pf.to_str().unwrap(),
-            "-lf",
-            lf.to_str().unwrap(),
-            &g.iface,
-        ],
-    );
-    // dhclient leaves a daemon behind after a successful -1 run.
-    if let Ok(pid) = std::fs::read_to_string(&pf) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
-    }
-    let lease = std::fs::read_to_string(&record).expect("the DHCP lease was recorded");
-    let _ = std::fs::remove_file(&record);
-    lease
 }
 
 fn port_tx(sw: &Vswitch, name: &str) -> u64 {

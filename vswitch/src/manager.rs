@@ -83,6 +83,17 @@ fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
         OutXform::Local { to, dst_mac } => format!("local to {} ({dst_mac})", sw.port_name(*to)),
         OutXform::Drop(r) => format!("drop ({})", r.as_str()),
     });
+    // The NAT binding, when the flow goes through an internet gateway.
+    let out = match (out, f.state.nat.as_deref()) {
+        (Some(o), Some(b)) => Some(format!(
+            "nat {} {}:{} (igw {}); {o}",
+            b.source.kind(),
+            b.source.ip(),
+            b.ext_port,
+            b.tag.map_or("system".to_string(), |t| t.to_string())
+        )),
+        (o, _) => o,
+    };
     let inb = f.state.inb.map(|x| match x {
         InXform::Deliver { src_mac } => format!("deliver, src mac {src_mac}"),
         InXform::Drop(r) => format!("drop ({})", r.as_str()),

@@ -8,6 +8,7 @@ mod burst;
 mod eal;
 mod mempool;
 mod port;
+pub mod prefetch;
 
 pub use burst::{Burst, MbufPacket, TxOutcome, BURST_MAX};
 pub use eal::{launch_on_lcore, lcore_id, tsc_cycles, tsc_hz, wait_lcore, Eal};

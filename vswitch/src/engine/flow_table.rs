@@ -5,11 +5,30 @@
 //! Bounded: when full, expired entries are reclaimed; if none is, the insert
 //! is refused and the caller drops the packet with a counted reason. Time is
 //! passed in (nanoseconds on any monotonic clock), so tests choose it.
+//!
+//! The table is our own rather than a general hash map because, with many
+//! flows, every lookup misses the cache, and the way to hide that (as VPP and
+//! DPDK's `rte_hash` do) is to hash a whole burst first and prefetch each
+//! packet's bucket, then its entry, before processing any packet; hashbrown
+//! gives no way to prefetch a bucket ahead of the lookup. The layout:
+//!
+//! - Buckets of one cache line each: seven 32-bit tags (high bits of the
+//!   hash, 0 = empty lane), seven slot indices and an overflow count. Their
+//!   number is fixed at creation (a power of two, load at most about one half),
+//!   so the table never rehashes on the data path.
+//! - A key goes to its home bucket (low bits of the hash) or, when that is
+//!   full, to the next bucket with room; every bucket passed counts it in its
+//!   `overflow`. A lookup stops at the first bucket without a match whose
+//!   overflow is 0; a removal decrements the counts on its path, so no
+//!   tombstones are needed (the F14 scheme).
+//! - Entries live in a slab of fixed-size chunks, addressed by the slot
+//!   index: growth adds a chunk and never moves an entry. A slot is aligned to
+//!   a cache line, so an entry costs two lines to prefetch.
 
 use super::tcp::TcpTracker;
 use super::{FlowKey, PortIdx};
-use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
+use crate::dpdk::prefetch::{prefetch, prefetch_offset};
+use std::hash::BuildHasher;
 
 /// Default idle timeout of a non-TCP flow.
 pub const DEFAULT_TTL_NS: u64 = 60 * 1_000_000_000;
@@ -94,34 +113,127 @@ pub struct FlowTableCounters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableFull;
 
+/// Lanes (tag + slot index pairs) in a bucket: as many as fit one cache line
+/// beside the overflow count.
+const LANES: usize = 7;
+
+/// One cache line of the index: the tags and slot indices of up to seven
+/// entries, and how many entries homed at or before it are stored past it.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Bucket {
+    /// High 32 bits of each entry's hash (forced nonzero); 0 marks a free lane.
+    tags: [u32; LANES],
+    /// Entries whose probe passed this bucket because it was full.
+    overflow: u32,
+    /// Slab index of each lane's entry (meaningful where the tag is nonzero).
+    slots: [u32; LANES],
+    _pad: u32,
+}
+
+impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        tags: [0; LANES],
+        overflow: 0,
+        slots: [0; LANES],
+        _pad: 0,
+    };
+
+    /// The first free lane.
+    #[inline]
+    fn free_lane(&self) -> Option<usize> {
+        self.tags.iter().position(|t| *t == 0)
+    }
+}
+
+/// log2 of the entries in a slab chunk.
+const CHUNK_BITS: u32 = 12;
+/// Entries in a slab chunk (512 KB of entries): few chunks, so the chunk
+/// pointers of a large table stay in cache.
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A stored entry with its key. Aligned to a cache line so that an entry
+/// spans as few lines as its size allows (two for the engine's). The hash is
+/// not kept: 8 more bytes would make the engine's entry three lines, and
+/// only removal by slot (expiry, clearing a port) needs it again.
+#[repr(align(64))]
+struct Slot<V> {
+    id: FlowId,
+    entry: FlowEntry<V>,
+}
+
+type Chunk<V> = Box<[Option<Slot<V>>; CHUNK]>;
+
+/// The tag of a hash: its high half, never 0 (0 marks a free lane).
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    ((hash >> 32) as u32).max(1)
+}
+
 /// A bounded flow table.
-#[derive(Debug)]
 pub struct FlowTable<V> {
-    map: HashMap<FlowId, FlowEntry<V>>,
+    /// The index; a power of two of buckets, fixed at creation.
+    buckets: Box<[Bucket]>,
+    /// `buckets.len() - 1`.
+    mask: usize,
+    /// The entries; slot `i` is `chunks[i / CHUNK][i % CHUNK]`.
+    chunks: Vec<Chunk<V>>,
+    /// Slot indices of the allocated chunks not in use.
+    free: Vec<u32>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
     capacity: usize,
     default_ttl_ns: u64,
     counters: FlowTableCounters,
+    /// Replaces the hash, so that tests can make keys collide.
+    #[cfg(test)]
+    test_hash: Option<fn(&FlowId) -> u64>,
 }
 
+impl<V> std::fmt::Debug for FlowTable<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTable")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .field("buckets", &self.buckets.len())
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+/// The most flows a table holds, whatever is asked: slot indices are 32-bit.
+const MAX_CAPACITY: usize = 1 << 30;
+
 impl<V> FlowTable<V> {
-    /// An empty table holding at most `capacity` flows.
+    /// An empty table holding at most `capacity` flows. Its index (64 bytes
+    /// per 3.5 flows of capacity) is allocated now; entries as they come.
     pub fn new(capacity: usize, default_ttl_ns: u64) -> Self {
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
+        // At most half the lanes in use: probes rarely leave the home bucket.
+        let n = (capacity * 2).div_ceil(LANES).next_power_of_two();
         FlowTable {
-            map: HashMap::with_capacity(capacity.min(1 << 16)),
-            capacity: capacity.max(1),
+            buckets: vec![Bucket::EMPTY; n].into_boxed_slice(),
+            mask: n - 1,
+            chunks: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            hasher: foldhash::fast::RandomState::default(),
+            capacity,
             default_ttl_ns,
             counters: FlowTableCounters::default(),
+            #[cfg(test)]
+            test_hash: None,
         }
     }
 
     /// Flows held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// The most flows it holds.
@@ -134,25 +246,192 @@ impl<V> FlowTable<V> {
         self.counters
     }
 
+    /// The hash this table files `id` under (seeded per table), for
+    /// [`Self::prefetch_bucket`], [`Self::prefetch_entry`] and
+    /// [`Self::get_mut_hashed`].
+    #[inline]
+    pub fn hash(&self, id: &FlowId) -> u64 {
+        #[cfg(test)]
+        if let Some(f) = self.test_hash {
+            return f(id);
+        }
+        self.hasher.hash_one(id)
+    }
+
+    /// Starts loading the home bucket of `hash` into cache, so that a lookup
+    /// a little later does not wait for memory.
+    #[inline]
+    pub fn prefetch_bucket(&self, hash: u64) {
+        if let Some(b) = self.buckets.get(hash as usize & self.mask) {
+            prefetch(b);
+        }
+    }
+
+    /// Starts loading the entries of the home bucket of `hash` whose tag
+    /// matches (normally the one entry looked for), every line of each. Reads the bucket, so call
+    /// it once [`Self::prefetch_bucket`] has had time to bring it in.
+    #[inline]
+    pub fn prefetch_entry(&self, hash: u64) {
+        let Some(b) = self.buckets.get(hash as usize & self.mask) else {
+            return;
+        };
+        let tag = tag_of(hash);
+        for (t, s) in b.tags.iter().zip(b.slots.iter()) {
+            if *t == tag {
+                if let Some(slot) = self.slot_ref(*s) {
+                    prefetch(slot);
+                    // The slot starts a line; its other lines (a constant count).
+                    let mut at = 64;
+                    while at < std::mem::size_of::<Option<Slot<V>>>() {
+                        prefetch_offset(slot, at);
+                        at += 64;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Slot `s`, whether in use or not.
+    #[inline]
+    fn slot_ref(&self, s: u32) -> Option<&Option<Slot<V>>> {
+        let s = s as usize;
+        self.chunks.get(s >> CHUNK_BITS)?.get(s & (CHUNK - 1))
+    }
+
+    /// Slot `s`, writable.
+    #[inline]
+    fn slot_mut(&mut self, s: u32) -> Option<&mut Option<Slot<V>>> {
+        let s = s as usize;
+        self.chunks
+            .get_mut(s >> CHUNK_BITS)?
+            .get_mut(s & (CHUNK - 1))
+    }
+
+    /// The bucket and lane holding `id`.
+    #[inline]
+    fn find(&self, id: &FlowId, hash: u64) -> Option<(usize, usize)> {
+        let tag = tag_of(hash);
+        let mut b = hash as usize & self.mask;
+        for _ in 0..self.buckets.len() {
+            let bucket = self.buckets.get(b)?;
+            for (lane, (t, s)) in bucket.tags.iter().zip(bucket.slots.iter()).enumerate() {
+                if *t == tag {
+                    if let Some(Some(slot)) = self.slot_ref(*s) {
+                        if slot.id == *id {
+                            return Some((b, lane));
+                        }
+                    }
+                }
+            }
+            if bucket.overflow == 0 {
+                return None;
+            }
+            b = (b + 1) & self.mask;
+        }
+        None
+    }
+
+    /// The bucket and lane pointing at slot `s`, whose entry has `hash`.
+    fn find_slot(&self, s: u32, hash: u64) -> Option<(usize, usize)> {
+        let tag = tag_of(hash);
+        let mut b = hash as usize & self.mask;
+        for _ in 0..self.buckets.len() {
+            let bucket = self.buckets.get(b)?;
+            let lane = bucket
+                .tags
+                .iter()
+                .zip(bucket.slots.iter())
+                .position(|(t, x)| *t == tag && *x == s);
+            if let Some(lane) = lane {
+                return Some((b, lane));
+            }
+            if bucket.overflow == 0 {
+                return None;
+            }
+            b = (b + 1) & self.mask;
+        }
+        None
+    }
+
+    /// Removes the entry at bucket `b`, lane `lane` (its hash `hash`): frees the
+    /// lane, uncounts it from the overflow of the buckets its probe passed,
+    /// and returns its slot to the free list.
+    fn remove_at(&mut self, b: usize, lane: usize, hash: u64) -> Option<Slot<V>> {
+        let s = *self.buckets.get(b)?.slots.get(lane)?;
+        let mut p = hash as usize & self.mask;
+        while p != b {
+            if let Some(x) = self.buckets.get_mut(p) {
+                x.overflow = x.overflow.saturating_sub(1);
+            }
+            p = (p + 1) & self.mask;
+        }
+        if let Some(t) = self.buckets.get_mut(b).and_then(|x| x.tags.get_mut(lane)) {
+            *t = 0;
+        }
+        self.len = self.len.saturating_sub(1);
+        let slot = self.slot_mut(s)?.take();
+        self.free.push(s);
+        slot
+    }
+
+    /// A free slot index, adding a chunk when none is left.
+    fn alloc_slot(&mut self) -> Option<u32> {
+        if let Some(s) = self.free.pop() {
+            return Some(s);
+        }
+        let base = self.chunks.len() * CHUNK;
+        if base + CHUNK > u32::MAX as usize {
+            return None;
+        }
+        let chunk: Box<[Option<Slot<V>>]> = (0..CHUNK).map(|_| None).collect();
+        self.chunks.push(chunk.try_into().ok()?);
+        // Lowest index handed out first: entries fill a chunk in order.
+        self.free
+            .extend((base as u32 + 1..(base + CHUNK) as u32).rev());
+        Some(base as u32)
+    }
+
+    /// The entry of `id` as it is: no expiry check, nothing refreshed (for
+    /// checks on the side, such as whether a NAT port's holder still exists).
+    pub fn get(&self, id: &FlowId) -> Option<&FlowEntry<V>> {
+        let (b, lane) = self.find(id, self.hash(id))?;
+        let s = *self.buckets.get(b)?.slots.get(lane)?;
+        self.slot_ref(s)?.as_ref().map(|slot| &slot.entry)
+    }
+
     /// The live entry of `id` at `now_ns`, its last-seen time updated.
-    /// An expired entry is removed and reported as absent. One probe.
+    /// An expired entry is removed and reported as absent.
     #[inline]
     pub fn get_mut(&mut self, id: &FlowId, now_ns: u64) -> Option<&mut FlowEntry<V>> {
+        let hash = self.hash(id);
+        self.get_mut_hashed(id, hash, now_ns)
+    }
+
+    /// [`Self::get_mut`] with the hash already computed by [`Self::hash`]
+    /// (e.g. when the bucket was prefetched).
+    #[inline]
+    pub fn get_mut_hashed(
+        &mut self,
+        id: &FlowId,
+        hash: u64,
+        now_ns: u64,
+    ) -> Option<&mut FlowEntry<V>> {
+        let (b, lane) = self.find(id, hash)?;
+        let s = *self.buckets.get(b)?.slots.get(lane)?;
         let ttl = self.default_ttl_ns;
-        match self.map.entry(*id) {
-            Entry::Occupied(o) => {
-                if o.get().expired(now_ns, ttl) {
-                    o.remove();
-                    self.counters.expired += 1;
-                    return None;
-                }
-                let e = o.into_mut();
-                e.last_seen_ns = now_ns;
-                e.hits += 1;
-                Some(e)
-            }
-            Entry::Vacant(_) => None,
+        let expired = match self.slot_ref(s)? {
+            Some(slot) => slot.entry.expired(now_ns, ttl),
+            None => return None,
+        };
+        if expired {
+            self.remove_at(b, lane, hash);
+            self.counters.expired += 1;
+            return None;
         }
+        let e = &mut self.slot_mut(s)?.as_mut()?.entry;
+        e.last_seen_ns = now_ns;
+        e.hits += 1;
+        Some(e)
     }
 
     /// Inserts (or replaces) the entry of `id`. When the table is full, expired
@@ -163,51 +442,130 @@ impl<V> FlowTable<V> {
         entry: FlowEntry<V>,
         now_ns: u64,
     ) -> Result<&mut FlowEntry<V>, TableFull> {
-        if self.map.len() >= self.capacity && !self.map.contains_key(&id) {
+        let hash = self.hash(&id);
+        if let Some((b, lane)) = self.find(&id, hash) {
+            let s = *self
+                .buckets
+                .get(b)
+                .and_then(|x| x.slots.get(lane))
+                .ok_or(TableFull)?;
+            self.counters.inserted += 1;
+            let slot = self.slot_mut(s).and_then(Option::as_mut).ok_or(TableFull)?;
+            slot.entry = entry;
+            return Ok(&mut slot.entry);
+        }
+        if self.len >= self.capacity {
             self.expire(now_ns);
-            if self.map.len() >= self.capacity {
+            if self.len >= self.capacity {
                 self.counters.refused += 1;
                 return Err(TableFull);
             }
         }
-        self.counters.inserted += 1;
-        match self.map.entry(id) {
-            Entry::Occupied(mut o) => {
-                o.insert(entry);
-                Ok(o.into_mut())
+        // Fewer entries than lanes: a free lane exists, and the probe finds it.
+        let home = hash as usize & self.mask;
+        let mut b = home;
+        let mut found = None;
+        for _ in 0..self.buckets.len() {
+            match self.buckets.get(b).and_then(Bucket::free_lane) {
+                Some(lane) => {
+                    found = Some((b, lane));
+                    break;
+                }
+                None => b = (b + 1) & self.mask,
             }
-            Entry::Vacant(v) => Ok(v.insert(entry)),
         }
+        let (b, lane) = found.ok_or(TableFull)?;
+        let s = self.alloc_slot().ok_or(TableFull)?;
+        let mut p = home;
+        while p != b {
+            if let Some(x) = self.buckets.get_mut(p) {
+                x.overflow += 1;
+            }
+            p = (p + 1) & self.mask;
+        }
+        if let Some(x) = self.buckets.get_mut(b) {
+            if let (Some(t), Some(sl)) = (x.tags.get_mut(lane), x.slots.get_mut(lane)) {
+                *t = tag_of(hash);
+                *sl = s;
+            }
+        }
+        self.len += 1;
+        self.counters.inserted += 1;
+        let slot = self.slot_mut(s).ok_or(TableFull)?;
+        let slot = slot.insert(Slot { id, entry });
+        Ok(&mut slot.entry)
     }
 
     /// Removes the entry of `id`.
     pub fn remove(&mut self, id: &FlowId) -> Option<FlowEntry<V>> {
-        self.map.remove(id)
+        let hash = self.hash(id);
+        let (b, lane) = self.find(id, hash)?;
+        self.remove_at(b, lane, hash).map(|s| s.entry)
+    }
+
+    /// Removes every entry for which `pred` holds, handing each to `on_remove`;
+    /// returns how many.
+    fn remove_where(
+        &mut self,
+        mut pred: impl FnMut(&FlowId, &FlowEntry<V>) -> bool,
+        mut on_remove: impl FnMut(FlowId, FlowEntry<V>),
+    ) -> usize {
+        let mut n = 0;
+        for s in 0..(self.chunks.len() * CHUNK) as u32 {
+            let hash = match self.slot_ref(s) {
+                Some(Some(slot)) if pred(&slot.id, &slot.entry) => self.hash(&slot.id),
+                _ => continue,
+            };
+            let Some((b, lane)) = self.find_slot(s, hash) else {
+                continue;
+            };
+            if let Some(slot) = self.remove_at(b, lane, hash) {
+                on_remove(slot.id, slot.entry);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Removes every expired entry; returns how many.
     pub fn expire(&mut self, now_ns: u64) -> usize {
+        self.expire_with(now_ns, |_, _| {})
+    }
+
+    /// Removes every expired entry, handing each to `on_remove` (to free what
+    /// the flow held); returns how many.
+    pub fn expire_with(
+        &mut self,
+        now_ns: u64,
+        on_remove: impl FnMut(FlowId, FlowEntry<V>),
+    ) -> usize {
         let ttl = self.default_ttl_ns;
-        let before = self.map.len();
-        self.map.retain(|_, e| !e.expired(now_ns, ttl));
-        let n = before - self.map.len();
+        let n = self.remove_where(|_, e| e.expired(now_ns, ttl), on_remove);
         self.counters.expired += n as u64;
         n
     }
 
     /// Removes every entry (of one port, when given); returns how many.
     pub fn clear(&mut self, port: Option<PortIdx>) -> usize {
-        let before = self.map.len();
         match port {
-            None => self.map.clear(),
-            Some(p) => self.map.retain(|id, _| id.port != p),
+            None => {
+                let n = self.len;
+                self.buckets.fill(Bucket::EMPTY);
+                self.chunks.clear();
+                self.free.clear();
+                self.len = 0;
+                n
+            }
+            Some(p) => self.remove_where(|id, _| id.port == p, |_, _| {}),
         }
-        before - self.map.len()
     }
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&FlowId, &FlowEntry<V>)> {
-        self.map.iter()
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .filter_map(|s| s.as_ref().map(|s| (&s.id, &s.entry)))
     }
 }
 
@@ -339,5 +697,222 @@ mod tests {
         assert_eq!(t.clear(Some(1)), 1);
         assert_eq!(t.len(), 1);
         assert_eq!(t.clear(None), 1);
+    }
+
+    /// Checks the index against the slab: every live slot is in exactly one
+    /// lane, reachable from its home bucket, and every overflow count equals
+    /// the number of entries whose probe passed that bucket.
+    fn check_invariants<V>(t: &FlowTable<V>) {
+        let n = t.buckets.len();
+        let mut overflow = vec![0u32; n];
+        let mut lanes = 0;
+        for (b, bucket) in t.buckets.iter().enumerate() {
+            for (tag, s) in bucket.tags.iter().zip(bucket.slots.iter()) {
+                if *tag == 0 {
+                    continue;
+                }
+                lanes += 1;
+                let slot = t
+                    .slot_ref(*s)
+                    .and_then(Option::as_ref)
+                    .expect("lane -> live slot");
+                let hash = t.hash(&slot.id);
+                assert_eq!(tag_of(hash), *tag);
+                let mut p = hash as usize & t.mask;
+                while p != b {
+                    overflow[p] += 1;
+                    p = (p + 1) & t.mask;
+                }
+                assert_eq!(
+                    t.find(&slot.id, hash),
+                    Some((b, bucket.slots.iter().position(|x| x == s).unwrap()))
+                );
+            }
+        }
+        let live = t.iter().count();
+        assert_eq!(lanes, live);
+        assert_eq!(t.len(), live);
+        for (b, bucket) in t.buckets.iter().enumerate() {
+            assert_eq!(bucket.overflow, overflow[b], "overflow of bucket {b}");
+        }
+        assert_eq!(t.free.len() + live, t.chunks.len() * CHUNK);
+    }
+
+    #[test]
+    fn bucket_is_one_line_and_an_entry_two() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
+        assert_eq!(std::mem::align_of::<Bucket>(), 64);
+        let slot = std::mem::size_of::<Option<Slot<crate::engine::pipeline::FlowState>>>();
+        assert!(slot <= 128, "an engine entry takes {slot} bytes");
+    }
+
+    #[test]
+    fn colliding_hashes_chain_across_buckets_and_unwind() {
+        // 64 flows, all homed in bucket 3 of 32: the chain runs over ~10
+        // buckets; some share a tag too, so the key comparison decides.
+        let mut t = FlowTable::new(64, DEFAULT_TTL_NS);
+        assert_eq!(t.buckets.len(), 32);
+        t.test_hash = Some(|f| ((f.key.src_port as u64 % 5 + 1) << 32) | 3);
+        for i in 0..64u16 {
+            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
+                .unwrap();
+        }
+        check_invariants(&t);
+        assert!(t.buckets[3].overflow > 0);
+        assert_eq!(
+            t.insert(id(0, 99, proto::UDP), FlowEntry::new(99, 1, 0, None), 0)
+                .err(),
+            Some(TableFull)
+        );
+        for i in 0..64u16 {
+            let e = t.get_mut(&id(0, i, proto::UDP), 1).unwrap();
+            assert_eq!(e.value, i);
+        }
+        // Remove every other one (from the middle of the chain), then check
+        // the rest are still found and the counts unwound.
+        for i in (0..64u16).step_by(2) {
+            assert_eq!(t.remove(&id(0, i, proto::UDP)).map(|e| e.value), Some(i));
+            assert!(t.remove(&id(0, i, proto::UDP)).is_none());
+        }
+        check_invariants(&t);
+        for i in 0..64u16 {
+            assert_eq!(t.get_mut(&id(0, i, proto::UDP), 2).is_some(), i % 2 == 1);
+        }
+        // Refill the freed lanes, then empty the table.
+        for i in (0..64u16).step_by(2) {
+            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
+                .unwrap();
+        }
+        check_invariants(&t);
+        for i in 0..64u16 {
+            assert!(t.remove(&id(0, i, proto::UDP)).is_some());
+        }
+        check_invariants(&t);
+        assert!(t
+            .buckets
+            .iter()
+            .all(|b| b.overflow == 0 && b.tags == [0; LANES]));
+    }
+
+    #[test]
+    fn chain_wraps_around_the_last_bucket() {
+        let mut t = FlowTable::new(64, DEFAULT_TTL_NS);
+        t.test_hash = Some(|f| ((f.key.src_port as u64 + 1) << 32) | 31);
+        for i in 0..30u16 {
+            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
+                .unwrap();
+        }
+        check_invariants(&t);
+        assert!(t.buckets[0].tags[0] != 0, "the chain wrapped to bucket 0");
+        // Expiry removes by slot and must unwind the wrapped chain too.
+        for i in (0..30u16).step_by(3) {
+            t.get_mut(&id(0, i, proto::UDP), 50 * S).unwrap();
+        }
+        let mut gone = Vec::new();
+        assert_eq!(
+            t.expire_with(70 * S, |id, e| gone.push((id.key.src_port, e.value))),
+            20
+        );
+        gone.sort();
+        assert!(gone.iter().all(|(p, v)| p == v && p % 3 != 0));
+        check_invariants(&t);
+        for i in (0..30u16).step_by(3) {
+            assert!(t.get_mut(&id(0, i, proto::UDP), 71 * S).is_some());
+        }
+    }
+
+    #[test]
+    fn agrees_with_a_map_under_random_operations() {
+        use std::collections::HashMap;
+        let mut t = FlowTable::new(300, DEFAULT_TTL_NS);
+        let mut m: HashMap<FlowId, (u32, u64)> = HashMap::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut now = 0u64;
+        for step in 0..20_000u32 {
+            let r = rnd();
+            let f = id((r % 3) as PortIdx, (r >> 8) as u16 % 400, proto::UDP);
+            now += S / 100;
+            match (r >> 40) % 8 {
+                0..=2 => {
+                    // A full table reclaims the expired entries first.
+                    if m.len() >= 300 && !m.contains_key(&f) {
+                        m.retain(|_, (_, seen)| now - *seen <= DEFAULT_TTL_NS);
+                    }
+                    let res = t.insert(f, FlowEntry::new(step, 1, now, None), now);
+                    if m.len() >= 300 && !m.contains_key(&f) {
+                        assert_eq!(res.err(), Some(TableFull));
+                    } else {
+                        assert!(res.is_ok());
+                        m.insert(f, (step, now));
+                    }
+                }
+                3..=5 => {
+                    let want = m
+                        .get(&f)
+                        .filter(|(_, seen)| now - *seen <= DEFAULT_TTL_NS)
+                        .map(|(v, _)| *v);
+                    assert_eq!(t.get_mut(&f, now).map(|e| e.value), want);
+                    match want {
+                        Some(_) => {
+                            if let Some(e) = m.get_mut(&f) {
+                                e.1 = now;
+                            }
+                        }
+                        None => {
+                            m.remove(&f);
+                        }
+                    }
+                }
+                6 => assert_eq!(t.remove(&f).map(|e| e.value), m.remove(&f).map(|e| e.0)),
+                _ => {
+                    if step % 50 == 0 {
+                        let before = m.len();
+                        m.retain(|_, (_, seen)| now - *seen <= DEFAULT_TTL_NS);
+                        assert_eq!(t.expire(now), before - m.len());
+                    }
+                }
+            }
+            assert_eq!(t.len(), m.len());
+            if step % 1000 == 0 {
+                check_invariants(&t);
+            }
+        }
+        check_invariants(&t);
+    }
+
+    #[test]
+    fn clear_all_then_reuse_and_prefetch_any_hash() {
+        let mut t = FlowTable::new(5000, DEFAULT_TTL_NS);
+        for i in 0..5000u16 {
+            t.insert(id(i % 4, i, proto::TCP), FlowEntry::new(i, 1, 0, None), 0)
+                .unwrap();
+        }
+        assert_eq!(t.chunks.len(), 2);
+        assert_eq!(t.clear(Some(2)), 1250);
+        check_invariants(&t);
+        for h in [0u64, 1, u64::MAX, 0xdead_beef_0000_0007] {
+            t.prefetch_bucket(h);
+            t.prefetch_entry(h);
+        }
+        for i in 0..5000u16 {
+            let f = id(i % 4, i, proto::TCP);
+            let h = t.hash(&f);
+            t.prefetch_bucket(h);
+            t.prefetch_entry(h);
+            assert_eq!(t.get_mut_hashed(&f, h, 1).is_some(), i % 4 != 2);
+        }
+        assert_eq!(t.clear(None), 3750);
+        assert!(t.is_empty() && t.iter().next().is_none());
+        check_invariants(&t);
+        t.insert(id(0, 1, proto::TCP), FlowEntry::new(1, 1, 0, None), 0)
+            .unwrap();
+        assert_eq!(t.len(), 1);
+        check_invariants(&t);
     }
 }

@@ -11,6 +11,8 @@ mod flow_key;
 pub mod flow_table;
 pub mod frame;
 pub mod gateway;
+pub mod nat;
+pub mod nat_rewrite;
 pub mod pipeline;
 pub mod router;
 
@@ -32,5 +34,7 @@ pub type PortIdx = u16;
 
 #[cfg(test)]
 mod boundary_tests;
+#[cfg(test)]
+mod nat_tests;
 #[cfg(test)]
 mod tests;

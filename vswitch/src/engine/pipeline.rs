@@ -10,9 +10,12 @@
 //! stateful allow is the entry itself: a reply finds the entry its request
 //! created.
 
+use super::external::{self, NatSource, BOUNDARY_MAC, BOUNDARY_VNI};
 use super::firewall::{FwAction, FwContext};
 use super::flow_table::{FlowEntry, FlowId, FlowTable, DEFAULT_TTL_NS};
 use super::frame::{frame_info, parse_encap, FrameInfo};
+use super::nat::{has_port, NatBinding, NatState};
+use super::nat_rewrite::{self, End};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
 use super::quick::{quick_encap, quick_info, quick_key, QUICK_ENCAP_LEN};
@@ -114,6 +117,28 @@ pub struct FlowState {
     pub out: Option<OutXform>,
     /// The compiled inbound transform, once computed.
     pub inb: Option<InXform>,
+    /// The flow's NAT binding, when it goes through an internet gateway: its
+    /// outbound encapsulation translates the source first. Boxed, so that
+    /// flows without NAT keep entries of two cache lines.
+    pub nat: Option<Box<NatBinding>>,
+}
+
+/// What a flow's existing entry tells the slow path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Prior {
+    origin: Direction,
+    allowed: bool,
+    nat: Option<NatBinding>,
+}
+
+impl Prior {
+    fn of(s: &FlowState) -> Self {
+        Prior {
+            origin: s.origin,
+            allowed: s.allowed,
+            nat: s.nat.as_deref().copied(),
+        }
+    }
 }
 
 /// Outer-header templates by (source, destination, VNI, source MAC, next-hop MAC).
@@ -132,6 +157,7 @@ const MAX_TEMPLATES: usize = 4096;
 pub struct Engine {
     flows: FlowTable<FlowState>,
     templates: HashMap<TemplateKey, Arc<EncapTemplate>>,
+    nat: NatState,
 }
 
 impl Engine {
@@ -140,6 +166,7 @@ impl Engine {
         Engine {
             flows: FlowTable::new(capacity, DEFAULT_TTL_NS),
             templates: HashMap::new(),
+            nat: NatState::default(),
         }
     }
 
@@ -209,6 +236,13 @@ impl Engine {
                                 inner_dst_mac,
                                 uplink,
                             } => {
+                                if let Some(b) = e.value.nat.as_deref() {
+                                    let port = has_port(&id.key).then_some(b.ext_port);
+                                    let ip = b.source.ip();
+                                    if !nat_rewrite::rewrite(pkt.bytes_mut(), End::Src, ip, port) {
+                                        return Outcome::drop(DropReason::Unsupported, Path::Fast);
+                                    }
+                                }
                                 return encap(
                                     pkt,
                                     template,
@@ -216,13 +250,13 @@ impl Engine {
                                     *inner_dst_mac,
                                     *uplink,
                                     Path::Fast,
-                                )
+                                );
                             }
                             OutXform::Local { to, dst_mac } => local = Some((*to, *dst_mac)),
                             OutXform::Drop(r) => return Outcome::drop(*r, Path::Fast),
                         }
                     }
-                    Some((e.value.origin, e.value.allowed))
+                    Some(Prior::of(&e.value))
                 }
                 None => None,
             };
@@ -241,6 +275,13 @@ impl Engine {
         if let Some(o) = gateway::outbound(vnic, &info, pkt) {
             return o;
         }
+        if matches!(info.l3.map(|l| l.proto), Some(proto::ICMP | proto::ICMPV6)) {
+            if let Some(err) = nat_rewrite::icmp_error(pkt.bytes()) {
+                if let Some(o) = self.nat_icmp_error_out(snap, vnic, pkt, err.quoted) {
+                    return o;
+                }
+            }
+        }
         let Some(key) = info.key else {
             return Outcome::drop(DropReason::Unsupported, Path::Early);
         };
@@ -250,10 +291,7 @@ impl Engine {
         };
         let prior = match looked_up {
             Some((k, prior)) if k == key => prior,
-            _ => self
-                .flows
-                .get_mut(&id, now_ns)
-                .map(|e| (e.value.origin, e.value.allowed)),
+            _ => self.flows.get_mut(&id, now_ns).map(|e| Prior::of(&e.value)),
         };
         self.outbound_slow(snap, vnic, &info, id, prior, pkt, now_ns)
     }
@@ -275,7 +313,7 @@ impl Engine {
         if let Some(d) = pkt.bytes_mut().get_mut(0..6) {
             d.copy_from_slice(&dst_mac.0);
         }
-        let o = self.inbound(target, pkt, now_ns, Some(from.spec.vni));
+        let o = self.inbound(target, pkt, now_ns, Some(from.spec.vni), None);
         // The packet's path is the sender's: fast only if both halves were.
         Outcome {
             verdict: o.verdict,
@@ -294,14 +332,18 @@ impl Engine {
         vnic: &Vnic,
         info: &FrameInfo,
         id: FlowId,
-        prior: Option<(Direction, bool)>,
+        prior: Option<Prior>,
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
         let key = id.key;
         // Firewall: a reply to an allowed inbound connection passes.
         let (origin, allowed) = match prior {
-            Some((Direction::In, true)) => (Direction::In, true),
+            Some(Prior {
+                origin: Direction::In,
+                allowed: true,
+                ..
+            }) => (Direction::In, true),
             _ => {
                 let a = self.fw_allows(vnic, Direction::Out, &key, Some(vnic.spec.vni));
                 // An allowed request makes the guest the connection's origin,
@@ -310,25 +352,31 @@ impl Engine {
                     if a {
                         Direction::Out
                     } else {
-                        prior.map_or(Direction::Out, |p| p.0)
+                        prior.map_or(Direction::Out, |p| p.origin)
                     },
                     a,
                 )
             }
         };
-        let xform = if !allowed {
-            OutXform::Drop(DropReason::FirewallDeny)
+        let prior_nat = prior.and_then(|p| p.nat);
+        let (xform, nat) = if !allowed {
+            (OutXform::Drop(DropReason::FirewallDeny), None)
         } else {
-            route_and_encap(snap, vnic, &key, &mut self.templates)
+            self.route_and_encap(snap, vnic, id, origin, prior_nat)
         };
+        // A flow rebound (or no longer translated) gives back what it held.
+        if let Some(old) = prior_nat.filter(|o| Some(*o) != nat) {
+            self.nat.release(&id, &old);
+        }
         let state = FlowState {
             origin,
             allowed,
             out: Some(xform.clone()),
             inb: None,
+            nat: nat.map(Box::new),
         };
         let exists = prior.is_some();
-        if self
+        let installed = self
             .install(
                 id,
                 state,
@@ -339,8 +387,15 @@ impl Engine {
                 Direction::Out,
                 now_ns,
             )
-            .is_err()
-        {
+            .is_ok();
+        if let Some(b) = nat.filter(|b| Some(*b) != prior_nat) {
+            if installed {
+                self.nat.bind(id, &b);
+            } else {
+                self.nat.release(&id, &b);
+            }
+        }
+        if !installed {
             return Outcome::drop(DropReason::FlowTableFull, Path::Slow);
         }
         match xform {
@@ -349,7 +404,16 @@ impl Engine {
                 entropy,
                 inner_dst_mac,
                 uplink,
-            } => encap(pkt, &template, entropy, inner_dst_mac, uplink, Path::Slow),
+            } => {
+                if let Some(b) = nat {
+                    let port = has_port(&key).then_some(b.ext_port);
+                    let ip = b.source.ip();
+                    if !nat_rewrite::rewrite(pkt.bytes_mut(), End::Src, ip, port) {
+                        return Outcome::drop(DropReason::Unsupported, Path::Slow);
+                    }
+                }
+                encap(pkt, &template, entropy, inner_dst_mac, uplink, Path::Slow)
+            }
             OutXform::Local { to, dst_mac } => {
                 self.deliver_local(snap, vnic, to, dst_mac, pkt, now_ns, Path::Slow)
             }
@@ -458,6 +522,13 @@ impl Engine {
         if encap.outer_dst != u.addr {
             return Outcome::drop(DropReason::NotGeneve, Path::Early);
         }
+        if encap.external && encap.vni == BOUNDARY_VNI {
+            // From the boundary: addressed by external IP, not (VNI, MAC).
+            if !pkt.strip_front(encap.inner_offset) {
+                return Outcome::drop(DropReason::Malformed, Path::Early);
+            }
+            return self.nat_inbound(snap, pkt, now_ns);
+        }
         let Some(port) = snap
             .vpc
             .by_vni_mac
@@ -474,7 +545,326 @@ impl Engine {
         }
         // The VNI is metadata only for traffic from inside the VPC.
         let remote_vni = (!encap.external).then_some(encap.vni);
-        self.inbound(vnic, pkt, now_ns, remote_vni)
+        self.inbound(vnic, pkt, now_ns, remote_vni, None)
+    }
+
+    /// Router, NAT and overlay layers of the outbound slow path: the
+    /// compiled transform and, for internet-gateway traffic, the NAT binding.
+    fn route_and_encap(
+        &mut self,
+        snap: &Snapshot,
+        vnic: &Vnic,
+        id: FlowId,
+        origin: Direction,
+        prior_nat: Option<NatBinding>,
+    ) -> (OutXform, Option<NatBinding>) {
+        let key = &id.key;
+        let Some(route) = vnic.router.lookup(key.dst) else {
+            return (OutXform::Drop(DropReason::NoRoute), None);
+        };
+        vnic.hits.route_hit(route);
+        let target: IpAddr = match &route.target {
+            RouterTarget::Drop => return (OutXform::Drop(DropReason::RouteDrop), None),
+            RouterTarget::InternetGateway(tag) => {
+                return self.nat_and_boundary(snap, vnic, id, *tag, origin, prior_nat)
+            }
+            RouterTarget::Nic(_) => return (OutXform::Drop(DropReason::RouteUnsupported), None),
+            RouterTarget::Ip(nh) => *nh,
+            RouterTarget::VpcSubnet(_) => key.dst,
+        };
+        let vni = vnic.spec.vni;
+        let Some(phys) = snap.vpc.v2p.get(vni, target) else {
+            return (OutXform::Drop(DropReason::NoV2p), None);
+        };
+        let Some(u) = snap.vpc.underlay else {
+            return (OutXform::Drop(DropReason::NoUnderlay), None);
+        };
+        if phys.underlay == u.addr {
+            let x = match snap.vpc.by_vni_mac.get(&(vni, phys.mac)) {
+                Some(to) => OutXform::Local {
+                    to: *to,
+                    dst_mac: phys.mac,
+                },
+                None => OutXform::Drop(DropReason::NoVnic),
+            };
+            return (x, None);
+        }
+        let template = template_to(&mut self.templates, &u, phys.underlay, vni);
+        let x = OutXform::Encap {
+            template,
+            entropy: flow_hash(key),
+            inner_dst_mac: phys.mac,
+            uplink: u.uplink,
+        };
+        (x, None)
+    }
+
+    /// NAT (floating > ephemeral > SNAT > deny, per gateway tag) and
+    /// encapsulation toward a boundary endpoint chosen by V2B. A flow keeps
+    /// its binding while it stays valid (soft revalidation).
+    fn nat_and_boundary(
+        &mut self,
+        snap: &Snapshot,
+        vnic: &Vnic,
+        id: FlowId,
+        tag: external::IgwTag,
+        origin: Direction,
+        prior_nat: Option<NatBinding>,
+    ) -> (OutXform, Option<NatBinding>) {
+        let key = &id.key;
+        let Some(u) = snap.vpc.underlay else {
+            return (OutXform::Drop(DropReason::NoUnderlay), None);
+        };
+        let hash = flow_hash(key);
+        let igws = &snap.vpc.igws;
+        let keep = prior_nat.filter(|b| match origin {
+            // Replies of a connection made to an external address leave from it.
+            Direction::In => binding_held(vnic, b),
+            Direction::Out => {
+                b.tag == tag && external::source_still_valid(&vnic.external, igws, tag, &b.source)
+            }
+        });
+        let binding = match keep {
+            Some(b) => b,
+            None => {
+                let Some(src) = external::select_source(&vnic.external, igws, tag, key.dst, hash)
+                else {
+                    return (OutXform::Drop(DropReason::NoExternalIp), None);
+                };
+                let ext_port = match src {
+                    NatSource::Snat(s) if has_port(key) => {
+                        let flows = &self.flows;
+                        let live = |h: &FlowId, p: u16| {
+                            flows.get(h).is_some_and(|e| {
+                                e.value.nat.as_deref().is_some_and(|b| {
+                                    b.ext_port == p
+                                        && matches!(b.source, NatSource::Snat(x) if x.ip == s.ip)
+                                })
+                            })
+                        };
+                        match self
+                            .nat
+                            .allocate(id, s.ip, (s.first_port, s.last_port), live)
+                        {
+                            Some(p) => p,
+                            None => return (OutXform::Drop(DropReason::SnatExhausted), None),
+                        }
+                    }
+                    _ => key.src_port,
+                };
+                NatBinding {
+                    tag,
+                    source: src,
+                    ext_port,
+                }
+            }
+        };
+        let Some(endpoint) = snap.vpc.v2b.lookup(key.dst, hash) else {
+            if Some(binding) != prior_nat {
+                self.nat.release(&id, &binding);
+            }
+            return (OutXform::Drop(DropReason::NoBoundary), None);
+        };
+        let template = template_to(&mut self.templates, &u, endpoint, BOUNDARY_VNI);
+        let x = OutXform::Encap {
+            template,
+            entropy: hash,
+            inner_dst_mac: MacAddr(BOUNDARY_MAC),
+            uplink: u.uplink,
+        };
+        (x, Some(binding))
+    }
+
+    /// Traffic from the boundary (External option): a reply to a translated
+    /// flow, an ICMP error about one, or a new connection to a 1:1 external
+    /// address (DNAT, then the inbound layers). `pkt` is the inner frame.
+    fn nat_inbound<P: PacketBuf>(&mut self, snap: &Snapshot, pkt: &mut P, now_ns: u64) -> Outcome {
+        let info = match frame_info(pkt.bytes()) {
+            Ok(i) => i,
+            Err(r) => return Outcome::drop(r, Path::Early),
+        };
+        let Some(key) = info.key else {
+            return Outcome::drop(DropReason::Unsupported, Path::Early);
+        };
+        if let Some(err) = nat_rewrite::icmp_error(pkt.bytes()) {
+            return self.nat_icmp_error_in(snap, pkt, err.quoted, now_ns);
+        }
+        if let Some(id) = self.nat.flow_of_reply(&key) {
+            if let Some(vnic) = snap.vpc.vnic(id.port) {
+                if let Some(e) = self.flows.get_mut(&id, now_ns) {
+                    if let Some(b) = e.value.nat.as_deref() {
+                        if e.value.allowed && binding_held(vnic, b) {
+                            if let Some(t) = e.tcp.as_mut() {
+                                t.update(Direction::In, info.tcp_flags);
+                            }
+                            let port = has_port(&id.key).then_some(id.key.src_port);
+                            return deliver_translated(pkt, vnic, id.key.src, port, Path::Fast);
+                        }
+                    }
+                }
+            }
+        }
+        // A connection to a floating or ephemeral address: DNAT to the
+        // guest's private address (ports kept), then the inbound layers.
+        let Some(vnic) = snap
+            .vpc
+            .owners
+            .one_to_one(key.dst)
+            .and_then(|p| snap.vpc.vnic(p))
+        else {
+            return Outcome::drop(DropReason::NatNoState, Path::Slow);
+        };
+        let source = if vnic.external.floating.contains(&key.dst) {
+            NatSource::Floating(key.dst)
+        } else {
+            NatSource::Ephemeral(key.dst)
+        };
+        let guest: Option<IpAddr> = match key.dst {
+            IpAddr::V4(_) => vnic.spec.ipv4.map(IpAddr::V4),
+            IpAddr::V6(_) => vnic.spec.ipv6.map(IpAddr::V6),
+        };
+        let Some(guest) = guest else {
+            return Outcome::drop(DropReason::NatNoState, Path::Slow);
+        };
+        if !nat_rewrite::rewrite(pkt.bytes_mut(), End::Dst, guest, None) {
+            return Outcome::drop(DropReason::Unsupported, Path::Slow);
+        }
+        set_macs(pkt, vnic);
+        let b = NatBinding {
+            tag: None,
+            source,
+            ext_port: key.dst_port,
+        };
+        self.inbound(vnic, pkt, now_ns, None, Some(b))
+    }
+
+    /// An ICMP error from outside about a packet one of our flows sent: the
+    /// outer destination and the quoted source are translated back.
+    fn nat_icmp_error_in<P: PacketBuf>(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut P,
+        quoted: FlowKey,
+        now_ns: u64,
+    ) -> Outcome {
+        // The quote is what we sent; its reverse is what a reply looks like.
+        let found = self.nat.flow_of_reply(&quoted.reverse()).or_else(|| {
+            // Or a connection made to a 1:1 address: the flow is keyed by the
+            // guest's private address.
+            let port = snap.vpc.owners.one_to_one(quoted.src)?;
+            let v = snap.vpc.vnic(port)?;
+            let guest: IpAddr = match quoted.src {
+                IpAddr::V4(_) => IpAddr::V4(v.spec.ipv4?),
+                IpAddr::V6(_) => IpAddr::V6(v.spec.ipv6?),
+            };
+            Some(FlowId {
+                port,
+                key: FlowKey {
+                    src: guest,
+                    ..quoted
+                },
+            })
+        });
+        let Some(id) = found else {
+            return Outcome::drop(DropReason::NatNoState, Path::Slow);
+        };
+        let (Some(vnic), Some(e)) = (snap.vpc.vnic(id.port), self.flows.get_mut(&id, now_ns))
+        else {
+            return Outcome::drop(DropReason::NatNoState, Path::Slow);
+        };
+        if !e.value.allowed
+            || !e
+                .value
+                .nat
+                .as_deref()
+                .is_some_and(|b| binding_held(vnic, b))
+        {
+            return Outcome::drop(DropReason::NatNoState, Path::Slow);
+        }
+        let port = has_port(&id.key).then_some(id.key.src_port);
+        if !nat_rewrite::rewrite_icmp_error(
+            pkt.bytes_mut(),
+            End::Dst,
+            id.key.src,
+            End::Src,
+            id.key.src,
+            port,
+        ) {
+            return Outcome::drop(DropReason::Unsupported, Path::Slow);
+        }
+        set_macs(pkt, vnic);
+        Outcome::forward(vnic.port, Path::Slow)
+    }
+
+    /// An ICMP error the guest sends about a packet of a translated flow:
+    /// the outer source and the quoted destination become the external
+    /// address, and it goes to the boundary. `None` when the quoted packet
+    /// belongs to no translated flow (the error is ordinary VPC traffic).
+    fn nat_icmp_error_out<P: PacketBuf>(
+        &mut self,
+        snap: &Snapshot,
+        vnic: &Vnic,
+        pkt: &mut P,
+        quoted: FlowKey,
+    ) -> Option<Outcome> {
+        // The quote is what the guest received: its reverse is the flow's key.
+        let id = FlowId {
+            port: vnic.port,
+            key: quoted.reverse(),
+        };
+        let b = self.flows.get(&id)?.value.nat.as_deref().copied()?;
+        let u = snap.vpc.underlay?;
+        let ext = b.source.ip();
+        let hash = flow_hash(&id.key);
+        let Some(endpoint) = snap.vpc.v2b.lookup(id.key.dst, hash) else {
+            return Some(Outcome::drop(DropReason::NoBoundary, Path::Slow));
+        };
+        let port = has_port(&id.key).then_some(b.ext_port);
+        if !nat_rewrite::rewrite_icmp_error(pkt.bytes_mut(), End::Src, ext, End::Dst, ext, port) {
+            return Some(Outcome::drop(DropReason::Unsupported, Path::Slow));
+        }
+        let template = template_to(&mut self.templates, &u, endpoint, BOUNDARY_VNI);
+        Some(encap(
+            pkt,
+            &template,
+            hash,
+            MacAddr(BOUNDARY_MAC),
+            u.uplink,
+            Path::Slow,
+        ))
+    }
+
+    /// Expires idle flows, releasing their NAT resources; returns how many.
+    pub fn expire_flows(&mut self, now_ns: u64) -> usize {
+        let nat = &mut self.nat;
+        self.flows.expire_with(now_ns, |id, e| {
+            if let Some(b) = e.value.nat {
+                nat.release(&id, &b);
+            }
+        })
+    }
+
+    /// Removes every flow (of one port, when given), releasing their NAT
+    /// resources; returns how many.
+    pub fn clear_flows(&mut self, port: Option<PortIdx>) -> usize {
+        let n = self.flows.clear(port);
+        let flows = &self.flows;
+        self.nat.retain(|id, _, p| {
+            flows.get(id).is_some_and(|e| {
+                e.value.nat.is_some()
+                    && p.is_none_or(|p| e.value.nat.as_deref().is_some_and(|b| b.ext_port == p))
+            })
+        });
+        n
+    }
+
+    /// The NAT state's counters and sizes (SNAT ports held, reply keys held).
+    pub fn nat_state(&self) -> (super::nat::NatCounters, usize, usize) {
+        (
+            self.nat.counters(),
+            self.nat.snat_ports_held(),
+            self.nat.reverse_len(),
+        )
     }
 
     /// Inbound layers for a frame addressed to `vnic` (already decapsulated).
@@ -484,6 +874,7 @@ impl Engine {
         pkt: &mut P,
         now_ns: u64,
         remote_vni: Option<u32>,
+        dnat: Option<NatBinding>,
     ) -> Outcome {
         let info = match frame_info(pkt.bytes()) {
             Ok(i) => i,
@@ -509,20 +900,21 @@ impl Engine {
         // Gateway (inbound): only traffic for the guest's own MAC and IP.
         let for_guest = (info.dst_mac == vnic.spec.mac || info.dst_mac.is_multicast())
             && info.l3.is_some_and(|l3| vnic.spec.owns(l3.dst));
-        let prior = self
-            .flows
-            .get_mut(&id, now_ns)
-            .map(|e| (e.value.origin, e.value.allowed));
+        let prior = self.flows.get_mut(&id, now_ns).map(|e| Prior::of(&e.value));
         let exists = prior.is_some();
         let (origin, allowed) = match prior {
-            Some((Direction::Out, true)) => (Direction::Out, true),
+            Some(Prior {
+                origin: Direction::Out,
+                allowed: true,
+                ..
+            }) => (Direction::Out, true),
             _ => {
                 let a = self.fw_allows(vnic, Direction::In, &key, remote_vni);
                 (
                     if a {
                         Direction::In
                     } else {
-                        prior.map_or(Direction::In, |p| p.0)
+                        prior.map_or(Direction::In, |p| p.origin)
                     },
                     a,
                 )
@@ -542,6 +934,7 @@ impl Engine {
             allowed,
             out: None,
             inb: Some(xform),
+            nat: prior.and_then(|p| p.nat).or(dnat).map(Box::new),
         };
         // Traffic not for the guest creates no state.
         if for_guest
@@ -562,64 +955,103 @@ impl Engine {
         }
         apply_in(pkt, xform, vnic.port, Path::Slow)
     }
+
+    /// Prefetches the flow-table bucket the fast path will look up for this
+    /// frame (received on `in_port`) and returns the flow's hash, or `None`
+    /// when the frame takes no fast-path lookup. Computes the same flow id as
+    /// `outbound` and `underlay_in` do: keep the three in step. Used by the
+    /// worker to overlap a burst's cache misses before processing it.
+    #[inline]
+    pub fn prefetch_flow(&self, snap: &Snapshot, in_port: PortIdx, bytes: &[u8]) -> Option<u64> {
+        if let Verdict::Forward(_) = snap.patch.forward(in_port) {
+            return None;
+        }
+        let id = match snap.vpc.vnic(in_port) {
+            Some(vnic) => FlowId {
+                port: vnic.port,
+                key: quick_key(bytes)?.0,
+            },
+            None => {
+                let u = snap.vpc.underlay.filter(|u| u.uplink == in_port)?;
+                let (vni, mac) = quick_encap(bytes, &u.addr)?;
+                let port = snap.vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
+                let vnic = snap.vpc.vnic(*port)?;
+                let (key, _) = quick_key(bytes.get(QUICK_ENCAP_LEN..)?)?;
+                FlowId {
+                    port: vnic.port,
+                    key: key.reverse(),
+                }
+            }
+        };
+        let hash = self.flows.hash(&id);
+        self.flows.prefetch_bucket(hash);
+        Some(hash)
+    }
+
+    /// Prefetches the entry of a flow whose bucket [`Self::prefetch_flow`]
+    /// prefetched (a little earlier, so that the bucket is in cache).
+    #[inline]
+    pub fn prefetch_flow_entry(&self, hash: u64) {
+        self.flows.prefetch_entry(hash);
+    }
 }
 
-/// Router and overlay layers of the outbound slow path (NAT comes with
-/// internet gateways; here gateway traffic has no external source yet).
-fn route_and_encap(
-    snap: &Snapshot,
-    vnic: &Vnic,
-    key: &FlowKey,
+/// The shared outer headers toward `dst` (cached; past the bound the cache starts over).
+fn template_to(
     templates: &mut HashMap<TemplateKey, Arc<EncapTemplate>>,
-) -> OutXform {
-    let Some(route) = vnic.router.lookup(key.dst) else {
-        return OutXform::Drop(DropReason::NoRoute);
-    };
-    vnic.hits.route_hit(route);
-    let target: IpAddr = match &route.target {
-        RouterTarget::Drop => return OutXform::Drop(DropReason::RouteDrop),
-        RouterTarget::InternetGateway(_) => return OutXform::Drop(DropReason::NoExternalIp),
-        RouterTarget::Nic(_) => return OutXform::Drop(DropReason::RouteUnsupported),
-        RouterTarget::Ip(nh) => *nh,
-        RouterTarget::VpcSubnet(_) => key.dst,
-    };
-    let vni = vnic.spec.vni;
-    let Some(phys) = snap.vpc.v2p.get(vni, target) else {
-        return OutXform::Drop(DropReason::NoV2p);
-    };
-    let Some(u) = snap.vpc.underlay else {
-        return OutXform::Drop(DropReason::NoUnderlay);
-    };
-    if phys.underlay == u.addr {
-        return match snap.vpc.by_vni_mac.get(&(vni, phys.mac)) {
-            Some(to) => OutXform::Local {
-                to: *to,
-                dst_mac: phys.mac,
-            },
-            None => OutXform::Drop(DropReason::NoVnic),
-        };
-    }
-    let tkey = (u.addr, phys.underlay, vni, u.uplink_mac, u.nexthop_mac);
+    u: &super::vpc::Underlay,
+    dst: std::net::Ipv6Addr,
+    vni: u32,
+) -> Arc<EncapTemplate> {
+    let tkey = (u.addr, dst, vni, u.uplink_mac, u.nexthop_mac);
     if templates.len() >= MAX_TEMPLATES && !templates.contains_key(&tkey) {
         templates.clear();
     }
-    let template = templates
+    templates
         .entry(tkey)
         .or_insert_with(|| {
             Arc::new(EncapTemplate::new(
                 u.uplink_mac,
                 u.nexthop_mac,
                 u.addr,
-                phys.underlay,
+                dst,
                 vni,
             ))
         })
-        .clone();
-    OutXform::Encap {
-        template,
-        entropy: flow_hash(key),
-        inner_dst_mac: phys.mac,
-        uplink: u.uplink,
+        .clone()
+}
+
+/// Whether the VNIC still holds the external address of `b` (its flows'
+/// replies may still be translated back).
+fn binding_held(vnic: &Vnic, b: &NatBinding) -> bool {
+    match b.source {
+        NatSource::Floating(a) => vnic.external.floating.contains(&a),
+        NatSource::Ephemeral(a) => vnic.external.ephemeral == Some(a),
+        NatSource::Snat(s) => vnic.external.snat == Some(s),
+    }
+}
+
+/// Delivers a translated-back frame to the guest: destination address (and
+/// port) to the guest's, MACs to guest and gateway.
+fn deliver_translated<P: PacketBuf>(
+    pkt: &mut P,
+    vnic: &Vnic,
+    ip: IpAddr,
+    port: Option<u16>,
+    path: Path,
+) -> Outcome {
+    if !nat_rewrite::rewrite(pkt.bytes_mut(), End::Dst, ip, port) {
+        return Outcome::drop(DropReason::Unsupported, path);
+    }
+    set_macs(pkt, vnic);
+    Outcome::forward(vnic.port, path)
+}
+
+/// Destination MAC the guest's, source MAC its gateway's.
+fn set_macs<P: PacketBuf>(pkt: &mut P, vnic: &Vnic) {
+    if let Some(m) = pkt.bytes_mut().get_mut(0..12) {
+        m[0..6].copy_from_slice(&vnic.spec.mac.0);
+        m[6..12].copy_from_slice(&vnic.spec.gateway_mac.0);
     }
 }
 

@@ -14,23 +14,23 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::Ipv6Addr;
 use vswitch_api::{FwRuleSpec, VnicCreate};
 
-const VNI: u32 = 7777;
-const S: u64 = 1_000_000_000;
-const GUEST_A: PortIdx = 0;
-const UPLINK: PortIdx = 1;
-const GUEST_B: PortIdx = 2;
-const MAC_A: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x05];
-const MAC_B: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x06];
-const MAC_REMOTE: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x09];
-const GW_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x01];
-const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const NEXTHOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
-const IP_A: [u8; 4] = [172, 30, 0, 5];
-const IP_B: [u8; 4] = [172, 30, 0, 6];
-const IP_REMOTE: [u8; 4] = [172, 30, 0, 9];
+pub(super) const VNI: u32 = 7777;
+pub(super) const S: u64 = 1_000_000_000;
+pub(super) const GUEST_A: PortIdx = 0;
+pub(super) const UPLINK: PortIdx = 1;
+pub(super) const GUEST_B: PortIdx = 2;
+pub(super) const MAC_A: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x05];
+pub(super) const MAC_B: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x06];
+pub(super) const MAC_REMOTE: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x09];
+pub(super) const GW_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x01];
+pub(super) const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub(super) const NEXTHOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+pub(super) const IP_A: [u8; 4] = [172, 30, 0, 5];
+pub(super) const IP_B: [u8; 4] = [172, 30, 0, 6];
+pub(super) const IP_REMOTE: [u8; 4] = [172, 30, 0, 9];
 
 /// A firewall rule in the test's shorthand: direction, priority, action, hosts, protocols, ports.
-type Rule<'a> = (
+pub(super) type Rule<'a> = (
     &'a str,
     u16,
     &'a str,
@@ -39,24 +39,24 @@ type Rule<'a> = (
     &'a [&'a str],
 );
 
-fn sled(n: u16) -> Ipv6Addr {
+pub(super) fn sled(n: u16) -> Ipv6Addr {
     Ipv6Addr::new(0xfd00, 0x1701, 0xd, 0x0100 + n, 0, 0, 0, 1)
 }
 
-fn mac_s(m: [u8; 6]) -> String {
+pub(super) fn mac_s(m: [u8; 6]) -> String {
     MacAddr(m).to_string()
 }
 
 /// A sled switch (this sled is 1) with guest ports a and b, an uplink, and a
 /// remote guest 172.30.0.9 on sled 2.
-struct World {
-    dir: PortDirectory,
-    tables: TableStore,
-    engine: Engine,
+pub(super) struct World {
+    pub(super) dir: PortDirectory,
+    pub(super) tables: TableStore,
+    pub(super) engine: Engine,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = PortDirectory {
             names: vec!["a".into(), "up".into(), "b".into()],
             roles: vec![PortRole::Guest, PortRole::Uplink, PortRole::Guest],
@@ -97,7 +97,7 @@ impl World {
         w
     }
 
-    fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
+    pub(super) fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
         admin::vnic_create(
             &self.dir,
             &self.tables,
@@ -120,7 +120,7 @@ impl World {
         .unwrap();
     }
 
-    fn firewall(&self, port: &str, rules: &[Rule]) {
+    pub(super) fn firewall(&self, port: &str, rules: &[Rule]) {
         let specs: Vec<FwRuleSpec> = rules
             .iter()
             .map(|(d, prio, action, hosts, protos, ports)| FwRuleSpec {
@@ -135,7 +135,7 @@ impl World {
         admin::firewall_set(&self.dir, &self.tables, port, &specs).unwrap();
     }
 
-    fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
+    pub(super) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
         let snap = self.tables.current();
         let mut p = VecPacket::new(frame);
         let o = self.engine.process(&snap, port, &mut p, now);
@@ -144,7 +144,7 @@ impl World {
 }
 
 /// A UDP frame from guest a to `dst`, as the guest sends it (to its gateway's MAC).
-fn udp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+pub(super) fn udp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .udp(sport, dport);
@@ -165,7 +165,7 @@ fn udp_to_a(src_mac: [u8; 6], src: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 }
 
 /// Wraps `inner` in Geneve from sled 2 to `dst` with `vni`.
-fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
+pub(super) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
     let mut g = vec![(options.len() / 4) as u8, 0, 0x65, 0x58];
     g.extend_from_slice(&(vni << 8).to_be_bytes());
     g.extend_from_slice(options);
@@ -178,14 +178,14 @@ fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
     v
 }
 
-fn forwarded(o: Outcome) -> PortIdx {
+pub(super) fn forwarded(o: Outcome) -> PortIdx {
     match o.verdict {
         Verdict::Forward(p) => p,
         Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
     }
 }
 
-fn dropped(o: Outcome) -> DropReason {
+pub(super) fn dropped(o: Outcome) -> DropReason {
     match o.verdict {
         Verdict::Drop(r) => r,
         Verdict::Forward(p) => panic!("forwarded to {p}"),

@@ -16,7 +16,7 @@ macro_rules! drop_reasons {
         /// Why a packet was dropped. Every drop is counted under exactly one
         /// reason, so that received = sent + dropped holds per port.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(usize)]
+        #[repr(u8)]
         pub enum DropReason {
             $(#[doc = $doc] $variant,)*
         }

@@ -1,0 +1,490 @@
+//! In-place address and port translation of a frame, with incremental
+//! checksum updates, and the translation of the packet an ICMP error quotes.
+//!
+//! The port of ICMP echo is its identifier (MODEL.md, *Flow tables*), so an
+//! echo's identifier is rewritten where a transport port would be.
+
+use super::proto;
+use crate::wire::checksum;
+use std::net::IpAddr;
+
+/// Which end of a packet to translate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The source address and port.
+    Src,
+    /// The destination address and port.
+    Dst,
+}
+
+/// Where the headers of an IP packet are, as translation needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    l3: usize,
+    l4: usize,
+    v4: bool,
+    proto: u8,
+    /// A non-first IPv4 fragment: no transport header to touch.
+    fragment: bool,
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
+    b.get_mut(at..at + 2)?.copy_from_slice(&v.to_be_bytes());
+    Some(())
+}
+
+/// The IP header of an Ethernet frame (untagged or one 802.1Q tag).
+fn frame_layout(f: &[u8]) -> Option<Layout> {
+    let (ethertype, l3) = match be16(f, 12)? {
+        0x8100 => (be16(f, 16)?, 18),
+        t => (t, 14),
+    };
+    ip_layout(f, l3, ethertype)
+}
+
+/// The layout of the IP packet at `l3`. IPv6 with extension headers is not
+/// translated (the caller drops it as unsupported).
+fn ip_layout(f: &[u8], l3: usize, ethertype: u16) -> Option<Layout> {
+    match ethertype {
+        0x0800 => {
+            let vihl = *f.get(l3)?;
+            let ihl = usize::from(vihl & 0x0f) * 4;
+            if vihl >> 4 != 4 || ihl < 20 || f.len() < l3 + ihl {
+                return None;
+            }
+            let frag = be16(f, l3 + 6)? & 0x1fff != 0;
+            Some(Layout {
+                l3,
+                l4: l3 + ihl,
+                v4: true,
+                proto: *f.get(l3 + 9)?,
+                fragment: frag,
+            })
+        }
+        0x86dd => {
+            if *f.get(l3)? >> 4 != 6 || f.len() < l3 + 40 {
+                return None;
+            }
+            let nh = *f.get(l3 + 6)?;
+            matches!(nh, proto::TCP | proto::UDP | proto::ICMPV6).then_some(Layout {
+                l3,
+                l4: l3 + 40,
+                v4: false,
+                proto: nh,
+                fragment: false,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Offset of the checksum within the transport header, and whether it covers
+/// the pseudo-header (and so the addresses).
+fn l4_checksum(l: &Layout) -> Option<(usize, bool)> {
+    match l.proto {
+        proto::TCP => Some((16, true)),
+        proto::UDP => Some((6, true)),
+        proto::ICMP => Some((2, false)),
+        proto::ICMPV6 => Some((2, true)),
+        _ => None,
+    }
+}
+
+/// Offset of the field that plays the port at `end` within the transport
+/// header: TCP/UDP ports, the identifier of an ICMP echo request or reply.
+fn port_field(f: &[u8], l: &Layout, end: End) -> Option<usize> {
+    match l.proto {
+        proto::TCP | proto::UDP => Some(if end == End::Src { 0 } else { 2 }),
+        proto::ICMP => matches!(*f.get(l.l4)?, 0 | 8).then_some(4),
+        proto::ICMPV6 => matches!(*f.get(l.l4)?, 128 | 129).then_some(4),
+        _ => None,
+    }
+}
+
+/// Rewrites the address (and the port, when given and the packet has one) at
+/// `end` of the IP packet in frame `f`, keeping every checksum right.
+/// Returns false, leaving the frame untouched, when the frame is not an IP
+/// packet of `ip`'s family that this translation handles.
+pub fn rewrite(f: &mut [u8], end: End, ip: IpAddr, port: Option<u16>) -> bool {
+    match frame_layout(f) {
+        Some(l) => rewrite_at(f, &l, end, ip, port).is_some(),
+        None => false,
+    }
+}
+
+fn rewrite_at(f: &mut [u8], l: &Layout, end: End, ip: IpAddr, port: Option<u16>) -> Option<()> {
+    let new: Vec<u8> = match (ip, l.v4) {
+        (IpAddr::V4(a), true) => a.octets().to_vec(),
+        (IpAddr::V6(a), false) => a.octets().to_vec(),
+        _ => return None,
+    };
+    let (addr_at, alen) = match (l.v4, end) {
+        (true, End::Src) => (l.l3 + 12, 4),
+        (true, End::Dst) => (l.l3 + 16, 4),
+        (false, End::Src) => (l.l3 + 8, 16),
+        (false, End::Dst) => (l.l3 + 24, 16),
+    };
+    let old: Vec<u8> = f.get(addr_at..addr_at + alen)?.to_vec();
+    // A quoted packet may be cut short after 8 bytes of transport header:
+    // only fields that are present are touched.
+    let has_l4 = !l.fragment && f.len() >= l.l4 + 8;
+    let csum = if has_l4 { l4_checksum(l) } else { None };
+    let pf = if has_l4 { port_field(f, l, end) } else { None };
+    // Address.
+    f.get_mut(addr_at..addr_at + alen)?.copy_from_slice(&new);
+    if l.v4 {
+        let c = be16(f, l.l3 + 10)?;
+        put16(f, l.l3 + 10, checksum::update_bytes(c, &old, &new))?;
+    }
+    if let Some((off, pseudo)) = csum {
+        let at = l.l4 + off;
+        if pseudo && f.len() >= at + 2 {
+            let c = be16(f, at)?;
+            // UDP over IPv4 may carry no checksum (0): it stays 0.
+            if !(l.proto == proto::UDP && l.v4 && c == 0) {
+                let mut n = checksum::update_bytes(c, &old, &new);
+                if l.proto == proto::UDP && n == 0 {
+                    n = 0xffff;
+                }
+                put16(f, at, n)?;
+            }
+        }
+    }
+    // Port.
+    if let (Some(p), Some(pat)) = (port, pf) {
+        let at = l.l4 + pat;
+        let old_p = be16(f, at)?;
+        put16(f, at, p)?;
+        if let Some((off, _)) = csum {
+            let cat = l.l4 + off;
+            if f.len() >= cat + 2 {
+                let c = be16(f, cat)?;
+                if !(l.proto == proto::UDP && l.v4 && c == 0) {
+                    let mut n = checksum::update16(c, old_p, p);
+                    if l.proto == proto::UDP && n == 0 {
+                        n = 0xffff;
+                    }
+                    put16(f, cat, n)?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// An ICMP error (destination unreachable, time exceeded, parameter
+/// problem; for ICMPv6 also packet too big) and where its quoted packet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpError {
+    /// The quoted packet's addresses, protocol and ports (or echo id), in the
+    /// quoted packet's own orientation.
+    pub quoted: super::FlowKey,
+}
+
+fn is_error(v4: bool, icmp_type: u8) -> bool {
+    if v4 {
+        matches!(icmp_type, 3 | 11 | 12)
+    } else {
+        matches!(icmp_type, 1..=4)
+    }
+}
+
+fn quoted_layout(f: &[u8], outer: &Layout) -> Option<Layout> {
+    let q = outer.l4 + 8;
+    let l = ip_layout(f, q, if outer.v4 { 0x0800 } else { 0x86dd })?;
+    // The quote holds at least the first 8 bytes of the transport header.
+    (f.len() >= l.l4 + 8 && !l.fragment).then_some(l)
+}
+
+/// If frame `f` is an ICMP error, the packet it quotes.
+pub fn icmp_error(f: &[u8]) -> Option<IcmpError> {
+    let outer = frame_layout(f)?;
+    let icmp_proto = if outer.v4 { proto::ICMP } else { proto::ICMPV6 };
+    if outer.proto != icmp_proto || outer.fragment || !is_error(outer.v4, *f.get(outer.l4)?) {
+        return None;
+    }
+    let q = quoted_layout(f, &outer)?;
+    let addr = |at: usize, v4: bool| -> Option<IpAddr> {
+        Some(if v4 {
+            let b: [u8; 4] = f.get(at..at + 4)?.try_into().ok()?;
+            IpAddr::from(b)
+        } else {
+            let b: [u8; 16] = f.get(at..at + 16)?.try_into().ok()?;
+            IpAddr::from(b)
+        })
+    };
+    let (src, dst) = if q.v4 {
+        (addr(q.l3 + 12, true)?, addr(q.l3 + 16, true)?)
+    } else {
+        (addr(q.l3 + 8, false)?, addr(q.l3 + 24, false)?)
+    };
+    let (src_port, dst_port, icmp) = match q.proto {
+        proto::TCP | proto::UDP => (be16(f, q.l4)?, be16(f, q.l4 + 2)?, None),
+        proto::ICMP | proto::ICMPV6 => {
+            let t = *f.get(q.l4)?;
+            let id = be16(f, q.l4 + 4)?;
+            (id, id, Some((t, *f.get(q.l4 + 1)?)))
+        }
+        _ => (0, 0, None),
+    };
+    Some(IcmpError {
+        quoted: super::FlowKey {
+            proto: q.proto,
+            src,
+            dst,
+            src_port,
+            dst_port,
+            icmp,
+        },
+    })
+}
+
+/// Translates an ICMP error: the outer packet's `outer_end` address becomes
+/// `outer_ip`, and the quoted packet's `quoted_end` address and port become
+/// `quoted_ip` and `quoted_port`; the quoted IPv4 header checksum and the
+/// ICMP checksum are recomputed. Returns false (frame unchanged in the
+/// outer part) when `f` is not an ICMP error of that family.
+pub fn rewrite_icmp_error(
+    f: &mut [u8],
+    outer_end: End,
+    outer_ip: IpAddr,
+    quoted_end: End,
+    quoted_ip: IpAddr,
+    quoted_port: Option<u16>,
+) -> bool {
+    (|| -> Option<()> {
+        let outer = frame_layout(f)?;
+        let q = quoted_layout(f, &outer)?;
+        // The quoted packet first: its own checksums move with it, and the
+        // ICMP checksum is recomputed over the result below.
+        rewrite_at(f, &q, quoted_end, quoted_ip, quoted_port)?;
+        if q.v4 {
+            let hl = q.l4 - q.l3;
+            put16(f, q.l3 + 10, 0)?;
+            let c = checksum::checksum(f.get(q.l3..q.l3 + hl)?);
+            put16(f, q.l3 + 10, c)?;
+        }
+        rewrite_at(f, &outer, outer_end, outer_ip, None)?;
+        // ICMP checksum over the whole message (plus pseudo-header for v6).
+        let end = if outer.v4 {
+            outer.l3 + usize::from(be16(f, outer.l3 + 2)?)
+        } else {
+            outer.l4 + usize::from(be16(f, outer.l3 + 4)?)
+        };
+        let end = end.min(f.len());
+        put16(f, outer.l4 + 2, 0)?;
+        let msg = f.get(outer.l4..end)?;
+        let mut s = checksum::sum(msg);
+        if !outer.v4 {
+            let src: [u8; 16] = f.get(outer.l3 + 8..outer.l3 + 24)?.try_into().ok()?;
+            let dst: [u8; 16] = f.get(outer.l3 + 24..outer.l3 + 40)?.try_into().ok()?;
+            s += checksum::pseudo_header_v6(
+                &src.into(),
+                &dst.into(),
+                proto::ICMPV6,
+                (end - outer.l4) as u32,
+            );
+        }
+        put16(f, outer.l4 + 2, checksum::finish(s))?;
+        Some(())
+    })()
+    .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn udp4(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(src, dst, 64)
+            .udp(sp, dp);
+        let payload = b"hello nat";
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    fn tcp6(src: [u8; 16], sp: u16, dst: [u8; 16], dp: u16) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv6(src, dst, 64)
+            .tcp(sp, dp, 1000, 4096)
+            .syn();
+        let mut v = Vec::new();
+        b.write(&mut v, b"").unwrap();
+        v
+    }
+
+    /// Recomputes every checksum with etherparse and compares.
+    fn checksums_ok(f: &[u8]) -> bool {
+        let p = SlicedPacket::from_ethernet(f).unwrap();
+        match (&p.net, &p.transport) {
+            (Some(etherparse::NetSlice::Ipv4(v4)), Some(TransportSlice::Udp(u))) => {
+                let h = v4.header().to_header();
+                h.calc_header_checksum() == h.header_checksum
+                    && u.to_header().calc_checksum_ipv4(&h, u.payload()).unwrap() == u.checksum()
+            }
+            (Some(etherparse::NetSlice::Ipv6(v6)), Some(TransportSlice::Tcp(t))) => {
+                t.to_header()
+                    .calc_checksum_ipv6(&v6.header().to_header(), t.payload())
+                    .unwrap()
+                    == t.checksum()
+            }
+            (Some(etherparse::NetSlice::Ipv4(v4)), Some(TransportSlice::Icmpv4(i))) => {
+                let h = v4.header().to_header();
+                h.calc_header_checksum() == h.header_checksum
+                    && etherparse::Icmpv4Header::with_checksum(i.icmp_type(), i.payload()).checksum
+                        == i.checksum()
+            }
+            _ => panic!("unexpected packet"),
+        }
+    }
+
+    #[test]
+    fn snat_of_udp4_keeps_checksums() {
+        let mut f = udp4([172, 30, 0, 5], 40000, [8, 8, 8, 8], 53);
+        assert!(rewrite(&mut f, End::Src, ip("10.77.77.13"), Some(1030)));
+        let p = SlicedPacket::from_ethernet(&f).unwrap();
+        let Some(etherparse::NetSlice::Ipv4(v4)) = &p.net else {
+            panic!()
+        };
+        assert_eq!(v4.header().source(), [10, 77, 77, 13]);
+        let Some(TransportSlice::Udp(u)) = &p.transport else {
+            panic!()
+        };
+        assert_eq!((u.source_port(), u.destination_port()), (1030, 53));
+        assert!(checksums_ok(&f));
+        // And back (the reply's destination).
+        let mut r = udp4([8, 8, 8, 8], 53, [10, 77, 77, 13], 1030);
+        assert!(rewrite(&mut r, End::Dst, ip("172.30.0.5"), Some(40000)));
+        assert_eq!(r, udp4([8, 8, 8, 8], 53, [172, 30, 0, 5], 40000));
+    }
+
+    #[test]
+    fn tcp6_translation_keeps_checksum_and_family_mismatch_is_refused() {
+        let a = "fd00::5".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let b = "2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let mut f = tcp6(a, 5000, b, 443);
+        let before = f.clone();
+        assert!(!rewrite(&mut f, End::Src, ip("192.0.2.1"), Some(1)));
+        assert_eq!(
+            f, before,
+            "a refused translation leaves the frame as it was"
+        );
+        assert!(rewrite(&mut f, End::Src, ip("2001:db8:77::13"), Some(2001)));
+        assert!(checksums_ok(&f));
+        let e = "2001:db8:77::13"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        assert_eq!(f, tcp6(e, 2001, b, 443));
+    }
+
+    #[test]
+    fn echo_identifier_is_the_port() {
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([172, 30, 0, 5], [1, 1, 1, 1], 64)
+            .icmpv4_echo_request(0x1234, 7);
+        let mut f = Vec::new();
+        b.write(&mut f, b"ping").unwrap();
+        assert!(rewrite(&mut f, End::Src, ip("192.168.0.2"), Some(0x4321)));
+        assert!(checksums_ok(&f));
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([192, 168, 0, 2], [1, 1, 1, 1], 64)
+            .icmpv4_echo_request(0x4321, 7);
+        let mut want = Vec::new();
+        b.write(&mut want, b"ping").unwrap();
+        assert_eq!(f, want);
+    }
+
+    #[test]
+    fn zero_udp4_checksum_stays_zero() {
+        let mut f = udp4([172, 30, 0, 5], 1, [8, 8, 8, 8], 2);
+        f[14 + 20 + 6] = 0;
+        f[14 + 20 + 7] = 0;
+        assert!(rewrite(&mut f, End::Src, ip("10.0.0.1"), Some(3)));
+        assert_eq!(&f[40..42], &[0, 0]);
+    }
+
+    #[test]
+    fn icmp_error_quote_is_translated_back() {
+        // 8.8.8.8 says port unreachable about our SNAT'd UDP 10.77.77.13:1030 -> 8.8.8.8:53.
+        let quoted = udp4([10, 77, 77, 13], 1030, [8, 8, 8, 8], 53);
+        let ip_part = &quoted[14..];
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([8, 8, 8, 8], [10, 77, 77, 13], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ));
+        let mut f = Vec::new();
+        b.write(&mut f, ip_part).unwrap();
+        let e = icmp_error(&f).unwrap();
+        assert_eq!(e.quoted.src, ip("10.77.77.13"));
+        assert_eq!((e.quoted.src_port, e.quoted.dst_port), (1030, 53));
+        assert!(rewrite_icmp_error(
+            &mut f,
+            End::Dst,
+            ip("172.30.0.5"),
+            End::Src,
+            ip("172.30.0.5"),
+            Some(40000)
+        ));
+        assert!(checksums_ok(&f));
+        let inner = udp4([172, 30, 0, 5], 40000, [8, 8, 8, 8], 53);
+        assert_eq!(
+            &f[14 + 20 + 8..],
+            &inner[14..],
+            "the quote reads as the guest's packet"
+        );
+        let p = SlicedPacket::from_ethernet(&f).unwrap();
+        let Some(etherparse::NetSlice::Ipv4(v4)) = &p.net else {
+            panic!()
+        };
+        assert_eq!(v4.header().destination(), [172, 30, 0, 5]);
+        // Not an error: no quote.
+        assert!(icmp_error(&udp4([1, 1, 1, 1], 1, [2, 2, 2, 2], 2)).is_none());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut x = 0x9e3779b97f4a7c15u64;
+        for n in 0..2000usize {
+            let len = n % 120;
+            let mut f: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            if len > 14 {
+                f[12] = 0x08;
+                f[13] = 0;
+                f[14] = 0x45;
+            }
+            let _ = rewrite(&mut f, End::Src, ip("1.2.3.4"), Some(5));
+            let _ = icmp_error(&f);
+            let _ = rewrite_icmp_error(
+                &mut f,
+                End::Dst,
+                ip("1.2.3.4"),
+                End::Src,
+                ip("1.2.3.4"),
+                Some(1),
+            );
+        }
+    }
+}
