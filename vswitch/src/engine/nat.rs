@@ -1,6 +1,11 @@
 //! The NAT layer's per-worker state: SNAT port allocation and the map from
 //! a translated reply's 5-tuple back to its flow.
 //!
+//! SNAT mapping is endpoint-dependent (as Linux conntrack's): an external
+//! port is unique per remote endpoint (address and port), so one SNAT
+//! address carries more flows than it has ports, and a reply's full 5-tuple
+//! still names exactly one flow.
+//!
 //! Which external source a flow gets is decided in `external.rs`; this holds
 //! what the decision allocates. A flow's resources are released when its
 //! flow-table entry goes (expiry, clearing, or a rebinding after an
@@ -48,13 +53,25 @@ pub fn has_port(k: &FlowKey) -> bool {
     }
 }
 
-/// The ports of one SNAT range of one VNIC, and who holds each.
+/// What an external port is unique for: the port and the remote endpoint.
+type Hold = (u16, IpAddr, u16);
+
+/// The remote endpoint of a guest-side key (for ICMP echo the remote has no
+/// port: the identifier is the external port itself).
+fn remote(k: &FlowKey) -> (IpAddr, u16) {
+    match k.proto {
+        proto::TCP | proto::UDP => (k.dst, k.dst_port),
+        _ => (k.dst, 0),
+    }
+}
+
+/// The ports of one SNAT range of one VNIC, and who holds each, per remote.
 #[derive(Debug, Default)]
 struct SnatRange {
     first: u16,
     last: u16,
     next: u16,
-    holders: HashMap<u16, FlowId>,
+    holders: HashMap<Hold, FlowId>,
 }
 
 /// Counters of the NAT state.
@@ -101,8 +118,9 @@ impl NatState {
     }
 
     /// Allocates an external port of `first..=last` on SNAT address `ip` for
-    /// flow `id`. A port whose holder `is_live` denies is free again.
-    /// `None` when every port is held.
+    /// flow `id`, unique for the flow's remote endpoint. A port whose holder
+    /// `is_live` denies is free again. `None` when every port is held for
+    /// that remote.
     pub fn allocate(
         &mut self,
         id: FlowId,
@@ -127,14 +145,15 @@ impl NatState {
             r.next = first;
         }
         let size = u32::from(last - first) + 1;
+        let (rip, rport) = remote(&id.key);
         let mut p = r.next.clamp(first, last);
         for _ in 0..size {
-            let free = match r.holders.get(&p) {
+            let free = match r.holders.get(&(p, rip, rport)) {
                 None => true,
                 Some(h) => !is_live(h, p),
             };
             if free {
-                r.holders.insert(p, id);
+                r.holders.insert((p, rip, rport), id);
                 r.next = if p == last { first } else { p + 1 };
                 self.counters.allocated += 1;
                 return Some(p);
@@ -160,8 +179,10 @@ impl NatState {
         }
         if let NatSource::Snat(s) = binding.source {
             if let Some(r) = self.snat.get_mut(&(id.port, s.ip, id.key.proto)) {
-                if r.holders.get(&binding.ext_port) == Some(id) {
-                    r.holders.remove(&binding.ext_port);
+                let (rip, rport) = remote(&id.key);
+                let hold = (binding.ext_port, rip, rport);
+                if r.holders.get(&hold) == Some(id) {
+                    r.holders.remove(&hold);
                     self.counters.released += 1;
                 }
             }
@@ -174,7 +195,8 @@ impl NatState {
         let mut released = 0;
         for r in self.snat.values_mut() {
             let before = r.holders.len();
-            r.holders.retain(|p, id| is_live(id, &id.key, Some(*p)));
+            r.holders
+                .retain(|(p, _, _), id| is_live(id, &id.key, Some(*p)));
             released += (before - r.holders.len()) as u64;
         }
         self.counters.released += released;
@@ -226,6 +248,26 @@ mod tests {
         n.release(&id(1), &b);
         assert_eq!(n.snat_ports_held(), 2);
         assert_eq!(n.allocate(id(5), ip, (1024, 1026), live), Some(1024));
+    }
+
+    #[test]
+    fn a_port_is_unique_per_remote_endpoint() {
+        let mut n = NatState::default();
+        let ip: IpAddr = "10.77.77.13".parse().unwrap();
+        let live = |_: &FlowId, _: u16| true;
+        let mut other = id(9);
+        other.key.dst = "2.2.2.2".parse().unwrap();
+        assert_eq!(n.allocate(id(1), ip, (1024, 1024), live), Some(1024));
+        assert_eq!(
+            n.allocate(id(2), ip, (1024, 1024), live),
+            None,
+            "same remote"
+        );
+        assert_eq!(
+            n.allocate(other, ip, (1024, 1024), live),
+            Some(1024),
+            "another remote"
+        );
     }
 
     #[test]

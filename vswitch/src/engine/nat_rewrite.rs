@@ -117,28 +117,41 @@ pub fn rewrite(f: &mut [u8], end: End, ip: IpAddr, port: Option<u16>) -> bool {
 }
 
 fn rewrite_at(f: &mut [u8], l: &Layout, end: End, ip: IpAddr, port: Option<u16>) -> Option<()> {
-    let new: Vec<u8> = match (ip, l.v4) {
-        (IpAddr::V4(a), true) => a.octets().to_vec(),
-        (IpAddr::V6(a), false) => a.octets().to_vec(),
+    // Fixed buffers: this runs on every packet of a translated flow.
+    let mut new_buf = [0u8; 16];
+    let alen = match (ip, l.v4) {
+        (IpAddr::V4(a), true) => {
+            new_buf[..4].copy_from_slice(&a.octets());
+            4
+        }
+        (IpAddr::V6(a), false) => {
+            new_buf.copy_from_slice(&a.octets());
+            16
+        }
         _ => return None,
     };
-    let (addr_at, alen) = match (l.v4, end) {
-        (true, End::Src) => (l.l3 + 12, 4),
-        (true, End::Dst) => (l.l3 + 16, 4),
-        (false, End::Src) => (l.l3 + 8, 16),
-        (false, End::Dst) => (l.l3 + 24, 16),
+    let new = new_buf.get(..alen)?;
+    let addr_at = match (l.v4, end) {
+        (true, End::Src) => l.l3 + 12,
+        (true, End::Dst) => l.l3 + 16,
+        (false, End::Src) => l.l3 + 8,
+        (false, End::Dst) => l.l3 + 24,
     };
-    let old: Vec<u8> = f.get(addr_at..addr_at + alen)?.to_vec();
+    let mut old_buf = [0u8; 16];
+    old_buf
+        .get_mut(..alen)?
+        .copy_from_slice(f.get(addr_at..addr_at + alen)?);
+    let old = old_buf.get(..alen)?;
     // A quoted packet may be cut short after 8 bytes of transport header:
     // only fields that are present are touched.
     let has_l4 = !l.fragment && f.len() >= l.l4 + 8;
     let csum = if has_l4 { l4_checksum(l) } else { None };
     let pf = if has_l4 { port_field(f, l, end) } else { None };
     // Address.
-    f.get_mut(addr_at..addr_at + alen)?.copy_from_slice(&new);
+    f.get_mut(addr_at..addr_at + alen)?.copy_from_slice(new);
     if l.v4 {
         let c = be16(f, l.l3 + 10)?;
-        put16(f, l.l3 + 10, checksum::update_bytes(c, &old, &new))?;
+        put16(f, l.l3 + 10, checksum::update_bytes(c, old, new))?;
     }
     if let Some((off, pseudo)) = csum {
         let at = l.l4 + off;
@@ -146,7 +159,7 @@ fn rewrite_at(f: &mut [u8], l: &Layout, end: End, ip: IpAddr, port: Option<u16>)
             let c = be16(f, at)?;
             // UDP over IPv4 may carry no checksum (0): it stays 0.
             if !(l.proto == proto::UDP && l.v4 && c == 0) {
-                let mut n = checksum::update_bytes(c, &old, &new);
+                let mut n = checksum::update_bytes(c, old, new);
                 if l.proto == proto::UDP && n == 0 {
                     n = 0xffff;
                 }
