@@ -48,6 +48,19 @@ pub struct Geneve {
     pub dst: Ipv6Addr,
     /// The VNI (24 bits).
     pub vni: u32,
+    /// Carry Oxide's External option (class 0x0129, type 0, no body), as a
+    /// boundary switch does on traffic from outside: 4 more outer bytes.
+    pub external: bool,
+}
+
+/// Length of the External option.
+pub const EXTERNAL_OPTION_LEN: usize = 4;
+
+impl Geneve {
+    /// Outer header bytes before the inner frame.
+    pub fn overhead(&self) -> usize {
+        GENEVE_OVERHEAD + if self.external { EXTERNAL_OPTION_LEN } else { 0 }
+    }
 }
 
 /// What the frames look like.
@@ -96,21 +109,12 @@ impl Default for Spec {
 impl Spec {
     /// Length of a whole frame on the wire (outer headers included).
     pub fn frame_len(&self) -> usize {
-        self.size
-            + if self.geneve.is_some() {
-                GENEVE_OVERHEAD
-            } else {
-                0
-            }
+        self.size + self.inner()
     }
 
     /// Offset of the inner frame.
     pub fn inner(&self) -> usize {
-        if self.geneve.is_some() {
-            GENEVE_OVERHEAD
-        } else {
-            0
-        }
+        self.geneve.as_ref().map_or(0, Geneve::overhead)
     }
 
     /// Checks that `flows` distinct flows fit in the port (and address) space.
@@ -229,7 +233,7 @@ impl Template {
             b[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
             let ip6 = &mut b[14..54];
             ip6[0] = 0x60; // version 6, traffic class 0, flow label 0
-            let udp_len = (8 + 8 + spec.size) as u16;
+            let udp_len = (inner - 54 + spec.size) as u16;
             ip6[4..6].copy_from_slice(&udp_len.to_be_bytes());
             ip6[6] = 17;
             ip6[7] = 255;
@@ -239,11 +243,16 @@ impl Template {
             // Source port (entropy) per flow; checksum 0 (RFC 6935).
             udp[2..4].copy_from_slice(&GENEVE_PORT.to_be_bytes());
             udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
-            let gen = &mut b[62..70];
-            gen[0] = 0; // version 0, no options
+            let gen = &mut b[62..inner];
+            // Version 0; option length in 4-byte words.
+            gen[0] = ((inner - 70) / 4) as u8;
             gen[1] = 0; // O and C clear
             gen[2..4].copy_from_slice(&0x6558u16.to_be_bytes());
             gen[4..8].copy_from_slice(&(g.vni << 8).to_be_bytes());
+            if g.external {
+                // Class 0x0129, type 0x00 (External), length 0.
+                gen[8..12].copy_from_slice(&[0x01, 0x29, 0x00, 0x00]);
+            }
         }
         let f = &mut b[inner..];
         let len = f.len();
@@ -570,6 +579,7 @@ mod tests {
                 src: "fd00:1701:d:102::1".parse().unwrap(),
                 dst: "fd00:1701:d:101::1".parse().unwrap(),
                 vni: 100,
+                external: false,
             }),
             ..guest_spec()
         };
@@ -627,6 +637,35 @@ mod tests {
             assert_eq!(t.flow_of(&f), Some(flow));
         }
         assert!(sports.len() > 1, "outer source port varies per flow");
+    }
+
+    #[test]
+    fn the_external_option_follows_the_geneve_header() {
+        let spec = Spec {
+            geneve: Some(Geneve {
+                src_mac: [2; 6],
+                dst_mac: [4; 6],
+                src: "fd00:1701:d:1::1".parse().unwrap(),
+                dst: "fd00:1701:d:101::1".parse().unwrap(),
+                vni: 99,
+                external: true,
+            }),
+            ..guest_spec()
+        };
+        spec.check(10).unwrap();
+        let t = Template::new(&spec);
+        assert_eq!(t.len(), 64 + 74);
+        let f = frame(&t, 3);
+        let p = SlicedPacket::from_ethernet(&f).expect("outer parses");
+        let Some(TransportSlice::Udp(udp)) = p.transport else {
+            panic!("outer UDP")
+        };
+        assert_eq!(udp.to_header().length as usize, 8 + 8 + 4 + 64);
+        let g = udp.payload();
+        assert_eq!(g[0] & 0x3f, 1, "one 4-byte word of options");
+        assert_eq!(u32::from_be_bytes([0, g[4], g[5], g[6]]), 99);
+        assert_eq!(&g[8..12], &[0x01, 0x29, 0x00, 0x00], "External option");
+        assert_eq!(t.flow_of(&f), Some(3));
     }
 
     #[test]

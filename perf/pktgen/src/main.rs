@@ -86,6 +86,10 @@ struct Args {
     /// Geneve VNI (--geneve).
     #[arg(long, default_value_t = 100)]
     vni: u32,
+    /// Add Oxide's External Geneve option, as the boundary sends traffic
+    /// from outside (--geneve; outer frame = --size + 74 bytes).
+    #[arg(long)]
+    geneve_external: bool,
     /// Stop sending as soon as the tx link goes down (the peer went away),
     /// checked every second, instead of waiting for --duration.
     #[arg(long)]
@@ -145,6 +149,7 @@ impl Args {
                 src: self.outer_src,
                 dst: self.outer_dst,
                 vni: self.vni,
+                external: self.geneve_external,
             })
         } else {
             None
