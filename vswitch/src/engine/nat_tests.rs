@@ -490,3 +490,120 @@ fn no_boundary_endpoint_is_a_counted_drop() {
     let (o, _) = w.run(GUEST_A, &echo_from_a([77, 77, 77, 77], 1), 0);
     assert_eq!(dropped(o), DropReason::NoBoundary);
 }
+
+#[test]
+fn echo_through_snat_gets_an_identifier_from_the_range_and_its_reply_comes_back() {
+    let mut w = igw_world();
+    set_external(
+        &w,
+        GUEST_A,
+        ExternalIps {
+            snat: Some(SnatSpec {
+                ip: ip(SNAT_IP),
+                first_port: 5000,
+                last_port: 5009,
+            }),
+            ..Default::default()
+        },
+    );
+    let (o, out) = w.run(GUEST_A, &echo_from_a([9, 9, 9, 9], 0x0101), 0);
+    assert_eq!(forwarded(o), UPLINK);
+    let (src, id) = source_of(&check_to_boundary(&out));
+    assert_eq!(src, SNAT_IP);
+    assert!(
+        (5000..=5009).contains(&id),
+        "the echo id is the SNAT port: {id}"
+    );
+    let rep = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 0x99], BOUNDARY_MAC)
+        .ipv4([9, 9, 9, 9], SNAT_IP, 60)
+        .icmpv4_echo_reply(id, 1);
+    let mut r = Vec::new();
+    rep.write(&mut r, b"ping").unwrap();
+    let (o, got) = w.run(UPLINK, &from_boundary(&r), S);
+    assert_eq!(forwarded(o), GUEST_A);
+    let want = PacketBuilder::ethernet2(GW_MAC, MAC_A)
+        .ipv4([9, 9, 9, 9], IP_A, 60)
+        .icmpv4_echo_reply(0x0101, 1);
+    let mut wv = Vec::new();
+    want.write(&mut wv, b"ping").unwrap();
+    assert_eq!(got, wv, "the guest sees its own identifier again");
+}
+
+#[test]
+fn ipv6_external_addresses_translate_both_ways() {
+    let mut w = igw_world();
+    let guest6: Ipv6Addr = "fd00:172:30::5".parse().unwrap();
+    let fip6: Ipv6Addr = "2001:db8:77::20".parse().unwrap();
+    let remote6: Ipv6Addr = "2001:db8:ffff::10".parse().unwrap();
+    w.tables
+        .update(|s| {
+            let v = s.vpc.vnic(GUEST_A).cloned().ok_or("no vnic")?;
+            let mut nv = Vnic::clone(&v);
+            nv.spec.ipv6 = Some(guest6);
+            nv.spec.gateway_ipv6 = Some("fd00:172:30::1".parse().unwrap());
+            s.vpc.vnics[GUEST_A as usize] = Some(Arc::new(nv));
+            s.vpc.igws.pools.insert(
+                "public6".into(),
+                IpPool {
+                    name: "public6".into(),
+                    ranges: vec![IpRange::new(fip6.into(), fip6.into()).unwrap()],
+                },
+            );
+            s.vpc.v2b.set("::/0".parse().unwrap(), vec![boundary()]);
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    admin::route_add(&w.dir, &w.tables, "a", "::/0", "igw", None).unwrap();
+    set_external(
+        &w,
+        GUEST_A,
+        ExternalIps {
+            floating: vec![ip(FIP2), IpAddr::V6(fip6)],
+            ..Default::default()
+        },
+    );
+    let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
+        .ipv6(guest6.octets(), remote6.octets(), 64)
+        .tcp(33000, 443, 7, 4096)
+        .syn();
+    let mut f = Vec::new();
+    b.write(&mut f, b"").unwrap();
+    let (o, out) = w.run(GUEST_A, &f, 0);
+    assert_eq!(forwarded(o), UPLINK);
+    let inner = check_to_boundary(&out);
+    let p = SlicedPacket::from_ethernet(&inner).unwrap();
+    let Some(NetSlice::Ipv6(v6)) = &p.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(
+        v6.header().source_addr(),
+        fip6,
+        "the IPv6 floating IP, not the IPv4 one"
+    );
+    let Some(TransportSlice::Tcp(t)) = &p.transport else {
+        panic!("not TCP")
+    };
+    let c = t
+        .to_header()
+        .calc_checksum_ipv6(&v6.header().to_header(), t.payload())
+        .unwrap();
+    assert_eq!(c, t.checksum(), "TCP checksum over the new pseudo-header");
+    // The SYN-ACK from outside comes back to the guest's private address.
+    let sa = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 0x99], BOUNDARY_MAC)
+        .ipv6(remote6.octets(), fip6.octets(), 60)
+        .tcp(443, 33000, 900, 4096)
+        .syn()
+        .ack(8);
+    let mut sv = Vec::new();
+    sa.write(&mut sv, b"").unwrap();
+    let (o, got) = w.run(UPLINK, &from_boundary(&sv), S);
+    assert_eq!(forwarded(o), GUEST_A);
+    let want = PacketBuilder::ethernet2(GW_MAC, MAC_A)
+        .ipv6(remote6.octets(), guest6.octets(), 60)
+        .tcp(443, 33000, 900, 4096)
+        .syn()
+        .ack(8);
+    let mut wv = Vec::new();
+    want.write(&mut wv, b"").unwrap();
+    assert_eq!(got, wv);
+}
