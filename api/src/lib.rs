@@ -848,6 +848,15 @@ pub struct WorkerStats {
     /// Flow-table entries it expired.
     #[serde(default)]
     pub flows_expired: u64,
+    /// SNAT ports its flows hold.
+    #[serde(default)]
+    pub snat_ports: u64,
+    /// SNAT ports it handed out since start.
+    #[serde(default)]
+    pub snat_allocated: u64,
+    /// SNAT allocations it refused for a full range since start.
+    #[serde(default)]
+    pub snat_exhausted: u64,
 }
 
 #[cfg(test)]

@@ -139,8 +139,9 @@ fn layer_of(reason: &str) -> &'static str {
         "anti_spoof" | "not_for_guest" | "gateway_unanswered" => "gateway",
         "firewall_deny" => "firewall",
         "no_route" | "route_drop" | "route_unsupported" => "router",
-        "no_external_ip" => "nat",
+        "no_external_ip" | "snat_exhausted" | "nat_no_state" => "nat",
         "flow_table_full" => "flow",
+        "unknown_external" | "not_boundary_traffic" | "no_external_port" => "boundary",
         _ => "overlay",
     }
 }

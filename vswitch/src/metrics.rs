@@ -137,23 +137,29 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         &["worker", "lcore"],
     )?;
     let st = report::stats(sw);
+    let snat_ports = gauge(
+        "vswitch_worker_snat_ports",
+        "SNAT ports held by a worker's live flows.",
+        &["worker", "lcore"],
+    )?;
+    let snat_alloc = counter(
+        "vswitch_worker_snat_allocated_total",
+        "SNAT ports a worker handed out.",
+        &["worker", "lcore"],
+    )?;
+    let snat_exh = counter(
+        "vswitch_worker_snat_exhausted_total",
+        "New flows a worker refused because the VNIC's SNAT range was full (dropped as snat_exhausted).",
+        &["worker", "lcore"],
+    )?;
     for w in &st.workers {
         let (id, lc) = (w.id.to_string(), w.lcore.to_string());
-        flows
-            .with_label_values(&[id.as_str(), lc.as_str()])
-            .set(w.flows as i64);
-        expired
-            .with_label_values(&[id.as_str(), lc.as_str()])
-            .inc_by(w.flows_expired);
-    }
-    for w in &st.workers {
-        let (id, lc) = (w.id.to_string(), w.lcore.to_string());
-        flows
-            .with_label_values(&[id.as_str(), lc.as_str()])
-            .set(w.flows as i64);
-        expired
-            .with_label_values(&[id.as_str(), lc.as_str()])
-            .inc_by(w.flows_expired);
+        let l = [id.as_str(), lc.as_str()];
+        flows.with_label_values(&l).set(w.flows as i64);
+        expired.with_label_values(&l).inc_by(w.flows_expired);
+        snat_ports.with_label_values(&l).set(w.snat_ports as i64);
+        snat_alloc.with_label_values(&l).inc_by(w.snat_allocated);
+        snat_exh.with_label_values(&l).inc_by(w.snat_exhausted);
     }
     for w in &st.workers {
         let (id, lc) = (w.id.to_string(), w.lcore.to_string());

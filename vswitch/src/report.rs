@@ -101,6 +101,9 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     counters: sw.stats.worker(w.id).to_api(),
                     flows: loops.map_or(0, |l| l.flows.load(Relaxed)),
                     flows_expired: loops.map_or(0, |l| l.flows_expired.load(Relaxed)),
+                    snat_ports: loops.map_or(0, |l| l.snat_ports.load(Relaxed)),
+                    snat_allocated: loops.map_or(0, |l| l.snat_allocated.load(Relaxed)),
+                    snat_exhausted: loops.map_or(0, |l| l.snat_exhausted.load(Relaxed)),
                 }
             })
             .collect(),

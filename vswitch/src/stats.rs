@@ -68,6 +68,12 @@ pub struct LoopCounters {
     pub flows: AtomicU64,
     /// Flow-table entries expired.
     pub flows_expired: AtomicU64,
+    /// SNAT ports held by live flows (a gauge, updated periodically).
+    pub snat_ports: AtomicU64,
+    /// SNAT ports handed out since start (mirrors the engine's count).
+    pub snat_allocated: AtomicU64,
+    /// SNAT allocations refused for a full range since start.
+    pub snat_exhausted: AtomicU64,
 }
 
 /// Everything one worker counts.

@@ -169,10 +169,14 @@ impl Worker {
             bump(&counters.loops.flows_expired, n as u64);
             *next_expiry = now + EXPIRY_PERIOD_NS;
         }
-        counters
-            .loops
+        let loops = &counters.loops;
+        loops
             .flows
             .store(self.engine.flows().len() as u64, Ordering::Relaxed);
+        let (nat, held, _) = self.engine.nat_state();
+        loops.snat_ports.store(held as u64, Ordering::Relaxed);
+        loops.snat_allocated.store(nat.allocated, Ordering::Relaxed);
+        loops.snat_exhausted.store(nat.exhausted, Ordering::Relaxed);
     }
 
     /// One pass over every rx queue; returns the packets received.
