@@ -361,7 +361,10 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
     let m0 = prom::parse(&sled.scrape());
     let w = [("worker", "0"), ("lcore", "1")];
     assert!(prom::get(&m0, "vswitch_worker_snat_allocated_total", &w) >= 1.0);
-    assert_eq!(prom::get(&m0, "vswitch_worker_snat_exhausted_total", &w), 0.0);
+    assert_eq!(
+        prom::get(&m0, "vswitch_worker_snat_exhausted_total", &w),
+        0.0
+    );
 
     // Nothing was dropped for want of NAT state or a boundary endpoint.
     let m = prom::parse(&sled.scrape());

@@ -59,7 +59,12 @@ pub const EXTERNAL_OPTION_LEN: usize = 4;
 impl Geneve {
     /// Outer header bytes before the inner frame.
     pub fn overhead(&self) -> usize {
-        GENEVE_OVERHEAD + if self.external { EXTERNAL_OPTION_LEN } else { 0 }
+        GENEVE_OVERHEAD
+            + if self.external {
+                EXTERNAL_OPTION_LEN
+            } else {
+                0
+            }
     }
 }
 
