@@ -972,6 +972,10 @@ impl Engine {
                 key: quick_key(bytes)?.0,
             },
             None => {
+                // A boundary's underlay traffic takes no flow lookup.
+                if snap.vpc.external.is_some() {
+                    return None;
+                }
                 let u = snap.vpc.underlay.filter(|u| u.uplink == in_port)?;
                 let (vni, mac) = quick_encap(bytes, &u.addr)?;
                 let port = snap.vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
