@@ -84,7 +84,7 @@ fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
         OutXform::Drop(r) => format!("drop ({})", r.as_str()),
     });
     // The NAT binding, when the flow goes through an internet gateway.
-    let out = match (out, f.state.nat.as_deref()) {
+    let out = match (out, f.state.nat.as_deref().map(|n| &n.binding)) {
         (Some(o), Some(b)) => Some(format!(
             "nat {} {}:{} (igw {}); {o}",
             b.source.kind(),

@@ -15,7 +15,7 @@ use super::firewall::{FwAction, FwContext};
 use super::flow_table::{FlowEntry, FlowId, FlowTable, DEFAULT_TTL_NS};
 use super::frame::{frame_info, parse_encap, FrameInfo};
 use super::nat::{has_port, NatBinding, NatState};
-use super::nat_rewrite::{self, End};
+use super::nat_rewrite::{self, End, SrcRewrite};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
 use super::quick::{quick_encap, quick_info, quick_key, QUICK_ENCAP_LEN};
@@ -120,7 +120,39 @@ pub struct FlowState {
     /// The flow's NAT binding, when it goes through an internet gateway: its
     /// outbound encapsulation translates the source first. Boxed, so that
     /// flows without NAT keep entries of two cache lines.
-    pub nat: Option<Box<NatBinding>>,
+    pub nat: Option<Box<FlowNat>>,
+}
+
+/// A flow's NAT: its binding, and the source rewrite compiled from it for
+/// the outbound fast path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowNat {
+    /// The binding.
+    pub binding: NatBinding,
+    /// The compiled rewrite of the guest's source (`None`: the general one).
+    pub rewrite: Option<SrcRewrite>,
+}
+
+impl FlowNat {
+    fn new(binding: NatBinding, guest: &FlowKey) -> Box<Self> {
+        let port = has_port(guest).then_some(binding.ext_port);
+        Box::new(FlowNat {
+            binding,
+            rewrite: SrcRewrite::compile(guest, binding.source.ip(), port),
+        })
+    }
+
+    /// Rewrites the source of an outbound packet of the flow `guest`.
+    #[inline]
+    fn apply(&self, guest: &FlowKey, f: &mut [u8]) -> bool {
+        match &self.rewrite {
+            Some(r) => r.apply(f),
+            None => {
+                let port = has_port(guest).then_some(self.binding.ext_port);
+                nat_rewrite::rewrite(f, End::Src, self.binding.source.ip(), port)
+            }
+        }
+    }
 }
 
 /// What a flow's existing entry tells the slow path.
@@ -136,7 +168,7 @@ impl Prior {
         Prior {
             origin: s.origin,
             allowed: s.allowed,
-            nat: s.nat.as_deref().copied(),
+            nat: s.nat.as_deref().map(|n| n.binding),
         }
     }
 }
@@ -236,10 +268,8 @@ impl Engine {
                                 inner_dst_mac,
                                 uplink,
                             } => {
-                                if let Some(b) = e.value.nat.as_deref() {
-                                    let port = has_port(&id.key).then_some(b.ext_port);
-                                    let ip = b.source.ip();
-                                    if !nat_rewrite::rewrite(pkt.bytes_mut(), End::Src, ip, port) {
+                                if let Some(n) = e.value.nat.as_deref() {
+                                    if !n.apply(&id.key, pkt.bytes_mut()) {
                                         return Outcome::drop(DropReason::Unsupported, Path::Fast);
                                     }
                                 }
@@ -373,7 +403,7 @@ impl Engine {
             allowed,
             out: Some(xform.clone()),
             inb: None,
-            nat: nat.map(Box::new),
+            nat: nat.map(|b| FlowNat::new(b, &key)),
         };
         let exists = prior.is_some();
         let installed = self
@@ -636,7 +666,7 @@ impl Engine {
                         let flows = &self.flows;
                         let live = |h: &FlowId, p: u16| {
                             flows.get(h).is_some_and(|e| {
-                                e.value.nat.as_deref().is_some_and(|b| {
+                                e.value.nat.as_deref().map(|n| n.binding).is_some_and(|b| {
                                     b.ext_port == p
                                         && matches!(b.source, NatSource::Snat(x) if x.ip == s.ip)
                                 })
@@ -692,8 +722,8 @@ impl Engine {
         if let Some(id) = self.nat.flow_of_reply(&key) {
             if let Some(vnic) = snap.vpc.vnic(id.port) {
                 if let Some(e) = self.flows.get_mut(&id, now_ns) {
-                    if let Some(b) = e.value.nat.as_deref() {
-                        if e.value.allowed && binding_held(vnic, b) {
+                    if let Some(b) = e.value.nat.as_deref().map(|n| n.binding) {
+                        if e.value.allowed && binding_held(vnic, &b) {
                             if let Some(t) = e.tcp.as_mut() {
                                 t.update(Direction::In, info.tcp_flags);
                             }
@@ -777,7 +807,7 @@ impl Engine {
                 .value
                 .nat
                 .as_deref()
-                .is_some_and(|b| binding_held(vnic, b))
+                .is_some_and(|n| binding_held(vnic, &n.binding))
         {
             return Outcome::drop(DropReason::NatNoState, Path::Slow);
         }
@@ -812,7 +842,13 @@ impl Engine {
             port: vnic.port,
             key: quoted.reverse(),
         };
-        let b = self.flows.get(&id)?.value.nat.as_deref().copied()?;
+        let b = self
+            .flows
+            .get(&id)?
+            .value
+            .nat
+            .as_deref()
+            .map(|n| n.binding)?;
         let u = snap.vpc.underlay?;
         let ext = b.source.ip();
         let hash = flow_hash(&id.key);
@@ -838,8 +874,8 @@ impl Engine {
     pub fn expire_flows(&mut self, now_ns: u64) -> usize {
         let nat = &mut self.nat;
         self.flows.expire_with(now_ns, |id, e| {
-            if let Some(b) = e.value.nat {
-                nat.release(&id, &b);
+            if let Some(n) = e.value.nat {
+                nat.release(&id, &n.binding);
             }
         })
     }
@@ -852,7 +888,12 @@ impl Engine {
         self.nat.retain(|id, _, p| {
             flows.get(id).is_some_and(|e| {
                 e.value.nat.is_some()
-                    && p.is_none_or(|p| e.value.nat.as_deref().is_some_and(|b| b.ext_port == p))
+                    && p.is_none_or(|p| {
+                        e.value
+                            .nat
+                            .as_deref()
+                            .is_some_and(|n| n.binding.ext_port == p)
+                    })
             })
         });
         n
@@ -934,7 +975,10 @@ impl Engine {
             allowed,
             out: None,
             inb: Some(xform),
-            nat: prior.and_then(|p| p.nat).or(dnat).map(Box::new),
+            nat: prior
+                .and_then(|p| p.nat)
+                .or(dnat)
+                .map(|b| FlowNat::new(b, &id.key)),
         };
         // Traffic not for the guest creates no state.
         if for_guest
