@@ -216,7 +216,10 @@ impl Worker {
             let ahead = FlowPrefetch::start(engine, &snapshot, *in_port, rx, n);
             let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
             for (i, target) in targets.iter_mut().enumerate().take(n) {
-                rx.prefetch(i + 1);
+                // With flow prefetching on, pass 1 has read every packet already.
+                if !ahead.on {
+                    rx.prefetch(i + 1);
+                }
                 ahead.step(engine, i);
                 let outcome = if rx.is_contiguous(i) {
                     engine.process(&snapshot, *in_port, &mut rx.packet(i), now)

@@ -313,9 +313,9 @@ impl<V> FlowTable<V> {
             .get_mut(s & (CHUNK - 1))
     }
 
-    /// The bucket and lane holding `id`.
+    /// The bucket, lane and slot holding `id`.
     #[inline]
-    fn find(&self, id: &FlowId, hash: u64) -> Option<(usize, usize)> {
+    fn find(&self, id: &FlowId, hash: u64) -> Option<(usize, usize, u32)> {
         let tag = tag_of(hash);
         let mut b = hash as usize & self.mask;
         for _ in 0..self.buckets.len() {
@@ -324,7 +324,7 @@ impl<V> FlowTable<V> {
                 if *t == tag {
                     if let Some(Some(slot)) = self.slot_ref(*s) {
                         if slot.id == *id {
-                            return Some((b, lane));
+                            return Some((b, lane, *s));
                         }
                     }
                 }
@@ -399,8 +399,7 @@ impl<V> FlowTable<V> {
     /// The entry of `id` as it is: no expiry check, nothing refreshed (for
     /// checks on the side, such as whether a NAT port's holder still exists).
     pub fn get(&self, id: &FlowId) -> Option<&FlowEntry<V>> {
-        let (b, lane) = self.find(id, self.hash(id))?;
-        let s = *self.buckets.get(b)?.slots.get(lane)?;
+        let (_, _, s) = self.find(id, self.hash(id))?;
         self.slot_ref(s)?.as_ref().map(|slot| &slot.entry)
     }
 
@@ -421,8 +420,7 @@ impl<V> FlowTable<V> {
         hash: u64,
         now_ns: u64,
     ) -> Option<&mut FlowEntry<V>> {
-        let (b, lane) = self.find(id, hash)?;
-        let s = *self.buckets.get(b)?.slots.get(lane)?;
+        let (b, lane, s) = self.find(id, hash)?;
         let ttl = self.default_ttl_ns;
         let expired = match self.slot_ref(s)? {
             Some(slot) => slot.entry.expired(now_ns, ttl),
@@ -448,12 +446,7 @@ impl<V> FlowTable<V> {
         now_ns: u64,
     ) -> Result<&mut FlowEntry<V>, TableFull> {
         let hash = self.hash(&id);
-        if let Some((b, lane)) = self.find(&id, hash) {
-            let s = *self
-                .buckets
-                .get(b)
-                .and_then(|x| x.slots.get(lane))
-                .ok_or(TableFull)?;
+        if let Some((_, _, s)) = self.find(&id, hash) {
             self.counters.inserted += 1;
             let slot = self.slot_mut(s).and_then(Option::as_mut).ok_or(TableFull)?;
             slot.entry = entry;
@@ -504,7 +497,7 @@ impl<V> FlowTable<V> {
     /// Removes the entry of `id`.
     pub fn remove(&mut self, id: &FlowId) -> Option<FlowEntry<V>> {
         let hash = self.hash(id);
-        let (b, lane) = self.find(id, hash)?;
+        let (b, lane, _) = self.find(id, hash)?;
         self.remove_at(b, lane, hash).map(|s| s.entry)
     }
 
@@ -729,7 +722,7 @@ mod tests {
                     p = (p + 1) & t.mask;
                 }
                 assert_eq!(
-                    t.find(&slot.id, hash),
+                    t.find(&slot.id, hash).map(|(b, lane, _)| (b, lane)),
                     Some((b, bucket.slots.iter().position(|x| x == s).unwrap()))
                 );
             }
