@@ -188,6 +188,10 @@ pub struct FlowTable<V> {
     capacity: usize,
     default_ttl_ns: u64,
     counters: FlowTableCounters,
+    /// Entries a lookup found expired and removed, kept until [`Self::reap`]
+    /// or [`Self::expire_with`] hands them over, so that what they hold
+    /// (a NAT port) is released before anything reuses it.
+    dead: Vec<(FlowId, FlowEntry<V>)>,
     /// Replaces the hash, so that tests can make keys collide.
     #[cfg(test)]
     test_hash: Option<fn(&FlowId) -> u64>,
@@ -227,6 +231,7 @@ impl<V> FlowTable<V> {
             capacity,
             default_ttl_ns,
             counters: FlowTableCounters::default(),
+            dead: Vec::new(),
             #[cfg(test)]
             test_hash: None,
         }
@@ -427,7 +432,9 @@ impl<V> FlowTable<V> {
             None => return None,
         };
         if expired {
-            self.remove_at(b, lane, hash);
+            if let Some(slot) = self.remove_at(b, lane, hash) {
+                self.dead.push((slot.id, slot.entry));
+            }
             self.counters.expired += 1;
             return None;
         }
@@ -535,12 +542,24 @@ impl<V> FlowTable<V> {
     pub fn expire_with(
         &mut self,
         now_ns: u64,
-        on_remove: impl FnMut(FlowId, FlowEntry<V>),
+        mut on_remove: impl FnMut(FlowId, FlowEntry<V>),
     ) -> usize {
+        self.reap(&mut on_remove);
         let ttl = self.default_ttl_ns;
         let n = self.remove_where(|_, e| e.expired(now_ns, ttl), on_remove);
         self.counters.expired += n as u64;
         n
+    }
+
+    /// Hands over the entries lookups found expired since the last call
+    /// (already counted as expired and out of the table).
+    #[inline]
+    pub fn reap(&mut self, mut on_remove: impl FnMut(FlowId, FlowEntry<V>)) {
+        if !self.dead.is_empty() {
+            for (id, e) in self.dead.drain(..) {
+                on_remove(id, e);
+            }
+        }
     }
 
     /// Removes every entry (of one port, when given); returns how many.

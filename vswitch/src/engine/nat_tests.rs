@@ -607,3 +607,37 @@ fn ipv6_external_addresses_translate_both_ways() {
     want.write(&mut wv, b"").unwrap();
     assert_eq!(got, wv);
 }
+
+#[test]
+fn a_flow_found_expired_by_its_next_packet_gives_back_what_it_held() {
+    let mut w = igw_world();
+    set_external(
+        &w,
+        GUEST_A,
+        ExternalIps {
+            snat: Some(SnatSpec {
+                ip: ip(SNAT_IP),
+                first_port: 6000,
+                last_port: 6001,
+            }),
+            ..Default::default()
+        },
+    );
+    let f = udp_from_a([8, 8, 4, 4], 1234, 53);
+    let (_, out) = w.run(GUEST_A, &f, 0);
+    let (_, first) = source_of(&check_to_boundary(&out));
+    // 61 s idle, no expiry pass in between: the packet's own lookup finds
+    // the entry expired; the flow is made again, and the old port and reply
+    // key are released, not leaked.
+    let (o, out) = w.run(GUEST_A, &f, 61 * S);
+    assert_eq!(forwarded(o), UPLINK);
+    let (_, second) = source_of(&check_to_boundary(&out));
+    let (c, held, replies) = w.engine.nat_state();
+    assert_eq!(
+        (held, replies),
+        (1, 1),
+        "only the new flow holds a port and a reply key"
+    );
+    assert_eq!(c.released, 1);
+    assert!((6000..=6001).contains(&first) && (6000..=6001).contains(&second));
+}

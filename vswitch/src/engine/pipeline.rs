@@ -366,6 +366,7 @@ impl Engine {
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
+        self.reap();
         let key = id.key;
         // Firewall: a reply to an allowed inbound connection passes.
         let (origin, allowed) = match prior {
@@ -870,6 +871,19 @@ impl Engine {
         ))
     }
 
+    /// Releases the NAT resources of flows a lookup found expired. Runs
+    /// before any new binding is made, so a port or reply key is never
+    /// given out while a dead flow still holds it.
+    #[inline]
+    fn reap(&mut self) {
+        let nat = &mut self.nat;
+        self.flows.reap(|id, e| {
+            if let Some(n) = e.value.nat {
+                nat.release(&id, &n.binding);
+            }
+        });
+    }
+
     /// Expires idle flows, releasing their NAT resources; returns how many.
     pub fn expire_flows(&mut self, now_ns: u64) -> usize {
         let nat = &mut self.nat;
@@ -917,6 +931,7 @@ impl Engine {
         remote_vni: Option<u32>,
         dnat: Option<NatBinding>,
     ) -> Outcome {
+        self.reap();
         let info = match frame_info(pkt.bytes()) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
