@@ -163,6 +163,16 @@ impl ExternalIps {
         }
     }
 
+    /// Whether the VNIC still holds `src` (same address, same kind; for
+    /// SNAT the same port range).
+    pub fn holds(&self, src: &NatSource) -> bool {
+        match src {
+            NatSource::Floating(a) => self.floating.contains(a),
+            NatSource::Ephemeral(a) => self.ephemeral == Some(*a),
+            NatSource::Snat(s) => self.snat == Some(*s),
+        }
+    }
+
     /// Every external address of the VNIC.
     pub fn all(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.floating
@@ -222,15 +232,11 @@ pub fn select_source(
     let usable = |ip: IpAddr| {
         ip.is_ipv4() == dst.is_ipv4() && ext.mapped_to(ip, tag) && igws.igw_may_use(tag, ip)
     };
-    let floating: Vec<IpAddr> = ext
-        .floating
-        .iter()
-        .copied()
-        .filter(|a| usable(*a))
-        .collect();
-    if !floating.is_empty() {
-        let i = hash as usize % floating.len();
-        return floating.get(i).copied().map(NatSource::Floating);
+    // No allocation: this runs for every new internet flow.
+    let floating = || ext.floating.iter().copied().filter(|a| usable(*a));
+    let n = floating().count();
+    if n > 0 {
+        return floating().nth(hash as usize % n).map(NatSource::Floating);
     }
     if let Some(e) = ext.ephemeral.filter(|a| usable(*a)) {
         return Some(NatSource::Ephemeral(e));
@@ -247,12 +253,7 @@ pub fn source_still_valid(
     src: &NatSource,
 ) -> bool {
     let ip = src.ip();
-    let held = match src {
-        NatSource::Floating(a) => ext.floating.contains(a),
-        NatSource::Ephemeral(a) => ext.ephemeral == Some(*a),
-        NatSource::Snat(s) => ext.snat == Some(*s),
-    };
-    held && ext.mapped_to(ip, tag) && igws.igw_may_use(tag, ip)
+    ext.holds(src) && ext.mapped_to(ip, tag) && igws.igw_may_use(tag, ip)
 }
 
 /// The V2B table: external prefixes -> boundary endpoints (underlay

@@ -147,43 +147,23 @@ fn rewrite_at(f: &mut [u8], l: &Layout, end: End, ip: IpAddr, port: Option<u16>)
     let has_l4 = !l.fragment && f.len() >= l.l4 + 8;
     let csum = if has_l4 { l4_checksum(l) } else { None };
     let pf = if has_l4 { port_field(f, l, end) } else { None };
-    // Address.
+    // Address, then port; each checksum takes the change (RFC 1624).
+    let udp = l.proto == proto::UDP;
     f.get_mut(addr_at..addr_at + alen)?.copy_from_slice(new);
+    let d = checksum::fold(delta(old, new));
     if l.v4 {
-        let c = be16(f, l.l3 + 10)?;
-        put16(f, l.l3 + 10, checksum::update_bytes(c, old, new))?;
+        adjust(f, l.l3 + 10, d, false);
     }
-    if let Some((off, pseudo)) = csum {
-        let at = l.l4 + off;
-        if pseudo && f.len() >= at + 2 {
-            let c = be16(f, at)?;
-            // UDP over IPv4 may carry no checksum (0): it stays 0.
-            if !(l.proto == proto::UDP && l.v4 && c == 0) {
-                let mut n = checksum::update_bytes(c, old, new);
-                if l.proto == proto::UDP && n == 0 {
-                    n = 0xffff;
-                }
-                put16(f, at, n)?;
-            }
-        }
+    if let Some((off, true)) = csum {
+        adjust(f, l.l4 + off, d, udp);
     }
-    // Port.
     if let (Some(p), Some(pat)) = (port, pf) {
         let at = l.l4 + pat;
         let old_p = be16(f, at)?;
         put16(f, at, p)?;
         if let Some((off, _)) = csum {
-            let cat = l.l4 + off;
-            if f.len() >= cat + 2 {
-                let c = be16(f, cat)?;
-                if !(l.proto == proto::UDP && l.v4 && c == 0) {
-                    let mut n = checksum::update16(c, old_p, p);
-                    if l.proto == proto::UDP && n == 0 {
-                        n = 0xffff;
-                    }
-                    put16(f, cat, n)?;
-                }
-            }
+            let dp = checksum::fold(delta(&old_p.to_be_bytes(), &p.to_be_bytes()));
+            adjust(f, l.l4 + off, dp, udp);
         }
     }
     Some(())

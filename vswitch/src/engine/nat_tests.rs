@@ -133,6 +133,18 @@ fn reference_ips() -> ExternalIps {
     }
 }
 
+/// Only a SNAT address (10.77.77.13) with ports `first..=last`.
+fn snat_only(first: u16, last: u16) -> ExternalIps {
+    ExternalIps {
+        snat: Some(SnatSpec {
+            ip: ip(SNAT_IP),
+            first_port: first,
+            last_port: last,
+        }),
+        ..Default::default()
+    }
+}
+
 fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
@@ -256,18 +268,7 @@ fn snat_when_nothing_else_and_deny_without_any_address() {
     // No external IPs at all: internet traffic is denied.
     let (o, _) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], 40000, 443), 0);
     assert_eq!(dropped(o), DropReason::NoExternalIp);
-    set_external(
-        &w,
-        GUEST_A,
-        ExternalIps {
-            snat: Some(SnatSpec {
-                ip: ip(SNAT_IP),
-                first_port: 2000,
-                last_port: 2003,
-            }),
-            ..Default::default()
-        },
-    );
+    set_external(&w, GUEST_A, snat_only(2000, 2003));
     let mut ports = BTreeSet::new();
     for sport in 40000..40004u16 {
         let (o, out) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], sport, 443), 0);
@@ -300,18 +301,7 @@ fn snat_when_nothing_else_and_deny_without_any_address() {
 #[test]
 fn snat_reply_and_icmp_error_are_translated_back() {
     let mut w = igw_world();
-    set_external(
-        &w,
-        GUEST_A,
-        ExternalIps {
-            snat: Some(SnatSpec {
-                ip: ip(SNAT_IP),
-                first_port: 3000,
-                last_port: 3999,
-            }),
-            ..Default::default()
-        },
-    );
+    set_external(&w, GUEST_A, snat_only(3000, 3999));
     let req = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, [8, 8, 8, 8], 64)
         .udp(5353, 53);
@@ -494,18 +484,7 @@ fn no_boundary_endpoint_is_a_counted_drop() {
 #[test]
 fn echo_through_snat_gets_an_identifier_from_the_range_and_its_reply_comes_back() {
     let mut w = igw_world();
-    set_external(
-        &w,
-        GUEST_A,
-        ExternalIps {
-            snat: Some(SnatSpec {
-                ip: ip(SNAT_IP),
-                first_port: 5000,
-                last_port: 5009,
-            }),
-            ..Default::default()
-        },
-    );
+    set_external(&w, GUEST_A, snat_only(5000, 5009));
     let (o, out) = w.run(GUEST_A, &echo_from_a([9, 9, 9, 9], 0x0101), 0);
     assert_eq!(forwarded(o), UPLINK);
     let (src, id) = source_of(&check_to_boundary(&out));
@@ -611,18 +590,7 @@ fn ipv6_external_addresses_translate_both_ways() {
 #[test]
 fn a_flow_found_expired_by_its_next_packet_gives_back_what_it_held() {
     let mut w = igw_world();
-    set_external(
-        &w,
-        GUEST_A,
-        ExternalIps {
-            snat: Some(SnatSpec {
-                ip: ip(SNAT_IP),
-                first_port: 6000,
-                last_port: 6001,
-            }),
-            ..Default::default()
-        },
-    );
+    set_external(&w, GUEST_A, snat_only(6000, 6001));
     let f = udp_from_a([8, 8, 4, 4], 1234, 53);
     let (_, out) = w.run(GUEST_A, &f, 0);
     let (_, first) = source_of(&check_to_boundary(&out));

@@ -1087,11 +1087,7 @@ fn template_to(
 /// Whether the VNIC still holds the external address of `b` (its flows'
 /// replies may still be translated back).
 fn binding_held(vnic: &Vnic, b: &NatBinding) -> bool {
-    match b.source {
-        NatSource::Floating(a) => vnic.external.floating.contains(&a),
-        NatSource::Ephemeral(a) => vnic.external.ephemeral == Some(a),
-        NatSource::Snat(s) => vnic.external.snat == Some(s),
-    }
+    vnic.external.holds(&b.source)
 }
 
 /// Delivers a translated-back frame to the guest: destination address (and
