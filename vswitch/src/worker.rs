@@ -99,6 +99,7 @@ impl Worker {
         };
         let clock = Clock::new();
         let mut rx = Burst::new();
+        let mut ahead = FlowPrefetch::new();
         let mut outs: Vec<Burst> = (0..self.tx.len()).map(|_| Burst::new()).collect();
         let spin_cycles = crate::dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
         let mut idle_since = 0u64;
@@ -110,7 +111,7 @@ impl Worker {
             if loops.is_multiple_of(HOUSEKEEPING_LOOPS) {
                 self.housekeeping(&clock, &mut next_expiry, counters);
             }
-            if self.poll_once(&mut rx, &mut outs, counters, &clock) > 0 {
+            if self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock) > 0 {
                 bump(&counters.loops.busy, 1);
                 idle_since = 0;
                 sleep_us = self.idle.sleep_min_us;
@@ -130,7 +131,7 @@ impl Worker {
         }
         // Forward what is already in the rx rings before the ports stop.
         for _ in 0..DRAIN_PASSES {
-            if self.poll_once(&mut rx, &mut outs, counters, &clock) == 0 {
+            if self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock) == 0 {
                 break;
             }
         }
@@ -185,6 +186,7 @@ impl Worker {
         &mut self,
         rx: &mut Burst,
         outs: &mut [Burst],
+        ahead: &mut FlowPrefetch,
         counters: &WorkerCounters,
         clock: &Clock,
     ) -> usize {
@@ -213,7 +215,7 @@ impl Worker {
             bump(&inc.rx_packets, n as u64);
             bump(&inc.rx_bytes, rx.total_bytes());
             let now = clock.now_ns();
-            let ahead = FlowPrefetch::start(engine, &snapshot, *in_port, rx, n);
+            ahead.start(engine, &snapshot, *in_port, rx, n);
             let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
             for (i, target) in targets.iter_mut().enumerate().take(n) {
                 // With flow prefetching on, pass 1 has read every packet already.
@@ -222,7 +224,8 @@ impl Worker {
                 }
                 ahead.step(engine, i);
                 let outcome = if rx.is_contiguous(i) {
-                    engine.process(&snapshot, *in_port, &mut rx.packet(i), now)
+                    let hint = ahead.hash(i);
+                    engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
                 } else {
                     crate::engine::pipeline::Outcome {
                         verdict: Verdict::Drop(DropReason::Unsupported),
@@ -270,30 +273,46 @@ const PREFETCH_AHEAD: usize = 8;
 /// Spreading the entries' prefetches over the loop keeps fewer misses in
 /// flight at once than a second pass over the burst would; the best
 /// encap-100k trials came from this (the runs are noisy: see perf/RESULTS.md).
+///
+/// Kept by the worker across bursts (its array is not rebuilt per burst).
 struct FlowPrefetch {
     /// Off when the table is small enough to stay in cache.
     on: bool,
+    /// Packets in the burst: `hashes` past it are stale.
+    n: usize,
     /// The flow hash of each packet whose bucket was prefetched.
     hashes: [Option<u64>; BURST_MAX],
 }
 
 impl FlowPrefetch {
+    fn new() -> Self {
+        FlowPrefetch {
+            on: false,
+            n: 0,
+            hashes: [None; BURST_MAX],
+        }
+    }
+
     /// Prefetches the buckets of a burst of `n` and the first entries.
     #[inline]
-    fn start(engine: &Engine, snap: &Snapshot, port: PortIdx, rx: &Burst, n: usize) -> Self {
-        let mut p = FlowPrefetch {
-            on: engine.flows().len() > PREFETCH_MIN_FLOWS,
-            hashes: [None; BURST_MAX],
-        };
-        if p.on {
-            for (j, h) in p.hashes.iter_mut().enumerate().take(n) {
+    fn start(&mut self, engine: &Engine, snap: &Snapshot, port: PortIdx, rx: &Burst, n: usize) {
+        self.on = engine.flows().len() > PREFETCH_MIN_FLOWS;
+        self.n = 0;
+        if self.on {
+            for (j, h) in self.hashes.iter_mut().enumerate().take(n) {
                 *h = engine.prefetch_flow(snap, port, rx.data(j));
             }
+            self.n = n.min(BURST_MAX);
             for j in 0..PREFETCH_AHEAD {
-                p.entry(engine, j);
+                self.entry(engine, j);
             }
         }
-        p
+    }
+
+    /// Packet `i`'s flow hash, when the burst start computed it.
+    #[inline]
+    fn hash(&self, i: usize) -> Option<u64> {
+        self.hashes.get(..self.n)?.get(i).copied().flatten()
     }
 
     /// Before packet `i` is processed: the entry of packet `i + PREFETCH_AHEAD`.
@@ -307,8 +326,8 @@ impl FlowPrefetch {
     /// Prefetches packet `j`'s entry (nothing past the burst: its hash is None).
     #[inline]
     fn entry(&self, engine: &Engine, j: usize) {
-        if let Some(Some(h)) = self.hashes.get(j) {
-            engine.prefetch_flow_entry(*h);
+        if let Some(h) = self.hash(j) {
+            engine.prefetch_flow_entry(h);
         }
     }
 }

@@ -89,7 +89,7 @@ impl Burst {
     }
 
     /// The first segment's bytes of packet `i`.
-    #[inline]
+    #[inline(always)]
     pub fn data(&self, i: usize) -> &[u8] {
         let m = self.mbuf(i);
         // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's data room.
@@ -102,7 +102,7 @@ impl Burst {
     }
 
     /// The first segment's bytes of packet `i`, writable.
-    #[inline]
+    #[inline(always)]
     pub fn data_mut(&mut self, i: usize) -> &mut [u8] {
         let p = self.ptrs[..self.len][i];
         // SAFETY: the burst owns the mbuf exclusively (&mut self); the range is its data.
@@ -235,7 +235,7 @@ impl Burst {
     }
 
     /// Adds `n` bytes in front of single-segment packet `i`; false without headroom.
-    #[inline]
+    #[inline(always)]
     pub fn prepend(&mut self, i: usize, n: usize) -> bool {
         let m = self.mbuf_mut(i);
         if m.nb_segs != 1 || n > m.data_off as usize {
@@ -326,15 +326,15 @@ pub struct MbufPacket<'a> {
 }
 
 impl PacketBuf for MbufPacket<'_> {
-    #[inline]
+    #[inline(always)]
     fn bytes(&self) -> &[u8] {
         self.burst.data(self.i)
     }
-    #[inline]
+    #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
         self.burst.data_mut(self.i)
     }
-    #[inline]
+    #[inline(always)]
     fn prepend(&mut self, n: usize) -> bool {
         self.burst.prepend(self.i, n)
     }

@@ -30,7 +30,7 @@
 //!   walk held up even the prefetches (encap-100k 6.6 -> 8.5 Mpps with them).
 
 use super::tcp::TcpTracker;
-use super::{FlowKey, PortIdx};
+use super::{FlowKey, KeyWords, PortIdx};
 use crate::dpdk::prefetch::{prefetch, prefetch_offset, HugeArray};
 use std::hash::BuildHasher;
 
@@ -67,12 +67,25 @@ pub struct FlowEntry<V> {
 impl std::hash::Hash for FlowId {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let [a, b, c, d] = self.key.words();
-        state.write_u64(a);
-        state.write_u64(b);
-        state.write_u64(c ^ self.port as u64);
-        state.write_u64(d);
+        write_words(state, self.port, &self.key.words());
     }
+}
+
+/// Whether two packed keys are equal, without a call to `bcmp` (which an
+/// array comparison becomes).
+#[inline(always)]
+fn words_eq(a: &KeyWords, b: &KeyWords) -> bool {
+    a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// What a flow's hash is made of: its key's words, the port folded in.
+#[inline]
+fn write_words<H: std::hash::Hasher>(state: &mut H, port: PortIdx, w: &KeyWords) {
+    state.write_u64(w[0]);
+    state.write_u64(w[1]);
+    state.write_u64(w[2]);
+    state.write_u64(w[3] ^ port as u64);
+    state.write_u64(w[4]);
 }
 
 impl<V> FlowEntry<V> {
@@ -269,6 +282,22 @@ impl<V> FlowTable<V> {
         self.hasher.hash_one(id)
     }
 
+    /// [`Self::hash`] of the flow of `port` whose key packs into `w`, from
+    /// the words alone (the fast path reads them from the frame).
+    #[inline]
+    pub fn hash_words(&self, port: PortIdx, w: &KeyWords) -> u64 {
+        #[cfg(test)]
+        if let Some(f) = self.test_hash {
+            return f(&FlowId {
+                port,
+                key: FlowKey::from_words(w),
+            });
+        }
+        let mut h = self.hasher.build_hasher();
+        write_words(&mut h, port, w);
+        std::hash::Hasher::finish(&h)
+    }
+
     /// Starts loading the home bucket of `hash` into cache, so that a lookup
     /// a little later does not wait for memory.
     #[inline]
@@ -321,15 +350,30 @@ impl<V> FlowTable<V> {
     /// The bucket, lane and slot holding `id`.
     #[inline]
     fn find(&self, id: &FlowId, hash: u64) -> Option<(usize, usize, u32)> {
+        self.find_by(hash, |x| x == id)
+    }
+
+    /// The bucket, lane and slot of the entry with `hash` whose id `is` accepts.
+    #[inline]
+    fn find_by(&self, hash: u64, is: impl Fn(&FlowId) -> bool) -> Option<(usize, usize, u32)> {
         let tag = tag_of(hash);
         let mut b = hash as usize & self.mask;
         for _ in 0..self.buckets.len() {
             let bucket = self.buckets.get(b)?;
-            for (lane, (t, s)) in bucket.tags.iter().zip(bucket.slots.iter()).enumerate() {
-                if *t == tag {
-                    if let Some(Some(slot)) = self.slot_ref(*s) {
-                        if slot.id == *id {
-                            return Some((b, lane, *s));
+            // The lanes whose tag matches, as a bit mask: one branch-free pass
+            // over the tags, then (almost always) one candidate to check.
+            let mut lanes = bucket
+                .tags
+                .iter()
+                .enumerate()
+                .fold(0u32, |m, (i, t)| m | u32::from(*t == tag) << i);
+            while lanes != 0 {
+                let lane = lanes.trailing_zeros() as usize;
+                lanes &= lanes - 1;
+                if let Some(&s) = bucket.slots.get(lane) {
+                    if let Some(Some(slot)) = self.slot_ref(s) {
+                        if is(&slot.id) {
+                            return Some((b, lane, s));
                         }
                     }
                 }
@@ -425,7 +469,34 @@ impl<V> FlowTable<V> {
         hash: u64,
         now_ns: u64,
     ) -> Option<&mut FlowEntry<V>> {
-        let (b, lane, s) = self.find(id, hash)?;
+        let found = self.find(id, hash)?;
+        self.use_found(found, hash, now_ns)
+    }
+
+    /// [`Self::get_mut_hashed`] of the flow of `port` whose key packs into
+    /// `w`, its hash `hash` from [`Self::hash_words`]; the fast path's
+    /// lookup, which needs no [`FlowKey`].
+    #[inline]
+    pub fn get_mut_words(
+        &mut self,
+        port: PortIdx,
+        w: &KeyWords,
+        hash: u64,
+        now_ns: u64,
+    ) -> Option<&mut FlowEntry<V>> {
+        let found = self.find_by(hash, |x| x.port == port && words_eq(&x.key.words(), w))?;
+        self.use_found(found, hash, now_ns)
+    }
+
+    /// The entry found at (bucket, lane, slot), unless it has expired (then
+    /// it is removed and kept for [`Self::reap`]); its last-seen time updated.
+    #[inline]
+    fn use_found(
+        &mut self,
+        (b, lane, s): (usize, usize, u32),
+        hash: u64,
+        now_ns: u64,
+    ) -> Option<&mut FlowEntry<V>> {
         let ttl = self.default_ttl_ns;
         let expired = match self.slot_ref(s)? {
             Some(slot) => slot.entry.expired(now_ns, ttl),

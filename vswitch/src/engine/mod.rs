@@ -26,7 +26,7 @@ mod verdict;
 pub mod vnic;
 pub mod vpc;
 
-pub use flow_key::{proto, Direction, FlowKey};
+pub use flow_key::{proto, Direction, FlowKey, KeyWords};
 pub use verdict::{DropReason, Verdict};
 
 /// Index of a port in the switch's configuration order.

@@ -28,10 +28,12 @@ struct Layout {
     fragment: bool,
 }
 
+#[inline(always)]
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
+#[inline(always)]
 fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
     b.get_mut(at..at + 2)?.copy_from_slice(&v.to_be_bytes());
     Some(())
@@ -280,13 +282,15 @@ impl SrcRewrite {
 
 /// Adds `d` to the checksum at `at` (RFC 1624 eqn. 3); a UDP checksum of 0
 /// (none) is left alone and a computed 0 becomes all ones.
-#[inline]
+#[inline(always)]
 fn adjust(f: &mut [u8], at: usize, d: u16, udp: bool) {
     if let Some(c) = be16(f, at) {
         if udp && c == 0 {
             return;
         }
-        let mut n = !checksum::fold(u32::from(!c) + u32::from(d));
+        // Two 16-bit values: one carry fold is enough.
+        let sum = u32::from(!c) + u32::from(d);
+        let mut n = !(((sum & 0xffff) + (sum >> 16)) as u16);
         if udp && n == 0 {
             n = 0xffff;
         }

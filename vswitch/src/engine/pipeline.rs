@@ -12,13 +12,14 @@
 
 use super::external::{self, NatSource, BOUNDARY_MAC, BOUNDARY_VNI};
 use super::firewall::{FwAction, FwContext};
+use super::flow_key::reverse_words;
 use super::flow_table::{FlowEntry, FlowId, FlowTable, DEFAULT_TTL_NS};
 use super::frame::{frame_info, parse_encap, FrameInfo};
 use super::nat::{has_port, NatBinding, NatState};
 use super::nat_rewrite::{self, End, SrcRewrite};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
-use super::quick::{quick_encap, quick_info, quick_key, QUICK_ENCAP_LEN};
+use super::quick::{quick_encap, quick_info, quick_words, QUICK_ENCAP_LEN};
 use super::router::RouterTarget;
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
@@ -131,24 +132,28 @@ pub struct FlowNat {
     pub binding: NatBinding,
     /// The compiled rewrite of the guest's source (`None`: the general one).
     pub rewrite: Option<SrcRewrite>,
+    /// Whether the flow has ports (or an echo id) that the binding translates.
+    pub ports: bool,
 }
 
 impl FlowNat {
     fn new(binding: NatBinding, guest: &FlowKey) -> Box<Self> {
-        let port = has_port(guest).then_some(binding.ext_port);
+        let ports = has_port(guest);
+        let port = ports.then_some(binding.ext_port);
         Box::new(FlowNat {
             binding,
             rewrite: SrcRewrite::compile(guest, binding.source.ip(), port),
+            ports,
         })
     }
 
-    /// Rewrites the source of an outbound packet of the flow `guest`.
+    /// Rewrites the source of an outbound packet of the flow.
     #[inline]
-    fn apply(&self, guest: &FlowKey, f: &mut [u8]) -> bool {
+    fn apply(&self, f: &mut [u8]) -> bool {
         match &self.rewrite {
             Some(r) => r.apply(f),
             None => {
-                let port = has_port(guest).then_some(self.binding.ext_port);
+                let port = self.ports.then_some(self.binding.ext_port);
                 nat_rewrite::rewrite(f, End::Src, self.binding.source.ip(), port)
             }
         }
@@ -221,6 +226,21 @@ impl Engine {
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
+        self.process_hinted(snap, in_port, pkt, now_ns, None)
+    }
+
+    /// [`Self::process`], given the flow hash [`Self::prefetch_flow`]
+    /// computed for the same packet and snapshot (`None`: not computed), so
+    /// that the lookup does not hash again.
+    #[inline]
+    pub fn process_hinted<P: PacketBuf>(
+        &mut self,
+        snap: &Snapshot,
+        in_port: PortIdx,
+        pkt: &mut P,
+        now_ns: u64,
+        hint: Option<u64>,
+    ) -> Outcome {
         if let Verdict::Forward(to) = snap.patch.forward(in_port) {
             return Outcome::forward(to, Path::Patch);
         }
@@ -229,10 +249,10 @@ impl Engine {
             return boundary::from_external(snap, &x, pkt);
         }
         if let Some(vnic) = snap.vpc.vnic(in_port) {
-            return self.outbound(snap, vnic, pkt, now_ns);
+            return self.outbound(snap, vnic, pkt, now_ns, hint);
         }
         match snap.vpc.underlay {
-            Some(u) if u.uplink == in_port => self.underlay_in(snap, pkt, now_ns),
+            Some(u) if u.uplink == in_port => self.underlay_in(snap, pkt, now_ns, hint),
             _ => Outcome::drop(DropReason::NoPatch, Path::Early),
         }
     }
@@ -243,19 +263,17 @@ impl Engine {
         vnic: &Vnic,
         pkt: &mut P,
         now_ns: u64,
+        hint: Option<u64>,
     ) -> Outcome {
         // Fast path: a common frame of a compiled flow, read at fixed offsets.
         // Its source IP is in the key (checked when the flow was compiled); the
         // source MAC is checked here. Everything else takes the full path.
         let mut looked_up = None;
-        if let Some((key, flags)) = quick_key(pkt.bytes()) {
+        if let Some((words, flags)) = quick_words(pkt.bytes()) {
             let src_ok = pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]);
-            let id = FlowId {
-                port: vnic.port,
-                key,
-            };
+            let hash = hint.unwrap_or_else(|| self.flows.hash_words(vnic.port, &words));
             let mut local = None;
-            let prior = match self.flows.get_mut(&id, now_ns) {
+            let prior = match self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
                 Some(e) => {
                     if let (true, true, Some(x)) = (src_ok, e.epoch == vnic.epoch, &e.value.out) {
                         if let Some(t) = e.tcp.as_mut() {
@@ -269,7 +287,7 @@ impl Engine {
                                 uplink,
                             } => {
                                 if let Some(n) = e.value.nat.as_deref() {
-                                    if !n.apply(&id.key, pkt.bytes_mut()) {
+                                    if !n.apply(pkt.bytes_mut()) {
                                         return Outcome::drop(DropReason::Unsupported, Path::Fast);
                                     }
                                 }
@@ -293,7 +311,7 @@ impl Engine {
             if let Some((to, mac)) = local {
                 return self.deliver_local(snap, vnic, to, mac, pkt, now_ns, Path::Fast);
             }
-            looked_up = Some((key, prior));
+            looked_up = Some((FlowKey::from_words(&words), prior));
         }
         // On a miss, the quick parse (when it applies) still saves the full
         // parse: it gives the same answer for the frames it reads (tested).
@@ -511,7 +529,13 @@ impl Engine {
             .map(|_| ())
     }
 
-    fn underlay_in<P: PacketBuf>(&mut self, snap: &Snapshot, pkt: &mut P, now_ns: u64) -> Outcome {
+    fn underlay_in<P: PacketBuf>(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut P,
+        now_ns: u64,
+        hint: Option<u64>,
+    ) -> Outcome {
         let Some(u) = snap.vpc.underlay else {
             return Outcome::drop(DropReason::NoUnderlay, Path::Early);
         };
@@ -527,13 +551,12 @@ impl Engine {
                 .by_vni_mac
                 .get(&(vni, MacAddr(mac)))
                 .and_then(|p| snap.vpc.vnic(*p));
-            let quick = pkt.bytes().get(QUICK_ENCAP_LEN..).and_then(quick_key);
-            if let (Some(vnic), Some((key, flags))) = (vnic, quick) {
-                let id = FlowId {
-                    port: vnic.port,
-                    key: key.reverse(),
-                };
-                if let Some(e) = self.flows.get_mut(&id, now_ns) {
+            let quick = pkt.bytes().get(QUICK_ENCAP_LEN..).and_then(quick_words);
+            if let (Some(vnic), Some((words, flags))) = (vnic, quick) {
+                // The flow is filed in the guest's (outbound) orientation.
+                let words = reverse_words(&words);
+                let hash = hint.unwrap_or_else(|| self.flows.hash_words(vnic.port, &words));
+                if let Some(e) = self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
                     if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
                         if let Some(t) = e.tcp.as_mut() {
                             t.update(Direction::In, flags);
@@ -1025,11 +1048,8 @@ impl Engine {
         if let Verdict::Forward(_) = snap.patch.forward(in_port) {
             return None;
         }
-        let id = match snap.vpc.vnic(in_port) {
-            Some(vnic) => FlowId {
-                port: vnic.port,
-                key: quick_key(bytes)?.0,
-            },
+        let (port, words) = match snap.vpc.vnic(in_port) {
+            Some(vnic) => (vnic.port, quick_words(bytes)?.0),
             None => {
                 // A boundary's underlay traffic takes no flow lookup.
                 if snap.vpc.external.is_some() {
@@ -1039,14 +1059,11 @@ impl Engine {
                 let (vni, mac) = quick_encap(bytes, &u.addr)?;
                 let port = snap.vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
                 let vnic = snap.vpc.vnic(*port)?;
-                let (key, _) = quick_key(bytes.get(QUICK_ENCAP_LEN..)?)?;
-                FlowId {
-                    port: vnic.port,
-                    key: key.reverse(),
-                }
+                let (words, _) = quick_words(bytes.get(QUICK_ENCAP_LEN..)?)?;
+                (vnic.port, reverse_words(&words))
             }
         };
-        let hash = self.flows.hash(&id);
+        let hash = self.flows.hash_words(port, &words);
         self.flows.prefetch_bucket(hash);
         Some(hash)
     }

@@ -4,28 +4,41 @@
 //! without options. Anything else returns `None` and takes the full parser
 //! (`wire`), whose results these must equal (see the tests).
 
+use super::flow_key::misc_word;
 use super::frame::{FrameInfo, L3Facts};
-use super::{proto, FlowKey};
+use super::{proto, FlowKey, KeyWords};
 use crate::wire::MacAddr;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 #[inline]
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
+#[inline]
+fn be64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
 /// What the fixed-offset reading finds in a common frame.
 #[derive(Clone, Copy)]
 struct Core {
-    key: FlowKey,
+    words: KeyWords,
     tcp_flags: u8,
     l4_offset: usize,
 }
 
-/// The flow key and TCP flags of a common frame (the fast path's only need).
+/// The packed flow key and the TCP flags of a common frame: all the fast
+/// path needs. Read into registers, never through a [`FlowKey`] in memory.
+#[inline(always)]
+pub fn quick_words(f: &[u8]) -> Option<(KeyWords, u8)> {
+    core(f).map(|c| (c.words, c.tcp_flags))
+}
+
+/// The flow key and TCP flags of a common frame.
 #[inline]
 pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
-    core(f).map(|c| (c.key, c.tcp_flags))
+    core(f).map(|c| (FlowKey::from_words(&c.words), c.tcp_flags))
 }
 
 /// Everything [`super::frame::frame_info`] reports, for a common frame.
@@ -33,7 +46,7 @@ pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
 pub fn quick_info(f: &[u8]) -> Option<FrameInfo> {
     let c = core(f)?;
     let mac = |at: usize| -> Option<MacAddr> { MacAddr::from_bytes(f.get(at..at + 6)?).ok() };
-    let k = c.key;
+    let k = FlowKey::from_words(&c.words);
     Some(FrameInfo {
         dst_mac: mac(0)?,
         src_mac: mac(6)?,
@@ -53,9 +66,10 @@ pub fn quick_info(f: &[u8]) -> Option<FrameInfo> {
     })
 }
 
-#[inline]
+#[inline(always)]
 fn core(f: &[u8]) -> Option<Core> {
-    let (p, src, dst, l4, end) = match be16(f, 12)? {
+    // Addresses as (high, low) words, as FlowKey::words packs them.
+    let (p, v6, s, d, l4, end) = match be16(f, 12)? {
         0x0800 => {
             let ip = f.get(14..34)?;
             // Version 4, no options, not a fragment (no MF, offset 0).
@@ -63,9 +77,9 @@ fn core(f: &[u8]) -> Option<Core> {
                 return None;
             }
             let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-            let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
-            let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-            (ip[9], src, dst, 34, 14 + total)
+            let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]) as u64;
+            let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]) as u64;
+            (ip[9], false, (0, src), (0, dst), 34, 14 + total)
         }
         0x86dd => {
             let ip = f.get(14..54)?;
@@ -73,15 +87,9 @@ fn core(f: &[u8]) -> Option<Core> {
                 return None;
             }
             let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
-            let a: [u8; 16] = ip[8..24].try_into().ok()?;
-            let b: [u8; 16] = ip[24..40].try_into().ok()?;
-            (
-                ip[6],
-                IpAddr::V6(Ipv6Addr::from(a)),
-                IpAddr::V6(Ipv6Addr::from(b)),
-                54,
-                54 + plen,
-            )
+            let src = (be64(ip, 8)?, be64(ip, 16)?);
+            let dst = (be64(ip, 24)?, be64(ip, 32)?);
+            (ip[6], true, src, dst, 54, 54 + plen)
         }
         _ => return None,
     };
@@ -89,18 +97,17 @@ fn core(f: &[u8]) -> Option<Core> {
         return None;
     }
     let core = |src_port, dst_port, tcp_flags, icmp| Core {
-        key: FlowKey {
-            proto: p,
-            src,
-            dst,
-            src_port,
-            dst_port,
-            icmp,
-        },
+        words: [
+            s.0,
+            s.1,
+            d.0,
+            d.1,
+            misc_word(p, v6, icmp, src_port, dst_port),
+        ],
         tcp_flags,
         l4_offset: l4,
     };
-    match (p, src) {
+    match (p, v6) {
         (proto::TCP, _) => {
             let t = f.get(l4..l4 + 20)?;
             let doff = (t[12] >> 4) as usize * 4;
@@ -116,7 +123,7 @@ fn core(f: &[u8]) -> Option<Core> {
             }
             Some(core(be16(u, 0)?, be16(u, 2)?, 0, None))
         }
-        (proto::ICMP, IpAddr::V4(_)) | (proto::ICMPV6, IpAddr::V6(_)) => {
+        (proto::ICMP, false) | (proto::ICMPV6, true) => {
             let c = f.get(l4..l4 + 8)?;
             if l4 + 8 > end
                 || !matches!((p, c[0]), (proto::ICMP, 0 | 8) | (proto::ICMPV6, 128 | 129))
@@ -257,6 +264,7 @@ mod tests {
             if let Some(q) = quick_key(&f) {
                 quick_hits += 1;
                 assert_eq!(Some(q), full, "frame {f:02x?}");
+                assert_eq!(quick_words(&f), Some((q.0.words(), q.1)));
                 let whole = crate::engine::frame::frame_info(&f).ok();
                 assert_eq!(quick_info(&f), whole, "FrameInfo of {f:02x?}");
             }
