@@ -4,7 +4,7 @@
 
 use crate::config::IdleConfig;
 use crate::dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
-use crate::engine::pipeline::{Engine, Path};
+use crate::engine::pipeline::{Engine, FlowHint, Path};
 use crate::engine::{DropReason, PortIdx, Verdict};
 use crate::stats::{bump, WorkerCounters};
 use crate::tables::{Snapshot, TableStore};
@@ -19,9 +19,9 @@ const DRAIN_PASSES: usize = 64;
 const HOUSEKEEPING_LOOPS: u32 = 1024;
 /// How often a worker sweeps expired flows.
 const EXPIRY_PERIOD_NS: u64 = 1_000_000_000;
-/// Flows above which a burst's flow-table lookups are prefetched first. Below
-/// it the table stays in cache, and the extra passes over the burst would
-/// cost more than the misses they hide.
+/// Flows above which the flow-table entries of a burst are prefetched. Below
+/// it the table stays in cache, and the extra bucket reads would cost more
+/// than the misses they hide.
 const PREFETCH_MIN_FLOWS: usize = 4096;
 
 /// A flow as a worker reports it to the management thread.
@@ -218,13 +218,9 @@ impl Worker {
             ahead.start(engine, &snapshot, *in_port, rx, n);
             let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
             for (i, target) in targets.iter_mut().enumerate().take(n) {
-                // With flow prefetching on, pass 1 has read every packet already.
-                if !ahead.on {
-                    rx.prefetch(i + 1);
-                }
                 ahead.step(engine, i);
                 let outcome = if rx.is_contiguous(i) {
-                    let hint = ahead.hash(i);
+                    let hint = ahead.hint(i);
                     engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
                 } else {
                     crate::engine::pipeline::Outcome {
@@ -260,74 +256,83 @@ impl Worker {
     }
 }
 
+/// How many packets ahead the first pass prefetches a packet's data.
+const PREFETCH_DATA_AHEAD: usize = 3;
+
 /// How many packets ahead of the one being processed a flow's entry is
 /// prefetched. Its bucket, read to find the entry, was prefetched when the
 /// burst started.
 const PREFETCH_AHEAD: usize = 8;
 
-/// The flow-table prefetches of a burst: with many flows each lookup is
-/// otherwise a miss or two (bucket, then entry), taken one at a time. When
-/// the burst starts, every packet's flow is hashed and its bucket prefetched;
-/// then each entry is prefetched a few packets ahead of the processing loop
-/// (software pipelining, as in VPP), by which time its bucket has arrived.
-/// Spreading the entries' prefetches over the loop keeps fewer misses in
-/// flight at once than a second pass over the burst would; the best
-/// encap-100k trials came from this (the runs are noisy: see perf/RESULTS.md).
+/// The first pass over a burst (VPP's way): every packet's flow key is read
+/// and hashed and its bucket prefetched before any packet is processed, so
+/// that the frames' cache misses and the hashing of different packets
+/// overlap instead of each waiting behind the last packet's processing; the
+/// second pass (processing) starts each lookup from that hint. With many
+/// flows each lookup also misses on the entry, so entries are prefetched a
+/// few packets ahead of the processing loop (software pipelining), by which
+/// time their bucket has arrived; spreading them over the loop keeps fewer
+/// misses in flight at once than another pass would.
 ///
 /// Kept by the worker across bursts (its array is not rebuilt per burst).
 struct FlowPrefetch {
-    /// Off when the table is small enough to stay in cache.
-    on: bool,
-    /// Packets in the burst: `hashes` past it are stale.
+    /// Whether entries are prefetched: off when the table is small enough
+    /// to stay in cache, where the extra bucket reads would only cost.
+    entries: bool,
+    /// Packets in the burst: `hints` past it are stale.
     n: usize,
-    /// The flow hash of each packet whose bucket was prefetched.
-    hashes: [Option<u64>; BURST_MAX],
+    /// Each packet's hint, when it takes a fast-path lookup.
+    hints: [Option<FlowHint>; BURST_MAX],
 }
 
 impl FlowPrefetch {
     fn new() -> Self {
         FlowPrefetch {
-            on: false,
+            entries: false,
             n: 0,
-            hashes: [None; BURST_MAX],
+            hints: [None; BURST_MAX],
         }
     }
 
-    /// Prefetches the buckets of a burst of `n` and the first entries.
+    /// The first pass over a burst of `n`; prefetches the first entries.
     #[inline]
     fn start(&mut self, engine: &Engine, snap: &Snapshot, port: PortIdx, rx: &Burst, n: usize) {
-        self.on = engine.flows().len() > PREFETCH_MIN_FLOWS;
-        self.n = 0;
-        if self.on {
-            for (j, h) in self.hashes.iter_mut().enumerate().take(n) {
-                *h = engine.prefetch_flow(snap, port, rx.data(j));
-            }
-            self.n = n.min(BURST_MAX);
+        self.entries = engine.flows().len() > PREFETCH_MIN_FLOWS;
+        self.n = n.min(BURST_MAX);
+        for (j, h) in self.hints.iter_mut().enumerate().take(self.n) {
+            rx.prefetch(j + PREFETCH_DATA_AHEAD);
+            *h = if rx.is_contiguous(j) {
+                engine.flow_hint(snap, port, rx.data(j))
+            } else {
+                None
+            };
+        }
+        if self.entries {
             for j in 0..PREFETCH_AHEAD {
                 self.entry(engine, j);
             }
         }
     }
 
-    /// Packet `i`'s flow hash, when the burst start computed it.
+    /// Packet `i`'s hint, when the first pass made one.
     #[inline]
-    fn hash(&self, i: usize) -> Option<u64> {
-        self.hashes.get(..self.n)?.get(i).copied().flatten()
+    fn hint(&self, i: usize) -> Option<&FlowHint> {
+        self.hints.get(..self.n)?.get(i)?.as_ref()
     }
 
     /// Before packet `i` is processed: the entry of packet `i + PREFETCH_AHEAD`.
     #[inline]
     fn step(&self, engine: &Engine, i: usize) {
-        if self.on {
+        if self.entries {
             self.entry(engine, i + PREFETCH_AHEAD);
         }
     }
 
-    /// Prefetches packet `j`'s entry (nothing past the burst: its hash is None).
+    /// Prefetches packet `j`'s entry (nothing past the burst: it has no hint).
     #[inline]
     fn entry(&self, engine: &Engine, j: usize) {
-        if let Some(h) = self.hash(j) {
-            engine.prefetch_flow_entry(h);
+        if let Some(h) = self.hint(j) {
+            engine.prefetch_flow_entry(h.hash);
         }
     }
 }

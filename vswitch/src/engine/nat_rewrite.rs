@@ -177,17 +177,26 @@ fn rewrite_at(f: &mut [u8], l: &Layout, end: End, ip: IpAddr, port: Option<u16>)
 /// stores and two one's-complement additions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SrcRewrite {
-    v4: bool,
     addr: [u8; 16],
-    /// The new port (or echo id), at `port_at` in the transport header.
-    port: Option<(u16, usize)>,
+    /// The new port (or echo id).
+    port: u16,
     /// Adjustment of the IPv4 header checksum.
     ip_delta: u16,
-    /// Adjustment of the transport checksum, at `csum_at` in its header.
-    l4: Option<(u16, usize)>,
+    /// Adjustment of the transport checksum.
+    l4_delta: u16,
+    /// Where `port` goes in the transport header ([`NOWHERE`]: no port).
+    port_at: u8,
+    /// Where the transport checksum is ([`NOWHERE`]: none to adjust).
+    csum_at: u8,
+    v4: bool,
     /// UDP: a zero checksum (none, over IPv4) stays zero; a computed zero is sent as all ones.
     udp: bool,
 }
+
+/// An offset of [`SrcRewrite`] that is not there. With offsets in bytes
+/// rather than `Option<(u16, usize)>`s the rewrite takes 26 bytes, not 72,
+/// and a flow's NAT state (binding and rewrite) about one cache line.
+const NOWHERE: u8 = u8::MAX;
 
 /// The one's-complement sum of `new` minus that of `old`, folded: what a
 /// checksum over data changing from `old` to `new` must take in.
@@ -225,11 +234,13 @@ impl SrcRewrite {
             l4_d += delta(&guest.src_port.to_be_bytes(), &p.to_be_bytes());
         }
         Some(SrcRewrite {
-            v4,
             addr,
-            port,
+            port: port.map_or(0, |(p, _)| p),
             ip_delta: checksum::fold(ip_d),
-            l4: csum_at.map(|at| (checksum::fold(l4_d), at)),
+            l4_delta: checksum::fold(l4_d),
+            port_at: port.map_or(NOWHERE, |(_, at)| at),
+            csum_at: csum_at.unwrap_or(NOWHERE),
+            v4,
             udp: guest.proto == proto::UDP,
         })
     }
@@ -259,13 +270,11 @@ impl SrcRewrite {
         if self.v4 {
             adjust(f, 24, self.ip_delta, false);
         }
-        if let Some((p, at)) = self.port {
-            if put16(f, l4 + at, p).is_none() {
-                return false;
-            }
+        if self.port_at != NOWHERE && put16(f, l4 + self.port_at as usize, self.port).is_none() {
+            return false;
         }
-        if let Some((d, at)) = self.l4 {
-            adjust(f, l4 + at, d, self.udp);
+        if self.csum_at != NOWHERE {
+            adjust(f, l4 + self.csum_at as usize, self.l4_delta, self.udp);
         }
         true
     }
@@ -276,7 +285,8 @@ impl SrcRewrite {
         } else {
             IpAddr::from(self.addr)
         };
-        rewrite(f, End::Src, ip, self.port.map(|(p, _)| p))
+        let port = (self.port_at != NOWHERE).then_some(self.port);
+        rewrite(f, End::Src, ip, port)
     }
 }
 

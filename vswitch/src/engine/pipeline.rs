@@ -23,7 +23,7 @@ use super::quick::{quick_encap, quick_info, quick_words, QUICK_ENCAP_LEN};
 use super::router::RouterTarget;
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
-use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, PortIdx, Verdict};
+use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, KeyWords, PortIdx, Verdict};
 use crate::tables::Snapshot;
 use crate::wire::MacAddr;
 use hashbrown::HashMap;
@@ -43,6 +43,21 @@ pub enum Path {
     Hairpin,
     /// Dropped before any flow lookup.
     Early,
+}
+
+/// What a first pass over a burst reads of a packet's flow (see
+/// [`Engine::flow_hint`]): the lookup of the second pass, which processes
+/// the packet, starts from it instead of reading the frame and hashing again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowHint {
+    /// The guest port whose flow table entry the packet looks up.
+    pub port: PortIdx,
+    /// The flow's key, packed, in the guest's (outbound) orientation.
+    pub words: KeyWords,
+    /// The frame's TCP flags.
+    pub flags: u8,
+    /// The flow's hash in the table.
+    pub hash: u64,
 }
 
 /// The engine's answer for one packet.
@@ -229,9 +244,9 @@ impl Engine {
         self.process_hinted(snap, in_port, pkt, now_ns, None)
     }
 
-    /// [`Self::process`], given the flow hash [`Self::prefetch_flow`]
-    /// computed for the same packet and snapshot (`None`: not computed), so
-    /// that the lookup does not hash again.
+    /// [`Self::process`], given the hint [`Self::flow_hint`] gave for the
+    /// same packet and snapshot (`None`: none), so that the lookup neither
+    /// reads the frame's key nor hashes it again.
     #[inline]
     pub fn process_hinted<P: PacketBuf>(
         &mut self,
@@ -239,7 +254,7 @@ impl Engine {
         in_port: PortIdx,
         pkt: &mut P,
         now_ns: u64,
-        hint: Option<u64>,
+        hint: Option<&FlowHint>,
     ) -> Outcome {
         if let Verdict::Forward(to) = snap.patch.forward(in_port) {
             return Outcome::forward(to, Path::Patch);
@@ -263,15 +278,19 @@ impl Engine {
         vnic: &Vnic,
         pkt: &mut P,
         now_ns: u64,
-        hint: Option<u64>,
+        hint: Option<&FlowHint>,
     ) -> Outcome {
         // Fast path: a common frame of a compiled flow, read at fixed offsets.
         // Its source IP is in the key (checked when the flow was compiled); the
         // source MAC is checked here. Everything else takes the full path.
         let mut looked_up = None;
-        if let Some((words, flags)) = quick_words(pkt.bytes()) {
+        let quick = match hint.filter(|h| h.port == vnic.port) {
+            Some(h) => Some((h.words, h.flags, h.hash)),
+            None => quick_words(pkt.bytes())
+                .map(|(w, flags)| (w, flags, self.flows.hash_words(vnic.port, &w))),
+        };
+        if let Some((words, flags, hash)) = quick {
             let src_ok = pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]);
-            let hash = hint.unwrap_or_else(|| self.flows.hash_words(vnic.port, &words));
             let mut local = None;
             let prior = match self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
                 Some(e) => {
@@ -534,7 +553,7 @@ impl Engine {
         snap: &Snapshot,
         pkt: &mut P,
         now_ns: u64,
-        hint: Option<u64>,
+        hint: Option<&FlowHint>,
     ) -> Outcome {
         let Some(u) = snap.vpc.underlay else {
             return Outcome::drop(DropReason::NoUnderlay, Path::Early);
@@ -545,27 +564,23 @@ impl Engine {
         }
         // Fast path: option-less Geneve for this sled carrying a common frame
         // of a compiled flow. Options (External, critical ones) take the full path.
-        if let Some((vni, mac)) = quick_encap(pkt.bytes(), &u.addr) {
-            let vnic = snap
+        let quick = match hint {
+            Some(h) => snap
                 .vpc
-                .by_vni_mac
-                .get(&(vni, MacAddr(mac)))
-                .and_then(|p| snap.vpc.vnic(*p));
-            let quick = pkt.bytes().get(QUICK_ENCAP_LEN..).and_then(quick_words);
-            if let (Some(vnic), Some((words, flags))) = (vnic, quick) {
-                // The flow is filed in the guest's (outbound) orientation.
-                let words = reverse_words(&words);
-                let hash = hint.unwrap_or_else(|| self.flows.hash_words(vnic.port, &words));
-                if let Some(e) = self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
-                    if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
-                        if let Some(t) = e.tcp.as_mut() {
-                            t.update(Direction::In, flags);
-                        }
-                        if !pkt.strip_front(QUICK_ENCAP_LEN) {
-                            return Outcome::drop(DropReason::Malformed, Path::Fast);
-                        }
-                        return apply_in(pkt, x, vnic.port, Path::Fast);
+                .vnic(h.port)
+                .map(|v| (&**v, h.words, h.flags, h.hash)),
+            None => self.underlay_quick(snap, &u, pkt.bytes()),
+        };
+        if let Some((vnic, words, flags, hash)) = quick {
+            if let Some(e) = self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
+                if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
+                    if let Some(t) = e.tcp.as_mut() {
+                        t.update(Direction::In, flags);
                     }
+                    if !pkt.strip_front(QUICK_ENCAP_LEN) {
+                        return Outcome::drop(DropReason::Malformed, Path::Fast);
+                    }
+                    return apply_in(pkt, x, vnic.port, Path::Fast);
                 }
             }
         }
@@ -1038,37 +1053,66 @@ impl Engine {
         apply_in(pkt, xform, vnic.port, Path::Slow)
     }
 
-    /// Prefetches the flow-table bucket the fast path will look up for this
-    /// frame (received on `in_port`) and returns the flow's hash, or `None`
-    /// when the frame takes no fast-path lookup. Computes the same flow id as
-    /// `outbound` and `underlay_in` do: keep the three in step. Used by the
-    /// worker to overlap a burst's cache misses before processing it.
+    /// The first pass over a burst, for one packet: reads the key of the
+    /// flow the packet would look up on the fast path (the same reading
+    /// `outbound` and `underlay_in` do), hashes it and starts loading its
+    /// bucket. `None` for packets that take no fast-path lookup. Done for a
+    /// whole burst before any packet is processed, the frames' cache misses
+    /// and the hashing overlap across packets instead of waiting in line.
     #[inline]
-    pub fn prefetch_flow(&self, snap: &Snapshot, in_port: PortIdx, bytes: &[u8]) -> Option<u64> {
+    pub fn flow_hint(&self, snap: &Snapshot, in_port: PortIdx, bytes: &[u8]) -> Option<FlowHint> {
         if let Verdict::Forward(_) = snap.patch.forward(in_port) {
             return None;
         }
-        let (port, words) = match snap.vpc.vnic(in_port) {
-            Some(vnic) => (vnic.port, quick_words(bytes)?.0),
+        let (port, words, flags, hash) = match snap.vpc.vnic(in_port) {
+            Some(vnic) => {
+                let (words, flags) = quick_words(bytes)?;
+                (
+                    vnic.port,
+                    words,
+                    flags,
+                    self.flows.hash_words(vnic.port, &words),
+                )
+            }
             None => {
                 // A boundary's underlay traffic takes no flow lookup.
                 if snap.vpc.external.is_some() {
                     return None;
                 }
                 let u = snap.vpc.underlay.filter(|u| u.uplink == in_port)?;
-                let (vni, mac) = quick_encap(bytes, &u.addr)?;
-                let port = snap.vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
-                let vnic = snap.vpc.vnic(*port)?;
-                let (words, _) = quick_words(bytes.get(QUICK_ENCAP_LEN..)?)?;
-                (vnic.port, reverse_words(&words))
+                let (vnic, words, flags, hash) = self.underlay_quick(snap, &u, bytes)?;
+                (vnic.port, words, flags, hash)
             }
         };
-        let hash = self.flows.hash_words(port, &words);
         self.flows.prefetch_bucket(hash);
-        Some(hash)
+        Some(FlowHint {
+            port,
+            words,
+            flags,
+            hash,
+        })
     }
 
-    /// Prefetches the entry of a flow whose bucket [`Self::prefetch_flow`]
+    /// The fast path's reading of an option-less Geneve frame for this
+    /// sled: the guest port it is for, and its inner flow's key (in the
+    /// guest's orientation), TCP flags and hash.
+    #[inline]
+    fn underlay_quick<'s>(
+        &self,
+        snap: &'s Snapshot,
+        u: &super::vpc::Underlay,
+        bytes: &[u8],
+    ) -> Option<(&'s Vnic, KeyWords, u8, u64)> {
+        let (vni, mac) = quick_encap(bytes, &u.addr)?;
+        let port = snap.vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
+        let vnic = snap.vpc.vnic(*port)?;
+        let (words, flags) = quick_words(bytes.get(QUICK_ENCAP_LEN..)?)?;
+        // The flow is filed in the guest's (outbound) orientation.
+        let words = reverse_words(&words);
+        Some((vnic, words, flags, self.flows.hash_words(vnic.port, &words)))
+    }
+
+    /// Prefetches the entry of a flow whose bucket [`Self::flow_hint`]
     /// prefetched (a little earlier, so that the bucket is in cache).
     #[inline]
     pub fn prefetch_flow_entry(&self, hash: u64) {
