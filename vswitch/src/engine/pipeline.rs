@@ -19,7 +19,9 @@ use super::nat::{has_port, NatBinding, NatState};
 use super::nat_rewrite::{self, End, SrcRewrite};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
-use super::quick::{quick_encap, quick_info, quick_words, QUICK_ENCAP_LEN};
+use super::quick::{
+    quick_encap, quick_external, quick_info, quick_words, QUICK_ENCAP_LEN, QUICK_EXTERNAL_LEN,
+};
 use super::router::RouterTarget;
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
@@ -584,6 +586,13 @@ impl Engine {
                 }
             }
         }
+        // The boundary's own form of its traffic, read at fixed offsets.
+        if quick_external(pkt.bytes(), &u.addr) {
+            if !pkt.strip_front(QUICK_EXTERNAL_LEN) {
+                return Outcome::drop(DropReason::Malformed, Path::Early);
+            }
+            return self.nat_inbound(snap, pkt, now_ns);
+        }
         let encap = match parse_encap(pkt.bytes()) {
             Ok(e) => e,
             Err(r) => return Outcome::drop(r, Path::Early),
@@ -748,7 +757,7 @@ impl Engine {
     /// flow, an ICMP error about one, or a new connection to a 1:1 external
     /// address (DNAT, then the inbound layers). `pkt` is the inner frame.
     fn nat_inbound<P: PacketBuf>(&mut self, snap: &Snapshot, pkt: &mut P, now_ns: u64) -> Outcome {
-        let info = match frame_info(pkt.bytes()) {
+        let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
         };

@@ -140,6 +140,35 @@ fn core(f: &[u8]) -> Option<Core> {
 /// Length of the outer headers of an option-less Geneve frame.
 pub const QUICK_ENCAP_LEN: usize = 70;
 
+/// Length of the outer headers of a Geneve frame whose one option is Oxide's
+/// External (a 4-byte option with no body), as the boundary sends them.
+pub const QUICK_EXTERNAL_LEN: usize = QUICK_ENCAP_LEN + 4;
+
+/// Whether `f` is boundary traffic for `underlay` in the boundary's own
+/// form: Geneve with VNI 99 and the External option only, no other option
+/// and no critical flag. Anything else (more options, a critical one) takes
+/// the full parser. The inner frame starts at [`QUICK_EXTERNAL_LEN`].
+#[inline]
+pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
+    let Some(h) = f.get(..QUICK_EXTERNAL_LEN + 14) else {
+        return false;
+    };
+    let [c0, c1] = crate::wire::geneve::OXIDE_OPT_CLASS.to_be_bytes();
+    h[12..14] == [0x86, 0xdd]
+        && h[14] >> 4 == 6
+        && h[20] == 17
+        && h[38..54] == underlay.octets()
+        && h[56..58] == [0x17, 0xc1]
+        // Version 0, options one word; neither O (control) nor C (critical).
+        && h[62] == 1
+        && h[63] & 0xc0 == 0
+        && h[64..66] == [0x65, 0x58]
+        && h[66..69] == [0, 0, super::external::BOUNDARY_VNI as u8]
+        && h[70..72] == [c0, c1]
+        && h[72] == crate::wire::geneve::OXIDE_OPT_EXTERNAL
+        && h[73] & 0x1f == 0
+}
+
 /// VNI and inner destination MAC of an option-less Geneve frame for `underlay`.
 #[inline]
 pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
@@ -287,5 +316,68 @@ mod tests {
             quick_hits >= 20 * 7,
             "the common frames take the quick path ({quick_hits})"
         );
+    }
+
+    /// The boundary's External Geneve is recognised at fixed offsets exactly
+    /// when the full parser finds VNI 99 with the External option; other
+    /// option sets, a critical flag, another VNI or sled, or a truncated
+    /// frame are left to the full parser.
+    #[test]
+    fn quick_external_agrees_with_the_full_parser() {
+        use crate::engine::external::BOUNDARY_VNI;
+        use crate::engine::frame::parse_encap;
+        use crate::engine::overlay::ExternalEncapTemplate;
+        let sled: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
+        let boundary: Ipv6Addr = "fd00:1701:d:99::1".parse().unwrap();
+        let mut inner = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [0xa8, 0x40, 0x25, 0x77, 0x77, 0x77])
+            .ipv4([203, 0, 113, 10], [198, 51, 100, 20], 64)
+            .udp(443, 40000)
+            .write(&mut inner, b"from the internet")
+            .unwrap();
+        let frame = |vni: u32, dst: Ipv6Addr, edit: &dyn Fn(&mut Vec<u8>)| {
+            let t = ExternalEncapTemplate::new(
+                MacAddr([2, 0, 0, 0, 0, 9]),
+                MacAddr([2, 0, 0, 0, 0, 8]),
+                boundary,
+                dst,
+                vni,
+            );
+            let mut f = vec![0u8; t.bytes.len()];
+            assert!(t.write(&mut f, inner.len(), 1234));
+            f.extend_from_slice(&inner);
+            edit(&mut f);
+            f
+        };
+        let good = frame(BOUNDARY_VNI, sled, &|_| {});
+        assert!(quick_external(&good, &sled));
+        let e = parse_encap(&good).unwrap();
+        assert!(e.external && e.vni == BOUNDARY_VNI && e.outer_dst == sled);
+        assert_eq!(e.inner_offset, QUICK_EXTERNAL_LEN);
+        for cut in 0..good.len() {
+            if quick_external(&good[..cut], &sled) {
+                assert!(cut >= QUICK_EXTERNAL_LEN + 14);
+            }
+        }
+        let refused: [(&str, Vec<u8>); 5] = [
+            ("another VNI", frame(7, sled, &|_| {})),
+            ("another sled", frame(BOUNDARY_VNI, boundary, &|_| {})),
+            (
+                "critical flag",
+                frame(BOUNDARY_VNI, sled, &|f| f[63] |= 0x40),
+            ),
+            (
+                "a critical option",
+                frame(BOUNDARY_VNI, sled, &|f| f[72] |= 0x80),
+            ),
+            (
+                "another class",
+                frame(BOUNDARY_VNI, sled, &|f| f[71] = 0x28),
+            ),
+        ];
+        for (what, f) in refused {
+            assert!(!quick_external(&f, &sled), "{what}");
+        }
+        assert!(!quick_external(&good, &boundary));
     }
 }
