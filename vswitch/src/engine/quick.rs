@@ -137,6 +137,20 @@ fn core(f: &[u8]) -> Option<Core> {
     }
 }
 
+/// Whether the outer headers in `h` (at least [`QUICK_ENCAP_LEN`] bytes) are
+/// untagged Ethernet, IPv6 to `underlay` with UDP next, UDP to 6081, and
+/// Geneve carrying Ethernet; the callers check the Geneve flags and options.
+#[inline]
+fn geneve_for(h: &[u8], underlay: &Ipv6Addr) -> bool {
+    h.len() >= QUICK_ENCAP_LEN
+        && h[12..14] == [0x86, 0xdd]
+        && h[14] >> 4 == 6
+        && h[20] == 17
+        && h[38..54] == underlay.octets()
+        && h[56..58] == [0x17, 0xc1]
+        && h[64..66] == [0x65, 0x58]
+}
+
 /// Length of the outer headers of an option-less Geneve frame.
 pub const QUICK_ENCAP_LEN: usize = 70;
 
@@ -154,15 +168,10 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
         return false;
     };
     let [c0, c1] = crate::wire::geneve::OXIDE_OPT_CLASS.to_be_bytes();
-    h[12..14] == [0x86, 0xdd]
-        && h[14] >> 4 == 6
-        && h[20] == 17
-        && h[38..54] == underlay.octets()
-        && h[56..58] == [0x17, 0xc1]
+    geneve_for(h, underlay)
         // Version 0, options one word; neither O (control) nor C (critical).
         && h[62] == 1
         && h[63] & 0xc0 == 0
-        && h[64..66] == [0x65, 0x58]
         && h[66..69] == [0, 0, super::external::BOUNDARY_VNI as u8]
         && h[70..72] == [c0, c1]
         && h[72] == crate::wire::geneve::OXIDE_OPT_EXTERNAL
@@ -173,15 +182,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
 #[inline]
 pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
     let h = f.get(..QUICK_ENCAP_LEN + 14)?;
-    let ok = h[12..14] == [0x86, 0xdd]
-        && h[14] >> 4 == 6
-        && h[20] == 17
-        && h[38..54] == underlay.octets()
-        && h[56..58] == [0x17, 0xc1]
-        && h[62] == 0
-        && h[63] & 0x80 == 0
-        && h[64..66] == [0x65, 0x58];
-    if !ok {
+    if !(geneve_for(h, underlay) && h[62] == 0 && h[63] & 0x80 == 0) {
         return None;
     }
     let vni = u32::from_be_bytes([0, h[66], h[67], h[68]]);
