@@ -58,19 +58,35 @@ impl EncapTemplate {
     /// as IPv6 flow label and UDP source port (in the dynamic range).
     #[inline]
     pub fn write(&self, out: &mut [u8], inner_len: usize, entropy: u32) -> bool {
-        let Some(hdr) = out.get_mut(..ENCAP_LEN) else {
-            return false;
-        };
-        hdr.copy_from_slice(&self.bytes);
-        let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
-        hdr[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
-        let sport = 0xc000 | (entropy as u16 & 0x3fff);
-        hdr[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
-        let udp_len = (8 + 8 + inner_len) as u16;
-        hdr[IPV6_OFF + 4..IPV6_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
-        hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
-        true
+        write_outer(&self.bytes, out, inner_len, entropy)
     }
+}
+
+/// Copies prebuilt outer headers `t` to the front of `out` and fills the
+/// per-packet fields: the flow's `entropy` as IPv6 flow label and UDP
+/// source port (in the dynamic range), and the two lengths, from the inner
+/// frame's `inner_len`. False if `out` is too short or the lengths overflow.
+#[inline]
+fn write_outer<const N: usize>(
+    t: &[u8; N],
+    out: &mut [u8],
+    inner_len: usize,
+    entropy: u32,
+) -> bool {
+    let Some(hdr) = out.get_mut(..N) else {
+        return false;
+    };
+    hdr.copy_from_slice(t);
+    let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
+    hdr[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
+    let sport = 0xc000 | (entropy as u16 & 0x3fff);
+    hdr[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
+    let Ok(udp_len) = u16::try_from(N - UDP_OFF + inner_len) else {
+        return false;
+    };
+    hdr[IPV6_OFF + 4..IPV6_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
+    hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
+    true
 }
 
 /// Outer headers of boundary traffic from outside the VPC: [`ENCAP_LEN`]
@@ -109,20 +125,7 @@ impl ExternalEncapTemplate {
     /// [`EncapTemplate::write`] does.
     #[inline]
     pub fn write(&self, out: &mut [u8], inner_len: usize, entropy: u32) -> bool {
-        let Some(hdr) = out.get_mut(..EXTERNAL_ENCAP_LEN) else {
-            return false;
-        };
-        hdr.copy_from_slice(&self.bytes);
-        let vtf = (6u32 << 28) | (entropy & 0x000f_ffff);
-        hdr[IPV6_OFF..IPV6_OFF + 4].copy_from_slice(&vtf.to_be_bytes());
-        let sport = 0xc000 | (entropy as u16 & 0x3fff);
-        hdr[UDP_OFF..UDP_OFF + 2].copy_from_slice(&sport.to_be_bytes());
-        let Ok(udp_len) = u16::try_from(EXTERNAL_ENCAP_LEN - UDP_OFF + inner_len) else {
-            return false;
-        };
-        hdr[IPV6_OFF + 4..IPV6_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
-        hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
-        true
+        write_outer(&self.bytes, out, inner_len, entropy)
     }
 }
 
