@@ -14,6 +14,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Flows a `flows` answer holds unless its `limit` says otherwise.
+pub const FLOWS_PAGE: u32 = 1000;
+/// The most flows a `flows` answer holds.
+pub const FLOWS_PAGE_MAX: u32 = 10_000;
+
 /// The protocol version this build speaks.
 pub const API_VERSION: u32 = 1;
 
@@ -137,11 +142,20 @@ pub enum Command {
         /// Guest port name.
         port: String,
     },
-    /// Dumps the flow tables of every worker (of one port, if given).
+    /// Dumps the flow tables of every worker (of one port, if given), one
+    /// page at a time: at most `limit` flows (default [`FLOWS_PAGE`], at
+    /// most [`FLOWS_PAGE_MAX`]), from the cursor `from` a previous page
+    /// answered as `next`.
     Flows {
         /// Guest port name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<String>,
+        /// Most flows in the answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+        /// Where to go on from (a previous answer's `next`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
     /// Clears the flow tables (of one port, if given).
     FlowsClear {
@@ -348,6 +362,9 @@ pub enum Reply {
         flows: Vec<FlowInfo>,
         /// Flows removed (for `flows-clear`).
         cleared: u64,
+        /// The cursor of the next page (`from`), when there are more flows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
     /// Answer to a change of pools, gateways, external IPs or V2B: the
     /// generation now published and the ports whose epoch moved (their
@@ -540,6 +557,10 @@ pub struct VnicCreate {
     /// MTU advertised to the guest (DHCP option 26, RA MTU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u16>,
+    /// Flows the VNIC may hold in each worker's flow table (default:
+    /// `workers.flow_quota_per_vnic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_quota: Option<u32>,
 }
 
 /// A firewall rule as the API carries it.
@@ -584,6 +605,9 @@ pub struct VnicInfo {
     pub routes: usize,
     /// Firewall rules.
     pub firewall_rules: usize,
+    /// Flows it may hold per worker.
+    #[serde(default)]
+    pub flow_quota: usize,
 }
 
 /// One V2P mapping.
@@ -651,6 +675,9 @@ pub struct FlowInfo {
     pub src: std::net::IpAddr,
     /// Remote address.
     pub dst: std::net::IpAddr,
+    /// `vpc` or `internet`: where the remote end is (part of the flow's key).
+    #[serde(default)]
+    pub realm: String,
     /// Source port (or ICMP id).
     pub src_port: u16,
     /// Destination port (or ICMP id).
@@ -667,6 +694,10 @@ pub struct FlowInfo {
     pub epoch: u64,
     /// TCP state, for TCP flows.
     pub tcp_state: Option<String>,
+    /// How far the flow has come, which decides when it may be evicted:
+    /// `embryonic`, `unreplied`, `closing`, `replied` or `established`.
+    #[serde(default)]
+    pub class: String,
     /// Packets that hit the entry.
     pub hits: u64,
     /// Seconds since its last packet.
@@ -857,6 +888,13 @@ pub struct WorkerStats {
     /// SNAT allocations it refused for a full range since start.
     #[serde(default)]
     pub snat_exhausted: u64,
+    /// Live flows evicted to make room, by class (`embryonic`,
+    /// `unreplied`, `closing`, `replied`, `established`).
+    #[serde(default)]
+    pub flows_evicted: BTreeMap<String, u64>,
+    /// NAT reply keys held: one per translated flow.
+    #[serde(default)]
+    pub nat_reverse: u64,
 }
 
 #[cfg(test)]

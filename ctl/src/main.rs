@@ -154,10 +154,17 @@ enum Sub {
         /// Guest port name
         port: String,
     },
-    /// Show the flow tables of every worker (only PORT's flows, if given)
+    /// Show the flow tables of every worker (only PORT's flows, if given),
+    /// a page at a time
     Flows {
         /// Guest port name
         port: Option<String>,
+        /// Most flows to show (default 1000, at most 10000)
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Go on from where a previous page ended (its "more: --from" cursor)
+        #[arg(long, value_name = "CURSOR")]
+        from: Option<String>,
     },
     /// Clear the flow tables (only PORT's flows, if given)
     FlowsClear {
@@ -332,6 +339,9 @@ struct VnicCreateArgs {
     /// MTU advertised to the guest
     #[arg(long)]
     mtu: Option<u16>,
+    /// Flows the VNIC may hold per worker (default: workers.flow_quota_per_vnic)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    flow_quota: Option<u32>,
 }
 
 impl From<VnicCreateArgs> for VnicCreate {
@@ -350,6 +360,7 @@ impl From<VnicCreateArgs> for VnicCreate {
             hostname: a.hostname,
             domain: a.domain,
             mtu: a.mtu,
+            flow_quota: a.flow_quota,
         }
     }
 }
@@ -623,7 +634,7 @@ impl Sub {
                 Command::FirewallSet { port, rules: all }
             }
             Sub::Layers { port } => Command::Layers { port },
-            Sub::Flows { port } => Command::Flows { port },
+            Sub::Flows { port, limit, from } => Command::Flows { port, limit, from },
             Sub::FlowsClear { port } => Command::FlowsClear { port },
             Sub::PoolCreate { name, ranges } => Command::PoolCreate { name, ranges },
             Sub::PoolDelete { name } => Command::PoolDelete { name },
@@ -889,6 +900,7 @@ mod tests {
                 hostname: Some("web1".into()),
                 domain: Some("vpc.example".into()),
                 mtu: Some(1450),
+                flow_quota: None,
             })
         );
         assert_eq!(
@@ -918,6 +930,7 @@ mod tests {
                 hostname: None,
                 domain: None,
                 mtu: None,
+                flow_quota: None,
             })
         );
         assert_eq!(
@@ -1079,11 +1092,20 @@ mod tests {
             api(&["layers", "vm1"]),
             Command::Layers { port: "vm1".into() }
         );
-        assert_eq!(api(&["flows"]), Command::Flows { port: None });
         assert_eq!(
-            api(&["flows", "vm1"]),
+            api(&["flows"]),
             Command::Flows {
-                port: Some("vm1".into())
+                port: None,
+                limit: None,
+                from: None
+            }
+        );
+        assert_eq!(
+            api(&["flows", "vm1", "--limit", "5", "--from", "0:77"]),
+            Command::Flows {
+                port: Some("vm1".into()),
+                limit: Some(5),
+                from: Some("0:77".into()),
             }
         );
         assert_eq!(api(&["flows-clear"]), Command::FlowsClear { port: None });

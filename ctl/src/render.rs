@@ -40,7 +40,13 @@ pub fn render(reply: &Reply) -> String {
         Reply::Vnics { vnics } => render_vnics(vnics),
         Reply::V2p { entries } => render_v2p(entries),
         Reply::Layers(info) => render_layers(info),
-        Reply::Flows { flows, .. } => render_flows(flows),
+        Reply::Flows { flows, next, .. } => {
+            let mut text = render_flows(flows);
+            if let Some(n) = next {
+                text.push_str(&format!("\nmore: --from {n}"));
+            }
+            text
+        }
         Reply::Updated {
             generation,
             updated_ports,
@@ -268,12 +274,29 @@ pub fn render_stats(info: &StatsInfo) -> String {
     let (flows, expired) = info.workers.iter().fold((0u64, 0u64), |(f, e), w| {
         (f.saturating_add(w.flows), e.saturating_add(w.flows_expired))
     });
+    let mut evicted: std::collections::BTreeMap<&str, u64> = Default::default();
+    for w in &info.workers {
+        for (class, n) in &w.flows_evicted {
+            *evicted.entry(class).or_default() += n;
+        }
+    }
+    let evicted_total: u64 = evicted.values().sum();
+    let evicted = if evicted_total == 0 {
+        String::new()
+    } else {
+        let by: Vec<String> = evicted
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        format!(", {evicted_total} evicted ({})", by.join(", "))
+    };
     let mut out = format!(
         "rx:             {} packets, {} bytes\n\
          tx:             {} packets, {} bytes\n\
          drops:          {drops}{reasons}\n\
          handled:        {} flow hits, {} slow path, {} gateway replies\n\
-         flows:          {flows} in tables, {expired} expired\n\
+         flows:          {flows} in tables, {expired} expired{evicted}\n\
          snapshot swaps: {}\n\
          mempool:        {} free, {} in use\n",
         t.rx_packets,
@@ -305,8 +328,11 @@ pub fn render_stats(info: &StatsInfo) -> String {
             "drops",
             "flows",
             "flows expired",
+            "flows evicted",
+            "snat ports",
+            "nat replies",
         ],
-        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
     );
     for w in &info.workers {
         workers.add_row(worker_row(w));
@@ -327,6 +353,9 @@ fn worker_row(w: &WorkerStats) -> Vec<String> {
         drop_total(&w.counters).to_string(),
         w.flows.to_string(),
         w.flows_expired.to_string(),
+        w.flows_evicted.values().sum::<u64>().to_string(),
+        w.snat_ports.to_string(),
+        w.nat_reverse.to_string(),
     ]
 }
 
@@ -359,9 +388,18 @@ pub fn render_vnics(vnics: &[VnicInfo]) -> String {
     }
     let mut t = table(
         &[
-            "port", "id", "vni", "mac", "ipv4", "ipv6", "epoch", "routes", "fw rules",
+            "port",
+            "id",
+            "vni",
+            "mac",
+            "ipv4",
+            "ipv6",
+            "epoch",
+            "routes",
+            "fw rules",
+            "flow quota",
         ],
-        &[1, 2, 6, 7, 8],
+        &[1, 2, 6, 7, 8, 9],
     );
     for v in vnics {
         t.add_row(vec![
@@ -374,6 +412,7 @@ pub fn render_vnics(vnics: &[VnicInfo]) -> String {
             v.epoch.to_string(),
             v.routes.to_string(),
             v.firewall_rules.to_string(),
+            v.flow_quota.to_string(),
         ]);
     }
     t.to_string()
@@ -603,15 +642,17 @@ pub fn render_flows(flows: &[FlowInfo]) -> String {
             "proto",
             "src:sport",
             "dst:dport",
+            "realm",
             "origin",
             "allowed",
             "out",
             "in",
             "tcp state",
+            "class",
             "hits",
             "idle s",
         ],
-        &[0, 10, 11],
+        &[0, 12, 13],
     );
     for f in flows {
         t.add_row(vec![
@@ -620,11 +661,13 @@ pub fn render_flows(flows: &[FlowInfo]) -> String {
             proto_name(f.proto),
             endpoint(f.src, f.src_port),
             endpoint(f.dst, f.dst_port),
+            f.realm.clone(),
             f.origin.clone(),
             if f.allowed { "yes" } else { "no" }.to_owned(),
             or_dash(f.out.as_deref()),
             or_dash(f.inb.as_deref()),
             or_dash(f.tcp_state.as_deref()),
+            f.class.clone(),
             f.hits.to_string(),
             format_idle(f.idle_secs),
         ]);
@@ -799,6 +842,8 @@ mod tests {
                     snat_ports: 0,
                     snat_allocated: 0,
                     snat_exhausted: 0,
+                    flows_evicted: BTreeMap::new(),
+                    nat_reverse: 0,
                 },
                 WorkerStats {
                     id: 3,
@@ -812,6 +857,8 @@ mod tests {
                     snat_ports: 0,
                     snat_allocated: 0,
                     snat_exhausted: 0,
+                    flows_evicted: BTreeMap::new(),
+                    nat_reverse: 0,
                 },
             ],
             snapshot_swaps: 17,
@@ -1045,6 +1092,7 @@ mod tests {
                     epoch: 31,
                     routes: 4,
                     firewall_rules: 9,
+                    flow_quota: 100,
                 },
                 VnicInfo {
                     port: "vm2".into(),
@@ -1056,6 +1104,7 @@ mod tests {
                     epoch: 1,
                     routes: 0,
                     firewall_rules: 0,
+                    flow_quota: 100,
                 },
             ],
         });
@@ -1165,12 +1214,14 @@ mod tests {
             dst: dst.parse().unwrap(),
             src_port: 40_000,
             dst_port: 443,
+            realm: "internet".into(),
             origin: "out".into(),
             allowed: true,
             out: Some("encap vni 1234 to fd00:99::2".into()),
             inb: None,
             epoch: 3,
             tcp_state: Some("established".into()),
+            class: "established".into(),
             hits: 123_456,
             idle_secs: 2.5,
         }
@@ -1187,6 +1238,7 @@ mod tests {
         udp.tcp_state = None;
         let flows = vec![flow(6, "172.30.0.5", "93.184.216.34"), udp];
         let text = render(&Reply::Flows {
+            next: None,
             flows: flows.clone(),
             cleared: 0,
         });
@@ -1215,6 +1267,7 @@ mod tests {
 
         // The same reply shape answers `flows-clear`, which reports the count.
         let cleared = Reply::Flows {
+            next: None,
             flows: vec![],
             cleared: 42,
         };
@@ -1224,8 +1277,16 @@ mod tests {
         );
         assert_eq!(
             render_answer(
-                &Command::Flows { port: None },
-                &Reply::Flows { flows, cleared: 0 }
+                &Command::Flows {
+                    port: None,
+                    limit: None,
+                    from: None
+                },
+                &Reply::Flows {
+                    flows,
+                    cleared: 0,
+                    next: None
+                }
             ),
             text
         );

@@ -140,6 +140,7 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
             hostname: Some("guest".into()),
             domain: None,
             mtu: Some(1400),
+            flow_quota: None,
         }),
     );
     ok(
@@ -280,6 +281,8 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         &sled,
         Cmd::Flows {
             port: Some("g".into()),
+            limit: None,
+            from: None,
         },
     ) {
         Reply::Flows { flows, .. } => flows,

@@ -52,6 +52,7 @@ fn configure(sw: &Vswitch, me: &Guest, my_sled: &str, peer: &Guest, peer_sled: &
         hostname: Some(format!("guest-{}", me.ip.rsplit('.').next().unwrap_or("x"))),
         domain: Some("vpc.test".into()),
         mtu: Some(1400),
+        flow_quota: None,
     }));
     ok(Cmd::UnderlaySet {
         addr: my_sled.parse().unwrap(),
@@ -231,6 +232,8 @@ fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
     // The flows are in the flow tables, compiled as encapsulation toward the peer sled.
     let flows = match sw1.request(Cmd::Flows {
         port: Some("g".into()),
+        limit: None,
+        from: None,
     }) {
         Reply::Flows { flows, .. } => flows,
         other => panic!("{other:?}"),
@@ -288,7 +291,11 @@ fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
         Reply::Flows { cleared, .. } => assert!(cleared >= 2, "cleared {cleared}"),
         other => panic!("{other:?}"),
     }
-    match sw1.request(Cmd::Flows { port: None }) {
+    match sw1.request(Cmd::Flows {
+        port: None,
+        limit: None,
+        from: None,
+    }) {
         Reply::Flows { flows, .. } => assert!(flows.is_empty(), "{flows:?}"),
         other => panic!("{other:?}"),
     }

@@ -138,6 +138,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             running: Arc::clone(&running),
             engine: crate::engine::pipeline::Engine::new(cfg.workers.flow_table_size),
             mailbox,
+            clearing: Vec::new(),
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);
@@ -157,6 +158,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             .map(|p| crate::wire::MacAddr(p.port.mac()))
             .collect(),
         workers: nworkers,
+        flow_quota: cfg.workers.flow_quota_per_vnic,
     };
     let sw = Arc::new(Switch {
         directory,

@@ -221,6 +221,7 @@ mod tests {
                 MacAddr([2, 0, 0, 0, 0, 3]),
             ],
             workers: 1,
+            flow_quota: 1 << 20,
         };
         (dir, TableStore::new(Snapshot::empty(3)))
     }

@@ -134,6 +134,11 @@ pub struct WorkersConfig {
     /// Flows each worker's flow table holds at most (OPTE's bound by default).
     #[serde(default = "default_flows")]
     pub flow_table_size: usize,
+    /// Flows one VNIC may hold in each worker's table (a VNIC's
+    /// `vnic-create` may set its own): at its quota a VNIC evicts its own
+    /// embryonic flows or is refused, never another's.
+    #[serde(default = "default_flow_quota")]
+    pub flow_quota_per_vnic: usize,
 }
 
 /// How an idle worker backs off: after `spin_us` of continuous emptiness, sleep
@@ -262,6 +267,9 @@ fn default_burst() -> usize {
 }
 fn default_flows() -> usize {
     crate::engine::flow_table::DEFAULT_CAPACITY
+}
+fn default_flow_quota() -> usize {
+    crate::engine::flow_table::DEFAULT_CAPACITY / 4
 }
 fn default_spin() -> u64 {
     1000
@@ -423,6 +431,9 @@ impl Config {
         }
         if workers.flow_table_size == 0 {
             return Err(err("workers.flow_table_size", "0: at least one flow"));
+        }
+        if workers.flow_quota_per_vnic == 0 {
+            return Err(err("workers.flow_quota_per_vnic", "0: at least one flow"));
         }
         if workers.idle.sleep_min_us > workers.idle.sleep_max_us {
             return Err(err(

@@ -3,6 +3,7 @@
 //! publishes nothing, so the running state is untouched.
 
 use crate::boundary_admin;
+use crate::engine::flow_table::Realm;
 use crate::engine::pipeline::{InXform, OutXform};
 use crate::engine::{Direction, PortIdx};
 use crate::igw_admin;
@@ -10,57 +11,129 @@ use crate::report;
 use crate::switch::Switch;
 use crate::tables::TableStore;
 use crate::vpc_admin;
-use crate::worker::{FlowReport, WorkerRequest};
+use crate::worker::{FlowReport, WorkerRequest, PAGE_FLOWS};
 use std::sync::Arc;
 use std::time::Duration;
-use vswitch_api::{Command, FlowInfo, Reply, Response};
+use vswitch_api::{Command, FlowInfo, Reply, Response, FLOWS_PAGE, FLOWS_PAGE_MAX};
 
 /// How long the management thread waits for a worker's answer.
 const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long it waits for a worker to clear flows (done over several passes).
+const WORKER_CLEAR_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one `flows` page may take to gather; past it the page is cut
+/// short and `next` says where to go on.
+const FLOWS_PAGE_TIME: Duration = Duration::from_secs(2);
 
 fn applied(r: Result<u64, String>) -> Result<Reply, String> {
     r.map(|generation| Reply::Applied { generation })
 }
 
-/// Asks every worker for its flows (or to clear them), between its bursts.
-fn flows(sw: &Switch, port: Option<&str>, clear: bool) -> Result<Reply, String> {
-    let cmd = if clear { "flows-clear" } else { "flows" };
+fn no_answer(cmd: &str, w: usize) -> String {
+    format!("{cmd}: worker {w} does not answer")
+}
+
+/// Asks every worker to remove the flows (of one port), releasing what they
+/// hold, and waits until each says it is done; returns how many went.
+fn clear_flows(sw: &Switch, cmd: &str, port: Option<PortIdx>) -> Result<u64, String> {
+    let mut waiting = Vec::new();
+    for w in &sw.workers {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        w.mailbox
+            .send_timeout(WorkerRequest::ClearFlows(port, tx), WORKER_ANSWER_TIMEOUT)
+            .map_err(|_| no_answer(cmd, w.id))?;
+        waiting.push((w.id, rx));
+    }
+    let mut cleared = 0;
+    for (id, rx) in waiting {
+        cleared += rx
+            .recv_timeout(WORKER_CLEAR_TIMEOUT)
+            .map_err(|_| no_answer(cmd, id))?;
+    }
+    Ok(cleared)
+}
+
+/// `flows-clear`: removes every flow (of one port), on every worker.
+fn flows_clear(sw: &Switch, port: Option<&str>) -> Result<Reply, String> {
+    let cmd = "flows-clear";
+    let idx = match port {
+        Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
+        None => None,
+    };
+    clear_flows(sw, cmd, idx).map(|cleared| Reply::Flows {
+        flows: Vec::new(),
+        cleared,
+        next: None,
+    })
+}
+
+/// A `flows` cursor: the worker, and the slot of its table to go on from.
+fn parse_cursor(from: &str) -> Option<(usize, u32)> {
+    let (w, s) = from.split_once(':')?;
+    Some((w.parse().ok()?, s.parse().ok()?))
+}
+
+/// One page of every worker's flows, gathered between their bursts, a
+/// bounded number at a time.
+fn flows(
+    sw: &Switch,
+    port: Option<&str>,
+    limit: Option<u32>,
+    from: Option<&str>,
+) -> Result<Reply, String> {
+    let cmd = "flows";
     let port_idx = match port {
         Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
         None => None,
     };
+    let limit = limit.unwrap_or(FLOWS_PAGE);
+    if limit == 0 || limit > FLOWS_PAGE_MAX {
+        return Err(format!(
+            "{cmd}: limit {limit} is not within 1..={FLOWS_PAGE_MAX}"
+        ));
+    }
+    let (mut w, mut slot) = match from {
+        Some(c) => parse_cursor(c)
+            .filter(|(w, _)| *w < sw.workers.len())
+            .ok_or_else(|| {
+                format!("{cmd}: bad cursor {c:?} in `from` (pass a previous answer's `next`)")
+            })?,
+        None => (0, 0),
+    };
+    let limit = limit as usize;
+    let deadline = std::time::Instant::now() + FLOWS_PAGE_TIME;
     let mut out = Vec::new();
-    let mut cleared = 0;
-    for w in &sw.workers {
-        if clear {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            w.mailbox
-                .send_timeout(
-                    WorkerRequest::ClearFlows(port_idx, tx),
-                    WORKER_ANSWER_TIMEOUT,
-                )
-                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
-            cleared += rx
-                .recv_timeout(WORKER_ANSWER_TIMEOUT)
-                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
-        } else {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            w.mailbox
-                .send_timeout(WorkerRequest::Flows(port_idx, tx), WORKER_ANSWER_TIMEOUT)
-                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
-            let flows = rx
-                .recv_timeout(WORKER_ANSWER_TIMEOUT)
-                .map_err(|_| format!("{cmd}: worker {} does not answer", w.id))?;
-            out.extend(flows.into_iter().map(|f| flow_info(sw, w.id, f)));
+    while let Some(worker) = sw.workers.get(w) {
+        if out.len() >= limit || std::time::Instant::now() > deadline {
+            break;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let req = WorkerRequest::Flows {
+            port: port_idx,
+            from: slot,
+            max: (limit - out.len()).min(PAGE_FLOWS),
+            reply: tx,
+        };
+        worker
+            .mailbox
+            .send_timeout(req, WORKER_ANSWER_TIMEOUT)
+            .map_err(|_| no_answer(cmd, w))?;
+        let (page, next) = rx
+            .recv_timeout(WORKER_ANSWER_TIMEOUT)
+            .map_err(|_| no_answer(cmd, w))?;
+        out.extend(page.into_iter().map(|f| flow_info(sw, w, f)));
+        match next {
+            Some(s) => slot = s,
+            None => {
+                w += 1;
+                slot = 0;
+            }
         }
     }
-    out.sort_by(|a, b| {
-        (&a.port, a.proto, a.src, a.dst, a.src_port, a.dst_port)
-            .cmp(&(&b.port, b.proto, b.src, b.dst, b.src_port, b.dst_port))
-    });
+    let next = (w < sw.workers.len()).then(|| format!("{w}:{slot}"));
     Ok(Reply::Flows {
         flows: out,
-        cleared,
+        cleared: 0,
+        next,
     })
 }
 
@@ -104,6 +177,11 @@ fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
         proto: f.id.key.proto,
         src: f.id.key.src,
         dst: f.id.key.dst,
+        realm: match f.id.realm {
+            Realm::Vpc => "vpc",
+            Realm::Internet => "internet",
+        }
+        .into(),
         src_port: f.id.key.src_port,
         dst_port: f.id.key.dst_port,
         origin: if f.state.origin == Direction::In {
@@ -117,6 +195,7 @@ fn flow_info(sw: &Switch, worker: usize, f: FlowReport) -> FlowInfo {
         inb,
         epoch: f.epoch,
         tcp_state: f.tcp.map(str::to_string),
+        class: f.class.as_str().into(),
         hits: f.hits,
         idle_secs: f.idle_ns as f64 / 1e9,
     }
@@ -164,10 +243,12 @@ impl Manager {
                 Ok(Reply::ShuttingDown)
             }
             Command::VnicCreate(req) => {
-                applied(vpc_admin::vnic_create(&sw.directory, &sw.tables, &req))
+                let done = vpc_admin::vnic_create(&sw.directory, &sw.tables, &req);
+                applied(done.and_then(|g| forget_port_flows(sw, "vnic-create", &req.port, g)))
             }
             Command::VnicDelete { port } => {
-                applied(vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port))
+                let done = vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port);
+                applied(done.and_then(|g| forget_port_flows(sw, "vnic-delete", &port, g)))
             }
             Command::VnicList => Ok(Reply::Vnics {
                 vnics: vpc_admin::vnic_list(&sw.directory, &sw.tables.current()),
@@ -244,8 +325,10 @@ impl Manager {
                 &sw.directory,
                 &sw.tables.current(),
             ))),
-            Command::Flows { port } => flows(sw, port.as_deref(), false),
-            Command::FlowsClear { port } => flows(sw, port.as_deref(), true),
+            Command::Flows { port, limit, from } => {
+                flows(sw, port.as_deref(), limit, from.as_deref())
+            }
+            Command::FlowsClear { port } => flows_clear(sw, port.as_deref()),
             Command::PoolCreate { name, ranges } => {
                 igw_admin::pool_create(&sw.directory, &sw.tables, &name, &ranges)
             }
@@ -300,6 +383,18 @@ impl Manager {
     }
 }
 
+/// After a VNIC was created on or removed from port `name` (generation
+/// `generation` published): removes the port's flows and NAT state on every
+/// worker before the command answers, so that nothing of an earlier tenant
+/// of the port is left.
+fn forget_port_flows(sw: &Switch, cmd: &str, name: &str, generation: u64) -> Result<u64, String> {
+    let port = port_index(&sw.directory.names, name, cmd, "port")?;
+    clear_flows(sw, cmd, Some(port)).map_err(|e| {
+        format!("{e} (generation {generation} is published; the port's old flows can no longer match it)")
+    })?;
+    Ok(generation)
+}
+
 fn port_index(names: &[String], name: &str, cmd: &str, field: &str) -> Result<PortIdx, String> {
     names
         .iter()
@@ -323,7 +418,17 @@ pub fn patch_set(
     let f = port_index(names, from, "patch-set", "from")?;
     let t = port_index(names, to, "patch-set", "to")?;
     tables
-        .update(|s| s.patch.set(f, t).map_err(|e| format!("patch-set: {e}")))
+        .update(|s| {
+            // A patch bypasses every layer: never on a tenant's port.
+            for (p, name) in [(f, from), (t, to)] {
+                if s.vpc.vnic(p).is_some() {
+                    return Err(format!(
+                        "patch-set: port {name:?} has a VNIC (vnic-delete it first): a port carries a patch or a VNIC, not both"
+                    ));
+                }
+            }
+            s.patch.set(f, t).map_err(|e| format!("patch-set: {e}"))
+        })
         .map(|_| ())
 }
 

@@ -104,6 +104,16 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     snat_ports: loops.map_or(0, |l| l.snat_ports.load(Relaxed)),
                     snat_allocated: loops.map_or(0, |l| l.snat_allocated.load(Relaxed)),
                     snat_exhausted: loops.map_or(0, |l| l.snat_exhausted.load(Relaxed)),
+                    flows_evicted: crate::engine::flow_table::FlowClass::ALL
+                        .iter()
+                        .map(|c| {
+                            let n = loops
+                                .and_then(|l| l.flows_evicted.get(*c as usize))
+                                .map_or(0, |x| x.load(Relaxed));
+                            (c.as_str().to_string(), n)
+                        })
+                        .collect(),
+                    nat_reverse: loops.map_or(0, |l| l.nat_reverse.load(Relaxed)),
                 }
             })
             .collect(),

@@ -74,6 +74,11 @@ pub struct LoopCounters {
     pub snat_allocated: AtomicU64,
     /// SNAT allocations refused for a full range since start.
     pub snat_exhausted: AtomicU64,
+    /// Live flows evicted to make room since start, by class
+    /// (`FlowClass` order; mirrors the flow table's counts).
+    pub flows_evicted: [AtomicU64; crate::engine::flow_table::FlowClass::COUNT],
+    /// NAT reply keys held (a gauge): one per translated flow.
+    pub nat_reverse: AtomicU64,
 }
 
 /// Everything one worker counts.

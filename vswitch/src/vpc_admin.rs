@@ -4,6 +4,7 @@
 
 use crate::config::PortRole;
 use crate::control::specs;
+use crate::engine::external::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::engine::firewall::FirewallRules;
 use crate::engine::router::{priority, RouteEntry, RouterTable, RouterTarget};
 use crate::engine::v2p::PhysTarget;
@@ -27,6 +28,8 @@ pub struct PortDirectory {
     pub macs: Vec<MacAddr>,
     /// Number of poll-mode workers.
     pub workers: usize,
+    /// Flows a VNIC may hold per worker unless its `vnic-create` says otherwise.
+    pub flow_quota: usize,
 }
 
 impl PortDirectory {
@@ -87,6 +90,11 @@ pub fn vnic_create(
     if req.vni > 0x00ff_ffff {
         return Err(format!("{cmd}: vni {} does not fit in 24 bits", req.vni));
     }
+    if req.vni == BOUNDARY_VNI {
+        return Err(format!(
+            "{cmd}: vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"
+        ));
+    }
     let mac = specs::mac("mac", &req.mac).map_err(|e| format!("{cmd}: {e}"))?;
     let gateway_mac =
         specs::mac("gateway_mac", &req.gateway_mac).map_err(|e| format!("{cmd}: {e}"))?;
@@ -94,6 +102,16 @@ pub fn vnic_create(
         return Err(format!(
             "{cmd}: mac and gateway_mac must be unicast addresses"
         ));
+    }
+    if mac.0 == BOUNDARY_MAC || gateway_mac.0 == BOUNDARY_MAC {
+        return Err(format!(
+            "{cmd}: MAC {} is reserved (the inner destination of boundary traffic)",
+            MacAddr(BOUNDARY_MAC)
+        ));
+    }
+    let flow_quota = req.flow_quota.map_or(dir.flow_quota, |q| q as usize);
+    if flow_quota == 0 {
+        return Err(format!("{cmd}: flow_quota must be at least 1"));
     }
     if req.ipv4.is_none() && req.ipv6.is_none() {
         return Err(format!("{cmd}: the VNIC needs an ipv4 or an ipv6 address"));
@@ -121,6 +139,13 @@ pub fn vnic_create(
     };
     tables
         .update(|s| {
+            let patched = s.patch.entries().any(|(f, t)| f == port || t == port);
+            if patched {
+                return Err(format!(
+                    "{cmd}: port {:?} is patched (patch-clear it first): a port carries a patch or a VNIC, not both",
+                    req.port
+                ));
+            }
             if let Some(other) = s.vpc.by_vni_mac.get(&(req.vni, mac)) {
                 if *other != port {
                     return Err(format!(
@@ -130,7 +155,7 @@ pub fn vnic_create(
                     ));
                 }
             }
-            let epoch = s.vpc.vnic(port).map_or(1, |v| v.epoch + 1);
+            let epoch = s.vpc.next_epoch();
             let router = RouterTable::new();
             let firewall = FirewallRules::default();
             let hits = Arc::new(LayerHits::new(&firewall, &router, None, false));
@@ -138,6 +163,8 @@ pub fn vnic_create(
                 port,
                 spec,
                 epoch,
+                birth: epoch,
+                flow_quota,
                 router,
                 firewall,
                 hits,
@@ -178,6 +205,7 @@ pub fn vnic_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<VnicInfo> {
             epoch: v.epoch,
             routes: v.router.len(),
             firewall_rules: v.firewall.rules().len(),
+            flow_quota: v.flow_quota,
         })
         .collect()
 }
@@ -213,11 +241,7 @@ pub fn underlay_set(
                 nexthop_mac,
             });
             // Every flow's outer headers change: recompute them all.
-            for v in s.vpc.vnics.iter_mut().flatten() {
-                let mut nv = Vnic::clone(v);
-                nv.epoch += 1;
-                *v = Arc::new(nv);
-            }
+            s.vpc.bump_where(|_| true);
             Ok::<(), String>(())
         })
         .map(|s| s.generation)
@@ -235,6 +259,21 @@ pub fn v2p_set(
     let mac = specs::mac("mac", mac).map_err(|e| format!("v2p-set: {e}"))?;
     if vni > 0x00ff_ffff {
         return Err(format!("v2p-set: vni {vni} does not fit in 24 bits"));
+    }
+    if vni == BOUNDARY_VNI {
+        return Err(format!(
+            "v2p-set: vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"
+        ));
+    }
+    if !mac.is_unicast() || mac.0 == BOUNDARY_MAC {
+        return Err(format!(
+            "v2p-set: mac {mac} is not a guest's unicast address"
+        ));
+    }
+    if underlay.is_unspecified() || underlay.is_multicast() || underlay.is_loopback() {
+        return Err(format!(
+            "v2p-set: underlay {underlay} is not a sled's unicast address"
+        ));
     }
     tables
         .update(|s| {
@@ -286,7 +325,7 @@ fn change_vnic(
         .update(|s| {
             let mut v = Vnic::clone(vnic_of(s, cmd, port, name)?);
             let keep_fw = change(&mut v)?;
-            v.epoch += 1;
+            v.epoch = s.vpc.next_epoch();
             v.hits = Arc::new(LayerHits::new(
                 &v.firewall,
                 &v.router,
@@ -480,6 +519,7 @@ mod tests {
             roles: vec![PortRole::Guest, PortRole::Uplink],
             macs: vec![MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])],
             workers: 1,
+            flow_quota: 1 << 20,
         };
         (dir, TableStore::new(Snapshot::empty(2)))
     }
@@ -499,6 +539,7 @@ mod tests {
             hostname: None,
             domain: None,
             mtu: None,
+            flow_quota: None,
         }
     }
 
@@ -538,6 +579,7 @@ mod tests {
         refused(&t, "has no VNIC", || vnic_delete(&dir, &t, "g"));
         let two = PortDirectory {
             workers: 2,
+            flow_quota: 1 << 20,
             ..dir.clone()
         };
         refused(&t, "single worker", || vnic_create(&two, &t, &req()));

@@ -15,10 +15,17 @@ use std::time::Duration;
 
 /// Empty passes a stopping worker makes at most to drain its rx queues.
 const DRAIN_PASSES: usize = 64;
-/// Poll loops between looks at the mailbox and the expiry clock.
+/// Poll loops between looks at the mailbox and the expiry sweep.
 const HOUSEKEEPING_LOOPS: u32 = 1024;
-/// How often a worker sweeps expired flows.
-const EXPIRY_PERIOD_NS: u64 = 1_000_000_000;
+/// Flows the expiry sweep looks at per housekeeping pass (it is incremental:
+/// a full table is never swept in one go).
+const EXPIRY_STEPS: usize = 256;
+/// Flows a clear removes per housekeeping pass.
+const CLEAR_STEPS: usize = 4096;
+/// Flow-table slots a `flows` page looks at, at most, between two bursts.
+pub const PAGE_SLOTS: usize = 16_384;
+/// Flows a worker copies out for one `flows` request, at most.
+pub const PAGE_FLOWS: usize = 512;
 /// Flows above which the flow-table entries of a burst are prefetched. Below
 /// it the table stays in cache, and the extra bucket reads would cost more
 /// than the misses they hide.
@@ -35,19 +42,38 @@ pub struct FlowReport {
     pub epoch: u64,
     /// TCP state name.
     pub tcp: Option<&'static str>,
+    /// Its class (eviction order).
+    pub class: crate::engine::flow_table::FlowClass,
     /// Packets that used it.
     pub hits: u64,
     /// Nanoseconds since its last packet.
     pub idle_ns: u64,
 }
 
+/// A page of a worker's flows: at most [`PAGE_FLOWS`], and the slot to go on
+/// from (`None`: the end of the table).
+pub type FlowPage = (Vec<FlowReport>, Option<u32>);
+
 /// What the management thread may ask a worker; answered between bursts.
 pub enum WorkerRequest {
-    /// Report the flows (of one port).
-    Flows(Option<PortIdx>, Sender<Vec<FlowReport>>),
-    /// Remove the flows (of one port); answer how many.
+    /// Report up to `max` flows (of one port), from slot `from` on.
+    Flows {
+        /// Only this port's flows.
+        port: Option<PortIdx>,
+        /// The slot to start at.
+        from: u32,
+        /// Most flows to report (at most [`PAGE_FLOWS`]).
+        max: usize,
+        /// Where the page goes.
+        reply: Sender<FlowPage>,
+    },
+    /// Remove the flows (of one port), releasing what they hold; answer how
+    /// many once none is left (a large table is cleared over several passes).
     ClearFlows(Option<PortIdx>, Sender<u64>),
 }
+
+/// A clear under way: the port, where the answer goes, flows removed so far.
+type Clearing = (Option<PortIdx>, Sender<u64>, u64);
 
 /// Everything a worker owns and shares.
 pub struct Worker {
@@ -71,6 +97,8 @@ pub struct Worker {
     pub engine: Engine,
     /// Requests from the management thread.
     pub mailbox: Receiver<WorkerRequest>,
+    /// Clears under way, oldest first.
+    pub clearing: Vec<Clearing>,
 }
 
 /// A monotonic clock in nanoseconds from the TSC.
@@ -105,11 +133,10 @@ impl Worker {
         let mut idle_since = 0u64;
         let mut sleep_us = self.idle.sleep_min_us;
         let mut loops = 0u32;
-        let mut next_expiry = clock.now_ns() + EXPIRY_PERIOD_NS;
         while self.running.load(Ordering::Relaxed) {
             loops = loops.wrapping_add(1);
             if loops.is_multiple_of(HOUSEKEEPING_LOOPS) {
-                self.housekeeping(&clock, &mut next_expiry, counters);
+                self.housekeeping(&clock, counters);
             }
             if self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock) > 0 {
                 bump(&counters.loops.busy, 1);
@@ -124,7 +151,7 @@ impl Worker {
             }
             if now - idle_since >= spin_cycles && self.idle.sleep_max_us > 0 {
                 bump(&counters.loops.sleeps, 1);
-                self.housekeeping(&clock, &mut next_expiry, counters);
+                self.housekeeping(&clock, counters);
                 std::thread::sleep(Duration::from_micros(sleep_us.max(1)));
                 sleep_us = (sleep_us.max(1) * 2).min(self.idle.sleep_max_us);
             }
@@ -138,44 +165,64 @@ impl Worker {
         0
     }
 
-    /// Answers the mailbox and expires flows; never blocks.
-    fn housekeeping(&mut self, clock: &Clock, next_expiry: &mut u64, counters: &WorkerCounters) {
+    /// Answers the mailbox, takes a step of any clear under way and of the
+    /// expiry sweep, and publishes the table's gauges; never blocks, and
+    /// does a bounded amount of work.
+    fn housekeeping(&mut self, clock: &Clock, counters: &WorkerCounters) {
         let now = clock.now_ns();
         while let Ok(req) = self.mailbox.try_recv() {
             match req {
-                WorkerRequest::Flows(port, reply) => {
-                    let flows = self
-                        .engine
-                        .flows()
-                        .iter()
-                        .filter(|(id, _)| port.is_none_or(|p| id.port == p))
-                        .map(|(id, e)| FlowReport {
-                            id: *id,
-                            state: e.value.clone(),
-                            epoch: e.epoch,
-                            tcp: e.tcp.map(|t| t.state().as_str()),
-                            hits: e.hits,
-                            idle_ns: now.saturating_sub(e.last_seen_ns),
-                        })
-                        .collect();
-                    let _ = reply.send(flows);
+                WorkerRequest::Flows {
+                    port,
+                    from,
+                    max,
+                    reply,
+                } => {
+                    let mut flows = Vec::new();
+                    let next = self.engine.flows().visit_from(
+                        from,
+                        max.min(PAGE_FLOWS),
+                        PAGE_SLOTS,
+                        |id, e| {
+                            if port.is_none_or(|p| id.port == p) {
+                                flows.push(FlowReport {
+                                    id: *id,
+                                    state: e.value.clone(),
+                                    epoch: e.epoch,
+                                    tcp: e.tcp.map(|t| t.state().as_str()),
+                                    class: e.class(),
+                                    hits: e.hits,
+                                    idle_ns: now.saturating_sub(e.last_seen_ns),
+                                });
+                            }
+                        },
+                    );
+                    let _ = reply.send((flows, next));
                 }
-                WorkerRequest::ClearFlows(port, reply) => {
-                    let _ = reply.send(self.engine.clear_flows(port) as u64);
-                }
+                WorkerRequest::ClearFlows(port, reply) => self.clearing.push((port, reply, 0)),
             }
         }
-        if now >= *next_expiry {
-            let n = self.engine.expire_flows(now);
-            bump(&counters.loops.flows_expired, n as u64);
-            *next_expiry = now + EXPIRY_PERIOD_NS;
+        if let Some((port, _, done)) = self.clearing.first_mut() {
+            let (n, finished) = self.engine.clear_flows(*port, CLEAR_STEPS);
+            *done += n as u64;
+            if finished {
+                let (_, reply, done) = self.clearing.remove(0);
+                let _ = reply.send(done);
+            }
         }
+        let n = self.engine.expire_flows(now, EXPIRY_STEPS);
+        bump(&counters.loops.flows_expired, n as u64);
         let loops = &counters.loops;
         loops
             .flows
             .store(self.engine.flows().len() as u64, Ordering::Relaxed);
-        let (nat, held, _) = self.engine.nat_state();
+        let ft = self.engine.flows().counters();
+        for (c, n) in loops.flows_evicted.iter().zip(ft.evicted) {
+            c.store(n, Ordering::Relaxed);
+        }
+        let (nat, held, reverse) = self.engine.nat_state();
         loops.snat_ports.store(held as u64, Ordering::Relaxed);
+        loops.nat_reverse.store(reverse as u64, Ordering::Relaxed);
         loops.snat_allocated.store(nat.allocated, Ordering::Relaxed);
         loops.snat_exhausted.store(nat.exhausted, Ordering::Relaxed);
     }

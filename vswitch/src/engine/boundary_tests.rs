@@ -70,6 +70,7 @@ impl World {
                 roles: vec![PortRole::Uplink, PortRole::External],
                 macs: vec![MacAddr(UPLINK_MAC), MacAddr(EXT_MAC)],
                 workers: 1,
+                flow_quota: 1 << 20,
             },
             tables: TableStore::new(Snapshot::empty(2)),
             engine: Engine::new(1024),

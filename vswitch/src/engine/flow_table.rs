@@ -2,9 +2,24 @@
 //! keyed by (port, 5-tuple in the outbound orientation), so that both
 //! directions of a flow share one entry, one epoch and one TCP state.
 //!
-//! Bounded: when full, expired entries are reclaimed; if none is, the insert
-//! is refused and the caller drops the packet with a counted reason. Time is
-//! passed in (nanoseconds on any monotonic clock), so tests choose it.
+//! Bounded, and never slowed by being full (no step on the packet path
+//! scans the table):
+//!
+//! - Every flow is on one recency list of its port and [`FlowClass`]
+//!   (`flow_lists.rs`). Expiry is a sweep that walks from the lists' heads a
+//!   bounded number of steps per call ([`FlowTable::sweep`]); a lookup that
+//!   finds an entry expired removes it too.
+//! - A full table makes room in O(1): expired entries first, then embryonic
+//!   ones (unanswered handshakes, flows seen one way, refused traffic), least
+//!   recently used first, taken from the port holding the most of them;
+//!   established flows go last, and only from a port holding more flows than
+//!   the one inserting (a fair share).
+//! - Each port has a quota: a port at its quota evicts its own expired or
+//!   embryonic flows, or is refused; it never takes another port's room.
+//! - Removed entries are handed over by [`FlowTable::reap`], so that what
+//!   they hold (a NAT port) is released before anything reuses it.
+//!
+//! Time is passed in (nanoseconds on any monotonic clock), so tests choose it.
 //!
 //! The table is our own rather than a general hash map because, with many
 //! flows, every lookup misses the cache, and the way to hide that (as VPP and
@@ -29,25 +44,66 @@
 //!   30 MB, and with 4 KB pages most lookups also missed the TLB, whose page
 //!   walk held up even the prefetches (encap-100k 6.6 -> 8.5 Mpps with them).
 
-use super::tcp::TcpTracker;
-use super::{FlowKey, KeyWords, PortIdx};
+use super::flow_lists::ClassLists;
+pub use super::flow_lists::FlowClass;
+use super::tcp::{TcpState, TcpTracker};
+use super::{Direction, FlowKey, KeyWords, PortIdx};
 use crate::dpdk::prefetch::{prefetch, prefetch_offset, HugeArray};
 use std::hash::BuildHasher;
 
 /// Default idle timeout of a non-TCP flow.
 pub const DEFAULT_TTL_NS: u64 = 60 * 1_000_000_000;
 
+/// Idle timeout of a flow whose traffic is refused (a cached drop): short,
+/// so that refused traffic holds no lasting state.
+pub const REFUSED_TTL_NS: u64 = 5 * 1_000_000_000;
+
 /// OPTE's bound on a port's firewall flow table, used as the default capacity.
 pub const DEFAULT_CAPACITY: usize = 524_288;
 
-/// A flow's key: the guest port and the 5-tuple as the guest sends it.
+/// Where a flow's remote end is: inside the VPC (reached over the underlay
+/// by VNI), or on the internet (through the boundary, with NAT). Part of the
+/// key, so that a packet from one never finds a flow of the other, even
+/// with the same 5-tuple after DNAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Realm {
+    /// VPC traffic (guests of the VNI, on this sled or another).
+    Vpc = 0,
+    /// Internet-gateway traffic (SNAT, floating and ephemeral IPs).
+    Internet = 1,
+}
+
+impl Realm {
+    /// The other realm.
+    #[inline]
+    pub fn other(self) -> Realm {
+        match self {
+            Realm::Vpc => Realm::Internet,
+            Realm::Internet => Realm::Vpc,
+        }
+    }
+}
+
+/// A flow's key: the guest port, the realm and the 5-tuple as the guest sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowId {
     /// The guest port.
     pub port: PortIdx,
+    /// Where the remote end is.
+    pub realm: Realm,
     /// The 5-tuple, outbound orientation (guest is the source).
     pub key: FlowKey,
 }
+
+/// What the hash and the lookup see of a flow's port and realm, in one word.
+#[inline(always)]
+fn zone(port: PortIdx, realm: Realm) -> u64 {
+    u64::from(port) | (realm as u64) << 16
+}
+
+/// Which directions a flow has seen packets in (bits of [`FlowEntry::seen`]).
+const SEEN_OUT: u8 = 1;
+const SEEN_IN: u8 = 2;
 
 /// A cached flow.
 #[derive(Debug, Clone)]
@@ -62,12 +118,17 @@ pub struct FlowEntry<V> {
     pub tcp: Option<TcpTracker>,
     /// Packets that used the entry.
     pub hits: u64,
+    /// The directions packets were seen in.
+    pub seen: u8,
+    /// Whether the flow's traffic is refused (its transforms drop): it then
+    /// lives [`REFUSED_TTL_NS`] and is evicted among the first.
+    pub refused: bool,
 }
 
 impl std::hash::Hash for FlowId {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        write_words(state, self.port, &self.key.words());
+        write_words(state, zone(self.port, self.realm), &self.key.words());
     }
 }
 
@@ -108,22 +169,22 @@ impl FlowHasher {
     }
 
     #[inline(always)]
-    fn hash(&self, port: PortIdx, w: &KeyWords) -> u64 {
+    fn hash(&self, zone: u64, w: &KeyWords) -> u64 {
         let k = &self.k;
         let x = folded_multiply(w[1] ^ k[0], w[3] ^ k[1]);
         let y = folded_multiply(w[0] ^ k[2], w[4] ^ k[3]);
-        let z = folded_multiply(w[2] ^ k[4], u64::from(port) ^ k[5]);
+        let z = folded_multiply(w[2] ^ k[4], zone ^ k[5]);
         folded_multiply(x ^ z ^ k[6], y ^ k[7])
     }
 }
 
-/// What a flow's hash is made of: its key's words, the port folded in.
+/// What a flow's hash is made of: its key's words, the zone folded in.
 #[inline]
-fn write_words<H: std::hash::Hasher>(state: &mut H, port: PortIdx, w: &KeyWords) {
+fn write_words<H: std::hash::Hasher>(state: &mut H, zone: u64, w: &KeyWords) {
     state.write_u64(w[0]);
     state.write_u64(w[1]);
     state.write_u64(w[2]);
-    state.write_u64(w[3] ^ port as u64);
+    state.write_u64(w[3] ^ zone);
     state.write_u64(w[4]);
 }
 
@@ -136,14 +197,43 @@ impl<V> FlowEntry<V> {
             last_seen_ns: now_ns,
             tcp,
             hits: 0,
+            seen: 0,
+            refused: false,
         }
+    }
+
+    /// Notes a packet of the flow seen in direction `dir` with TCP flags
+    /// `tcp_flags` (its TCP state and the directions seen).
+    #[inline]
+    pub fn saw(&mut self, dir: Direction, tcp_flags: u8) {
+        if let Some(t) = self.tcp.as_mut() {
+            t.update(dir, tcp_flags);
+        }
+        self.seen |= match dir {
+            Direction::Out => SEEN_OUT,
+            Direction::In => SEEN_IN,
+        };
+    }
+
+    /// Notes the direction of the flow's first packet (its TCP state was
+    /// made from that packet's flags).
+    pub fn saw_first(&mut self, dir: Direction) {
+        self.seen |= match dir {
+            Direction::Out => SEEN_OUT,
+            Direction::In => SEEN_IN,
+        };
     }
 
     /// How long the flow may stay idle.
     pub fn ttl_ns(&self, default_ttl_ns: u64) -> u64 {
-        match &self.tcp {
+        let ttl = match &self.tcp {
             Some(t) => t.state().ttl_secs() * 1_000_000_000,
             None => default_ttl_ns,
+        };
+        if self.refused {
+            ttl.min(REFUSED_TTL_NS)
+        } else {
+            ttl
         }
     }
 
@@ -151,6 +241,32 @@ impl<V> FlowEntry<V> {
     pub fn expired(&self, now_ns: u64, default_ttl_ns: u64) -> bool {
         now_ns.saturating_sub(self.last_seen_ns) > self.ttl_ns(default_ttl_ns)
             || self.tcp.is_some_and(|t| t.state().ttl_secs() == 0)
+    }
+
+    /// How far the flow has come (which list it belongs on).
+    pub fn class(&self) -> FlowClass {
+        if self.refused {
+            return FlowClass::Embryonic;
+        }
+        match self.tcp.map(|t| t.state()) {
+            Some(TcpState::Established) => FlowClass::Established,
+            Some(TcpState::FinWait | TcpState::Closing) => FlowClass::Closing,
+            Some(_) => FlowClass::Embryonic,
+            None if self.seen == SEEN_OUT | SEEN_IN => FlowClass::Replied,
+            None => FlowClass::Unreplied,
+        }
+    }
+}
+
+/// The longest idle time of any flow of `class`: a list's head queued longer
+/// ago than this and not expired was used since (see [`FlowTable::sweep`]).
+fn class_ttl_ns(class: FlowClass, default_ttl_ns: u64) -> u64 {
+    let tcp = |s: TcpState| s.ttl_secs() * 1_000_000_000;
+    match class {
+        FlowClass::Embryonic => tcp(TcpState::SynSent).max(REFUSED_TTL_NS),
+        FlowClass::Unreplied | FlowClass::Replied => default_ttl_ns,
+        FlowClass::Closing => tcp(TcpState::Closing),
+        FlowClass::Established => tcp(TcpState::Established),
     }
 }
 
@@ -161,13 +277,41 @@ pub struct FlowTableCounters {
     pub inserted: u64,
     /// Entries removed because they expired.
     pub expired: u64,
-    /// Inserts refused because the table was full.
+    /// Inserts refused because the table was full (nothing could be evicted).
     pub refused: u64,
+    /// Inserts refused because the port was at its quota with nothing of
+    /// its own to evict.
+    pub quota_refused: u64,
+    /// Live entries evicted to make room, by the class they were in.
+    pub evicted: [u64; FlowClass::COUNT],
 }
 
-/// The insert was refused: the table is full of live flows.
+/// Why an insert was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableFull;
+pub enum Refused {
+    /// The table is full and nothing could be evicted.
+    TableFull,
+    /// The port holds its quota of flows, none of them evictable.
+    Quota,
+}
+
+/// Why an entry left the table, for [`FlowTable::reap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Idle past its TTL.
+    Expired,
+    /// Evicted to make room.
+    Evicted,
+    /// Removed on request (a port's flows cleared).
+    Cleared,
+}
+
+/// Steps an eviction takes at most along one list (second chances given
+/// to recently used heads) before it takes the head as it is.
+const EVICT_STEPS: usize = 8;
+
+/// Steps of the expiry sweep a full table takes before it evicts.
+const FULL_SWEEP_STEPS: usize = 16;
 
 /// Lanes (tag + slot index pairs) in a bucket: as many as fit one cache line
 /// beside the overflow count.
@@ -240,10 +384,14 @@ pub struct FlowTable<V> {
     capacity: usize,
     default_ttl_ns: u64,
     counters: FlowTableCounters,
-    /// Entries a lookup found expired and removed, kept until [`Self::reap`]
-    /// or [`Self::expire_with`] hands them over, so that what they hold
-    /// (a NAT port) is released before anything reuses it.
-    dead: Vec<(FlowId, FlowEntry<V>)>,
+    /// The recency lists of every stored flow, by port and class.
+    lists: ClassLists,
+    /// The list the sweep looks at next.
+    sweep_at: usize,
+    /// Entries removed (expired, evicted, cleared) and not yet handed over
+    /// by [`Self::reap`], so that what they hold (a NAT port) is released
+    /// before anything reuses it.
+    dead: Vec<(FlowId, FlowEntry<V>, Removal)>,
     /// Replaces the hash, so that tests can make keys collide.
     #[cfg(test)]
     test_hash: Option<fn(&FlowId) -> u64>,
@@ -283,6 +431,8 @@ impl<V> FlowTable<V> {
             capacity,
             default_ttl_ns,
             counters: FlowTableCounters::default(),
+            lists: ClassLists::default(),
+            sweep_at: 0,
             dead: Vec::new(),
             #[cfg(test)]
             test_hash: None,
@@ -318,21 +468,22 @@ impl<V> FlowTable<V> {
         if let Some(f) = self.test_hash {
             return f(id);
         }
-        self.hasher.hash(id.port, &id.key.words())
+        self.hasher.hash(zone(id.port, id.realm), &id.key.words())
     }
 
-    /// [`Self::hash`] of the flow of `port` whose key packs into `w`, from
-    /// the words alone (the fast path reads them from the frame).
+    /// [`Self::hash`] of the flow of `port` and `realm` whose key packs
+    /// into `w`, from the words alone (the fast path reads them from the frame).
     #[inline]
-    pub fn hash_words(&self, port: PortIdx, w: &KeyWords) -> u64 {
+    pub fn hash_words(&self, port: PortIdx, realm: Realm, w: &KeyWords) -> u64 {
         #[cfg(test)]
         if let Some(f) = self.test_hash {
             return f(&FlowId {
                 port,
+                realm,
                 key: FlowKey::from_words(w),
             });
         }
-        self.hasher.hash(port, w)
+        self.hasher.hash(zone(port, realm), w)
     }
 
     /// Starts loading the home bucket of `hash` into cache, so that a lookup
@@ -447,7 +598,7 @@ impl<V> FlowTable<V> {
 
     /// Removes the entry at bucket `b`, lane `lane` (its hash `hash`): frees the
     /// lane, uncounts it from the overflow of the buckets its probe passed,
-    /// and returns its slot to the free list.
+    /// takes it off its list and returns its slot to the free list.
     fn remove_at(&mut self, b: usize, lane: usize, hash: u64) -> Option<Slot<V>> {
         let s = *self.buckets.get(b)?.slots.get(lane)?;
         let mut p = hash as usize & self.mask;
@@ -461,9 +612,48 @@ impl<V> FlowTable<V> {
             *t = 0;
         }
         self.len = self.len.saturating_sub(1);
+        self.lists.unlink(s);
         let slot = self.slot_mut(s)?.take();
         self.free.push(s);
         slot
+    }
+
+    /// Removes the entry in slot `s` and keeps it for [`Self::reap`].
+    fn remove_slot(&mut self, s: u32, why: Removal) -> bool {
+        let hash = match self.slot_ref(s) {
+            Some(Some(slot)) => self.hash(&slot.id),
+            _ => {
+                // On a list but not in the slab: cannot happen; mend the list.
+                self.lists.unlink(s);
+                return false;
+            }
+        };
+        let Some((b, lane)) = self.find_slot(s, hash) else {
+            self.lists.unlink(s);
+            return false;
+        };
+        match self.remove_at(b, lane, hash) {
+            Some(slot) => {
+                match why {
+                    Removal::Expired => self.counters.expired += 1,
+                    Removal::Evicted => {
+                        if let Some(c) = self.counters.evicted.get_mut(slot.entry.class() as usize)
+                        {
+                            *c += 1;
+                        }
+                    }
+                    Removal::Cleared => {}
+                }
+                self.dead.push((slot.id, slot.entry, why));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The entry in slot `s`.
+    fn entry_at(&self, s: u32) -> Option<&Slot<V>> {
+        self.slot_ref(s)?.as_ref()
     }
 
     /// A free slot index, adding a chunk when none is left.
@@ -476,6 +666,7 @@ impl<V> FlowTable<V> {
             return None;
         }
         self.chunks.push(HugeArray::new(CHUNK, || None)?);
+        self.lists.grow(self.chunks.len() * CHUNK);
         // Lowest index handed out first: entries fill a chunk in order.
         self.free
             .extend((base as u32 + 1..(base + CHUNK) as u32).rev());
@@ -510,18 +701,21 @@ impl<V> FlowTable<V> {
         self.use_found(found, hash, now_ns)
     }
 
-    /// [`Self::get_mut_hashed`] of the flow of `port` whose key packs into
-    /// `w`, its hash `hash` from [`Self::hash_words`]; the fast path's
-    /// lookup, which needs no [`FlowKey`].
+    /// [`Self::get_mut_hashed`] of the flow of `port` and `realm` whose key
+    /// packs into `w`, its hash `hash` from [`Self::hash_words`]; the fast
+    /// path's lookup, which needs no [`FlowKey`].
     #[inline]
     pub fn get_mut_words(
         &mut self,
         port: PortIdx,
+        realm: Realm,
         w: &KeyWords,
         hash: u64,
         now_ns: u64,
     ) -> Option<&mut FlowEntry<V>> {
-        let found = self.find_by(hash, |x| x.port == port && words_eq(&x.key.words(), w))?;
+        let found = self.find_by(hash, |x| {
+            x.port == port && x.realm == realm && words_eq(&x.key.words(), w)
+        })?;
         self.use_found(found, hash, now_ns)
     }
 
@@ -541,7 +735,7 @@ impl<V> FlowTable<V> {
         };
         if expired {
             if let Some(slot) = self.remove_at(b, lane, hash) {
-                self.dead.push((slot.id, slot.entry));
+                self.dead.push((slot.id, slot.entry, Removal::Expired));
             }
             self.counters.expired += 1;
             return None;
@@ -552,28 +746,32 @@ impl<V> FlowTable<V> {
         Some(e)
     }
 
-    /// Inserts (or replaces) the entry of `id`. When the table is full, expired
-    /// entries are reclaimed first; if none is, the insert is refused.
+    /// Inserts (or replaces) the entry of `id`, its port holding at most
+    /// `quota` flows. A port at its quota evicts its own expired or embryonic
+    /// flows, or is refused; a full table evicts (see the module's doc).
+    /// Evicted entries wait for [`Self::reap`].
     pub fn insert(
         &mut self,
         id: FlowId,
         entry: FlowEntry<V>,
         now_ns: u64,
-    ) -> Result<&mut FlowEntry<V>, TableFull> {
+        quota: usize,
+    ) -> Result<&mut FlowEntry<V>, Refused> {
         let hash = self.hash(&id);
         if let Some((_, _, s)) = self.find(&id, hash) {
             self.counters.inserted += 1;
-            let slot = self.slot_mut(s).and_then(Option::as_mut).ok_or(TableFull)?;
+            let class = entry.class();
+            if self.lists.class_of(s) != Some(class) {
+                self.lists.requeue(s, id.port, class, now_ns);
+            }
+            let slot = self
+                .slot_mut(s)
+                .and_then(Option::as_mut)
+                .ok_or(Refused::TableFull)?;
             slot.entry = entry;
             return Ok(&mut slot.entry);
         }
-        if self.len >= self.capacity {
-            self.expire(now_ns);
-            if self.len >= self.capacity {
-                self.counters.refused += 1;
-                return Err(TableFull);
-            }
-        }
+        self.make_room(id.port, now_ns, quota)?;
         // Fewer entries than lanes: a free lane exists, and the probe finds it.
         let home = hash as usize & self.mask;
         let mut b = home;
@@ -587,8 +785,8 @@ impl<V> FlowTable<V> {
                 None => b = (b + 1) & self.mask,
             }
         }
-        let (b, lane) = found.ok_or(TableFull)?;
-        let s = self.alloc_slot().ok_or(TableFull)?;
+        let (b, lane) = found.ok_or(Refused::TableFull)?;
+        let s = self.alloc_slot().ok_or(Refused::TableFull)?;
         let mut p = home;
         while p != b {
             if let Some(x) = self.buckets.get_mut(p) {
@@ -604,85 +802,217 @@ impl<V> FlowTable<V> {
         }
         self.len += 1;
         self.counters.inserted += 1;
-        let slot = self.slot_mut(s).ok_or(TableFull)?;
+        self.lists.push_back(s, id.port, entry.class(), now_ns);
+        let slot = self.slot_mut(s).ok_or(Refused::TableFull)?;
         let slot = slot.insert(Slot { id, entry });
         Ok(&mut slot.entry)
     }
 
-    /// Removes the entry of `id`.
+    /// Flows held by `port`.
+    pub fn port_len(&self, port: PortIdx) -> usize {
+        self.lists.port_len(port) as usize
+    }
+
+    /// Frees a place for a new flow of `port` (see [`Self::insert`]).
+    fn make_room(&mut self, port: PortIdx, now: u64, quota: usize) -> Result<(), Refused> {
+        if self.port_len(port) >= quota {
+            let own = FlowClass::ALL
+                .iter()
+                .any(|c| self.evict_expired_head(port, *c, now))
+                || FlowClass::ALL
+                    .iter()
+                    .filter(|c| c.early_drop())
+                    .any(|c| self.evict_from(port, *c, now));
+            if !own {
+                self.counters.quota_refused += 1;
+                return Err(Refused::Quota);
+            }
+        }
+        if self.len < self.capacity {
+            return Ok(());
+        }
+        if self.sweep(now, FULL_SWEEP_STEPS) > 0 && self.len < self.capacity {
+            return Ok(());
+        }
+        for class in FlowClass::ALL {
+            // An embryonic-like flow from the port holding the most of them;
+            // an established-like one from the port holding the most flows,
+            // only if that is `port` or holds more than `port` (a fair share).
+            let victim = self
+                .lists
+                .ports()
+                .filter(|(p, _)| self.lists.len(*p, class) > 0)
+                .map(|(p, total)| {
+                    let n = if class.early_drop() {
+                        self.lists.len(p, class)
+                    } else {
+                        total
+                    };
+                    (n, p == port, p)
+                })
+                .max();
+            let Some((_, _, v)) = victim else { continue };
+            if !class.early_drop() && v != port && self.port_len(v) <= self.port_len(port) {
+                continue;
+            }
+            if self.evict_from(v, class, now) {
+                return Ok(());
+            }
+        }
+        self.counters.refused += 1;
+        Err(Refused::TableFull)
+    }
+
+    /// Removes the head of (`port`, `class`) if it has expired.
+    fn evict_expired_head(&mut self, port: PortIdx, class: FlowClass, now: u64) -> bool {
+        let ttl = self.default_ttl_ns;
+        match self.lists.head(port, class) {
+            Some(h) if self.entry_at(h).is_some_and(|x| x.entry.expired(now, ttl)) => {
+                self.remove_slot(h, Removal::Expired)
+            }
+            _ => false,
+        }
+    }
+
+    /// Evicts the least recently used flow of (`port`, `class`), expired
+    /// ones first: a head used since it was queued goes to the tail (a
+    /// second chance), a head that changed class to its own list, at most
+    /// [`EVICT_STEPS`] times; then the head is taken as it is.
+    fn evict_from(&mut self, port: PortIdx, class: FlowClass, now: u64) -> bool {
+        let ttl = self.default_ttl_ns;
+        for step in 0..=EVICT_STEPS {
+            let Some(h) = self.lists.head(port, class) else {
+                return false;
+            };
+            let Some(x) = self.entry_at(h) else {
+                self.lists.unlink(h);
+                continue;
+            };
+            if x.entry.expired(now, ttl) {
+                return self.remove_slot(h, Removal::Expired);
+            }
+            let now_class = x.entry.class();
+            if now_class != class {
+                self.lists.requeue(h, port, now_class, now);
+                continue;
+            }
+            if step < EVICT_STEPS && x.entry.last_seen_ns > self.lists.stamp(h) {
+                self.lists.requeue(h, port, class, now);
+                continue;
+            }
+            return self.remove_slot(h, Removal::Evicted);
+        }
+        false
+    }
+
+    /// One bounded step of expiry: walks from the lists' heads, at most
+    /// `budget` entries looked at, removing the expired ones (kept for
+    /// [`Self::reap`]); a head that changed class moves to its list, one
+    /// queued longer than its class's TTL ago that is still live (it was
+    /// used since) to the tail. A list is left at its first head queued less
+    /// than a TTL ago and not expired. Returns how many were removed.
+    pub fn sweep(&mut self, now: u64, budget: usize) -> usize {
+        let ttl = self.default_ttl_ns;
+        let lists = self.lists.list_count();
+        let (mut steps, mut visited, mut removed) = (0, 0, 0);
+        while steps < budget && visited < lists {
+            let id = self.sweep_at % lists.max(1);
+            let Some((h, port, class)) = self.lists.head_of(id) else {
+                self.sweep_at = id + 1;
+                visited += 1;
+                continue;
+            };
+            steps += 1;
+            let Some(x) = self.entry_at(h) else {
+                self.lists.unlink(h);
+                continue;
+            };
+            if x.entry.expired(now, ttl) {
+                if self.remove_slot(h, Removal::Expired) {
+                    removed += 1;
+                }
+                continue;
+            }
+            let now_class = x.entry.class();
+            if now_class != class {
+                self.lists.requeue(h, port, now_class, now);
+            } else if self.lists.stamp(h).saturating_add(class_ttl_ns(class, ttl)) > now {
+                self.sweep_at = id + 1;
+                visited += 1;
+            } else {
+                self.lists.requeue(h, port, class, now);
+            }
+        }
+        removed
+    }
+
+    /// Removes the entry of `id` (it is not kept for [`Self::reap`]).
     pub fn remove(&mut self, id: &FlowId) -> Option<FlowEntry<V>> {
         let hash = self.hash(id);
         let (b, lane, _) = self.find(id, hash)?;
         self.remove_at(b, lane, hash).map(|s| s.entry)
     }
 
-    /// Removes every entry for which `pred` holds, handing each to `on_remove`;
-    /// returns how many.
-    fn remove_where(
-        &mut self,
-        mut pred: impl FnMut(&FlowId, &FlowEntry<V>) -> bool,
-        mut on_remove: impl FnMut(FlowId, FlowEntry<V>),
-    ) -> usize {
-        let mut n = 0;
-        for s in 0..(self.chunks.len() * CHUNK) as u32 {
-            let hash = match self.slot_ref(s) {
-                Some(Some(slot)) if pred(&slot.id, &slot.entry) => self.hash(&slot.id),
-                _ => continue,
-            };
-            let Some((b, lane)) = self.find_slot(s, hash) else {
-                continue;
-            };
-            if let Some(slot) = self.remove_at(b, lane, hash) {
-                on_remove(slot.id, slot.entry);
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// Removes every expired entry; returns how many.
-    pub fn expire(&mut self, now_ns: u64) -> usize {
-        self.expire_with(now_ns, |_, _| {})
-    }
-
-    /// Removes every expired entry, handing each to `on_remove` (to free what
-    /// the flow held); returns how many.
-    pub fn expire_with(
-        &mut self,
-        now_ns: u64,
-        mut on_remove: impl FnMut(FlowId, FlowEntry<V>),
-    ) -> usize {
-        self.reap(&mut on_remove);
-        let ttl = self.default_ttl_ns;
-        let n = self.remove_where(|_, e| e.expired(now_ns, ttl), on_remove);
-        self.counters.expired += n as u64;
-        n
-    }
-
-    /// Hands over the entries lookups found expired since the last call
-    /// (already counted as expired and out of the table).
+    /// Hands over the entries removed since the last call (expired,
+    /// evicted or cleared; already out of the table and counted).
     #[inline]
-    pub fn reap(&mut self, mut on_remove: impl FnMut(FlowId, FlowEntry<V>)) {
+    pub fn reap(&mut self, mut on_remove: impl FnMut(FlowId, FlowEntry<V>, Removal)) {
         if !self.dead.is_empty() {
-            for (id, e) in self.dead.drain(..) {
-                on_remove(id, e);
+            for (id, e, why) in self.dead.drain(..) {
+                on_remove(id, e, why);
             }
         }
     }
 
-    /// Removes every entry (of one port, when given); returns how many.
-    pub fn clear(&mut self, port: Option<PortIdx>) -> usize {
-        match port {
-            None => {
-                let n = self.len;
-                self.buckets.fill(Bucket::EMPTY);
-                self.chunks.clear();
-                self.free.clear();
-                self.len = 0;
-                n
+    /// Removes up to `budget` flows of `port` (of every port, when `None`),
+    /// kept for [`Self::reap`]; returns how many, and whether none is left.
+    pub fn clear_some(&mut self, port: Option<PortIdx>, budget: usize) -> (usize, bool) {
+        let ports: Vec<PortIdx> = match port {
+            Some(p) => vec![p],
+            None => self.lists.ports().map(|(p, _)| p).collect(),
+        };
+        let mut n = 0;
+        for p in ports {
+            for class in FlowClass::ALL {
+                while let Some(h) = self.lists.head(p, class) {
+                    if n >= budget {
+                        return (n, false);
+                    }
+                    if self.remove_slot(h, Removal::Cleared) {
+                        n += 1;
+                    }
+                }
             }
-            Some(p) => self.remove_where(|id, _| id.port == p, |_, _| {}),
         }
+        (n, true)
+    }
+
+    /// Visits the entries stored at slot `from` and after, at most
+    /// `max_entries` of them and `max_slots` slots looked at; returns the
+    /// slot to go on from, or `None` at the end of the table. Entries
+    /// inserted or removed meanwhile may be missed (no snapshot is taken).
+    pub fn visit_from(
+        &self,
+        from: u32,
+        max_entries: usize,
+        max_slots: usize,
+        mut f: impl FnMut(&FlowId, &FlowEntry<V>),
+    ) -> Option<u32> {
+        let end = (self.chunks.len() * CHUNK) as u64;
+        let mut s = u64::from(from);
+        let (mut seen, mut looked) = (0, 0);
+        while s < end {
+            if seen >= max_entries || looked >= max_slots {
+                return Some(s as u32);
+            }
+            if let Some(slot) = self.entry_at(s as u32) {
+                f(&slot.id, &slot.entry);
+                seen += 1;
+            }
+            looked += 1;
+            s += 1;
+        }
+        None
     }
 
     /// Every entry, in no particular order.
@@ -695,383 +1025,5 @@ impl<V> FlowTable<V> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::tcp::{flags, TcpState};
-    use super::super::{proto, Direction};
-    use super::*;
-    use std::net::IpAddr;
-
-    const S: u64 = 1_000_000_000;
-
-    fn id(port: PortIdx, sport: u16, p: u8) -> FlowId {
-        FlowId {
-            port,
-            key: FlowKey {
-                proto: p,
-                src: "10.0.0.5".parse().unwrap(),
-                dst: "10.0.0.6".parse().unwrap(),
-                src_port: sport,
-                dst_port: 80,
-                icmp: None,
-            },
-        }
-    }
-
-    /// The keyed hash spreads keys that differ in a few bits (the usual
-    /// case: ports, or the last octet of an address) evenly over buckets,
-    /// and its tags (high bits) rarely repeat.
-    #[test]
-    fn hash_spreads_similar_keys() {
-        let h = FlowHasher::new();
-        let buckets = 1usize << 16;
-        let mut load = vec![0u32; buckets];
-        let mut tags = std::collections::HashSet::new();
-        let n = 100_000u32;
-        for i in 0..n {
-            let mut k = id(3, (i % 50_000) as u16, proto::UDP).key;
-            k.dst_port = if i < 50_000 { 80 } else { 443 };
-            if let IpAddr::V4(a) = k.dst {
-                k.dst = IpAddr::V4((u32::from(a) + i / 25_000).into());
-            }
-            let x = h.hash(3, &k.words());
-            load[x as usize & (buckets - 1)] += 1;
-            tags.insert(tag_of(x));
-        }
-        // 100,000 keys into 65,536 buckets: mean 1.5; a bucket holding 12
-        // would be a wildly uneven hash (Poisson tail ~1e-7 per bucket).
-        let max = load.iter().copied().max().unwrap_or(0);
-        assert!(max <= 12, "fullest bucket holds {max}");
-        let empty = load.iter().filter(|l| **l == 0).count() as f64 / buckets as f64;
-        // Poisson: e^-1.53 = 0.217 of buckets empty.
-        assert!((0.19..0.25).contains(&empty), "empty fraction {empty}");
-        assert!(tags.len() as u32 > n - 10, "{} distinct tags", tags.len());
-        // Another port gives other hashes.
-        let k = id(3, 7, proto::UDP).key.words();
-        assert_ne!(h.hash(3, &k), h.hash(4, &k));
-    }
-
-    #[test]
-    fn udp_flow_expires_after_default_ttl() {
-        let mut t = FlowTable::new(16, DEFAULT_TTL_NS);
-        t.insert(id(0, 1, proto::UDP), FlowEntry::new("x", 1, 0, None), 0)
-            .unwrap();
-        assert!(
-            t.get_mut(&id(0, 1, proto::UDP), 59 * S).is_some(),
-            "alive before 60 s idle"
-        );
-        assert!(
-            t.get_mut(&id(0, 1, proto::UDP), 119 * S).is_some(),
-            "a packet refreshes it"
-        );
-        assert!(
-            t.get_mut(&id(0, 1, proto::UDP), 180 * S).is_none(),
-            "61 s idle: gone"
-        );
-        assert_eq!(t.len(), 0);
-        assert_eq!(t.counters().expired, 1);
-    }
-
-    #[test]
-    fn tcp_ttl_follows_state() {
-        let mut t = FlowTable::new(16, DEFAULT_TTL_NS);
-        let f = id(0, 2, proto::TCP);
-        t.insert(
-            f,
-            FlowEntry::new((), 1, 0, Some(TcpTracker::new(flags::SYN))),
-            0,
-        )
-        .unwrap();
-        assert!(
-            t.get_mut(&f, 6 * S).is_none(),
-            "an unanswered SYN lives 5 s"
-        );
-
-        t.insert(
-            f,
-            FlowEntry::new((), 1, 0, Some(TcpTracker::new(flags::SYN))),
-            0,
-        )
-        .unwrap();
-        let e = t.get_mut(&f, S).unwrap();
-        let tcp = e.tcp.as_mut().unwrap();
-        tcp.update(Direction::In, flags::SYN | flags::ACK);
-        tcp.update(Direction::Out, flags::ACK);
-        assert_eq!(tcp.state(), TcpState::Established);
-        assert!(
-            t.get_mut(&f, 7000 * S).is_some(),
-            "established lives 8000 s idle"
-        );
-        let e = t.get_mut(&f, 7001 * S).unwrap();
-        e.tcp.as_mut().unwrap().update(Direction::Out, flags::RST);
-        assert_eq!(t.expire(7001 * S), 1, "a reset flow goes at once");
-    }
-
-    #[test]
-    fn full_table_reclaims_expired_then_refuses() {
-        let mut t = FlowTable::new(2, DEFAULT_TTL_NS);
-        t.insert(id(0, 1, proto::UDP), FlowEntry::new(1, 1, 0, None), 0)
-            .unwrap();
-        t.insert(
-            id(0, 2, proto::UDP),
-            FlowEntry::new(2, 1, 30 * S, None),
-            30 * S,
-        )
-        .unwrap();
-        assert_eq!(
-            t.insert(
-                id(0, 3, proto::UDP),
-                FlowEntry::new(3, 1, 40 * S, None),
-                40 * S
-            )
-            .err(),
-            Some(TableFull)
-        );
-        assert_eq!(t.counters().refused, 1);
-        // At 70 s the first flow has expired: its slot is reclaimed.
-        assert!(t
-            .insert(
-                id(0, 3, proto::UDP),
-                FlowEntry::new(3, 1, 70 * S, None),
-                70 * S
-            )
-            .is_ok());
-        assert_eq!(t.len(), 2);
-        // Replacing an existing entry never needs room.
-        assert!(t
-            .insert(
-                id(0, 3, proto::UDP),
-                FlowEntry::new(4, 2, 71 * S, None),
-                71 * S
-            )
-            .is_ok());
-    }
-
-    #[test]
-    fn clear_by_port() {
-        let mut t = FlowTable::new(16, DEFAULT_TTL_NS);
-        t.insert(id(0, 1, proto::UDP), FlowEntry::new((), 1, 0, None), 0)
-            .unwrap();
-        t.insert(id(1, 1, proto::UDP), FlowEntry::new((), 1, 0, None), 0)
-            .unwrap();
-        assert_eq!(t.clear(Some(1)), 1);
-        assert_eq!(t.len(), 1);
-        assert_eq!(t.clear(None), 1);
-    }
-
-    /// Checks the index against the slab: every live slot is in exactly one
-    /// lane, reachable from its home bucket, and every overflow count equals
-    /// the number of entries whose probe passed that bucket.
-    fn check_invariants<V>(t: &FlowTable<V>) {
-        let n = t.buckets.len();
-        let mut overflow = vec![0u32; n];
-        let mut lanes = 0;
-        for (b, bucket) in t.buckets.iter().enumerate() {
-            for (tag, s) in bucket.tags.iter().zip(bucket.slots.iter()) {
-                if *tag == 0 {
-                    continue;
-                }
-                lanes += 1;
-                let slot = t
-                    .slot_ref(*s)
-                    .and_then(Option::as_ref)
-                    .expect("lane -> live slot");
-                let hash = t.hash(&slot.id);
-                assert_eq!(tag_of(hash), *tag);
-                let mut p = hash as usize & t.mask;
-                while p != b {
-                    overflow[p] += 1;
-                    p = (p + 1) & t.mask;
-                }
-                assert_eq!(
-                    t.find(&slot.id, hash).map(|(b, lane, _)| (b, lane)),
-                    Some((b, bucket.slots.iter().position(|x| x == s).unwrap()))
-                );
-            }
-        }
-        let live = t.iter().count();
-        assert_eq!(lanes, live);
-        assert_eq!(t.len(), live);
-        for (b, bucket) in t.buckets.iter().enumerate() {
-            assert_eq!(bucket.overflow, overflow[b], "overflow of bucket {b}");
-        }
-        assert_eq!(t.free.len() + live, t.chunks.len() * CHUNK);
-    }
-
-    #[test]
-    fn bucket_is_one_line_and_an_entry_two() {
-        assert_eq!(std::mem::size_of::<Bucket>(), 64);
-        assert_eq!(std::mem::align_of::<Bucket>(), 64);
-        let slot = std::mem::size_of::<Option<Slot<crate::engine::pipeline::FlowState>>>();
-        assert!(slot <= 128, "an engine entry takes {slot} bytes");
-    }
-
-    #[test]
-    fn colliding_hashes_chain_across_buckets_and_unwind() {
-        // 64 flows, all homed in bucket 3 of 32: the chain runs over ~10
-        // buckets; some share a tag too, so the key comparison decides.
-        let mut t = FlowTable::new(64, DEFAULT_TTL_NS);
-        assert_eq!(t.buckets.len(), 32);
-        t.test_hash = Some(|f| ((f.key.src_port as u64 % 5 + 1) << 32) | 3);
-        for i in 0..64u16 {
-            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
-                .unwrap();
-        }
-        check_invariants(&t);
-        assert!(t.buckets[3].overflow > 0);
-        assert_eq!(
-            t.insert(id(0, 99, proto::UDP), FlowEntry::new(99, 1, 0, None), 0)
-                .err(),
-            Some(TableFull)
-        );
-        for i in 0..64u16 {
-            let e = t.get_mut(&id(0, i, proto::UDP), 1).unwrap();
-            assert_eq!(e.value, i);
-        }
-        // Remove every other one (from the middle of the chain), then check
-        // the rest are still found and the counts unwound.
-        for i in (0..64u16).step_by(2) {
-            assert_eq!(t.remove(&id(0, i, proto::UDP)).map(|e| e.value), Some(i));
-            assert!(t.remove(&id(0, i, proto::UDP)).is_none());
-        }
-        check_invariants(&t);
-        for i in 0..64u16 {
-            assert_eq!(t.get_mut(&id(0, i, proto::UDP), 2).is_some(), i % 2 == 1);
-        }
-        // Refill the freed lanes, then empty the table.
-        for i in (0..64u16).step_by(2) {
-            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
-                .unwrap();
-        }
-        check_invariants(&t);
-        for i in 0..64u16 {
-            assert!(t.remove(&id(0, i, proto::UDP)).is_some());
-        }
-        check_invariants(&t);
-        assert!(t
-            .buckets
-            .iter()
-            .all(|b| b.overflow == 0 && b.tags == [0; LANES]));
-    }
-
-    #[test]
-    fn chain_wraps_around_the_last_bucket() {
-        let mut t = FlowTable::new(64, DEFAULT_TTL_NS);
-        t.test_hash = Some(|f| ((f.key.src_port as u64 + 1) << 32) | 31);
-        for i in 0..30u16 {
-            t.insert(id(0, i, proto::UDP), FlowEntry::new(i, 1, 0, None), 0)
-                .unwrap();
-        }
-        check_invariants(&t);
-        assert!(t.buckets[0].tags[0] != 0, "the chain wrapped to bucket 0");
-        // Expiry removes by slot and must unwind the wrapped chain too.
-        for i in (0..30u16).step_by(3) {
-            t.get_mut(&id(0, i, proto::UDP), 50 * S).unwrap();
-        }
-        let mut gone = Vec::new();
-        assert_eq!(
-            t.expire_with(70 * S, |id, e| gone.push((id.key.src_port, e.value))),
-            20
-        );
-        gone.sort();
-        assert!(gone.iter().all(|(p, v)| p == v && p % 3 != 0));
-        check_invariants(&t);
-        for i in (0..30u16).step_by(3) {
-            assert!(t.get_mut(&id(0, i, proto::UDP), 71 * S).is_some());
-        }
-    }
-
-    #[test]
-    fn agrees_with_a_map_under_random_operations() {
-        use std::collections::HashMap;
-        let mut t = FlowTable::new(300, DEFAULT_TTL_NS);
-        let mut m: HashMap<FlowId, (u32, u64)> = HashMap::new();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut now = 0u64;
-        for step in 0..20_000u32 {
-            let r = rnd();
-            let f = id((r % 3) as PortIdx, (r >> 8) as u16 % 400, proto::UDP);
-            now += S / 100;
-            match (r >> 40) % 8 {
-                0..=2 => {
-                    // A full table reclaims the expired entries first.
-                    if m.len() >= 300 && !m.contains_key(&f) {
-                        m.retain(|_, (_, seen)| now - *seen <= DEFAULT_TTL_NS);
-                    }
-                    let res = t.insert(f, FlowEntry::new(step, 1, now, None), now);
-                    if m.len() >= 300 && !m.contains_key(&f) {
-                        assert_eq!(res.err(), Some(TableFull));
-                    } else {
-                        assert!(res.is_ok());
-                        m.insert(f, (step, now));
-                    }
-                }
-                3..=5 => {
-                    let want = m
-                        .get(&f)
-                        .filter(|(_, seen)| now - *seen <= DEFAULT_TTL_NS)
-                        .map(|(v, _)| *v);
-                    assert_eq!(t.get_mut(&f, now).map(|e| e.value), want);
-                    match want {
-                        Some(_) => {
-                            if let Some(e) = m.get_mut(&f) {
-                                e.1 = now;
-                            }
-                        }
-                        None => {
-                            m.remove(&f);
-                        }
-                    }
-                }
-                6 => assert_eq!(t.remove(&f).map(|e| e.value), m.remove(&f).map(|e| e.0)),
-                _ => {
-                    if step % 50 == 0 {
-                        let before = m.len();
-                        m.retain(|_, (_, seen)| now - *seen <= DEFAULT_TTL_NS);
-                        assert_eq!(t.expire(now), before - m.len());
-                    }
-                }
-            }
-            assert_eq!(t.len(), m.len());
-            if step % 1000 == 0 {
-                check_invariants(&t);
-            }
-        }
-        check_invariants(&t);
-    }
-
-    #[test]
-    fn clear_all_then_reuse_and_prefetch_any_hash() {
-        let mut t = FlowTable::new(40000, DEFAULT_TTL_NS);
-        for i in 0..40000u16 {
-            t.insert(id(i % 4, i, proto::TCP), FlowEntry::new(i, 1, 0, None), 0)
-                .unwrap();
-        }
-        assert_eq!(t.chunks.len(), 40000usize.div_ceil(CHUNK));
-        assert_eq!(t.clear(Some(2)), 10000);
-        check_invariants(&t);
-        for h in [0u64, 1, u64::MAX, 0xdead_beef_0000_0007] {
-            t.prefetch_bucket(h);
-            t.prefetch_entry(h);
-        }
-        for i in 0..40000u16 {
-            let f = id(i % 4, i, proto::TCP);
-            let h = t.hash(&f);
-            t.prefetch_bucket(h);
-            t.prefetch_entry(h);
-            assert_eq!(t.get_mut_hashed(&f, h, 1).is_some(), i % 4 != 2);
-        }
-        assert_eq!(t.clear(None), 30000);
-        assert!(t.is_empty() && t.iter().next().is_none());
-        check_invariants(&t);
-        t.insert(id(0, 1, proto::TCP), FlowEntry::new(1, 1, 0, None), 0)
-            .unwrap();
-        assert_eq!(t.len(), 1);
-        check_invariants(&t);
-    }
-}
+#[path = "flow_table_tests.rs"]
+mod tests;

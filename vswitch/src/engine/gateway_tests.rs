@@ -56,6 +56,8 @@ fn vnic_with(spec: VnicSpec) -> Vnic {
         port: PORT,
         spec,
         epoch: 1,
+        birth: 1,
+        flow_quota: 1024,
         router: RouterTable::new(),
         firewall: FirewallRules::new(vec![]).unwrap(),
         hits: Default::default(),

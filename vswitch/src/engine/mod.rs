@@ -8,6 +8,7 @@ pub mod boundary;
 pub mod external;
 pub mod firewall;
 mod flow_key;
+mod flow_lists;
 pub mod flow_table;
 pub mod frame;
 pub mod gateway;

@@ -7,10 +7,16 @@
 //! still names exactly one flow.
 //!
 //! Which external source a flow gets is decided in `external.rs`; this holds
-//! what the decision allocates. A flow's resources are released when its
-//! flow-table entry goes (expiry, clearing, or a rebinding after an
-//! external-IP change). Allocation also re-checks an allocated port's owner,
-//! so a port whose flow vanished without notice is never lost for good.
+//! what the decision allocates. A flow's resources are released on every
+//! path its flow-table entry leaves by (expiry, eviction, clearing, a
+//! rebinding after an external-IP change; the flow table hands each removed
+//! entry over before any new binding is made).
+//!
+//! Allocation costs a bounded number of steps whatever the load: each range
+//! counts the ports held per remote endpoint, so an exhausted range is known
+//! at once, and at most [`MAX_PROBES`] ports are looked at from a rotating
+//! cursor (a range so nearly full for one remote that they are all held is
+//! treated as exhausted).
 
 use super::external::{IgwTag, NatSource};
 use super::flow_table::FlowId;
@@ -65,6 +71,9 @@ fn remote(k: &FlowKey) -> (IpAddr, u16) {
     }
 }
 
+/// Ports an allocation looks at, at most.
+pub const MAX_PROBES: u32 = 64;
+
 /// The ports of one SNAT range of one VNIC, and who holds each, per remote.
 #[derive(Debug, Default)]
 struct SnatRange {
@@ -72,6 +81,25 @@ struct SnatRange {
     last: u16,
     next: u16,
     holders: HashMap<Hold, FlowId>,
+    /// Ports of `first..=last` held, per remote endpoint.
+    per_remote: HashMap<(IpAddr, u16), u32>,
+}
+
+impl SnatRange {
+    fn contains(&self, p: u16) -> bool {
+        (self.first..=self.last).contains(&p)
+    }
+
+    /// Counts the holders per remote again (after the range changed).
+    fn recount(&mut self) {
+        let mut per_remote: HashMap<(IpAddr, u16), u32> = HashMap::new();
+        for (p, rip, rport) in self.holders.keys() {
+            if (self.first..=self.last).contains(p) {
+                *per_remote.entry((*rip, *rport)).or_default() += 1;
+            }
+        }
+        self.per_remote = per_remote;
+    }
 }
 
 /// Counters of the NAT state.
@@ -83,6 +111,8 @@ pub struct NatCounters {
     pub released: u64,
     /// Allocations refused: every port of the range held.
     pub exhausted: u64,
+    /// Ports allocations looked at (the work they did).
+    pub probes: u64,
 }
 
 /// One worker's NAT state.
@@ -118,16 +148,9 @@ impl NatState {
     }
 
     /// Allocates an external port of `first..=last` on SNAT address `ip` for
-    /// flow `id`, unique for the flow's remote endpoint. A port whose holder
-    /// `is_live` denies is free again. `None` when every port is held for
-    /// that remote.
-    pub fn allocate(
-        &mut self,
-        id: FlowId,
-        ip: IpAddr,
-        (first, last): (u16, u16),
-        is_live: impl Fn(&FlowId, u16) -> bool,
-    ) -> Option<u16> {
+    /// flow `id`, unique for the flow's remote endpoint. `None` when every
+    /// port is held for that remote (or the [`MAX_PROBES`] looked at are).
+    pub fn allocate(&mut self, id: FlowId, ip: IpAddr, (first, last): (u16, u16)) -> Option<u16> {
         let r = self
             .snat
             .entry((id.port, ip, id.key.proto))
@@ -135,7 +158,7 @@ impl NatState {
                 first,
                 last,
                 next: first,
-                holders: HashMap::new(),
+                ..Default::default()
             });
         if r.first != first || r.last != last {
             // The VNIC's range changed: ports outside it are not handed out,
@@ -143,22 +166,24 @@ impl NatState {
             r.first = first;
             r.last = last;
             r.next = first;
+            r.recount();
         }
-        let size = u32::from(last - first) + 1;
+        let size = u32::from(last.saturating_sub(first)) + 1;
         let (rip, rport) = remote(&id.key);
-        let mut p = r.next.clamp(first, last);
-        for _ in 0..size {
-            let free = match r.holders.get(&(p, rip, rport)) {
-                None => true,
-                Some(h) => !is_live(h, p),
-            };
-            if free {
-                r.holders.insert((p, rip, rport), id);
-                r.next = if p == last { first } else { p + 1 };
-                self.counters.allocated += 1;
-                return Some(p);
+        let held = r.per_remote.get(&(rip, rport)).copied().unwrap_or(0);
+        if held < size {
+            let mut p = r.next.clamp(first, last);
+            for _ in 0..size.min(MAX_PROBES) {
+                self.counters.probes += 1;
+                if let hashbrown::hash_map::Entry::Vacant(v) = r.holders.entry((p, rip, rport)) {
+                    v.insert(id);
+                    *r.per_remote.entry((rip, rport)).or_default() += 1;
+                    r.next = if p == last { first } else { p + 1 };
+                    self.counters.allocated += 1;
+                    return Some(p);
+                }
+                p = if p == last { first } else { p + 1 };
             }
-            p = if p == last { first } else { p + 1 };
         }
         self.counters.exhausted += 1;
         None
@@ -183,23 +208,18 @@ impl NatState {
                 let hold = (binding.ext_port, rip, rport);
                 if r.holders.get(&hold) == Some(id) {
                     r.holders.remove(&hold);
+                    if r.contains(binding.ext_port) {
+                        if let Some(n) = r.per_remote.get_mut(&(rip, rport)) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                r.per_remote.remove(&(rip, rport));
+                            }
+                        }
+                    }
                     self.counters.released += 1;
                 }
             }
         }
-    }
-
-    /// Keeps only what live flows hold (after the flow table was cleared).
-    pub fn retain(&mut self, is_live: impl Fn(&FlowId, &FlowKey, Option<u16>) -> bool) {
-        self.reverse.retain(|k, id| is_live(id, k, None));
-        let mut released = 0;
-        for r in self.snat.values_mut() {
-            let before = r.holders.len();
-            r.holders
-                .retain(|(p, _, _), id| is_live(id, &id.key, Some(*p)));
-            released += (before - r.holders.len()) as u64;
-        }
-        self.counters.released += released;
     }
 }
 
@@ -211,6 +231,7 @@ mod tests {
     fn id(sport: u16) -> FlowId {
         FlowId {
             port: 0,
+            realm: super::super::flow_table::Realm::Internet,
             key: FlowKey {
                 proto: proto::TCP,
                 src: "172.30.0.5".parse().unwrap(),
@@ -223,18 +244,14 @@ mod tests {
     }
 
     #[test]
-    fn allocation_wraps_reuses_dead_holders_and_counts_exhaustion() {
+    fn allocation_wraps_and_counts_exhaustion() {
         let mut n = NatState::default();
         let ip: IpAddr = "10.77.77.13".parse().unwrap();
-        let live = |_: &FlowId, _: u16| true;
-        assert_eq!(n.allocate(id(1), ip, (1024, 1026), live), Some(1024));
-        assert_eq!(n.allocate(id(2), ip, (1024, 1026), live), Some(1025));
-        assert_eq!(n.allocate(id(3), ip, (1024, 1026), live), Some(1026));
-        assert_eq!(n.allocate(id(4), ip, (1024, 1026), live), None);
+        assert_eq!(n.allocate(id(1), ip, (1024, 1026)), Some(1024));
+        assert_eq!(n.allocate(id(2), ip, (1024, 1026)), Some(1025));
+        assert_eq!(n.allocate(id(3), ip, (1024, 1026)), Some(1026));
+        assert_eq!(n.allocate(id(4), ip, (1024, 1026)), None);
         assert_eq!(n.counters().exhausted, 1);
-        // The holder of 1025 vanished without a release: its port is free.
-        let dead2 = |h: &FlowId, _: u16| *h != id(2);
-        assert_eq!(n.allocate(id(4), ip, (1024, 1026), dead2), Some(1025));
         // A release frees the port for the next flow.
         let b = NatBinding {
             tag: None,
@@ -243,28 +260,67 @@ mod tests {
                 first_port: 1024,
                 last_port: 1026,
             }),
-            ext_port: 1024,
+            ext_port: 1025,
         };
-        n.release(&id(1), &b);
+        n.release(&id(2), &b);
         assert_eq!(n.snat_ports_held(), 2);
-        assert_eq!(n.allocate(id(5), ip, (1024, 1026), live), Some(1024));
+        assert_eq!(n.allocate(id(5), ip, (1024, 1026)), Some(1025));
+    }
+
+    /// An exhausted range is known without looking at its ports, and a
+    /// nearly full one looks at no more than MAX_PROBES: allocation costs
+    /// the same whatever the range's size and fill.
+    #[test]
+    fn exhaustion_costs_no_scan() {
+        let mut n = NatState::default();
+        let ip: IpAddr = "10.77.77.13".parse().unwrap();
+        for p in 1024..=65535u16 {
+            assert_eq!(n.allocate(id(p), ip, (1024, 65535)), Some(p));
+        }
+        let r = n.snat.values().next().unwrap();
+        assert_eq!(
+            r.per_remote.values().copied().collect::<Vec<_>>(),
+            vec![64512]
+        );
+        let probes = n.counters().probes;
+        for i in 0..100_000u32 {
+            let mut f = id(1);
+            f.key.src_port = i as u16;
+            assert_eq!(n.allocate(f, ip, (1024, 65535)), None);
+        }
+        assert_eq!(n.counters().exhausted, 100_000);
+        assert_eq!(n.counters().probes, probes, "no port was looked at");
+        // One port free (the last one the cursor reaches): the allocation
+        // looks at MAX_PROBES ports and gives up.
+        let b = NatBinding {
+            tag: None,
+            source: NatSource::Snat(SnatSpec {
+                ip,
+                first_port: 1024,
+                last_port: 65535,
+            }),
+            ext_port: 1023 + 64512,
+        };
+        n.release(&id(65535), &b);
+        let probes = n.counters().probes;
+        assert_eq!(n.allocate(id(1), ip, (1024, 65535)), None);
+        assert_eq!(n.counters().probes - probes, u64::from(MAX_PROBES));
+        // Another remote still gets ports.
+        let mut other = id(7);
+        other.key.dst = "2.2.2.2".parse().unwrap();
+        assert_eq!(n.allocate(other, ip, (1024, 65535)), Some(1024));
     }
 
     #[test]
     fn a_port_is_unique_per_remote_endpoint() {
         let mut n = NatState::default();
         let ip: IpAddr = "10.77.77.13".parse().unwrap();
-        let live = |_: &FlowId, _: u16| true;
         let mut other = id(9);
         other.key.dst = "2.2.2.2".parse().unwrap();
-        assert_eq!(n.allocate(id(1), ip, (1024, 1024), live), Some(1024));
+        assert_eq!(n.allocate(id(1), ip, (1024, 1024)), Some(1024));
+        assert_eq!(n.allocate(id(2), ip, (1024, 1024)), None, "same remote");
         assert_eq!(
-            n.allocate(id(2), ip, (1024, 1024), live),
-            None,
-            "same remote"
-        );
-        assert_eq!(
-            n.allocate(other, ip, (1024, 1024), live),
+            n.allocate(other, ip, (1024, 1024)),
             Some(1024),
             "another remote"
         );

@@ -100,7 +100,7 @@ fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
             let v = s.vpc.vnic(port).cloned().ok_or("no vnic")?;
             let mut nv = Vnic::clone(&v);
             nv.external = ext;
-            nv.epoch += 1;
+            nv.epoch = s.vpc.next_epoch();
             s.vpc.vnics[port as usize] = Some(Arc::new(nv));
             s.vpc.rebuild_owners();
             Ok::<(), String>(())
@@ -290,7 +290,7 @@ fn snat_when_nothing_else_and_deny_without_any_address() {
     assert_eq!((c.allocated, c.exhausted, held), (4, 1, 4));
     // The SYN-phase flows (the refused one cached as a drop too) expire
     // after 5 s: their ports come back.
-    assert_eq!(w.engine.expire_flows(6 * S), 5);
+    assert_eq!(w.engine.expire_flows(6 * S, usize::MAX), 5);
     let (c, held, replies) = w.engine.nat_state();
     assert_eq!((c.released, held, replies), (4, 0, 0));
     let (o, out) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], 40004, 443), 6 * S);

@@ -13,7 +13,7 @@
 use super::external::{self, NatSource, BOUNDARY_MAC, BOUNDARY_VNI};
 use super::firewall::{FwAction, FwContext};
 use super::flow_key::reverse_words;
-use super::flow_table::{FlowEntry, FlowId, FlowTable, DEFAULT_TTL_NS};
+use super::flow_table::{FlowEntry, FlowId, FlowTable, Realm, Refused, DEFAULT_TTL_NS};
 use super::frame::{frame_info, parse_encap, FrameInfo};
 use super::nat::{has_port, NatBinding, NatState};
 use super::nat_rewrite::{self, End, SrcRewrite};
@@ -22,7 +22,7 @@ use super::pktbuf::PacketBuf;
 use super::quick::{
     quick_encap, quick_external, quick_info, quick_words, QUICK_ENCAP_LEN, QUICK_EXTERNAL_LEN,
 };
-use super::router::RouterTarget;
+use super::router::{RouteEntry, RouterTarget};
 use super::tcp::TcpTracker;
 use super::vnic::Vnic;
 use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, KeyWords, PortIdx, Verdict};
@@ -54,6 +54,8 @@ pub enum Path {
 pub struct FlowHint {
     /// The guest port whose flow table entry the packet looks up.
     pub port: PortIdx,
+    /// The realm looked up first.
+    pub realm: Realm,
     /// The flow's key, packed, in the guest's (outbound) orientation.
     pub words: KeyWords,
     /// The frame's TCP flags.
@@ -141,6 +143,17 @@ pub struct FlowState {
     pub nat: Option<Box<FlowNat>>,
 }
 
+impl FlowState {
+    /// Whether every transform computed so far drops: the flow's traffic is
+    /// refused (it then holds its entry only briefly, see `flow_table.rs`).
+    pub fn refused(&self) -> bool {
+        !matches!(
+            self.out,
+            Some(OutXform::Encap { .. } | OutXform::Local { .. })
+        ) && !matches!(self.inb, Some(InXform::Deliver { .. }))
+    }
+}
+
 /// A flow's NAT: its binding, and the source rewrite compiled from it for
 /// the outbound fast path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +225,9 @@ pub struct Engine {
     flows: FlowTable<FlowState>,
     templates: HashMap<TemplateKey, Arc<EncapTemplate>>,
     nat: NatState,
+    /// By port: whether the last outbound fast-path hit was an internet
+    /// flow (that realm is then looked up first).
+    prefer: Vec<bool>,
 }
 
 impl Engine {
@@ -221,17 +237,13 @@ impl Engine {
             flows: FlowTable::new(capacity, DEFAULT_TTL_NS),
             templates: HashMap::new(),
             nat: NatState::default(),
+            prefer: Vec::new(),
         }
     }
 
     /// The flow table.
     pub fn flows(&self) -> &FlowTable<FlowState> {
         &self.flows
-    }
-
-    /// The flow table, writable (expiry, clearing).
-    pub fn flows_mut(&mut self) -> &mut FlowTable<FlowState> {
-        &mut self.flows
     }
 
     /// Decides where a packet received on `in_port` goes, editing it in place.
@@ -285,59 +297,37 @@ impl Engine {
         // Fast path: a common frame of a compiled flow, read at fixed offsets.
         // Its source IP is in the key (checked when the flow was compiled); the
         // source MAC is checked here. Everything else takes the full path.
-        let mut looked_up = None;
         let quick = match hint.filter(|h| h.port == vnic.port) {
-            Some(h) => Some((h.words, h.flags, h.hash)),
-            None => quick_words(pkt.bytes())
-                .map(|(w, flags)| (w, flags, self.flows.hash_words(vnic.port, &w))),
+            Some(h) => Some((h.realm, h.words, h.flags, h.hash)),
+            None => quick_words(pkt.bytes()).map(|(w, flags)| {
+                let realm = self.preferred_realm(vnic.port);
+                (realm, w, flags, self.flows.hash_words(vnic.port, realm, &w))
+            }),
         };
-        if let Some((words, flags, hash)) = quick {
-            let src_ok = pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]);
-            let mut local = None;
-            let prior = match self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
-                Some(e) => {
-                    if let (true, true, Some(x)) = (src_ok, e.epoch == vnic.epoch, &e.value.out) {
-                        if let Some(t) = e.tcp.as_mut() {
-                            t.update(Direction::Out, flags);
+        if let Some((first, words, flags, hash)) = quick {
+            if pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]) {
+                // The realm that hit last on this port first, then the other:
+                // at most one of them holds a flow compiled for the current
+                // routes (a route change bumps the epoch).
+                for realm in [first, first.other()] {
+                    let hash = if realm == first {
+                        hash
+                    } else {
+                        self.flows.hash_words(vnic.port, realm, &words)
+                    };
+                    match self.outbound_fast(vnic, realm, &words, flags, hash, pkt, now_ns) {
+                        Fast::Done(o) => return o,
+                        Fast::Local(to, mac) => {
+                            return self.deliver_local(snap, vnic, to, mac, pkt, now_ns, Path::Fast)
                         }
-                        match x {
-                            OutXform::Encap {
-                                template,
-                                entropy,
-                                inner_dst_mac,
-                                uplink,
-                            } => {
-                                if let Some(n) = e.value.nat.as_deref() {
-                                    if !n.apply(pkt.bytes_mut()) {
-                                        return Outcome::drop(DropReason::Unsupported, Path::Fast);
-                                    }
-                                }
-                                return encap(
-                                    pkt,
-                                    template,
-                                    *entropy,
-                                    *inner_dst_mac,
-                                    *uplink,
-                                    Path::Fast,
-                                );
-                            }
-                            OutXform::Local { to, dst_mac } => local = Some((*to, *dst_mac)),
-                            OutXform::Drop(r) => return Outcome::drop(*r, Path::Fast),
-                        }
+                        Fast::Miss => {}
                     }
-                    Some(Prior::of(&e.value))
                 }
-                None => None,
-            };
-            if let Some((to, mac)) = local {
-                return self.deliver_local(snap, vnic, to, mac, pkt, now_ns, Path::Fast);
             }
-            looked_up = Some((FlowKey::from_words(&words), prior));
         }
         // On a miss, the quick parse (when it applies) still saves the full
         // parse: it gives the same answer for the frames it reads (tested).
-        let quick = looked_up.and_then(|_| quick_info(pkt.bytes()));
-        let info = match quick.map_or_else(|| frame_info(pkt.bytes()), Ok) {
+        let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
         };
@@ -346,7 +336,7 @@ impl Engine {
         }
         if matches!(info.l3.map(|l| l.proto), Some(proto::ICMP | proto::ICMPV6)) {
             if let Some(err) = nat_rewrite::icmp_error(pkt.bytes()) {
-                if let Some(o) = self.nat_icmp_error_out(snap, vnic, pkt, err.quoted) {
+                if let Some(o) = self.icmp_error_out(snap, vnic, &info, pkt, err.quoted) {
                     return o;
                 }
             }
@@ -354,15 +344,104 @@ impl Engine {
         let Some(key) = info.key else {
             return Outcome::drop(DropReason::Unsupported, Path::Early);
         };
-        let id = FlowId {
-            port: vnic.port,
-            key,
+        self.outbound_slow(snap, vnic, &info, key, pkt, now_ns)
+    }
+
+    /// The outbound fast path in one realm: applies the flow's compiled
+    /// transform when its entry is current.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn outbound_fast<P: PacketBuf>(
+        &mut self,
+        vnic: &Vnic,
+        realm: Realm,
+        words: &KeyWords,
+        flags: u8,
+        hash: u64,
+        pkt: &mut P,
+        now_ns: u64,
+    ) -> Fast {
+        let Some(e) = self
+            .flows
+            .get_mut_words(vnic.port, realm, words, hash, now_ns)
+        else {
+            return Fast::Miss;
         };
-        let prior = match looked_up {
-            Some((k, prior)) if k == key => prior,
-            _ => self.flows.get_mut(&id, now_ns).map(|e| Prior::of(&e.value)),
+        if e.epoch != vnic.epoch || e.value.out.is_none() {
+            return Fast::Miss;
+        }
+        e.saw(Direction::Out, flags);
+        let Some(x) = e.value.out.as_ref() else {
+            return Fast::Miss;
         };
-        self.outbound_slow(snap, vnic, &info, id, prior, pkt, now_ns)
+        let fast = match x {
+            OutXform::Encap {
+                template,
+                entropy,
+                inner_dst_mac,
+                uplink,
+            } => {
+                if let Some(n) = e.value.nat.as_deref() {
+                    if !n.apply(pkt.bytes_mut()) {
+                        return Fast::Done(Outcome::drop(DropReason::Unsupported, Path::Fast));
+                    }
+                }
+                Fast::Done(encap(
+                    pkt,
+                    template,
+                    *entropy,
+                    *inner_dst_mac,
+                    *uplink,
+                    Path::Fast,
+                ))
+            }
+            OutXform::Local { to, dst_mac } => Fast::Local(*to, *dst_mac),
+            OutXform::Drop(r) => Fast::Done(Outcome::drop(*r, Path::Fast)),
+        };
+        self.prefer_realm(vnic.port, realm);
+        fast
+    }
+
+    /// The realm whose flows hit last on `port` (tried first).
+    #[inline]
+    fn preferred_realm(&self, port: PortIdx) -> Realm {
+        match self.prefer.get(port as usize) {
+            Some(true) => Realm::Internet,
+            _ => Realm::Vpc,
+        }
+    }
+
+    #[inline]
+    fn prefer_realm(&mut self, port: PortIdx, realm: Realm) {
+        let internet = realm == Realm::Internet;
+        match self.prefer.get_mut(port as usize) {
+            Some(p) => *p = internet,
+            None if internet => {
+                self.prefer.resize(port as usize + 1, false);
+                if let Some(p) = self.prefer.get_mut(port as usize) {
+                    *p = true;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The entry of `id` as the slow path starts from it, refreshed; none
+    /// (and the entry removed, with what it held) when it dates from an
+    /// earlier VNIC on the port: epochs only grow, switch-wide, so a VNIC's
+    /// `birth` is above every epoch an older one used.
+    fn prior(&mut self, vnic: &Vnic, id: &FlowId, now_ns: u64) -> Option<Prior> {
+        match self.flows.get_mut(id, now_ns) {
+            None => return None,
+            Some(e) if e.epoch >= vnic.birth => return Some(Prior::of(&e.value)),
+            Some(_) => {}
+        }
+        if let Some(e) = self.flows.remove(id) {
+            if let Some(n) = e.value.nat {
+                self.nat.release(id, &n.binding);
+            }
+        }
+        None
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -394,19 +473,29 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn outbound_slow<P: PacketBuf>(
         &mut self,
         snap: &Snapshot,
         vnic: &Vnic,
         info: &FrameInfo,
-        id: FlowId,
-        prior: Option<Prior>,
+        key: FlowKey,
         pkt: &mut P,
         now_ns: u64,
     ) -> Outcome {
         self.reap();
-        let key = id.key;
+        // The route decides the flow's realm (and so its entry), before the
+        // firewall looks at it: the layers still run in order below.
+        let route = vnic.router.lookup(key.dst);
+        let realm = match route.map(|r| &r.target) {
+            Some(RouterTarget::InternetGateway(_)) => Realm::Internet,
+            _ => Realm::Vpc,
+        };
+        let id = FlowId {
+            port: vnic.port,
+            realm,
+            key,
+        };
+        let prior = self.prior(vnic, &id, now_ns);
         // Firewall: a reply to an allowed inbound connection passes.
         let (origin, allowed) = match prior {
             Some(Prior {
@@ -432,7 +521,7 @@ impl Engine {
         let (xform, nat) = if !allowed {
             (OutXform::Drop(DropReason::FirewallDeny), None)
         } else {
-            self.route_and_encap(snap, vnic, id, origin, prior_nat)
+            self.route_and_encap(snap, vnic, id, route, origin, prior_nat)
         };
         // A flow rebound (or no longer translated) gives back what it held.
         if let Some(old) = prior_nat.filter(|o| Some(*o) != nat) {
@@ -445,28 +534,24 @@ impl Engine {
             inb: None,
             nat: nat.map(|b| FlowNat::new(b, &key)),
         };
-        let exists = prior.is_some();
-        let installed = self
-            .install(
-                id,
-                state,
-                exists,
-                vnic.epoch,
-                key.proto,
-                info.tcp_flags,
-                Direction::Out,
-                now_ns,
-            )
-            .is_ok();
+        let installed = self.install(
+            vnic,
+            id,
+            state,
+            prior.is_some(),
+            info.tcp_flags,
+            Direction::Out,
+            now_ns,
+        );
         if let Some(b) = nat.filter(|b| Some(*b) != prior_nat) {
-            if installed {
+            if installed.is_ok() {
                 self.nat.bind(id, &b);
             } else {
                 self.nat.release(&id, &b);
             }
         }
-        if !installed {
-            return Outcome::drop(DropReason::FlowTableFull, Path::Slow);
+        if let Err(r) = installed {
+            return Outcome::drop(refusal_reason(r), Path::Slow);
         }
         match xform {
             OutXform::Encap {
@@ -509,19 +594,20 @@ impl Engine {
         d.action == FwAction::Allow
     }
 
-    /// Creates or refreshes the entry of `id` with a newly computed state.
+    /// Creates or refreshes the entry of `id` with a newly computed state,
+    /// at the VNIC's epoch and within its flow quota.
     #[allow(clippy::too_many_arguments)]
     fn install(
         &mut self,
+        vnic: &Vnic,
         id: FlowId,
         state: FlowState,
         exists: bool,
-        epoch: u64,
-        proto_nr: u8,
         tcp_flags: u8,
         dir: Direction,
         now_ns: u64,
-    ) -> Result<(), super::flow_table::TableFull> {
+    ) -> Result<(), Refused> {
+        let epoch = vnic.epoch;
         if let Some(e) = exists.then(|| self.flows.get_mut(&id, now_ns)).flatten() {
             // Keep the other direction's transform only if it is still current:
             // same epoch, and the firewall's standing of the flow unchanged.
@@ -537,16 +623,18 @@ impl Engine {
                     next.inb = e.value.inb.take();
                 }
             }
+            e.refused = next.refused();
             e.value = next;
             e.epoch = epoch;
-            if let Some(t) = e.tcp.as_mut() {
-                t.update(dir, tcp_flags);
-            }
+            e.saw(dir, tcp_flags);
             return Ok(());
         }
-        let tcp = (proto_nr == proto::TCP).then(|| TcpTracker::new(tcp_flags));
+        let tcp = (id.key.proto == proto::TCP).then(|| TcpTracker::new(dir, tcp_flags));
+        let mut entry = FlowEntry::new(state, epoch, now_ns, tcp);
+        entry.refused = entry.value.refused();
+        entry.saw_first(dir);
         self.flows
-            .insert(id, FlowEntry::new(state, epoch, now_ns, tcp), now_ns)
+            .insert(id, entry, now_ns, vnic.flow_quota)
             .map(|_| ())
     }
 
@@ -566,7 +654,7 @@ impl Engine {
         }
         // Fast path: option-less Geneve for this sled carrying a common frame
         // of a compiled flow. Options (External, critical ones) take the full path.
-        let quick = match hint {
+        let quick = match hint.filter(|h| h.realm == Realm::Vpc) {
             Some(h) => snap
                 .vpc
                 .vnic(h.port)
@@ -574,11 +662,13 @@ impl Engine {
             None => self.underlay_quick(snap, &u, pkt.bytes()),
         };
         if let Some((vnic, words, flags, hash)) = quick {
-            if let Some(e) = self.flows.get_mut_words(vnic.port, &words, hash, now_ns) {
+            // VPC traffic: the VPC realm only.
+            let found = self
+                .flows
+                .get_mut_words(vnic.port, Realm::Vpc, &words, hash, now_ns);
+            if let Some(e) = found {
                 if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
-                    if let Some(t) = e.tcp.as_mut() {
-                        t.update(Direction::In, flags);
-                    }
+                    e.saw(Direction::In, flags);
                     if !pkt.strip_front(QUICK_ENCAP_LEN) {
                         return Outcome::drop(DropReason::Malformed, Path::Fast);
                     }
@@ -633,11 +723,12 @@ impl Engine {
         snap: &Snapshot,
         vnic: &Vnic,
         id: FlowId,
+        route: Option<&RouteEntry>,
         origin: Direction,
         prior_nat: Option<NatBinding>,
     ) -> (OutXform, Option<NatBinding>) {
         let key = &id.key;
-        let Some(route) = vnic.router.lookup(key.dst) else {
+        let Some(route) = route else {
             return (OutXform::Drop(DropReason::NoRoute), None);
         };
         vnic.hits.route_hit(route);
@@ -711,19 +802,7 @@ impl Engine {
                 };
                 let ext_port = match src {
                     NatSource::Snat(s) if has_port(key) => {
-                        let flows = &self.flows;
-                        let live = |h: &FlowId, p: u16| {
-                            flows.get(h).is_some_and(|e| {
-                                e.value.nat.as_deref().map(|n| n.binding).is_some_and(|b| {
-                                    b.ext_port == p
-                                        && matches!(b.source, NatSource::Snat(x) if x.ip == s.ip)
-                                })
-                            })
-                        };
-                        match self
-                            .nat
-                            .allocate(id, s.ip, (s.first_port, s.last_port), live)
-                        {
+                        match self.nat.allocate(id, s.ip, (s.first_port, s.last_port)) {
                             Some(p) => p,
                             None => return (OutXform::Drop(DropReason::SnatExhausted), None),
                         }
@@ -772,9 +851,7 @@ impl Engine {
                 if let Some(e) = self.flows.get_mut(&id, now_ns) {
                     if let Some(b) = e.value.nat.as_deref().map(|n| n.binding) {
                         if e.value.allowed && binding_held(vnic, &b) {
-                            if let Some(t) = e.tcp.as_mut() {
-                                t.update(Direction::In, info.tcp_flags);
-                            }
+                            e.saw(Direction::In, info.tcp_flags);
                             let port = has_port(&id.key).then_some(id.key.src_port);
                             return deliver_translated(pkt, vnic, id.key.src, port, Path::Fast);
                         }
@@ -837,6 +914,7 @@ impl Engine {
             };
             Some(FlowId {
                 port,
+                realm: Realm::Internet,
                 key: FlowKey {
                     src: guest,
                     ..quoted
@@ -874,29 +952,49 @@ impl Engine {
         Outcome::forward(vnic.port, Path::Slow)
     }
 
-    /// An ICMP error the guest sends about a packet of a translated flow:
-    /// the outer source and the quoted destination become the external
-    /// address, and it goes to the boundary. `None` when the quoted packet
-    /// belongs to no translated flow (the error is ordinary VPC traffic).
-    fn nat_icmp_error_out<P: PacketBuf>(
+    /// An ICMP error the guest sends; `quoted` is the packet it received, as
+    /// the error quotes it. The error must go back to that packet's source
+    /// (else a counted drop). One about a flow through an internet gateway
+    /// passes only if the router still sends its destination there and the
+    /// firewall allowed the flow: its outer source and quoted destination
+    /// become the flow's external address, and it goes to the boundary.
+    /// `None`: an error about VPC traffic, which runs the layers (firewall,
+    /// router) as a flow of its own.
+    fn icmp_error_out<P: PacketBuf>(
         &mut self,
         snap: &Snapshot,
         vnic: &Vnic,
+        info: &FrameInfo,
         pkt: &mut P,
         quoted: FlowKey,
     ) -> Option<Outcome> {
+        let mismatch = Outcome::drop(DropReason::IcmpErrorMismatch, Path::Slow);
+        if info.l3.map(|l| l.dst) != Some(quoted.src) {
+            return Some(mismatch);
+        }
+        let route = vnic.router.lookup(quoted.src);
+        if !matches!(
+            route.map(|r| &r.target),
+            Some(RouterTarget::InternetGateway(_))
+        ) {
+            return None;
+        }
         // The quote is what the guest received: its reverse is the flow's key.
         let id = FlowId {
             port: vnic.port,
+            realm: Realm::Internet,
             key: quoted.reverse(),
         };
-        let b = self
-            .flows
-            .get(&id)?
-            .value
-            .nat
-            .as_deref()
-            .map(|n| n.binding)?;
+        let Some(e) = self.flows.get(&id) else {
+            // Untranslated, its quote would show the private address.
+            return Some(mismatch);
+        };
+        if !e.value.allowed {
+            return Some(Outcome::drop(DropReason::FirewallDeny, Path::Slow));
+        }
+        let Some(b) = e.value.nat.as_deref().map(|n| n.binding) else {
+            return Some(mismatch);
+        };
         let u = snap.vpc.underlay?;
         let ext = b.source.ip();
         let hash = flow_hash(&id.key);
@@ -918,46 +1016,33 @@ impl Engine {
         ))
     }
 
-    /// Releases the NAT resources of flows a lookup found expired. Runs
-    /// before any new binding is made, so a port or reply key is never
-    /// given out while a dead flow still holds it.
+    /// Releases the NAT resources of flows the table removed (expired,
+    /// evicted, cleared). Runs before any new binding is made, so a port or
+    /// reply key is never given out while a dead flow still holds it.
     #[inline]
     fn reap(&mut self) {
         let nat = &mut self.nat;
-        self.flows.reap(|id, e| {
+        self.flows.reap(|id, e, _| {
             if let Some(n) = e.value.nat {
                 nat.release(&id, &n.binding);
             }
         });
     }
 
-    /// Expires idle flows, releasing their NAT resources; returns how many.
-    pub fn expire_flows(&mut self, now_ns: u64) -> usize {
-        let nat = &mut self.nat;
-        self.flows.expire_with(now_ns, |id, e| {
-            if let Some(n) = e.value.nat {
-                nat.release(&id, &n.binding);
-            }
-        })
-    }
-
-    /// Removes every flow (of one port, when given), releasing their NAT
-    /// resources; returns how many.
-    pub fn clear_flows(&mut self, port: Option<PortIdx>) -> usize {
-        let n = self.flows.clear(port);
-        let flows = &self.flows;
-        self.nat.retain(|id, _, p| {
-            flows.get(id).is_some_and(|e| {
-                e.value.nat.is_some()
-                    && p.is_none_or(|p| {
-                        e.value
-                            .nat
-                            .as_deref()
-                            .is_some_and(|n| n.binding.ext_port == p)
-                    })
-            })
-        });
+    /// One bounded step of flow expiry (at most `budget` flows looked at),
+    /// releasing what the expired flows held; returns how many went.
+    pub fn expire_flows(&mut self, now_ns: u64, budget: usize) -> usize {
+        let n = self.flows.sweep(now_ns, budget);
+        self.reap();
         n
+    }
+
+    /// Removes up to `budget` flows (of one port, when given), releasing
+    /// their NAT resources; returns how many, and whether none is left.
+    pub fn clear_flows(&mut self, port: Option<PortIdx>, budget: usize) -> (usize, bool) {
+        let r = self.flows.clear_some(port, budget);
+        self.reap();
+        r
     }
 
     /// The NAT state's counters and sizes (SNAT ports held, reply keys held).
@@ -986,16 +1071,22 @@ impl Engine {
         let Some(key) = info.key else {
             return Outcome::drop(DropReason::Unsupported, Path::Early);
         };
+        // A connection made to an external address is an internet flow;
+        // everything else reaching this point comes from inside the VPC.
+        let realm = if dnat.is_some() {
+            Realm::Internet
+        } else {
+            Realm::Vpc
+        };
         let id = FlowId {
             port: vnic.port,
+            realm,
             key: key.reverse(),
         };
         if let Some(e) = self.flows.get_mut(&id, now_ns) {
             if e.epoch == vnic.epoch {
                 if let Some(x) = e.value.inb {
-                    if let Some(t) = e.tcp.as_mut() {
-                        t.update(Direction::In, info.tcp_flags);
-                    }
+                    e.saw(Direction::In, info.tcp_flags);
                     return apply_in(pkt, x, vnic.port, Path::Fast);
                 }
             }
@@ -1003,7 +1094,7 @@ impl Engine {
         // Gateway (inbound): only traffic for the guest's own MAC and IP.
         let for_guest = (info.dst_mac == vnic.spec.mac || info.dst_mac.is_multicast())
             && info.l3.is_some_and(|l3| vnic.spec.owns(l3.dst));
-        let prior = self.flows.get_mut(&id, now_ns).map(|e| Prior::of(&e.value));
+        let prior = self.prior(vnic, &id, now_ns);
         let exists = prior.is_some();
         let (origin, allowed) = match prior {
             Some(Prior {
@@ -1043,21 +1134,19 @@ impl Engine {
                 .map(|b| FlowNat::new(b, &id.key)),
         };
         // Traffic not for the guest creates no state.
-        if for_guest
-            && self
-                .install(
-                    id,
-                    state,
-                    exists,
-                    vnic.epoch,
-                    key.proto,
-                    info.tcp_flags,
-                    Direction::In,
-                    now_ns,
-                )
-                .is_err()
-        {
-            return Outcome::drop(DropReason::FlowTableFull, Path::Slow);
+        if for_guest {
+            let installed = self.install(
+                vnic,
+                id,
+                state,
+                exists,
+                info.tcp_flags,
+                Direction::In,
+                now_ns,
+            );
+            if let Err(r) = installed {
+                return Outcome::drop(refusal_reason(r), Path::Slow);
+            }
         }
         apply_in(pkt, xform, vnic.port, Path::Slow)
     }
@@ -1073,14 +1162,16 @@ impl Engine {
         if let Verdict::Forward(_) = snap.patch.forward(in_port) {
             return None;
         }
-        let (port, words, flags, hash) = match snap.vpc.vnic(in_port) {
+        let (port, realm, words, flags, hash) = match snap.vpc.vnic(in_port) {
             Some(vnic) => {
                 let (words, flags) = quick_words(bytes)?;
+                let realm = self.preferred_realm(vnic.port);
                 (
                     vnic.port,
+                    realm,
                     words,
                     flags,
-                    self.flows.hash_words(vnic.port, &words),
+                    self.flows.hash_words(vnic.port, realm, &words),
                 )
             }
             None => {
@@ -1090,12 +1181,13 @@ impl Engine {
                 }
                 let u = snap.vpc.underlay.filter(|u| u.uplink == in_port)?;
                 let (vnic, words, flags, hash) = self.underlay_quick(snap, &u, bytes)?;
-                (vnic.port, words, flags, hash)
+                (vnic.port, Realm::Vpc, words, flags, hash)
             }
         };
         self.flows.prefetch_bucket(hash);
         Some(FlowHint {
             port,
+            realm,
             words,
             flags,
             hash,
@@ -1118,7 +1210,12 @@ impl Engine {
         let (words, flags) = quick_words(bytes.get(QUICK_ENCAP_LEN..)?)?;
         // The flow is filed in the guest's (outbound) orientation.
         let words = reverse_words(&words);
-        Some((vnic, words, flags, self.flows.hash_words(vnic.port, &words)))
+        Some((
+            vnic,
+            words,
+            flags,
+            self.flows.hash_words(vnic.port, Realm::Vpc, &words),
+        ))
     }
 
     /// Prefetches the entry of a flow whose bucket [`Self::flow_hint`]
@@ -1126,6 +1223,24 @@ impl Engine {
     #[inline]
     pub fn prefetch_flow_entry(&self, hash: u64) {
         self.flows.prefetch_entry(hash);
+    }
+}
+
+/// What the outbound fast path did in one realm.
+enum Fast {
+    /// The packet's outcome.
+    Done(Outcome),
+    /// Deliver to a guest on this sled (its inbound layers run next).
+    Local(PortIdx, MacAddr),
+    /// No current compiled flow in that realm.
+    Miss,
+}
+
+/// The drop reason of a refused flow-table insert.
+fn refusal_reason(r: Refused) -> DropReason {
+    match r {
+        Refused::TableFull => DropReason::FlowTableFull,
+        Refused::Quota => DropReason::FlowQuota,
     }
 }
 

@@ -1,6 +1,10 @@
 //! TCP connection state, tracked from the flags seen in both directions, to
-//! choose how long a flow lives (MODEL.md, Flow tables: SYN phase 5 s,
-//! established 8000 s, closing/TIME_WAIT 120 s, closed 0).
+//! choose how long a flow lives (SYN phase 5 s, established 8000 s,
+//! closing/TIME_WAIT 120 s, closed 0) and how early it may be evicted from a
+//! full flow table (see `flow_table.rs`). A segment that is not a SYN and
+//! belongs to no known flow is tracked only briefly (5 s) until the other
+//! side answers: otherwise anyone could fill the table with 8000 s entries by
+//! sending bare ACKs.
 
 use super::Direction;
 
@@ -12,6 +16,8 @@ pub mod flags {
     pub const SYN: u8 = 0x02;
     /// RST.
     pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
     /// ACK.
     pub const ACK: u8 = 0x10;
 }
@@ -21,6 +27,9 @@ pub mod flags {
 pub enum TcpState {
     /// A SYN was seen, the handshake is not complete.
     SynSent,
+    /// First seen mid-stream (no SYN: e.g. after a table flush, or a
+    /// forged segment); established once the other side answers.
+    MidStream,
     /// SYN and SYN-ACK seen.
     SynReceived,
     /// The handshake completed.
@@ -37,7 +46,7 @@ impl TcpState {
     /// The idle timeout for this state, in seconds.
     pub fn ttl_secs(self) -> u64 {
         match self {
-            TcpState::SynSent | TcpState::SynReceived => 5,
+            TcpState::SynSent | TcpState::SynReceived | TcpState::MidStream => 5,
             TcpState::Established => 8000,
             TcpState::FinWait | TcpState::Closing => 120,
             TcpState::Closed => 0,
@@ -48,6 +57,7 @@ impl TcpState {
     pub fn as_str(self) -> &'static str {
         match self {
             TcpState::SynSent => "syn_sent",
+            TcpState::MidStream => "mid_stream",
             TcpState::SynReceived => "syn_received",
             TcpState::Established => "established",
             TcpState::FinWait => "fin_wait",
@@ -64,13 +74,15 @@ pub struct TcpTracker {
     /// Which directions have sent a FIN.
     fin_out: bool,
     fin_in: bool,
+    /// The direction of the first segment (a mid-stream flow waits for the other).
+    first: Direction,
 }
 
 impl TcpTracker {
-    /// A tracker for a connection whose first segment had `first_flags`.
-    /// A flow first seen mid-stream (no SYN, e.g. after a table flush) is
-    /// taken as established, so that it is not cut after 5 s.
-    pub fn new(first_flags: u8) -> Self {
+    /// A tracker for a connection whose first segment, seen in direction
+    /// `first`, had `first_flags`. A flow first seen mid-stream (no SYN) is
+    /// [`TcpState::MidStream`] until a segment comes the other way.
+    pub fn new(first: Direction, first_flags: u8) -> Self {
         let state = if first_flags & flags::RST != 0 {
             TcpState::Closed
         } else if first_flags & flags::SYN != 0 && first_flags & flags::ACK == 0 {
@@ -78,12 +90,13 @@ impl TcpTracker {
         } else if first_flags & flags::SYN != 0 {
             TcpState::SynReceived
         } else {
-            TcpState::Established
+            TcpState::MidStream
         };
         TcpTracker {
             state,
             fin_out: false,
             fin_in: false,
+            first,
         }
     }
 
@@ -98,24 +111,32 @@ impl TcpTracker {
             self.state = TcpState::Closed;
             return;
         }
-        if f & flags::FIN != 0 {
-            match dir {
-                Direction::Out => self.fin_out = true,
-                Direction::In => self.fin_in = true,
-            }
-        }
+        // Until the other side answers, nothing the first side sends moves
+        // the flow to a longer-lived state (a FIN would give 120 s).
+        let answered = dir != self.first;
+        let syn_ack = f & flags::SYN != 0 && f & flags::ACK != 0;
         self.state = match self.state {
             TcpState::Closed => TcpState::Closed,
-            _ if self.fin_out && self.fin_in => TcpState::Closing,
-            _ if self.fin_out || self.fin_in => TcpState::FinWait,
-            TcpState::SynSent if f & flags::SYN != 0 && f & flags::ACK != 0 => {
-                TcpState::SynReceived
-            }
+            TcpState::SynSent if answered && syn_ack => TcpState::SynReceived,
             TcpState::SynSent => TcpState::SynSent,
-            TcpState::SynReceived if f & flags::ACK != 0 && f & flags::SYN == 0 => {
-                TcpState::Established
+            TcpState::MidStream if !answered => TcpState::MidStream,
+            s => {
+                if f & flags::FIN != 0 {
+                    match dir {
+                        Direction::Out => self.fin_out = true,
+                        Direction::In => self.fin_in = true,
+                    }
+                }
+                match s {
+                    _ if self.fin_out && self.fin_in => TcpState::Closing,
+                    _ if self.fin_out || self.fin_in => TcpState::FinWait,
+                    TcpState::MidStream => TcpState::Established,
+                    TcpState::SynReceived if f & flags::ACK != 0 && f & flags::SYN == 0 => {
+                        TcpState::Established
+                    }
+                    s => s,
+                }
             }
-            s => s,
         };
     }
 }
@@ -127,7 +148,7 @@ mod tests {
 
     #[test]
     fn handshake_data_and_close() {
-        let mut t = TcpTracker::new(flags::SYN);
+        let mut t = TcpTracker::new(Out, flags::SYN);
         assert_eq!(t.state(), TcpState::SynSent);
         assert_eq!(t.state().ttl_secs(), 5);
         t.update(In, flags::SYN | flags::ACK);
@@ -145,8 +166,33 @@ mod tests {
     }
 
     #[test]
-    fn reset_closes_and_mid_stream_is_established() {
-        let mut t = TcpTracker::new(flags::ACK);
+    fn mid_stream_waits_for_the_other_side() {
+        let mut t = TcpTracker::new(In, flags::ACK);
+        assert_eq!(t.state(), TcpState::MidStream);
+        assert_eq!(t.state().ttl_secs(), 5, "a bare ACK is kept only briefly");
+        t.update(In, flags::ACK | flags::PSH);
+        assert_eq!(t.state(), TcpState::MidStream, "more from the same side");
+        t.update(Out, flags::ACK);
+        assert_eq!(t.state(), TcpState::Established, "the other side answered");
+        assert_eq!(t.state().ttl_secs(), 8000);
+    }
+
+    #[test]
+    fn the_first_side_alone_never_lengthens_a_flow() {
+        let mut t = TcpTracker::new(Out, flags::SYN);
+        t.update(Out, flags::FIN | flags::ACK);
+        t.update(Out, flags::SYN | flags::ACK);
+        assert_eq!(t.state(), TcpState::SynSent, "{:?}", t.state());
+        let mut t = TcpTracker::new(In, flags::ACK);
+        t.update(In, flags::FIN | flags::ACK);
+        assert_eq!(t.state(), TcpState::MidStream);
+        assert_eq!(t.state().ttl_secs(), 5);
+    }
+
+    #[test]
+    fn reset_closes() {
+        let mut t = TcpTracker::new(Out, flags::ACK);
+        t.update(In, flags::ACK);
         assert_eq!(t.state(), TcpState::Established);
         t.update(In, flags::RST);
         assert_eq!(t.state(), TcpState::Closed);

@@ -66,6 +66,7 @@ impl World {
                 MacAddr([2, 0, 0, 0, 0, 0xb]),
             ],
             workers: 1,
+            flow_quota: 1 << 20,
         };
         let tables = TableStore::new(Snapshot::empty(3));
         let w = World {
@@ -115,6 +116,7 @@ impl World {
                 hostname: None,
                 domain: None,
                 mtu: Some(1430),
+                flow_quota: None,
             },
         )
         .unwrap();

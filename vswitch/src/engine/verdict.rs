@@ -65,7 +65,9 @@ drop_reasons! {
     NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";
     GeneveCriticalOption = "geneve_critical_option", "overlay", "A Geneve option marked critical that the switch does not know.";
     NoVnic = "no_vnic", "overlay", "No VNIC has the inner destination (VNI, MAC).";
-    FlowTableFull = "flow_table_full", "flow", "The flow table is full of live flows.";
+    FlowTableFull = "flow_table_full", "flow", "The flow table is full and no flow could be evicted for a new one.";
+    FlowQuota = "flow_quota", "flow", "The VNIC holds its quota of flows, none of them evictable (expired or embryonic).";
+    IcmpErrorMismatch = "icmp_error_mismatch", "gateway", "A guest's ICMP error not sent back to the source of the packet it quotes, or quoting no flow of the guest's through an internet gateway.";
 }
 
 #[cfg(test)]

@@ -75,9 +75,16 @@ pub struct Vnic {
     pub port: PortIdx,
     /// Its addresses.
     pub spec: VnicSpec,
-    /// Bumped by every change to its rules or to the V2P entries of its VNI;
+    /// Moved by every change to its rules or to the V2P entries of its VNI;
     /// a flow cached at an older epoch is recomputed on its next packet.
+    /// Epochs come from one switch-wide counter ([`super::vpc::VpcState::next_epoch`]),
+    /// so no two VNICs ever share one.
     pub epoch: u64,
+    /// The epoch it was created at: a flow entry of its port from before is
+    /// an earlier VNIC's and is never used (see `pipeline.rs`).
+    pub birth: u64,
+    /// Flows it may hold in each worker's flow table.
+    pub flow_quota: usize,
     /// The router layer's table.
     pub router: RouterTable,
     /// The firewall layer's rules.

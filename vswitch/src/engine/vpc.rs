@@ -44,6 +44,8 @@ pub struct VpcState {
     pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
     /// Boundary role: the external port, once set.
     pub external: Option<ExternalPort>,
+    /// The last epoch handed out (see [`Self::next_epoch`]).
+    pub epochs: u64,
 }
 
 /// The boundary's port toward the internet.
@@ -66,6 +68,14 @@ impl VpcState {
             vnics: vec![None; ports],
             ..Default::default()
         }
+    }
+
+    /// A new epoch, above every one handed out before: the switch-wide
+    /// counter every VNIC's epoch comes from, so that no flow cached under an
+    /// epoch can match a later VNIC's (or a later state of the same one).
+    pub fn next_epoch(&mut self) -> u64 {
+        self.epochs += 1;
+        self.epochs
     }
 
     /// The VNIC on `port`.
@@ -115,13 +125,21 @@ impl VpcState {
 
     /// Bumps the epoch of the VNICs on `ports`.
     pub fn bump_epochs(&mut self, ports: &[PortIdx]) {
+        self.bump_where(|v| ports.contains(&v.port));
+    }
+
+    /// Gives every VNIC for which `pick` holds a new epoch.
+    pub fn bump_where(&mut self, pick: impl Fn(&Vnic) -> bool) {
+        let mut epochs = self.epochs;
         for v in self.vnics.iter_mut().flatten() {
-            if ports.contains(&v.port) {
+            if pick(v) {
                 let mut nv = Vnic::clone(v);
-                nv.epoch += 1;
+                epochs += 1;
+                nv.epoch = epochs;
                 *v = Arc::new(nv);
             }
         }
+        self.epochs = epochs;
     }
 
     /// Unbinds the VNIC of `port`.
@@ -135,12 +153,6 @@ impl VpcState {
     /// Bumps the epoch of every VNIC in `vni` (a V2P change), so their
     /// established flows follow the new mapping.
     pub fn bump_vni_epochs(&mut self, vni: u32) {
-        for v in self.vnics.iter_mut().flatten() {
-            if v.spec.vni == vni {
-                let mut nv = Vnic::clone(v);
-                nv.epoch += 1;
-                *v = Arc::new(nv);
-            }
-        }
+        self.bump_where(|v| v.spec.vni == vni);
     }
 }
