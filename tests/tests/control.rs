@@ -541,11 +541,7 @@ fn changes_are_logged_with_the_callers_credentials() {
             .any(|l| l.contains(&format!("pid={status_pid}"))),
         "a read-only command is not logged"
     );
-    assert!(
-        logged[0].contains("INFO"),
-        "logged at info: {}",
-        logged[0]
-    );
+    assert!(logged[0].contains("INFO"), "logged at info: {}", logged[0]);
     let (status, _) = sw.shutdown();
     assert!(status.success());
 }
