@@ -60,6 +60,12 @@ impl Vswitch {
     /// control socket in `dir` and metrics on a free port, starts the switch,
     /// and waits until it reports it is running.
     pub fn start(dir: &Path, toml: &str) -> Vswitch {
+        Self::start_with_env(dir, toml, &[])
+    }
+
+    /// As [`Vswitch::start`], with extra environment variables for the switch
+    /// (`VSWITCH_...` overrides, or `RUST_LOG`, which is `warn` unless given).
+    pub fn start_with_env(dir: &Path, toml: &str, env: &[(&str, &str)]) -> Vswitch {
         let socket = dir.join("vswitch.sock");
         let port = free_tcp_port();
         let metrics = format!("127.0.0.1:{port}");
@@ -73,6 +79,7 @@ impl Vswitch {
             .arg("--config")
             .arg(&cfg)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -226,6 +233,22 @@ impl Vswitch {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Takes in whatever the switch printed since the last look, without waiting.
+    pub fn collect_output(&mut self) {
+        while let Ok(l) = self.stdout.try_recv() {
+            self.output.push(l);
+        }
+    }
+}
+
+/// A numeric field of `/proc/PID/status`, e.g. `VmRSS` (in kB) or `Threads`.
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 impl Drop for Vswitch {

@@ -1,13 +1,24 @@
 //! Every control command works, through the socket and through `vswitchctl`;
 //! bad requests are refused with errors that say what is wrong, leave the
 //! connection usable and the state untouched; several clients at once work.
+//! The socket's limits hold: a cap on connections, an idle timeout, its mode
+//! from the first moment, the callers of changes logged, and a shutdown that
+//! does not need the socket file.
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::process::Command;
+use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, Reply};
-use vswitch_e2e::{bin, Vswitch, TEST_EAL};
+use vswitch_e2e::{bin, proc_status, Ctl, Vswitch, TEST_EAL};
 
 fn idle_switch(dir: &std::path::Path) -> Vswitch {
+    idle_switch_with(dir, &[])
+}
+
+/// An idle switch with extra environment (`VSWITCH_CONTROL__...` overrides, `RUST_LOG`).
+fn idle_switch_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Vswitch {
     let toml = format!(
         r#"
 [eal]
@@ -27,7 +38,7 @@ from = "a"
 to = "b"
 "#
     );
-    Vswitch::start(dir, &toml)
+    Vswitch::start_with_env(dir, &toml, env)
 }
 
 fn ctl(sw: &Vswitch, args: &[&str]) -> (i32, String, String) {
@@ -363,4 +374,196 @@ fn sigterm_stops_cleanly_with_exit_0() {
         "{out:?}"
     );
     assert!(!socket.exists(), "the socket is removed on exit");
+}
+
+/// A raw connection and its reader, for watching what the switch sends unasked.
+fn raw_connect(sw: &Vswitch) -> BufReader<UnixStream> {
+    let s = UnixStream::connect(&sw.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    BufReader::new(s)
+}
+
+#[test]
+fn connections_past_the_cap_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sw = idle_switch_with(dir.path(), &[("VSWITCH_CONTROL__MAX_CONNECTIONS", "2")]);
+    let mut a = sw.connect();
+    let mut b = sw.connect();
+    assert!(a.request(&Cmd::Status).ok);
+    assert!(b.request(&Cmd::Status).ok);
+    let threads = proc_status(sw.pid(), "Threads");
+
+    // The third gets the refusal line unasked, then EOF.
+    let mut c = raw_connect(&sw);
+    let mut line = String::new();
+    c.read_line(&mut line).unwrap();
+    assert_eq!(
+        line,
+        "{\"version\":1,\"ok\":false,\"error\":\"too many control connections (2 open); try again later\"}\n"
+    );
+    line.clear();
+    assert_eq!(c.read_line(&mut line).unwrap(), 0, "then EOF: {line:?}");
+    // vswitchctl shows it as a refusal (exit 1), not a protocol error.
+    let (code, _, err) = ctl(&sw, &["status"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("too many control connections (2 open)"),
+        "{err}"
+    );
+    // Twenty more refused ones started no thread.
+    let refused: Vec<_> = (0..20).map(|_| raw_connect(&sw)).collect();
+    for mut r in refused {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("too many control connections"), "{line}");
+    }
+    assert_eq!(proc_status(sw.pid(), "Threads"), threads);
+
+    // Once one of the two closes, a new connection is served.
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if sw.connect().request(&Cmd::Status).ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection's place was never freed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        b.request(&Cmd::Stats).ok,
+        "the other connection still works"
+    );
+    let (status, _) = sw.shutdown();
+    assert!(status.success());
+}
+
+#[test]
+fn an_idle_connection_is_closed_while_a_busy_one_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let sw = idle_switch_with(dir.path(), &[("VSWITCH_CONTROL__IDLE_TIMEOUT_SECS", "1")]);
+    let mut idle = raw_connect(&sw);
+    let t0 = Instant::now();
+    let watcher = std::thread::spawn(move || {
+        let mut line = String::new();
+        idle.read_line(&mut line).expect("the switch writes why");
+        let told = t0.elapsed();
+        let mut rest = String::new();
+        let eof = idle.read_line(&mut rest).expect("then closes");
+        (line, told, eof, t0.elapsed())
+    });
+    // Busy: a request every 250 ms for 3 s, three times the idle timeout.
+    let mut busy = sw.connect();
+    while t0.elapsed() < Duration::from_secs(3) {
+        let r = busy.request(&Cmd::Status);
+        assert!(r.ok, "busy connection refused: {:?}", r.error);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (line, told, eof, closed) = watcher.join().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(
+        (v["version"].as_u64(), v["ok"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(
+        v["error"],
+        "no request for 1 s; closing the idle connection"
+    );
+    assert!(
+        told >= Duration::from_millis(900),
+        "closed too early: {told:?}"
+    );
+    assert!(
+        closed < Duration::from_secs(4),
+        "closed too late: {closed:?}"
+    );
+    assert_eq!(eof, 0, "EOF after the line");
+    assert!(busy.request(&Cmd::Status).ok);
+    let (status, _) = sw.shutdown();
+    assert!(status.success());
+}
+
+#[test]
+fn the_socket_is_0660_and_nothing_else_is_left_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sw = idle_switch(dir.path());
+    let mode = std::fs::metadata(&sw.socket).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o660);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["vswitch.sock", "vswitch.toml"]);
+    let (status, _) = sw.shutdown();
+    assert!(status.success());
+}
+
+#[test]
+fn changes_are_logged_with_the_callers_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sw = idle_switch_with(dir.path(), &[("RUST_LOG", "warn,vswitch::control=info")]);
+    let run = |args: &[&str]| {
+        let child = Command::new(bin("vswitchctl"))
+            .arg("--socket")
+            .arg(&sw.socket)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("run vswitchctl");
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "vswitchctl {args:?}");
+        pid
+    };
+    let status_pid = run(&["status"]);
+    let patch_pid = run(&["patch-set", "b", "a"]);
+    let (uid, gid) = (
+        proc_status(std::process::id(), "Uid"),
+        proc_status(std::process::id(), "Gid"),
+    );
+    sw.wait_for_line(
+        &format!("control: patch-set from uid={uid} gid={gid} pid={patch_pid}"),
+        Duration::from_secs(10),
+    );
+    sw.collect_output();
+    let logged: Vec<&String> = sw
+        .output
+        .iter()
+        .filter(|l| l.contains("control: "))
+        .collect();
+    assert_eq!(logged.len(), 1, "only the change is logged: {logged:?}");
+    assert!(
+        !sw.output
+            .iter()
+            .any(|l| l.contains(&format!("pid={status_pid}"))),
+        "a read-only command is not logged"
+    );
+    assert!(logged[0].contains("INFO"), "logged at info: {}", logged[0]);
+    let (status, _) = sw.shutdown();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_stops_even_when_the_socket_file_was_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sw = idle_switch(dir.path());
+    // A connected client does not hold shutdown up either.
+    let _client: Ctl = sw.connect();
+    std::fs::remove_file(&sw.socket).unwrap();
+    let t0 = Instant::now();
+    let st = Command::new("kill")
+        .args(["-TERM", &sw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (status, out) = sw.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0), "{out:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(
+        out.iter().any(|l| l.contains("vswitch: stopped (signal)")),
+        "{out:?}"
+    );
 }

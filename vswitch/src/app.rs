@@ -172,7 +172,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     });
 
     let (to_manager, requests) = crossbeam_channel::bounded::<ControlRequest>(64);
-    let services = ControlServer::start(&cfg.control.socket, to_manager)
+    let services = ControlServer::start(&cfg.control.socket, cfg.control.limits(), to_manager)
         .map_err(|e| {
             AppError::Other(format!(
                 "control.socket {}: {e}",

@@ -235,12 +235,30 @@ pub struct ControlConfig {
     /// Socket path.
     #[serde(default = "default_socket")]
     pub socket: PathBuf,
+    /// Connections served at once; the next one is refused with one error line.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may stay silent before the switch closes it.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+}
+
+impl ControlConfig {
+    /// The limits the control server enforces.
+    pub fn limits(&self) -> crate::control::ControlLimits {
+        crate::control::ControlLimits {
+            max_connections: self.max_connections,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+        }
+    }
 }
 
 impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig {
             socket: default_socket(),
+            max_connections: default_max_connections(),
+            idle_timeout_secs: default_idle_timeout(),
         }
     }
 }
@@ -288,6 +306,12 @@ fn default_cache() -> u32 {
 }
 fn default_socket() -> PathBuf {
     PathBuf::from(vswitch_api::DEFAULT_SOCKET)
+}
+fn default_max_connections() -> usize {
+    16
+}
+fn default_idle_timeout() -> u64 {
+    300
 }
 fn default_metrics() -> String {
     "127.0.0.1:9187".into()
@@ -555,6 +579,18 @@ impl Config {
         if raw.control.socket.as_os_str().is_empty() {
             return Err(err("control.socket", "empty path"));
         }
+        if raw.control.max_connections == 0 {
+            return Err(err(
+                "control.max_connections",
+                "0: at least one connection (default 16)",
+            ));
+        }
+        if raw.control.idle_timeout_secs == 0 {
+            return Err(err(
+                "control.idle_timeout_secs",
+                "0: at least one second (default 300)",
+            ));
+        }
         Ok(Config {
             role,
             eal,
@@ -725,6 +761,32 @@ mod tests {
         assert_eq!(e.key, "metrics.listen");
         let e = bad(&format!("role = \"router\"\n{GOOD}"));
         assert_eq!(e.key, "role");
+    }
+
+    #[test]
+    fn control_limits_default_and_refuse_zero() {
+        let c = Config::from_toml(GOOD).unwrap();
+        assert_eq!(c.control.max_connections, 16);
+        assert_eq!(c.control.idle_timeout_secs, 300);
+        assert_eq!(c.control.limits(), crate::control::ControlLimits::default());
+        let c = Config::from_toml(&format!(
+            "{GOOD}\n[control]\nmax_connections = 2\nidle_timeout_secs = 1"
+        ))
+        .unwrap();
+        assert_eq!(c.control.limits().max_connections, 2);
+        assert_eq!(
+            c.control.limits().idle_timeout,
+            std::time::Duration::from_secs(1)
+        );
+        let e = bad(&format!("{GOOD}\n[control]\nmax_connections = 0"));
+        assert_eq!(
+            e.to_string(),
+            "control.max_connections: 0: at least one connection (default 16)"
+        );
+        let e = bad(&format!("{GOOD}\n[control]\nidle_timeout_secs = 0"));
+        assert_eq!(e.key, "control.idle_timeout_secs");
+        let e = bad(&format!("{GOOD}\n[control]\nmax_connections = -1"));
+        assert!(e.to_string().contains("max_connections"), "{e}");
     }
 
     #[test]

@@ -1,11 +1,36 @@
 //! Prometheus metrics over HTTP. Each scrape reads the same reports that
 //! `vswitchctl` shows, so the two always agree.
+//!
+//! The endpoint is reachable by whatever can reach `metrics.listen`, so the
+//! server is bounded: hyper's HTTP/1 server (on a current-thread tokio
+//! runtime in the one metrics thread) caps the request head at 16 KiB and
+//! the time to send it at 5 s, every connection lives at most 30 s, and at
+//! most 8 are served at once; one past that is closed at once.
 
 use crate::report;
 use crate::switch::Switch;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::{oneshot, Semaphore};
+
+/// Largest request head (request line and headers) read; past it the
+/// connection gets 431 and is closed. Also hyper's whole read buffer.
+const MAX_HEAD: usize = 16 * 1024;
+/// Time a client has to send a request's head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lifetime of one connection, keep-alive included.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 8;
+/// Pause after a failed accept (e.g. out of file descriptors) instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Renders every metric of the switch in the Prometheus text format.
 pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
@@ -213,7 +238,7 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
 
 /// The HTTP endpoint serving `/metrics`. Dropping it stops the server.
 pub struct MetricsServer {
-    server: Arc<tiny_http::Server>,
+    stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     addr: String,
 }
@@ -221,37 +246,27 @@ pub struct MetricsServer {
 impl MetricsServer {
     /// Listens on `addr` and serves `GET /metrics`.
     pub fn start(addr: &str, sw: Arc<Switch>) -> Result<MetricsServer, String> {
-        let server = Arc::new(
-            tiny_http::Server::http(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))?,
-        );
-        let srv = Arc::clone(&server);
+        // Bound here, so that a busy address fails start-up with its key.
+        let listener =
+            std::net::TcpListener::bind(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("metrics.listen {addr}: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("cannot start the metrics runtime: {e}"))?;
+        let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("vswitch-metrics".into())
             .spawn(move || {
-                for req in srv.incoming_requests() {
-                    let resp = if req.url() == "/metrics" || req.url().starts_with("/metrics?") {
-                        match render(&sw) {
-                            Ok(body) => {
-                                let r = tiny_http::Response::from_string(body);
-                                match text_header() {
-                                    Some(h) => r.with_header(h),
-                                    None => r,
-                                }
-                            }
-                            Err(e) => {
-                                tiny_http::Response::from_string(format!("metrics error: {e}\n"))
-                                    .with_status_code(500)
-                            }
-                        }
-                    } else {
-                        tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
-                    };
-                    let _ = req.respond(resp);
-                }
+                runtime.block_on(serve(listener, sw, stopped));
+                // Dropping the runtime here drops every connection still open.
             })
             .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
         Ok(MetricsServer {
-            server,
+            stop: Some(stop),
             thread: Some(thread),
             addr: addr.to_string(),
         })
@@ -263,15 +278,93 @@ impl MetricsServer {
     }
 }
 
-fn text_header() -> Option<tiny_http::Header> {
-    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..]).ok()
-}
-
 impl Drop for MetricsServer {
     fn drop(&mut self) {
-        self.server.unblock();
+        // Dropping the sender wakes the accept loop.
+        self.stop.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+/// Accepts connections until `stopped` fires, each under the bounds above.
+async fn serve(
+    listener: std::net::TcpListener,
+    sw: Arc<Switch>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("metrics: cannot use the listening socket: {e}");
+            return;
+        }
+    };
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .max_buf_size(MAX_HEAD)
+        .max_header_size(MAX_HEAD)
+        .header_read_timeout(HEAD_TIMEOUT)
+        .keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stopped => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("metrics: accept failed: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        // Past the cap the connection is dropped, i.e. closed, at once.
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            continue;
+        };
+        let sw = Arc::clone(&sw);
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper::service::service_fn(move |req| {
+                let sw = Arc::clone(&sw);
+                async move { Ok::<_, std::convert::Infallible>(respond(&req, &sw)) }
+            }),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            // Errors are the client's (a bad or oversized request, a reset);
+            // hyper has answered what it could.
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, conn).await;
+        });
+    }
+}
+
+/// `/metrics` (any query) gets the text format; anything else a 404.
+fn respond(req: &Request<Incoming>, sw: &Switch) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = if req.uri().path() == "/metrics" {
+        match render(sw) {
+            Ok(body) => (StatusCode::OK, "text/plain; version=0.0.4", body),
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=UTF-8",
+                format!("metrics error: {e}\n"),
+            ),
+        }
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=UTF-8",
+            "see /metrics\n".to_string(),
+        )
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    resp
 }

@@ -3,9 +3,11 @@
 //! framing; every command is then carried out by the management thread, which
 //! alone owns the state, so requests from several clients never race.
 
+mod audit;
 mod protocol;
 mod server;
 pub mod specs;
 
+pub use audit::{changes_state, command_name};
 pub use protocol::parse_request;
-pub use server::{ControlRequest, ControlServer};
+pub use server::{ControlLimits, ControlRequest, ControlServer};
