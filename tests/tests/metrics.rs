@@ -139,7 +139,11 @@ fn layer_of(reason: &str) -> &'static str {
     match reason {
         "no_patch" | "tx_full" | "no_headroom" => "port",
         "malformed" | "unsupported" => "parse",
-        "anti_spoof" | "not_for_guest" | "gateway_unanswered" | "icmp_error_mismatch" => "gateway",
+        "anti_spoof"
+        | "not_for_guest"
+        | "gateway_unanswered"
+        | "icmp_error_mismatch"
+        | "vlan_tagged" => "gateway",
         "firewall_deny" => "firewall",
         "no_route" | "route_drop" | "route_unsupported" => "router",
         "no_external_ip" | "snat_exhausted" | "nat_no_state" => "nat",

@@ -586,6 +586,54 @@ mod tests {
         assert!(t.current().vpc.vnic(0).is_none());
     }
 
+    /// Values the switch keeps for itself are refused: the boundary's VNI
+    /// and inner MAC, underlay addresses that are not a sled's, and a port
+    /// carrying both a patch and a VNIC.
+    #[test]
+    fn reserved_values_are_refused() {
+        let (dir, t) = setup();
+        let mut r = req();
+        r.vni = 99;
+        refused(&t, "vni 99 is reserved", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.mac = "a8:40:25:77:77:77".into();
+        refused(&t, "is reserved", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.gateway_mac = "A8:40:25:77:77:77".into();
+        refused(&t, "is reserved", || vnic_create(&dir, &t, &r));
+        let mut r = req();
+        r.flow_quota = Some(0);
+        refused(&t, "flow_quota", || vnic_create(&dir, &t, &r));
+        let mac = "a8:40:25:00:00:09";
+        let ip: std::net::IpAddr = "172.30.0.9".parse().unwrap();
+        let sled: std::net::Ipv6Addr = "fd00:1701:d:102::1".parse().unwrap();
+        refused(&t, "vni 99 is reserved", || v2p_set(&t, 99, ip, mac, sled));
+        refused(&t, "not a guest's unicast", || {
+            v2p_set(&t, 100, ip, "a8:40:25:77:77:77", sled)
+        });
+        refused(&t, "not a guest's unicast", || {
+            v2p_set(&t, 100, ip, "ff:ff:ff:ff:ff:ff", sled)
+        });
+        for bad in ["::", "ff02::1", "::1"] {
+            let u: std::net::Ipv6Addr = bad.parse().unwrap();
+            refused(&t, "not a sled's unicast", || v2p_set(&t, 100, ip, mac, u));
+        }
+        // A patched port takes no VNIC.
+        let names = dir.names.clone();
+        crate::manager::patch_set(&names, &t, "g", "up").unwrap();
+        refused(&t, "is patched", || vnic_create(&dir, &t, &req()));
+        crate::manager::patch_clear(&names, &t, None).unwrap();
+        vnic_create(&dir, &t, &req()).unwrap();
+        // And a port with a VNIC takes no patch, either way.
+        let before = t.current().generation;
+        for (from, to) in [("g", "up"), ("up", "g")] {
+            let e = crate::manager::patch_set(&names, &t, from, to).unwrap_err();
+            assert!(e.contains("has a VNIC"), "{e}");
+        }
+        assert_eq!(t.current().generation, before);
+        assert_eq!(t.current().patch.entries().count(), 0);
+    }
+
     #[test]
     fn bad_route_firewall_and_v2p_requests_are_refused_whole() {
         let (dir, t) = setup();

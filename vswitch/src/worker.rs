@@ -202,12 +202,12 @@ impl Worker {
                 WorkerRequest::ClearFlows(port, reply) => self.clearing.push((port, reply, 0)),
             }
         }
+        let mut cleared = None;
         if let Some((port, _, done)) = self.clearing.first_mut() {
             let (n, finished) = self.engine.clear_flows(*port, CLEAR_STEPS);
             *done += n as u64;
             if finished {
-                let (_, reply, done) = self.clearing.remove(0);
-                let _ = reply.send(done);
+                cleared = Some(self.clearing.remove(0));
             }
         }
         let n = self.engine.expire_flows(now, EXPIRY_STEPS);
@@ -225,6 +225,10 @@ impl Worker {
         loops.nat_reverse.store(reverse as u64, Ordering::Relaxed);
         loops.snat_allocated.store(nat.allocated, Ordering::Relaxed);
         loops.snat_exhausted.store(nat.exhausted, Ordering::Relaxed);
+        // Answered once the gauges show the clear.
+        if let Some((_, reply, done)) = cleared {
+            let _ = reply.send(done);
+        }
     }
 
     /// One pass over every rx queue; returns the packets received.

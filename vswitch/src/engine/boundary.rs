@@ -19,7 +19,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::external::{BOUNDARY_MAC, BOUNDARY_VNI};
-use super::frame::{frame_info, L3Facts};
+use super::frame::{encap_error, frame_info, L3Facts};
 use super::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
 use super::pipeline::{Outcome, Path};
 use super::pktbuf::PacketBuf;
@@ -65,10 +65,7 @@ fn forward(port: PortIdx, path: Path) -> Outcome {
 pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -> Outcome {
     let e = match wire::parse_geneve_packet(pkt.bytes()) {
         Ok(e) => e,
-        Err(WireError::Unsupported(what)) if what.contains("critical") => {
-            return drop(DropReason::GeneveCriticalOption, Path::Early)
-        }
-        Err(_) => return drop(DropReason::NotGeneve, Path::Early),
+        Err(err) => return drop(encap_error(err), Path::Early),
     };
     if e.outer_dst != u.addr {
         return drop(DropReason::NotGeneve, Path::Early);
@@ -87,6 +84,10 @@ pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -
     if pkt.bytes().len() > e.inner_len && !pkt.resize(e.inner_len) {
         return drop(DropReason::Malformed, Path::Early);
     }
+    // No tag crosses to the external link.
+    if tagged(pkt.bytes()) {
+        return drop(DropReason::VlanTagged, Path::Early);
+    }
     let b = pkt.bytes_mut();
     let mut eth = EthernetFrame::new_unchecked(&mut *b);
     eth.set_dst(x.nexthop_mac);
@@ -102,6 +103,10 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
     };
     if ethertype == ethertype::ARP {
         return answer_arp(snap, x, pkt);
+    }
+    // No tag crosses to the underlay (ARP above answers tagged requests in kind).
+    if tagged(pkt.bytes()) {
+        return drop(DropReason::VlanTagged, Path::Early);
     }
     if ethertype != ethertype::IPV4 && ethertype != ethertype::IPV6 {
         return drop(DropReason::Unsupported, Path::Early);
@@ -144,6 +149,11 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         return drop(DropReason::NoHeadroom, Path::Early);
     }
     forward(u.uplink, Path::Fast)
+}
+
+/// Whether a frame carries an 802.1Q (or 802.1ad) tag.
+fn tagged(f: &[u8]) -> bool {
+    matches!(f.get(12..14), Some([0x81, 0x00] | [0x88, 0xa8]))
 }
 
 /// Whether the boundary answers ARP for `ip` on its external link: its own

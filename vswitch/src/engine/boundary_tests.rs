@@ -608,3 +608,37 @@ fn underlay_set_and_the_sled_path_are_unchanged_on_a_sled() {
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::NoPatch);
 }
+
+/// No 802.1Q tag crosses the boundary, either way: a tagged inner frame
+/// from a sled never leaves on the external link, and a tagged frame from
+/// the internet never enters the underlay.
+#[test]
+fn tagged_frames_never_cross_the_boundary() {
+    let mut w = World::new();
+    let mut inner = Vec::new();
+    PacketBuilder::ethernet2(SLED_INNER_SRC, BOUNDARY_MAC)
+        .single_vlan(7.try_into().unwrap())
+        .ipv4(FIP, INET_IP, 63)
+        .udp(40000, 53)
+        .write(&mut inner, b"tagged")
+        .unwrap();
+    let (o, _) = w.run(UPLINK, &geneve(&inner, boundary_addr(), 99, &[], 0));
+    assert_eq!(dropped(o), DropReason::VlanTagged);
+    let mut tagged = Vec::new();
+    PacketBuilder::ethernet2(INET_MAC, EXT_MAC)
+        .single_vlan(7.try_into().unwrap())
+        .ipv4(INET_IP, FIP, 60)
+        .udp(53, 40000)
+        .write(&mut tagged, b"tagged")
+        .unwrap();
+    let (o, _) = w.run(EXT, &tagged);
+    assert_eq!(dropped(o), DropReason::VlanTagged);
+    // Untagged, the same traffic passes both ways.
+    let (o, _) = w.run(
+        UPLINK,
+        &geneve(&inner_to_inet(FIP), boundary_addr(), 99, &[], 0),
+    );
+    assert_eq!(forwarded(o), EXT);
+    let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 443, 40000));
+    assert_eq!(forwarded(o), UPLINK);
+}

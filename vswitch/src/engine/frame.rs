@@ -31,6 +31,8 @@ pub struct FrameInfo {
     pub src_mac: MacAddr,
     /// EtherType after any 802.1Q tag.
     pub ethertype: u16,
+    /// Whether the frame carries an 802.1Q tag (guest ports are untagged).
+    pub vlan: bool,
     /// IP facts, for IPv4 and IPv6 frames.
     pub l3: Option<L3Facts>,
     /// The flow key, when the frame has one.
@@ -58,21 +60,35 @@ pub struct EncapFacts {
     pub vni: u32,
     /// Whether the Oxide External option was present.
     pub external: bool,
+    /// The O flag: a control packet between tunnel ends, not guest data.
+    pub oam: bool,
     /// Offset of the inner Ethernet frame.
     pub inner_offset: usize,
+    /// Length of the inner frame (to the end of the UDP datagram: what
+    /// follows is the outer frame's padding).
+    pub inner_len: usize,
     /// The inner destination MAC.
     pub inner_dst_mac: MacAddr,
 }
 
 /// Parses an underlay frame: outer Ethernet / IPv6 / UDP 6081 / Geneve.
 pub fn parse_encap(frame: &[u8]) -> Result<EncapFacts, DropReason> {
-    let e = wire::parse_geneve_packet(frame).map_err(|err| match err {
+    let e = wire::parse_geneve_packet(frame).map_err(encap_error)?;
+    encap_facts(frame, &e)
+}
+
+/// The drop reason of an underlay frame the Geneve parser refuses: a
+/// critical option it does not know; a frame cut short or with a length
+/// or option that does not add up (`malformed`); anything else is not
+/// Geneve for this switch.
+pub fn encap_error(err: wire::WireError) -> DropReason {
+    match err {
         wire::WireError::Unsupported(what) if what.contains("critical") => {
             DropReason::GeneveCriticalOption
         }
+        wire::WireError::Truncated | wire::WireError::Malformed(_) => DropReason::Malformed,
         _ => DropReason::NotGeneve,
-    })?;
-    encap_facts(frame, &e)
+    }
 }
 
 fn from_parsed(p: &wire::ParsedPacket) -> FrameInfo {
@@ -93,6 +109,7 @@ fn from_parsed(p: &wire::ParsedPacket) -> FrameInfo {
         dst_mac: p.l2.dst,
         src_mac: p.l2.src,
         ethertype: p.l2.ethertype,
+        vlan: p.l2.vlan.is_some(),
         l3: p.l3.map(|l3| L3Facts {
             src: l3.src,
             dst: l3.dst,
@@ -117,7 +134,9 @@ fn encap_facts(frame: &[u8], e: &wire::EncapPacket) -> Result<EncapFacts, DropRe
         outer_dst: e.outer_dst,
         vni: e.geneve.vni,
         external: e.geneve.external,
+        oam: e.oam,
         inner_offset: e.inner_offset,
+        inner_len: e.inner_len,
         inner_dst_mac,
     })
 }

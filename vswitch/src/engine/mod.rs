@@ -36,6 +36,8 @@ pub type PortIdx = u16;
 #[cfg(test)]
 mod boundary_tests;
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod nat_tests;
 #[cfg(test)]
 mod tests;

@@ -19,17 +19,17 @@ const IGW_A: u32 = 1;
 const IGW_B: u32 = 2;
 const IGW_C: u32 = 3;
 const IGW_D: u32 = 4;
-const SNAT_IP: [u8; 4] = [10, 77, 77, 13];
+pub(super) const SNAT_IP: [u8; 4] = [10, 77, 77, 13];
 const EPHEMERAL: [u8; 4] = [192, 168, 0, 1];
-const FIP2: [u8; 4] = [192, 168, 0, 2];
+pub(super) const FIP2: [u8; 4] = [192, 168, 0, 2];
 const FIP3: [u8; 4] = [192, 168, 0, 3];
 const FIP4: [u8; 4] = [192, 168, 0, 4];
 
-fn boundary() -> Ipv6Addr {
+pub(super) fn boundary() -> Ipv6Addr {
     "fd00:1701:d:99::1".parse().unwrap()
 }
 
-fn ip(a: [u8; 4]) -> IpAddr {
+pub(super) fn ip(a: [u8; 4]) -> IpAddr {
     IpAddr::from(a)
 }
 
@@ -39,7 +39,7 @@ fn range(a: [u8; 4], b: [u8; 4]) -> IpRange {
 
 /// The world of `tests.rs` plus pools, gateways A-D, a boundary endpoint
 /// for every destination, and guest a's routes of the reference case.
-fn igw_world() -> World {
+pub(super) fn igw_world() -> World {
     let w = World::new();
     w.tables
         .update(|s| {
@@ -94,7 +94,7 @@ fn igw_world() -> World {
 
 /// Sets guest port `port`'s external IPs (bumping its epoch, as the control
 /// command does).
-fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
+pub(super) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
     w.tables
         .update(|s| {
             let v = s.vpc.vnic(port).cloned().ok_or("no vnic")?;
@@ -134,7 +134,7 @@ fn reference_ips() -> ExternalIps {
 }
 
 /// Only a SNAT address (10.77.77.13) with ports `first..=last`.
-fn snat_only(first: u16, last: u16) -> ExternalIps {
+pub(super) fn snat_only(first: u16, last: u16) -> ExternalIps {
     ExternalIps {
         snat: Some(SnatSpec {
             ip: ip(SNAT_IP),
@@ -145,7 +145,7 @@ fn snat_only(first: u16, last: u16) -> ExternalIps {
     }
 }
 
-fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
+pub(super) fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .icmpv4_echo_request(id, 1);
@@ -154,7 +154,7 @@ fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
     v
 }
 
-fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+pub(super) fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .tcp(sport, dport, 100, 4096)
@@ -166,12 +166,12 @@ fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 
 /// A frame from the internet as the boundary delivers it: Geneve VNI 99 with
 /// the External option, inner destination MAC the boundary's.
-fn from_boundary(inner: &[u8]) -> Vec<u8> {
+pub(super) fn from_boundary(inner: &[u8]) -> Vec<u8> {
     geneve(inner, sled(1), 99, &[0x01, 0x29, 0x00, 0x00])
 }
 
 /// Checks the outer headers toward the boundary; returns the inner frame.
-fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
+pub(super) fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
     let p = SlicedPacket::from_ethernet(frame).unwrap();
     let Some(NetSlice::Ipv6(v6)) = &p.net else {
         panic!("outer is not IPv6")
@@ -195,7 +195,7 @@ fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
 
 /// Source address and port (or echo id) of an inner IPv4 frame, checking
 /// its checksums on the way.
-fn source_of(inner: &[u8]) -> ([u8; 4], u16) {
+pub(super) fn source_of(inner: &[u8]) -> ([u8; 4], u16) {
     let p = SlicedPacket::from_ethernet(inner).unwrap();
     let Some(NetSlice::Ipv4(v4)) = &p.net else {
         panic!("not IPv4")

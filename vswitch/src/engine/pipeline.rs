@@ -20,7 +20,8 @@ use super::nat_rewrite::{self, End, SrcRewrite};
 use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
 use super::pktbuf::PacketBuf;
 use super::quick::{
-    quick_encap, quick_external, quick_info, quick_words, QUICK_ENCAP_LEN, QUICK_EXTERNAL_LEN,
+    quick_encap, quick_encap_end, quick_external, quick_info, quick_words, QUICK_ENCAP_LEN,
+    QUICK_EXTERNAL_LEN,
 };
 use super::router::{RouteEntry, RouterTarget};
 use super::tcp::TcpTracker;
@@ -228,6 +229,10 @@ pub struct Engine {
     /// By port: whether the last outbound fast-path hit was an internet
     /// flow (that realm is then looked up first).
     prefer: Vec<bool>,
+    /// Tests: no fixed-offset reading and no fast path, every frame through
+    /// the full parser and the layers (to check both give the same answer).
+    #[cfg(test)]
+    pub(crate) full_path_only: bool,
 }
 
 impl Engine {
@@ -238,6 +243,31 @@ impl Engine {
             templates: HashMap::new(),
             nat: NatState::default(),
             prefer: Vec::new(),
+            #[cfg(test)]
+            full_path_only: false,
+        }
+    }
+
+    /// Whether the fixed-offset readings and fast paths may be used (always,
+    /// but in tests that compare them with the full path).
+    #[inline(always)]
+    fn quick(&self) -> bool {
+        #[cfg(test)]
+        {
+            !self.full_path_only
+        }
+        #[cfg(not(test))]
+        {
+            true
+        }
+    }
+
+    /// The frame's facts, read at fixed offsets when the frame is common.
+    #[inline]
+    fn info(&self, f: &[u8]) -> Result<FrameInfo, DropReason> {
+        match quick_info(f).filter(|_| self.quick()) {
+            Some(i) => Ok(i),
+            None => frame_info(f),
         }
     }
 
@@ -299,10 +329,12 @@ impl Engine {
         // source MAC is checked here. Everything else takes the full path.
         let quick = match hint.filter(|h| h.port == vnic.port) {
             Some(h) => Some((h.realm, h.words, h.flags, h.hash)),
-            None => quick_words(pkt.bytes()).map(|(w, flags)| {
-                let realm = self.preferred_realm(vnic.port);
-                (realm, w, flags, self.flows.hash_words(vnic.port, realm, &w))
-            }),
+            None => quick_words(pkt.bytes())
+                .filter(|_| self.quick())
+                .map(|(w, flags)| {
+                    let realm = self.preferred_realm(vnic.port);
+                    (realm, w, flags, self.flows.hash_words(vnic.port, realm, &w))
+                }),
         };
         if let Some((first, words, flags, hash)) = quick {
             if pkt.bytes().get(6..12) == Some(&vnic.spec.mac.0[..]) {
@@ -327,10 +359,14 @@ impl Engine {
         }
         // On a miss, the quick parse (when it applies) still saves the full
         // parse: it gives the same answer for the frames it reads (tested).
-        let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
+        let info = match self.info(pkt.bytes()) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
         };
+        // A tag would ride the underlay (or the boundary's external link).
+        if info.vlan {
+            return Outcome::drop(DropReason::VlanTagged, Path::Early);
+        }
         if let Some(o) = gateway::outbound(vnic, &info, pkt) {
             return o;
         }
@@ -633,9 +669,13 @@ impl Engine {
         let mut entry = FlowEntry::new(state, epoch, now_ns, tcp);
         entry.refused = entry.value.refused();
         entry.saw_first(dir);
-        self.flows
+        let r = self
+            .flows
             .insert(id, entry, now_ns, vnic.flow_quota)
-            .map(|_| ())
+            .map(|_| ());
+        // What the insert evicted gives its NAT state back at once.
+        self.reap();
+        r
     }
 
     fn underlay_in<P: PacketBuf>(
@@ -659,7 +699,9 @@ impl Engine {
                 .vpc
                 .vnic(h.port)
                 .map(|v| (&**v, h.words, h.flags, h.hash)),
-            None => self.underlay_quick(snap, &u, pkt.bytes()),
+            None => self
+                .underlay_quick(snap, &u, pkt.bytes())
+                .filter(|_| self.quick()),
         };
         if let Some((vnic, words, flags, hash)) = quick {
             // VPC traffic: the VPC realm only.
@@ -669,7 +711,10 @@ impl Engine {
             if let Some(e) = found {
                 if let (true, Some(x)) = (e.epoch == vnic.epoch, e.value.inb) {
                     e.saw(Direction::In, flags);
-                    if !pkt.strip_front(QUICK_ENCAP_LEN) {
+                    let end = quick_encap_end(pkt.bytes());
+                    if (pkt.bytes().len() > end && !pkt.resize(end))
+                        || !pkt.strip_front(QUICK_ENCAP_LEN)
+                    {
                         return Outcome::drop(DropReason::Malformed, Path::Fast);
                     }
                     return apply_in(pkt, x, vnic.port, Path::Fast);
@@ -677,8 +722,10 @@ impl Engine {
             }
         }
         // The boundary's own form of its traffic, read at fixed offsets.
-        if quick_external(pkt.bytes(), &u.addr) {
-            if !pkt.strip_front(QUICK_EXTERNAL_LEN) {
+        if self.quick() && quick_external(pkt.bytes(), &u.addr) {
+            let end = quick_encap_end(pkt.bytes());
+            if (pkt.bytes().len() > end && !pkt.resize(end)) || !pkt.strip_front(QUICK_EXTERNAL_LEN)
+            {
                 return Outcome::drop(DropReason::Malformed, Path::Early);
             }
             return self.nat_inbound(snap, pkt, now_ns);
@@ -690,11 +737,16 @@ impl Engine {
         if encap.outer_dst != u.addr {
             return Outcome::drop(DropReason::NotGeneve, Path::Early);
         }
+        if encap.oam {
+            return Outcome::drop(DropReason::GeneveOam, Path::Early);
+        }
+        // The inner frame alone: the outer frame's padding goes.
+        let end = encap.inner_offset + encap.inner_len;
+        if (pkt.bytes().len() > end && !pkt.resize(end)) || !pkt.strip_front(encap.inner_offset) {
+            return Outcome::drop(DropReason::Malformed, Path::Early);
+        }
         if encap.external && encap.vni == BOUNDARY_VNI {
             // From the boundary: addressed by external IP, not (VNI, MAC).
-            if !pkt.strip_front(encap.inner_offset) {
-                return Outcome::drop(DropReason::Malformed, Path::Early);
-            }
             return self.nat_inbound(snap, pkt, now_ns);
         }
         let Some(port) = snap
@@ -708,9 +760,6 @@ impl Engine {
         let Some(vnic) = snap.vpc.vnic(port) else {
             return Outcome::drop(DropReason::NoVnic, Path::Early);
         };
-        if !pkt.strip_front(encap.inner_offset) {
-            return Outcome::drop(DropReason::Malformed, Path::Early);
-        }
         // The VNI is metadata only for traffic from inside the VPC.
         let remote_vni = (!encap.external).then_some(encap.vni);
         self.inbound(vnic, pkt, now_ns, remote_vni, None)
@@ -836,10 +885,13 @@ impl Engine {
     /// flow, an ICMP error about one, or a new connection to a 1:1 external
     /// address (DNAT, then the inbound layers). `pkt` is the inner frame.
     fn nat_inbound<P: PacketBuf>(&mut self, snap: &Snapshot, pkt: &mut P, now_ns: u64) -> Outcome {
-        let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
+        let info = match self.info(pkt.bytes()) {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
         };
+        if info.vlan {
+            return Outcome::drop(DropReason::VlanTagged, Path::Early);
+        }
         let Some(key) = info.key else {
             return Outcome::drop(DropReason::Unsupported, Path::Early);
         };
@@ -1068,6 +1120,9 @@ impl Engine {
             Ok(i) => i,
             Err(r) => return Outcome::drop(r, Path::Early),
         };
+        if info.vlan {
+            return Outcome::drop(DropReason::VlanTagged, Path::Early);
+        }
         let Some(key) = info.key else {
             return Outcome::drop(DropReason::Unsupported, Path::Early);
         };
@@ -1159,6 +1214,9 @@ impl Engine {
     /// and the hashing overlap across packets instead of waiting in line.
     #[inline]
     pub fn flow_hint(&self, snap: &Snapshot, in_port: PortIdx, bytes: &[u8]) -> Option<FlowHint> {
+        if !self.quick() {
+            return None;
+        }
         if let Verdict::Forward(_) = snap.patch.forward(in_port) {
             return None;
         }

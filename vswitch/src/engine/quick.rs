@@ -51,6 +51,7 @@ pub fn quick_info(f: &[u8]) -> Option<FrameInfo> {
         dst_mac: mac(0)?,
         src_mac: mac(6)?,
         ethertype: if k.src.is_ipv4() { 0x0800 } else { 0x86dd },
+        vlan: false,
         l3: Some(L3Facts {
             src: k.src,
             dst: k.dst,
@@ -118,7 +119,9 @@ fn core(f: &[u8]) -> Option<Core> {
         }
         (proto::UDP, _) => {
             let u = f.get(l4..l4 + 8)?;
-            if l4 + 8 > end {
+            // The length field as the full parser checks it.
+            let len = be16(u, 4)? as usize;
+            if len < 8 || l4 + len > end {
                 return None;
             }
             Some(core(be16(u, 0)?, be16(u, 2)?, 0, None))
@@ -137,18 +140,36 @@ fn core(f: &[u8]) -> Option<Core> {
     }
 }
 
-/// Whether the outer headers in `h` (at least [`QUICK_ENCAP_LEN`] bytes) are
-/// untagged Ethernet, IPv6 to `underlay` with UDP next, UDP to 6081, and
-/// Geneve carrying Ethernet; the callers check the Geneve flags and options.
+/// Whether the outer headers of `f` are untagged Ethernet, IPv6 to
+/// `underlay` with UDP next, UDP to 6081, and Geneve carrying Ethernet, with
+/// lengths that add up as the full parser checks them (the IPv6 payload
+/// within the frame, the UDP length equal to it and covering the Geneve
+/// header, `opt_words` of options and an inner Ethernet header); the callers
+/// check the Geneve flags and options.
 #[inline]
-fn geneve_for(h: &[u8], underlay: &Ipv6Addr) -> bool {
-    h.len() >= QUICK_ENCAP_LEN
-        && h[12..14] == [0x86, 0xdd]
+fn geneve_for(f: &[u8], underlay: &Ipv6Addr, opt_words: usize) -> bool {
+    let Some(h) = f.get(..QUICK_ENCAP_LEN) else {
+        return false;
+    };
+    let plen = u16::from_be_bytes([h[18], h[19]]) as usize;
+    let ulen = u16::from_be_bytes([h[58], h[59]]) as usize;
+    h[12..14] == [0x86, 0xdd]
         && h[14] >> 4 == 6
         && h[20] == 17
         && h[38..54] == underlay.octets()
         && h[56..58] == [0x17, 0xc1]
         && h[64..66] == [0x65, 0x58]
+        && 54 + plen <= f.len()
+        && ulen == plen
+        && ulen >= 16 + opt_words * 4 + 14
+}
+
+/// Where the UDP datagram of a Geneve frame `geneve_for` accepted ends:
+/// past it is the outer frame's padding, which is not the inner frame's.
+#[inline]
+pub fn quick_encap_end(f: &[u8]) -> usize {
+    f.get(18..20)
+        .map_or(f.len(), |b| 54 + u16::from_be_bytes([b[0], b[1]]) as usize)
 }
 
 /// Length of the outer headers of an option-less Geneve frame.
@@ -168,7 +189,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
         return false;
     };
     let [c0, c1] = crate::wire::geneve::OXIDE_OPT_CLASS.to_be_bytes();
-    geneve_for(h, underlay)
+    geneve_for(f, underlay, 1)
         // Version 0, options one word; neither O (control) nor C (critical).
         && h[62] == 1
         && h[63] & 0xc0 == 0
@@ -182,7 +203,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
 #[inline]
 pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
     let h = f.get(..QUICK_ENCAP_LEN + 14)?;
-    if !(geneve_for(h, underlay) && h[62] == 0 && h[63] & 0x80 == 0) {
+    if !(geneve_for(f, underlay, 0) && h[62] == 0 && h[63] & 0x80 == 0) {
         return None;
     }
     let vni = u32::from_be_bytes([0, h[66], h[67], h[68]]);

@@ -47,6 +47,7 @@ drop_reasons! {
     Unsupported = "unsupported", "parse", "A frame the switch does not handle (ethertype, segmented mbuf).";
     NoHeadroom = "no_headroom", "port", "The buffer has no room for the headers to add.";
     AntiSpoof = "anti_spoof", "gateway", "The guest sent from a MAC or IP that is not its own.";
+    VlanTagged = "vlan_tagged", "gateway", "A frame with an 802.1Q tag: guest ports and the external link are untagged, and no tag is carried across.";
     NotForGuest = "not_for_guest", "gateway", "Inbound traffic not addressed to the guest.";
     GatewayUnanswered = "gateway_unanswered", "gateway", "Traffic for the gateway it does not answer.";
     FirewallDeny = "firewall_deny", "firewall", "A firewall rule, or the inbound default, denied the flow.";
@@ -64,6 +65,7 @@ drop_reasons! {
     NoUnderlay = "no_underlay", "overlay", "The sled's underlay address or uplink is not set.";
     NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";
     GeneveCriticalOption = "geneve_critical_option", "overlay", "A Geneve option marked critical that the switch does not know.";
+    GeneveOam = "geneve_oam", "overlay", "A Geneve control (OAM) packet: traffic between tunnel ends, not guest data.";
     NoVnic = "no_vnic", "overlay", "No VNIC has the inner destination (VNI, MAC).";
     FlowTableFull = "flow_table_full", "flow", "The flow table is full and no flow could be evicted for a new one.";
     FlowQuota = "flow_quota", "flow", "The VNIC holds its quota of flows, none of them evictable (expired or embryonic).";
