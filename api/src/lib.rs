@@ -867,6 +867,13 @@ pub struct WorkerStats {
     pub lcore: u32,
     /// Loops that received at least one packet.
     pub busy_loops: u64,
+    /// TSC cycles spent in those loops.
+    #[serde(default)]
+    pub busy_cycles: u64,
+    /// Packets those loops received (`busy_cycles / busy_packets`: cycles
+    /// per packet).
+    #[serde(default)]
+    pub busy_packets: u64,
     /// Loops that received nothing.
     pub idle_loops: u64,
     /// Times it slept for lack of traffic.

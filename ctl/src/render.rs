@@ -321,6 +321,7 @@ pub fn render_stats(info: &StatsInfo) -> String {
             "id",
             "lcore",
             "busy loops",
+            "cycles/pkt",
             "idle loops",
             "sleeps",
             "rx pkts",
@@ -332,7 +333,7 @@ pub fn render_stats(info: &StatsInfo) -> String {
             "snat ports",
             "nat replies",
         ],
-        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     );
     for w in &info.workers {
         workers.add_row(worker_row(w));
@@ -346,6 +347,11 @@ fn worker_row(w: &WorkerStats) -> Vec<String> {
         w.id.to_string(),
         w.lcore.to_string(),
         w.busy_loops.to_string(),
+        if w.busy_packets == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}", w.busy_cycles as f64 / w.busy_packets as f64)
+        },
         w.idle_loops.to_string(),
         w.sleeps.to_string(),
         w.counters.rx_packets.to_string(),
@@ -834,6 +840,8 @@ mod tests {
                     id: 2,
                     lcore: 9,
                     busy_loops: 31_337,
+                    busy_cycles: 555 * 250,
+                    busy_packets: 555,
                     idle_loops: 271_828,
                     sleeps: 161,
                     counters: counters(555, 444, &[("no-patch", 3)]),
@@ -849,6 +857,8 @@ mod tests {
                     id: 3,
                     lcore: 10,
                     busy_loops: 0,
+                    busy_cycles: 0,
+                    busy_packets: 0,
                     idle_loops: 0,
                     sleeps: 0,
                     counters: PortCounters::default(),
@@ -882,6 +892,8 @@ mod tests {
             "161",
             "555",
             "444",
+            "cycles/pkt",
+            " 250 ",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -32,14 +32,23 @@ fn no_answer(cmd: &str, w: usize) -> String {
     format!("{cmd}: worker {w} does not answer")
 }
 
-/// Asks every worker to remove the flows (of one port), releasing what they
-/// hold, and waits until each says it is done; returns how many went.
-fn clear_flows(sw: &Switch, cmd: &str, port: Option<PortIdx>) -> Result<u64, String> {
+/// Asks every worker to remove the flows (of one port) below epoch
+/// `below_epoch`, releasing what they hold, and waits until each says it is
+/// done; returns how many went.
+fn clear_flows(
+    sw: &Switch,
+    cmd: &str,
+    port: Option<PortIdx>,
+    below_epoch: u64,
+) -> Result<u64, String> {
     let mut waiting = Vec::new();
     for w in &sw.workers {
         let (tx, rx) = crossbeam_channel::bounded(1);
         w.mailbox
-            .send_timeout(WorkerRequest::ClearFlows(port, tx), WORKER_ANSWER_TIMEOUT)
+            .send_timeout(
+                WorkerRequest::ClearFlows(port, below_epoch, tx),
+                WORKER_ANSWER_TIMEOUT,
+            )
             .map_err(|_| no_answer(cmd, w.id))?;
         waiting.push((w.id, rx));
     }
@@ -59,7 +68,7 @@ fn flows_clear(sw: &Switch, port: Option<&str>) -> Result<Reply, String> {
         Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
         None => None,
     };
-    clear_flows(sw, cmd, idx).map(|cleared| Reply::Flows {
+    clear_flows(sw, cmd, idx, u64::MAX).map(|cleared| Reply::Flows {
         flows: Vec::new(),
         cleared,
         next: None,
@@ -384,12 +393,19 @@ impl Manager {
 }
 
 /// After a VNIC was created on or removed from port `name` (generation
-/// `generation` published): removes the port's flows and NAT state on every
-/// worker before the command answers, so that nothing of an earlier tenant
-/// of the port is left.
+/// `generation` published): removes the port's flows and NAT state from
+/// before (below the new VNIC's birth epoch; all of them after a delete) on
+/// every worker before the command answers, so that nothing of an earlier
+/// tenant of the port is left.
 fn forget_port_flows(sw: &Switch, cmd: &str, name: &str, generation: u64) -> Result<u64, String> {
     let port = port_index(&sw.directory.names, name, cmd, "port")?;
-    clear_flows(sw, cmd, Some(port)).map_err(|e| {
+    let below = sw
+        .tables
+        .current()
+        .vpc
+        .vnic(port)
+        .map_or(u64::MAX, |v| v.birth);
+    clear_flows(sw, cmd, Some(port), below).map_err(|e| {
         format!("{e} (generation {generation} is published; the port's old flows can no longer match it)")
     })?;
     Ok(generation)

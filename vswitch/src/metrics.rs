@@ -177,9 +177,37 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         "New flows a worker refused because the VNIC's SNAT range was full (dropped as snat_exhausted).",
         &["worker", "lcore"],
     )?;
+    let evicted = counter(
+        "vswitch_worker_flows_evicted_total",
+        "Live flows a worker evicted to make room for new ones (a full table or a VNIC at its quota), by the class they were in.",
+        &["worker", "lcore", "class"],
+    )?;
+    let reverse = gauge(
+        "vswitch_worker_nat_reply_keys",
+        "NAT reply keys a worker holds (one per translated flow).",
+        &["worker", "lcore"],
+    )?;
+    let cycles = counter(
+        "vswitch_worker_busy_cycles_total",
+        "TSC cycles a worker spent in poll loops that received packets (divided by the packets they received: cycles per packet).",
+        &["worker", "lcore"],
+    )?;
+    let busy_pkts = counter(
+        "vswitch_worker_busy_packets_total",
+        "Packets a worker received (the divisor of busy cycles).",
+        &["worker", "lcore"],
+    )?;
     for w in &st.workers {
         let (id, lc) = (w.id.to_string(), w.lcore.to_string());
         let l = [id.as_str(), lc.as_str()];
+        for (class, n) in &w.flows_evicted {
+            evicted
+                .with_label_values(&[id.as_str(), lc.as_str(), class.as_str()])
+                .inc_by(*n);
+        }
+        reverse.with_label_values(&l).set(w.nat_reverse as i64);
+        cycles.with_label_values(&l).inc_by(w.busy_cycles);
+        busy_pkts.with_label_values(&l).inc_by(w.busy_packets);
         flows.with_label_values(&l).set(w.flows as i64);
         expired.with_label_values(&l).inc_by(w.flows_expired);
         snat_ports.with_label_values(&l).set(w.snat_ports as i64);

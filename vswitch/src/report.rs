@@ -96,6 +96,8 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     id: w.id,
                     lcore: w.lcore,
                     busy_loops: loops.map_or(0, |l| l.busy.load(Relaxed)),
+                    busy_cycles: loops.map_or(0, |l| l.busy_cycles.load(Relaxed)),
+                    busy_packets: loops.map_or(0, |l| l.busy_packets.load(Relaxed)),
                     idle_loops: loops.map_or(0, |l| l.idle.load(Relaxed)),
                     sleeps: loops.map_or(0, |l| l.sleeps.load(Relaxed)),
                     counters: sw.stats.worker(w.id).to_api(),

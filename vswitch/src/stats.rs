@@ -60,6 +60,10 @@ impl PortCounters {
 pub struct LoopCounters {
     /// Loops that received at least one packet.
     pub busy: AtomicU64,
+    /// TSC cycles spent in those loops.
+    pub busy_cycles: AtomicU64,
+    /// Packets those loops received.
+    pub busy_packets: AtomicU64,
     /// Loops that received nothing.
     pub idle: AtomicU64,
     /// Backoff sleeps.

@@ -20,8 +20,8 @@ const HOUSEKEEPING_LOOPS: u32 = 1024;
 /// Flows the expiry sweep looks at per housekeeping pass (it is incremental:
 /// a full table is never swept in one go).
 const EXPIRY_STEPS: usize = 256;
-/// Flows a clear removes per housekeeping pass.
-const CLEAR_STEPS: usize = 4096;
+/// Flow-table slots a clear looks at per housekeeping pass.
+const CLEAR_SLOTS: usize = 16_384;
 /// Flow-table slots a `flows` page looks at, at most, between two bursts.
 pub const PAGE_SLOTS: usize = 16_384;
 /// Flows a worker copies out for one `flows` request, at most.
@@ -67,13 +67,21 @@ pub enum WorkerRequest {
         /// Where the page goes.
         reply: Sender<FlowPage>,
     },
-    /// Remove the flows (of one port), releasing what they hold; answer how
-    /// many once none is left (a large table is cleared over several passes).
-    ClearFlows(Option<PortIdx>, Sender<u64>),
+    /// Remove the flows (of one port) whose epoch is below the bound,
+    /// releasing what they hold; answer how many once the whole table was
+    /// walked (a large table is cleared over several passes).
+    ClearFlows(Option<PortIdx>, u64, Sender<u64>),
 }
 
-/// A clear under way: the port, where the answer goes, flows removed so far.
-type Clearing = (Option<PortIdx>, Sender<u64>, u64);
+/// A clear under way.
+pub struct Clearing {
+    port: Option<PortIdx>,
+    below_epoch: u64,
+    reply: Sender<u64>,
+    /// The slot to go on from.
+    at: u32,
+    removed: u64,
+}
 
 /// Everything a worker owns and shares.
 pub struct Worker {
@@ -138,7 +146,16 @@ impl Worker {
             if loops.is_multiple_of(HOUSEKEEPING_LOOPS) {
                 self.housekeeping(&clock, counters);
             }
-            if self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock) > 0 {
+            let t0 = crate::dpdk::tsc_cycles();
+            let got = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            if got > 0 {
+                // The cost of a packet: cycles of loops that had work, over
+                // their packets (idle polling is not the switch's cost).
+                bump(
+                    &counters.loops.busy_cycles,
+                    crate::dpdk::tsc_cycles().saturating_sub(t0),
+                );
+                bump(&counters.loops.busy_packets, got as u64);
                 bump(&counters.loops.busy, 1);
                 idle_since = 0;
                 sleep_us = self.idle.sleep_min_us;
@@ -199,15 +216,26 @@ impl Worker {
                     );
                     let _ = reply.send((flows, next));
                 }
-                WorkerRequest::ClearFlows(port, reply) => self.clearing.push((port, reply, 0)),
+                WorkerRequest::ClearFlows(port, below_epoch, reply) => {
+                    self.clearing.push(Clearing {
+                        port,
+                        below_epoch,
+                        reply,
+                        at: 0,
+                        removed: 0,
+                    })
+                }
             }
         }
         let mut cleared = None;
-        if let Some((port, _, done)) = self.clearing.first_mut() {
-            let (n, finished) = self.engine.clear_flows(*port, CLEAR_STEPS);
-            *done += n as u64;
-            if finished {
-                cleared = Some(self.clearing.remove(0));
+        if let Some(c) = self.clearing.first_mut() {
+            let (n, next) = self
+                .engine
+                .clear_flows(c.port, c.below_epoch, c.at, CLEAR_SLOTS);
+            c.removed += n as u64;
+            match next {
+                Some(at) => c.at = at,
+                None => cleared = Some(self.clearing.remove(0)),
             }
         }
         let n = self.engine.expire_flows(now, EXPIRY_STEPS);
@@ -226,8 +254,8 @@ impl Worker {
         loops.snat_allocated.store(nat.allocated, Ordering::Relaxed);
         loops.snat_exhausted.store(nat.exhausted, Ordering::Relaxed);
         // Answered once the gauges show the clear.
-        if let Some((_, reply, done)) = cleared {
-            let _ = reply.send(done);
+        if let Some(c) = cleared {
+            let _ = c.reply.send(c.removed);
         }
     }
 

@@ -964,27 +964,36 @@ impl<V> FlowTable<V> {
         }
     }
 
-    /// Removes up to `budget` flows of `port` (of every port, when `None`),
-    /// kept for [`Self::reap`]; returns how many, and whether none is left.
-    pub fn clear_some(&mut self, port: Option<PortIdx>, budget: usize) -> (usize, bool) {
-        let ports: Vec<PortIdx> = match port {
-            Some(p) => vec![p],
-            None => self.lists.ports().map(|(p, _)| p).collect(),
-        };
-        let mut n = 0;
-        for p in ports {
-            for class in FlowClass::ALL {
-                while let Some(h) = self.lists.head(p, class) {
-                    if n >= budget {
-                        return (n, false);
-                    }
-                    if self.remove_slot(h, Removal::Cleared) {
-                        n += 1;
-                    }
-                }
+    /// Removes the flows of `port` (of every port, when `None`) whose epoch
+    /// is below `below_epoch`, stored at slot `from` and after, looking at
+    /// most `max_slots` slots; they are kept for [`Self::reap`]. Returns how
+    /// many went and the slot to go on from (`None`: the whole table is
+    /// done). A clear is a walk over the slots, not over the lists, so that
+    /// it ends however fast new flows arrive.
+    pub fn clear_from(
+        &mut self,
+        port: Option<PortIdx>,
+        below_epoch: u64,
+        from: u32,
+        max_slots: usize,
+    ) -> (usize, Option<u32>) {
+        let end = (self.chunks.len() * CHUNK) as u64;
+        let mut s = u64::from(from);
+        let (mut n, mut looked) = (0, 0);
+        while s < end {
+            if looked >= max_slots {
+                return (n, Some(s as u32));
             }
+            let hit = self.entry_at(s as u32).is_some_and(|x| {
+                port.is_none_or(|p| x.id.port == p) && x.entry.epoch < below_epoch
+            });
+            if hit && self.remove_slot(s as u32, Removal::Cleared) {
+                n += 1;
+            }
+            looked += 1;
+            s += 1;
         }
-        (n, true)
+        (n, None)
     }
 
     /// Visits the entries stored at slot `from` and after, at most

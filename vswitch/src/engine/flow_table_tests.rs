@@ -43,6 +43,13 @@ fn established<V>(v: V, now: u64) -> FlowEntry<V> {
     e
 }
 
+/// Removes every flow of `port` (every port: `None`), in one go (tests only).
+fn clear_all<V>(t: &mut FlowTable<V>, port: Option<PortIdx>) -> usize {
+    let (n, next) = t.clear_from(port, u64::MAX, 0, usize::MAX);
+    assert_eq!(next, None);
+    n
+}
+
 /// Removes everything expired, however long it takes (tests only).
 fn expire_all<V>(t: &mut FlowTable<V>, now: u64) -> usize {
     let n = t.sweep(now, usize::MAX);
@@ -278,10 +285,8 @@ fn embryonic_go_before_established_and_established_only_from_a_bigger_port() {
     assert!(t.get(&f(1, 4)).is_some());
     assert_eq!((t.port_len(0), t.port_len(1)), (3, 1));
     // Equal shares: port 1 (2 flows) may not take port 0's (2 flows)
-    // established flows; it evicts its own. (Clearing takes port 0's
-    // embryonic flow 9 first.)
-    assert_eq!(t.clear_some(Some(0), 1), (1, false));
-    t.reap(|_, _, _| {});
+    // established flows; it evicts its own.
+    assert!(t.remove(&f(0, 9)).is_some());
     t.insert(f(1, 10), established(10, 10 * S), 10 * S, NO_QUOTA)
         .unwrap();
     assert_eq!((t.port_len(0), t.port_len(1)), (2, 2));
@@ -389,19 +394,36 @@ fn sweep_is_bounded_and_finds_what_expired() {
 }
 
 #[test]
-fn clear_by_port_in_steps() {
+fn clear_by_port_in_steps_and_below_an_epoch() {
     let mut t = FlowTable::new(64, DEFAULT_TTL_NS);
     for i in 0..10 {
         t.insert(id(0, i, proto::UDP), udp((), 0), 0, NO_QUOTA)
             .unwrap();
-        t.insert(id(1, i, proto::UDP), udp((), 0), 0, NO_QUOTA)
-            .unwrap();
+        t.insert(
+            id(1, i, proto::UDP),
+            FlowEntry::new((), 1 + u64::from(i % 2), 0, None),
+            0,
+            NO_QUOTA,
+        )
+        .unwrap();
     }
-    assert_eq!(t.clear_some(Some(1), 4), (4, false));
-    assert_eq!(t.clear_some(Some(1), 100), (6, true));
+    // Port 1's flows of epoch 1 only, a few slots at a time.
+    let (mut gone, mut at) = (0, Some(0));
+    while let Some(from) = at {
+        let (n, next) = t.clear_from(Some(1), 2, from, 3);
+        gone += n;
+        at = next;
+    }
+    assert_eq!(gone, 5);
+    assert_eq!(t.port_len(1), 5);
+    assert!(t
+        .iter()
+        .filter(|(id, _)| id.port == 1)
+        .all(|(_, e)| e.epoch == 2));
+    assert_eq!(clear_all(&mut t, Some(1)), 5);
     assert_eq!(t.len(), 10);
     assert_eq!(t.port_len(1), 0);
-    assert_eq!(t.clear_some(None, 100), (10, true));
+    assert_eq!(clear_all(&mut t, None), 10);
     let mut n = 0;
     t.reap(|_, _, why| {
         assert_eq!(why, Removal::Cleared);
@@ -654,7 +676,7 @@ fn clear_all_then_reuse_and_prefetch_any_hash() {
             .unwrap();
     }
     assert_eq!(t.chunks.len(), 40000usize.div_ceil(CHUNK));
-    assert_eq!(t.clear_some(Some(2), usize::MAX), (10000, true));
+    assert_eq!(clear_all(&mut t, Some(2)), 10000);
     check_invariants(&t);
     for h in [0u64, 1, u64::MAX, 0xdead_beef_0000_0007] {
         t.prefetch_bucket(h);
@@ -667,7 +689,7 @@ fn clear_all_then_reuse_and_prefetch_any_hash() {
         t.prefetch_entry(h);
         assert_eq!(t.get_mut_hashed(&f, h, 1).is_some(), i % 4 != 2);
     }
-    assert_eq!(t.clear_some(None, usize::MAX), (30000, true));
+    assert_eq!(clear_all(&mut t, None), 30000);
     t.reap(|_, _, _| {});
     assert!(t.is_empty() && t.iter().next().is_none());
     check_invariants(&t);

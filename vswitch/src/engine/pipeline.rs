@@ -1089,10 +1089,18 @@ impl Engine {
         n
     }
 
-    /// Removes up to `budget` flows (of one port, when given), releasing
-    /// their NAT resources; returns how many, and whether none is left.
-    pub fn clear_flows(&mut self, port: Option<PortIdx>, budget: usize) -> (usize, bool) {
-        let r = self.flows.clear_some(port, budget);
+    /// One step of a clear (see [`FlowTable::clear_from`]): the flows of
+    /// `port` (every port: `None`) below `below_epoch` in the next
+    /// `max_slots` slots from `from`, releasing their NAT resources; returns
+    /// how many went and where to go on (`None`: done).
+    pub fn clear_flows(
+        &mut self,
+        port: Option<PortIdx>,
+        below_epoch: u64,
+        from: u32,
+        max_slots: usize,
+    ) -> (usize, Option<u32>) {
+        let r = self.flows.clear_from(port, below_epoch, from, max_slots);
         self.reap();
         r
     }
