@@ -80,6 +80,8 @@ pub struct Clearing {
     reply: Sender<u64>,
     /// The slot to go on from.
     at: u32,
+    /// The slab's end when the clear began (later slots hold later flows).
+    end: u32,
     removed: u64,
 }
 
@@ -222,6 +224,7 @@ impl Worker {
                         below_epoch,
                         reply,
                         at: 0,
+                        end: self.engine.flows().slots(),
                         removed: 0,
                     })
                 }
@@ -229,9 +232,9 @@ impl Worker {
         }
         let mut cleared = None;
         if let Some(c) = self.clearing.first_mut() {
-            let (n, next) = self
-                .engine
-                .clear_flows(c.port, c.below_epoch, c.at, CLEAR_SLOTS);
+            let (n, next) =
+                self.engine
+                    .clear_flows(c.port, c.below_epoch, (c.at, c.end), CLEAR_SLOTS);
             c.removed += n as u64;
             match next {
                 Some(at) => c.at = at,

@@ -380,6 +380,9 @@ pub struct FlowTable<V> {
     /// Slot indices of the allocated chunks not in use.
     free: Vec<u32>,
     len: usize,
+    /// Internet-realm flows per port (the fast path looks that realm up
+    /// only on a port that has some).
+    internet: Vec<u32>,
     hasher: FlowHasher,
     capacity: usize,
     default_ttl_ns: u64,
@@ -427,6 +430,7 @@ impl<V> FlowTable<V> {
             chunks: Vec::new(),
             free: Vec::new(),
             len: 0,
+            internet: Vec::new(),
             hasher: FlowHasher::new(),
             capacity,
             default_ttl_ns,
@@ -615,6 +619,11 @@ impl<V> FlowTable<V> {
         self.lists.unlink(s);
         let slot = self.slot_mut(s)?.take();
         self.free.push(s);
+        if let Some(x) = slot.as_ref().filter(|x| x.id.realm == Realm::Internet) {
+            if let Some(n) = self.internet.get_mut(x.id.port as usize) {
+                *n = n.saturating_sub(1);
+            }
+        }
         slot
     }
 
@@ -803,9 +812,30 @@ impl<V> FlowTable<V> {
         self.len += 1;
         self.counters.inserted += 1;
         self.lists.push_back(s, id.port, entry.class(), now_ns);
+        if id.realm == Realm::Internet {
+            let p = id.port as usize;
+            if self.internet.len() <= p {
+                self.internet.resize(p + 1, 0);
+            }
+            if let Some(n) = self.internet.get_mut(p) {
+                *n += 1;
+            }
+        }
         let slot = self.slot_mut(s).ok_or(Refused::TableFull)?;
         let slot = slot.insert(Slot { id, entry });
         Ok(&mut slot.entry)
+    }
+
+    /// Whether `port` holds flows of `realm`.
+    #[inline]
+    pub fn has_realm(&self, port: PortIdx, realm: Realm) -> bool {
+        match realm {
+            Realm::Internet => self.internet.get(port as usize).is_some_and(|n| *n > 0),
+            Realm::Vpc => {
+                let internet = self.internet.get(port as usize).copied().unwrap_or(0);
+                self.lists.port_len(port) > internet
+            }
+        }
     }
 
     /// Flows held by `port`.
@@ -964,20 +994,26 @@ impl<V> FlowTable<V> {
         }
     }
 
-    /// Removes the flows of `port` (of every port, when `None`) whose epoch
-    /// is below `below_epoch`, stored at slot `from` and after, looking at
-    /// most `max_slots` slots; they are kept for [`Self::reap`]. Returns how
-    /// many went and the slot to go on from (`None`: the whole table is
-    /// done). A clear is a walk over the slots, not over the lists, so that
-    /// it ends however fast new flows arrive.
+    /// Slots the slab has now (entries live below this index).
+    pub fn slots(&self) -> u32 {
+        (self.chunks.len() * CHUNK).min(u32::MAX as usize) as u32
+    }
+
+    /// Removes the flows of `port` (every port, when `None`) whose epoch
+    /// is below `below_epoch`, stored at slots `from..to`, looking at most
+    /// `max_slots` slots; they are kept for [`Self::reap`]. Returns how many
+    /// went and the slot to go on from (`None`: done). A clear is a walk
+    /// over the slots as they were when it began (`to`: [`Self::slots`]
+    /// then), not over the lists, so that it ends however fast new flows
+    /// arrive.
     pub fn clear_from(
         &mut self,
         port: Option<PortIdx>,
         below_epoch: u64,
-        from: u32,
+        (from, to): (u32, u32),
         max_slots: usize,
     ) -> (usize, Option<u32>) {
-        let end = (self.chunks.len() * CHUNK) as u64;
+        let end = (self.chunks.len() * CHUNK).min(to as usize) as u64;
         let mut s = u64::from(from);
         let (mut n, mut looked) = (0, 0);
         while s < end {

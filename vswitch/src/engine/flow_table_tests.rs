@@ -45,7 +45,7 @@ fn established<V>(v: V, now: u64) -> FlowEntry<V> {
 
 /// Removes every flow of `port` (every port: `None`), in one go (tests only).
 fn clear_all<V>(t: &mut FlowTable<V>, port: Option<PortIdx>) -> usize {
-    let (n, next) = t.clear_from(port, u64::MAX, 0, usize::MAX);
+    let (n, next) = t.clear_from(port, u64::MAX, (0, u32::MAX), usize::MAX);
     assert_eq!(next, None);
     n
 }
@@ -107,7 +107,9 @@ fn realms_are_separate_flows() {
     };
     t.insert(vpc, udp("vpc", 0), 0, NO_QUOTA).unwrap();
     assert!(t.get(&inet).is_none(), "same 5-tuple, other realm: no flow");
+    assert!(t.has_realm(0, Realm::Vpc) && !t.has_realm(0, Realm::Internet));
     t.insert(inet, udp("internet", 0), 0, NO_QUOTA).unwrap();
+    assert!(t.has_realm(0, Realm::Internet));
     assert_eq!(t.get(&vpc).map(|e| e.value), Some("vpc"));
     assert_eq!(t.get(&inet).map(|e| e.value), Some("internet"));
     let w = vpc.key.words();
@@ -410,7 +412,7 @@ fn clear_by_port_in_steps_and_below_an_epoch() {
     // Port 1's flows of epoch 1 only, a few slots at a time.
     let (mut gone, mut at) = (0, Some(0));
     while let Some(from) = at {
-        let (n, next) = t.clear_from(Some(1), 2, from, 3);
+        let (n, next) = t.clear_from(Some(1), 2, (from, u32::MAX), 3);
         gone += n;
         at = next;
     }

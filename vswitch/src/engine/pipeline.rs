@@ -344,8 +344,10 @@ impl Engine {
                 for realm in [first, first.other()] {
                     let hash = if realm == first {
                         hash
-                    } else {
+                    } else if self.flows.has_realm(vnic.port, realm) {
                         self.flows.hash_words(vnic.port, realm, &words)
+                    } else {
+                        break;
                     };
                     match self.outbound_fast(vnic, realm, &words, flags, hash, pkt, now_ns) {
                         Fast::Done(o) => return o,
@@ -1091,16 +1093,16 @@ impl Engine {
 
     /// One step of a clear (see [`FlowTable::clear_from`]): the flows of
     /// `port` (every port: `None`) below `below_epoch` in the next
-    /// `max_slots` slots from `from`, releasing their NAT resources; returns
+    /// `max_slots` slots of `slots`, releasing their NAT resources; returns
     /// how many went and where to go on (`None`: done).
     pub fn clear_flows(
         &mut self,
         port: Option<PortIdx>,
         below_epoch: u64,
-        from: u32,
+        slots: (u32, u32),
         max_slots: usize,
     ) -> (usize, Option<u32>) {
-        let r = self.flows.clear_from(port, below_epoch, from, max_slots);
+        let r = self.flows.clear_from(port, below_epoch, slots, max_slots);
         self.reap();
         r
     }
