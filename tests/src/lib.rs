@@ -5,6 +5,7 @@
 pub mod netns;
 pub mod pcap;
 pub mod prom;
+pub mod sleds;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

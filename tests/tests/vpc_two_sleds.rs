@@ -5,87 +5,10 @@
 //!
 //! Needs root (network namespaces), `dhclient` and `curl` (scripts/setup installs them).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use vswitch_api::{Command as Cmd, FwRuleSpec, Reply, VnicCreate};
-use vswitch_e2e::netns::{dhcp, in_ns, sh, Guest, Namespaces};
-use vswitch_e2e::{prom, Vswitch, TEST_EAL};
-
-const VNI: u32 = 100;
-const GW_MAC: &str = "a8:40:25:00:00:01";
-
-fn sled_config(uplink_devargs: &str, tap: &str, iface: &str) -> String {
-    format!(
-        r#"
-[eal]
-{TEST_EAL}
-[workers]
-lcores = [1]
-[[ports]]
-name = "up"
-devargs = "{uplink_devargs}"
-role = "uplink"
-[[ports]]
-name = "g"
-devargs = "{tap},iface={iface}"
-role = "guest"
-"#
-    )
-}
-
-fn configure(sw: &Vswitch, me: &Guest, my_sled: &str, peer: &Guest, peer_sled: &str) {
-    let ok = |cmd: Cmd| {
-        let r = sw.connect().request(&cmd);
-        assert!(r.ok, "{cmd:?}: {:?}", r.error);
-    };
-    ok(Cmd::VnicCreate(VnicCreate {
-        port: "g".into(),
-        id: 1,
-        vni: VNI,
-        mac: me.mac.into(),
-        ipv4: Some(me.ip.parse().unwrap()),
-        ipv6: None,
-        gateway_mac: GW_MAC.into(),
-        gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
-        gateway_ipv6: None,
-        dns: vec!["172.30.0.1".parse().unwrap()],
-        hostname: Some(format!("guest-{}", me.ip.rsplit('.').next().unwrap_or("x"))),
-        domain: Some("vpc.test".into()),
-        mtu: Some(1400),
-        flow_quota: None,
-    }));
-    ok(Cmd::UnderlaySet {
-        addr: my_sled.parse().unwrap(),
-        uplink: "up".into(),
-        nexthop_mac: "02:00:00:00:00:fe".into(),
-    });
-    for (g, sled) in [(me, my_sled), (peer, peer_sled)] {
-        ok(Cmd::V2pSet {
-            vni: VNI,
-            ip: g.ip.parse().unwrap(),
-            mac: g.mac.into(),
-            underlay: sled.parse().unwrap(),
-        });
-    }
-    ok(Cmd::RouteAdd {
-        port: "g".into(),
-        dest: "172.30.0.0/22".into(),
-        target: "subnet:172.30.0.0/22".into(),
-        class: Some("system".into()),
-    });
-    let rule = |protocols: &[&str]| FwRuleSpec {
-        direction: "in".into(),
-        priority: 100,
-        action: "allow".into(),
-        hosts: vec![format!("vni:{VNI}")],
-        protocols: protocols.iter().map(|s| s.to_string()).collect(),
-        ports: vec![],
-    };
-    ok(Cmd::FirewallSet {
-        port: "g".into(),
-        rules: vec![rule(&["icmp"]), rule(&["tcp"])],
-    });
-}
+use vswitch_api::{Command as Cmd, Reply};
+use vswitch_e2e::netns::{dhcp, in_ns};
+use vswitch_e2e::sleds::{http_download, TwoSleds};
+use vswitch_e2e::{prom, Vswitch};
 
 fn port_tx(sw: &Vswitch, name: &str) -> u64 {
     sw.port(name).counters.tx_packets
@@ -94,44 +17,14 @@ fn port_tx(sw: &Vswitch, name: &str) -> u64 {
 #[test]
 fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
     let dir = tempfile::tempdir().unwrap();
-    let tag = std::process::id() % 100_000;
-    let a = Guest {
-        ns: format!("vsa{tag}"),
-        iface: format!("vt{tag}a"),
-        mac: "a8:40:25:00:00:05",
-        ip: "172.30.0.5",
-    };
-    let b = Guest {
-        ns: format!("vsb{tag}"),
-        iface: format!("vt{tag}b"),
-        mac: "a8:40:25:00:00:06",
-        ip: "172.30.0.6",
-    };
-    let (sled1, sled2) = ("fd00:1701:d:101::1", "fd00:1701:d:102::1");
-    let underlay = dir.path().join("underlay.memif");
-    let (d1, d2) = (dir.path().join("sled1"), dir.path().join("sled2"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let memif = |role: &str| {
-        format!(
-            "net_memif0,role={role},socket={},socket-abstract=no,id=0",
-            underlay.display()
-        )
-    };
-    let sw1 = Vswitch::start(&d1, &sled_config(&memif("server"), "net_tap0", &a.iface));
-    let sw2 = Vswitch::start(&d2, &sled_config(&memif("client"), "net_tap0", &b.iface));
-    configure(&sw1, &a, sled1, &b, sled2);
-    configure(&sw2, &b, sled2, &a, sled1);
-
-    let _ns = Namespaces(vec![a.ns.clone(), b.ns.clone()]);
-    for g in [&a, &b] {
-        let _ = Command::new("ip").args(["netns", "del", &g.ns]).status();
-        sh(&["ip", "netns", "add", &g.ns]);
-        sh(&["ip", "link", "set", &g.iface, "netns", &g.ns]);
-        in_ns(&g.ns, &["ip", "link", "set", &g.iface, "address", g.mac]);
-        in_ns(&g.ns, &["ip", "link", "set", &g.iface, "up"]);
-        in_ns(&g.ns, &["ip", "link", "set", "lo", "up"]);
-    }
+    let TwoSleds {
+        sw1,
+        sw2,
+        a,
+        b,
+        sleds: (_, sled2),
+        namespaces: _ns,
+    } = TwoSleds::start(dir.path(), 9000, Some(1400));
 
     // DHCP: the private IP as a /32, routes by RFC 3442, DNS, host name, MTU.
     let lease_a = dhcp(dir.path(), &a);
@@ -171,63 +64,11 @@ fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
     );
 
     // An HTTP download: a TCP stream across the Geneve underlay.
-    let www = dir.path().join("www");
-    std::fs::create_dir_all(&www).unwrap();
     let blob: Vec<u8> = (0..2_000_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    std::fs::write(www.join("blob"), &blob).unwrap();
-    let mut server: Child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &b.ns,
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "172.30.0.6",
-        ])
-        .arg("--directory")
-        .arg(&www)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let got = dir.path().join("got");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut ok = false;
-    while Instant::now() < deadline {
-        let st = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &a.ns,
-                "curl",
-                "-sf",
-                "--max-time",
-                "20",
-                "-o",
-            ])
-            .arg(&got)
-            .arg("http://172.30.0.6:8080/blob")
-            .status()
-            .unwrap();
-        if st.success() {
-            ok = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(ok, "the download failed");
-    assert_eq!(
-        std::fs::read(&got).unwrap(),
-        blob,
-        "the file arrived intact"
-    );
+    let got = http_download(dir.path(), &a, &b, &blob);
+    assert!(got == blob, "the file arrived intact");
 
     // The flows are in the flow tables, compiled as encapsulation toward the peer sled.
     let flows = match sw1.request(Cmd::Flows {

@@ -68,6 +68,15 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         let conf = port
             .configure(&setup, &pool)
             .map_err(|e| AppError::Other(format!("port {:?}: {e}", pc.name)))?;
+        // The switch enforces the MTU itself (frag-needed, MSS clamping);
+        // the device is told too where it can be.
+        let mtu_on_device = match port.set_mtu(pc.mtu) {
+            Ok(set) => set,
+            Err(e) => {
+                tracing::warn!("port {:?}: the device refused mtu {}: {e}", pc.name, pc.mtu);
+                false
+            }
+        };
         port.start()?;
         let idx = ports.len() as PortIdx;
         let (nrx, ntx) = (conf.rx.len() as u16, conf.tx.len() as u16);
@@ -82,6 +91,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             rx_queues: nrx,
             tx_queues: ntx,
             rss: conf.rss,
+            mtu_on_device,
         });
     }
 
@@ -159,6 +169,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             .collect(),
         workers: nworkers,
         flow_quota: cfg.workers.flow_quota_per_vnic,
+        mtus: ports.iter().map(|p| p.cfg.mtu).collect(),
     };
     let sw = Arc::new(Switch {
         directory,
@@ -260,7 +271,7 @@ fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServe
     for (i, p) in sw.ports.iter().enumerate() {
         let mac = p.port.mac();
         println!(
-            "  port {i} {:<12} role={:<8} dev={} driver={} rxq={} txq={} rss={} mac={} link={}",
+            "  port {i} {:<12} role={:<8} dev={} driver={} rxq={} txq={} rss={} mtu={}{} mac={} link={}",
             p.cfg.name,
             p.cfg.role.as_str(),
             p.port.name(),
@@ -268,6 +279,8 @@ fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServe
             p.rx_queues,
             p.tx_queues,
             if p.rss { "on" } else { "off" },
+            p.cfg.mtu,
+            if p.mtu_on_device { "" } else { " (by the switch only)" },
             mac.iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()

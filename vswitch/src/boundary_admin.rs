@@ -222,6 +222,7 @@ mod tests {
             ],
             workers: 1,
             flow_quota: 1 << 20,
+            mtus: vec![],
         };
         (dir, TableStore::new(Snapshot::empty(3)))
     }

@@ -209,6 +209,24 @@ pub struct PortConfig {
     pub tx_desc: u16,
     /// Receive frames for any MAC.
     pub promiscuous: bool,
+    /// The largest IP packet the port's link carries (1500 for guests and
+    /// the external port, 9000 for uplinks unless set).
+    pub mtu: u16,
+}
+
+/// The smallest MTU a port may have (IPv6's minimum link MTU).
+pub const MIN_MTU: u16 = 1280;
+/// The largest MTU a port may have.
+pub const MAX_MTU: u16 = 9216;
+
+impl PortRole {
+    /// The MTU of a port of this role unless its `mtu` says otherwise.
+    pub fn default_mtu(self) -> u16 {
+        match self {
+            PortRole::Uplink => 9000,
+            PortRole::Guest | PortRole::External => 1500,
+        }
+    }
 }
 
 impl PortConfig {
@@ -360,6 +378,7 @@ struct RawPort {
     tx_desc: u16,
     #[serde(default = "default_true")]
     promiscuous: bool,
+    mtu: Option<u16>,
 }
 
 impl Config {
@@ -528,7 +547,14 @@ impl Config {
                 rx_desc: p.rx_desc,
                 tx_desc: p.tx_desc,
                 promiscuous: p.promiscuous,
+                mtu: p.mtu.unwrap_or(port_role.default_mtu()),
             };
+            if !(MIN_MTU..=MAX_MTU).contains(&pc.mtu) {
+                return Err(err(
+                    key("mtu"),
+                    format!("{} is not within {MIN_MTU}..={MAX_MTU}", pc.mtu),
+                ));
+            }
             if pc.device_name().is_empty() {
                 return Err(err(key("devargs"), "empty device name"));
             }
@@ -761,6 +787,29 @@ mod tests {
         assert_eq!(e.key, "metrics.listen");
         let e = bad(&format!("role = \"router\"\n{GOOD}"));
         assert_eq!(e.key, "role");
+    }
+
+    #[test]
+    fn port_mtus_default_by_role_and_are_bounded() {
+        let c = Config::from_toml(GOOD).unwrap();
+        assert_eq!((c.ports[0].mtu, c.ports[1].mtu), (1500, 9000));
+        let c = Config::from_toml(
+            &GOOD.replace("role = \"uplink\"", "role = \"uplink\"\n        mtu = 1500"),
+        )
+        .unwrap();
+        assert_eq!(c.ports[1].mtu, 1500);
+        for v in [1279, 9217] {
+            let e = bad(&GOOD.replace(
+                "role = \"uplink\"",
+                &format!("role = \"uplink\"\n        mtu = {v}"),
+            ));
+            assert_eq!(
+                e.to_string(),
+                format!("ports[1].mtu: {v} is not within 1280..=9216")
+            );
+        }
+        let e = bad(&GOOD.replace("lcores = [1]", "lcores = [1]\nflow_quota_per_vnic = 0"));
+        assert_eq!(e.key, "workers.flow_quota_per_vnic");
     }
 
     #[test]

@@ -782,6 +782,7 @@ mod tests {
             macs: (1..=4).map(|i| MacAddr([2, 0, 0, 0, 0, i])).collect(),
             workers: 1,
             flow_quota: 1 << 20,
+            mtus: vec![],
         };
         let t = TableStore::new(Snapshot::empty(4));
         for i in 0..3u8 {

@@ -24,6 +24,8 @@ pub struct SwitchPort {
     pub tx_queues: u16,
     /// Whether RSS spreads rx over the queues.
     pub rss: bool,
+    /// Whether the device took the configured MTU (else only the switch enforces it).
+    pub mtu_on_device: bool,
 }
 
 /// A worker as the management side knows it.

@@ -30,6 +30,8 @@ pub struct PortDirectory {
     pub workers: usize,
     /// Flows a VNIC may hold per worker unless its `vnic-create` says otherwise.
     pub flow_quota: usize,
+    /// MTUs, by port index.
+    pub mtus: Vec<u16>,
 }
 
 impl PortDirectory {
@@ -46,6 +48,14 @@ impl PortDirectory {
             })
     }
 
+    /// The MTU of port `i` (its role's default when the directory has none).
+    pub fn mtu(&self, i: PortIdx) -> u16 {
+        self.mtus
+            .get(i as usize)
+            .copied()
+            .unwrap_or_else(|| self.roles.get(i as usize).map_or(1500, |r| r.default_mtu()))
+    }
+
     fn guest(&self, cmd: &str, name: &str) -> Result<PortIdx, String> {
         let i = self.index(cmd, name)?;
         match self.roles.get(i as usize) {
@@ -57,6 +67,24 @@ impl PortDirectory {
             None => Err(format!("{cmd}: unknown port {name:?}")),
         }
     }
+}
+
+/// Bytes the Geneve encapsulation adds to a guest's IP packet (outer IPv6,
+/// UDP and Geneve headers and the inner Ethernet header).
+pub const ENCAP_OVERHEAD: u16 = 70;
+
+/// The MTU the gateway advertises to the guest on `port` (`asked`, else the
+/// largest that fits the port and, encapsulated, the uplink), and the
+/// largest of its IP packets that fits both (MSS clamping's bound).
+pub fn guest_mtu(
+    dir: &PortDirectory,
+    port: PortIdx,
+    asked: Option<u16>,
+    underlay: Option<&Underlay>,
+) -> (u16, u16) {
+    let fits = underlay.map_or(u16::MAX, |u| u.mtu.saturating_sub(ENCAP_OVERHEAD));
+    let best = dir.mtu(port).min(fits);
+    (asked.unwrap_or(best), best)
 }
 
 fn vnic_of<'a>(
@@ -156,6 +184,7 @@ pub fn vnic_create(
                 }
             }
             let epoch = s.vpc.next_epoch();
+            let (mtu, clamp_mtu) = guest_mtu(dir, port, req.mtu, s.vpc.underlay.as_ref());
             let router = RouterTable::new();
             let firewall = FirewallRules::default();
             let hits = Arc::new(LayerHits::new(&firewall, &router, None, false));
@@ -165,6 +194,8 @@ pub fn vnic_create(
                 epoch,
                 birth: epoch,
                 flow_quota,
+                mtu,
+                clamp_mtu,
                 router,
                 firewall,
                 hits,
@@ -234,14 +265,26 @@ pub fn underlay_set(
         .unwrap_or(MacAddr([0; 6]));
     tables
         .update(|s| {
-            s.vpc.underlay = Some(Underlay {
+            let u = Underlay {
                 addr,
                 uplink: idx,
                 uplink_mac,
                 nexthop_mac,
-            });
-            // Every flow's outer headers change: recompute them all.
+                mtu: dir.mtu(idx),
+            };
+            s.vpc.underlay = Some(u);
+            // Every flow's outer headers change: recompute them all; and the
+            // MTU that fits the uplink may change.
             s.vpc.bump_where(|_| true);
+            for v in s.vpc.vnics.iter_mut().flatten() {
+                let (mtu, clamp_mtu) = guest_mtu(dir, v.port, v.spec.dhcp.mtu, Some(&u));
+                if (mtu, clamp_mtu) != (v.mtu, v.clamp_mtu) {
+                    let mut nv = Vnic::clone(v);
+                    nv.mtu = mtu;
+                    nv.clamp_mtu = clamp_mtu;
+                    *v = Arc::new(nv);
+                }
+            }
             Ok::<(), String>(())
         })
         .map(|s| s.generation)
@@ -520,6 +563,7 @@ mod tests {
             macs: vec![MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])],
             workers: 1,
             flow_quota: 1 << 20,
+            mtus: vec![],
         };
         (dir, TableStore::new(Snapshot::empty(2)))
     }

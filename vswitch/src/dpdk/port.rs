@@ -276,6 +276,22 @@ impl Port {
         Ok(())
     }
 
+    /// Sets the device's MTU (before it starts). `Ok(false)` when the device
+    /// cannot set one (many virtual devices): the switch then enforces the
+    /// MTU itself, as it always does.
+    pub fn set_mtu(&self, mtu: u16) -> Result<bool, DpdkError> {
+        // SAFETY: the port id is valid; the call only reads it and the value.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu) };
+        match rc {
+            0 => Ok(true),
+            rc if rc == -libc_enotsup() => Ok(false),
+            rc => Err(DpdkError::from_code(
+                format!("rte_eth_dev_set_mtu {} {mtu}", self.name),
+                rc,
+            )),
+        }
+    }
+
     /// Stops and closes the port. Call only once no worker polls it.
     pub fn stop_and_close(&self) {
         // SAFETY: the owner calls this after every worker has returned.
@@ -366,4 +382,9 @@ impl TxQueue {
     pub fn queue(&self) -> u16 {
         self.queue
     }
+}
+
+/// ENOTSUP on Linux (95): what DPDK returns for an operation a driver lacks.
+const fn libc_enotsup() -> i32 {
+    95
 }

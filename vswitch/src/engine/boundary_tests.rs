@@ -71,6 +71,7 @@ impl World {
                 macs: vec![MacAddr(UPLINK_MAC), MacAddr(EXT_MAC)],
                 workers: 1,
                 flow_quota: 1 << 20,
+                mtus: vec![],
             },
             tables: TableStore::new(Snapshot::empty(2)),
             engine: Engine::new(1024),

@@ -40,7 +40,7 @@ use crate::wire::udp::{self, UdpPacket, UdpRepr};
 use crate::wire::{self, MacAddr, WireError};
 
 /// TTL / hop limit of the replies that may be routed (echo, DHCP).
-const REPLY_HOP_LIMIT: u8 = 64;
+pub(super) const REPLY_HOP_LIMIT: u8 = 64;
 /// RFC 4861: NDP messages are sent, and only accepted, with hop limit 255,
 /// the proof that they were not forwarded.
 const NDP_HOP_LIMIT: u8 = 255;
@@ -64,7 +64,7 @@ const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 const ALL_DHCP_AGENTS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 /// Shortest Ethernet frame (without FCS): shorter replies are zero-padded,
 /// since not every driver pads what it transmits.
-const MIN_FRAME_LEN: usize = 60;
+pub(super) const MIN_FRAME_LEN: usize = 60;
 /// DNS servers handed out per family; resolvers use the first three, the
 /// rest is headroom. Bounded so that the lists live on the stack.
 const MAX_DNS: usize = 16;
@@ -351,7 +351,7 @@ fn answer_dhcpv4<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, pkt: &mut P) -> Outcom
                 dns_servers: dns.get(..dns_len).unwrap_or(&[]),
                 hostname: option_text(spec.dhcp.hostname.as_deref()),
                 domain_name: option_text(spec.dhcp.domain.as_deref()),
-                mtu: spec.dhcp.mtu,
+                mtu: Some(vnic.mtu),
                 classless_routes: &routes,
                 ..base
             }
@@ -432,7 +432,7 @@ fn answer_ndp<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, msg_type: u8, pkt: &mut P
                 reachable_time: 0,
                 retrans_time: 0,
                 lladdr: Some(spec.gateway_mac),
-                mtu: spec.dhcp.mtu.map(u32::from),
+                mtu: Some(u32::from(vnic.mtu)),
                 prefix_info: None,
             };
             let to = if src.is_unspecified() { ALL_NODES } else { src };
@@ -687,7 +687,7 @@ fn emit_echo_reply(
 /// The Ethernet header of a reply: from the gateway, normally to the guest,
 /// in the request's VLAN if it had one.
 #[derive(Debug, Clone, Copy)]
-struct ReplyL2 {
+pub(super) struct ReplyL2 {
     src: MacAddr,
     dst: MacAddr,
     vlan: Option<u16>,
@@ -695,7 +695,7 @@ struct ReplyL2 {
 
 impl ReplyL2 {
     /// Gateway -> guest, tagged like the request `frame`.
-    fn to_guest(vnic: &Vnic, frame: &[u8]) -> Self {
+    pub(super) fn to_guest(vnic: &Vnic, frame: &[u8]) -> Self {
         ReplyL2 {
             src: vnic.spec.gateway_mac,
             dst: vnic.spec.mac,
@@ -712,12 +712,12 @@ impl ReplyL2 {
         }
     }
 
-    fn header_len(&self) -> usize {
+    pub(super) fn header_len(&self) -> usize {
         self.repr(0).buffer_len()
     }
 
     /// Writes the header at the start of `b`; returns its length.
-    fn emit(&self, b: &mut [u8], ethertype: u16) -> wire::Result<usize> {
+    pub(super) fn emit(&self, b: &mut [u8], ethertype: u16) -> wire::Result<usize> {
         let r = self.repr(ethertype);
         r.emit(&mut EthernetFrame::new_unchecked(b))?;
         Ok(r.buffer_len())
@@ -788,7 +788,7 @@ fn ndp_reply<P: PacketBuf>(
 
 /// Turns `pkt` into a zeroed frame of `len` bytes (padded to the Ethernet
 /// minimum), lets `write` fill it, and hairpins it.
-fn write_reply<P: PacketBuf>(
+pub(super) fn write_reply<P: PacketBuf>(
     vnic: &Vnic,
     pkt: &mut P,
     len: usize,
@@ -808,7 +808,7 @@ fn write_reply<P: PacketBuf>(
 }
 
 /// Writes an IPv4 or IPv6 header (no options, no extension headers).
-fn emit_ip_header(
+pub(super) fn emit_ip_header(
     b: &mut [u8],
     src: IpAddr,
     dst: IpAddr,
@@ -904,14 +904,14 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
-fn ip_header_len(a: IpAddr) -> usize {
+pub(super) fn ip_header_len(a: IpAddr) -> usize {
     match a {
         IpAddr::V4(_) => ipv4::HEADER_LEN,
         IpAddr::V6(_) => ipv6::HEADER_LEN,
     }
 }
 
-fn ethertype_of(a: IpAddr) -> u16 {
+pub(super) fn ethertype_of(a: IpAddr) -> u16 {
     match a {
         IpAddr::V4(_) => ethertype::IPV4,
         IpAddr::V6(_) => ethertype::IPV6,

@@ -54,6 +54,8 @@ fn spec() -> VnicSpec {
 fn vnic_with(spec: VnicSpec) -> Vnic {
     Vnic {
         port: PORT,
+        mtu: spec.dhcp.mtu.unwrap_or(1500),
+        clamp_mtu: 1430,
         spec,
         epoch: 1,
         birth: 1,
@@ -788,14 +790,17 @@ fn dhcp_inform_gets_ack_without_lease() {
 }
 
 #[test]
-fn dhcp_without_mtu_omits_option_26() {
+fn dhcp_always_advertises_the_vnic_mtu() {
     let mut s = spec();
     s.dhcp.mtu = None;
     s.dhcp.hostname = None;
+    let mut v = vnic_with(s);
+    // What vnic-create computes without --mtu (a 1500 uplink: 1430).
+    v.mtu = 1430;
     let req = dhcp_from_unconfigured(&dhcp_message(DISCOVER, true, Ipv4Addr::UNSPECIFIED, &[]));
-    let reply = answered(&vnic_with(s), &req);
+    let reply = answered(&v, &req);
     let opts = dhcp_options(&dhcp_reply(&reply, MacAddr::BROADCAST, Ipv4Addr::BROADCAST));
-    assert_eq!(dhcp_option(&opts, 26), None);
+    assert_eq!(dhcp_option(&opts, 26), Some(1430u16.to_be_bytes().to_vec()));
     assert_eq!(dhcp_option(&opts, 12), None);
     assert_eq!(dhcp_option(&opts, 15), Some(b"vpc.internal".to_vec()));
 }
@@ -893,12 +898,17 @@ fn router_solicit_from_unspecified_goes_to_all_nodes() {
     assert_eq!(Ipv6Addr::from(ip.destination), ALL_NODES);
     assert_eq!(&reply[..6], &GUEST_MAC.0, "L2 to the guest");
     assert_eq!(m[0], 134);
-    // Without an MTU configured, only the source link-layer option.
-    let mut s = spec();
-    s.dhcp.mtu = None;
-    let reply = answered(&vnic_with(s), &router_solicit(GUEST_LL));
+    // The MTU is always advertised: without --mtu, the one that fits.
+    let mut v = vnic_with(spec());
+    v.mtu = 1430;
+    let reply = answered(&v, &router_solicit(GUEST_LL));
     let (_, m) = icmp6_of(&reply);
-    assert_eq!(&m[16..], &slla(GW_MAC)[..]);
+    assert_eq!(&m[16..24], &slla(GW_MAC)[..]);
+    assert_eq!(
+        &m[24..32],
+        &[5, 1, 0, 0, 0, 0, 0x05, 0x96],
+        "MTU option: 1430"
+    );
 }
 
 fn assert_neighbor_advert(reply: &[u8], target: Ipv6Addr, to: Ipv6Addr, flags: u8) {

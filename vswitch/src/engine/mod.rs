@@ -12,6 +12,7 @@ mod flow_lists;
 pub mod flow_table;
 pub mod frame;
 pub mod gateway;
+pub mod mss;
 pub mod nat;
 pub mod nat_rewrite;
 pub mod pipeline;
@@ -22,6 +23,7 @@ pub mod patch;
 pub mod pktbuf;
 pub mod quick;
 pub mod tcp;
+pub mod too_big;
 pub mod v2p;
 mod verdict;
 pub mod vnic;
@@ -37,6 +39,8 @@ pub type PortIdx = u16;
 mod boundary_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod mtu_tests;
 #[cfg(test)]
 mod nat_tests;
 #[cfg(test)]

@@ -40,7 +40,11 @@ fn range(a: [u8; 4], b: [u8; 4]) -> IpRange {
 /// The world of `tests.rs` plus pools, gateways A-D, a boundary endpoint
 /// for every destination, and guest a's routes of the reference case.
 pub(super) fn igw_world() -> World {
-    let w = World::new();
+    igw_world_on(World::new())
+}
+
+/// [`igw_world`] built on `w`.
+pub(super) fn igw_world_on(w: World) -> World {
     w.tables
         .update(|s| {
             let t = &mut s.vpc.igws;

@@ -29,6 +29,8 @@ pub fn flow_hash(key: &FlowKey) -> u32 {
 pub struct EncapTemplate {
     /// The headers; lengths are filled per packet.
     pub bytes: [u8; ENCAP_LEN],
+    /// The longest inner frame that fits the uplink's MTU once encapsulated.
+    pub max_frame: usize,
 }
 
 impl EncapTemplate {
@@ -50,7 +52,18 @@ impl EncapTemplate {
         // Geneve: version 0, no options, protocol 0x6558 (Ethernet), VNI.
         b[GENEVE_OFF + 2..GENEVE_OFF + 4].copy_from_slice(&0x6558u16.to_be_bytes());
         b[GENEVE_OFF + 4..GENEVE_OFF + 8].copy_from_slice(&(vni << 8).to_be_bytes());
-        EncapTemplate { bytes: b }
+        EncapTemplate {
+            bytes: b,
+            max_frame: usize::MAX,
+        }
+    }
+
+    /// The same headers for an uplink of MTU `mtu`: the inner frame (its
+    /// Ethernet header included) may be `mtu - 56` bytes long (the outer
+    /// IPv6, UDP and Geneve headers take the rest).
+    pub fn for_mtu(mut self, mtu: u16) -> Self {
+        self.max_frame = usize::from(mtu).saturating_sub(ENCAP_LEN - 14);
+        self
     }
 
     /// Writes the headers into `out` (the first [`ENCAP_LEN`] bytes of a packet

@@ -24,9 +24,10 @@ use super::quick::{
     QUICK_EXTERNAL_LEN,
 };
 use super::router::{RouteEntry, RouterTarget};
-use super::tcp::TcpTracker;
+use super::tcp::{self, TcpTracker};
 use super::vnic::Vnic;
 use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, KeyWords, PortIdx, Verdict};
+use super::{mss, too_big};
 use crate::tables::Snapshot;
 use crate::wire::MacAddr;
 use hashbrown::HashMap;
@@ -209,13 +210,15 @@ impl Prior {
     }
 }
 
-/// Outer-header templates by (source, destination, VNI, source MAC, next-hop MAC).
+/// Outer-header templates by (source, destination, VNI, source MAC,
+/// next-hop MAC, uplink MTU).
 type TemplateKey = (
     std::net::Ipv6Addr,
     std::net::Ipv6Addr,
     u32,
     MacAddr,
     MacAddr,
+    u16,
 );
 
 /// Bound on the template cache; past it the cache starts over.
@@ -412,6 +415,9 @@ impl Engine {
         let Some(x) = e.value.out.as_ref() else {
             return Fast::Miss;
         };
+        if flags & tcp::flags::SYN != 0 {
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+        }
         let fast = match x {
             OutXform::Encap {
                 template,
@@ -419,6 +425,10 @@ impl Engine {
                 inner_dst_mac,
                 uplink,
             } => {
+                // Before any rewrite: the error quotes what the guest sent.
+                if pkt.bytes().len() > template.max_frame {
+                    return Fast::Done(too_big::answer(vnic, pkt, path_mtu(template)));
+                }
                 if let Some(n) = e.value.nat.as_deref() {
                     if !n.apply(pkt.bytes_mut()) {
                         return Fast::Done(Outcome::drop(DropReason::Unsupported, Path::Fast));
@@ -591,6 +601,9 @@ impl Engine {
         if let Err(r) = installed {
             return Outcome::drop(refusal_reason(r), Path::Slow);
         }
+        if info.tcp_flags & tcp::flags::SYN != 0 {
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+        }
         match xform {
             OutXform::Encap {
                 template,
@@ -598,6 +611,9 @@ impl Engine {
                 inner_dst_mac,
                 uplink,
             } => {
+                if pkt.bytes().len() > template.max_frame {
+                    return too_big::answer(vnic, pkt, path_mtu(&template));
+                }
                 if let Some(b) = nat {
                     let port = has_port(&key).then_some(b.ext_port);
                     let ip = b.source.ip();
@@ -718,6 +734,9 @@ impl Engine {
                         || !pkt.strip_front(QUICK_ENCAP_LEN)
                     {
                         return Outcome::drop(DropReason::Malformed, Path::Fast);
+                    }
+                    if flags & tcp::flags::SYN != 0 {
+                        mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
                     }
                     return apply_in(pkt, x, vnic.port, Path::Fast);
                 }
@@ -906,6 +925,9 @@ impl Engine {
                     if let Some(b) = e.value.nat.as_deref().map(|n| n.binding) {
                         if e.value.allowed && binding_held(vnic, &b) {
                             e.saw(Direction::In, info.tcp_flags);
+                            if info.tcp_flags & tcp::flags::SYN != 0 {
+                                mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+                            }
                             let port = has_port(&id.key).then_some(id.key.src_port);
                             return deliver_translated(pkt, vnic, id.key.src, port, Path::Fast);
                         }
@@ -1148,10 +1170,14 @@ impl Engine {
             realm,
             key: key.reverse(),
         };
+        let syn = info.tcp_flags & tcp::flags::SYN != 0;
         if let Some(e) = self.flows.get_mut(&id, now_ns) {
             if e.epoch == vnic.epoch {
                 if let Some(x) = e.value.inb {
                     e.saw(Direction::In, info.tcp_flags);
+                    if syn {
+                        mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+                    }
                     return apply_in(pkt, x, vnic.port, Path::Fast);
                 }
             }
@@ -1212,6 +1238,9 @@ impl Engine {
             if let Err(r) = installed {
                 return Outcome::drop(refusal_reason(r), Path::Slow);
             }
+        }
+        if syn {
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
         }
         apply_in(pkt, xform, vnic.port, Path::Slow)
     }
@@ -1304,6 +1333,11 @@ enum Fast {
     Miss,
 }
 
+/// The MTU a guest may use toward the uplink of `t` (its IP packets).
+fn path_mtu(t: &EncapTemplate) -> u16 {
+    u16::try_from(t.max_frame.saturating_sub(14)).unwrap_or(u16::MAX)
+}
+
 /// The drop reason of a refused flow-table insert.
 fn refusal_reason(r: Refused) -> DropReason {
     match r {
@@ -1319,20 +1353,16 @@ fn template_to(
     dst: std::net::Ipv6Addr,
     vni: u32,
 ) -> Arc<EncapTemplate> {
-    let tkey = (u.addr, dst, vni, u.uplink_mac, u.nexthop_mac);
+    let tkey = (u.addr, dst, vni, u.uplink_mac, u.nexthop_mac, u.mtu);
     if templates.len() >= MAX_TEMPLATES && !templates.contains_key(&tkey) {
         templates.clear();
     }
     templates
         .entry(tkey)
         .or_insert_with(|| {
-            Arc::new(EncapTemplate::new(
-                u.uplink_mac,
-                u.nexthop_mac,
-                u.addr,
-                dst,
-                vni,
-            ))
+            Arc::new(
+                EncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, dst, vni).for_mtu(u.mtu),
+            )
         })
         .clone()
 }

@@ -57,6 +57,11 @@ pub(super) struct World {
 
 impl World {
     pub(super) fn new() -> Self {
+        Self::with_uplink_mtu(9000)
+    }
+
+    /// The world with an uplink of MTU `mtu` (guest ports 1500).
+    pub(super) fn with_uplink_mtu(mtu: u16) -> Self {
         let dir = PortDirectory {
             names: vec!["a".into(), "up".into(), "b".into()],
             roles: vec![PortRole::Guest, PortRole::Uplink, PortRole::Guest],
@@ -67,6 +72,7 @@ impl World {
             ],
             workers: 1,
             flow_quota: 1 << 20,
+            mtus: vec![1500, mtu, 1500],
         };
         let tables = TableStore::new(Snapshot::empty(3));
         let w = World {

@@ -61,6 +61,7 @@ drop_reasons! {
     UnknownExternal = "unknown_external", "boundary", "Boundary: inbound traffic for an external address with no sled.";
     NotBoundaryTraffic = "not_boundary_traffic", "boundary", "Boundary: underlay traffic that is not boundary traffic (VNI 99).";
     NoExternalPort = "no_external_port", "boundary", "Boundary: the external port or its next hop is not set.";
+    TooBig = "too_big", "overlay", "A guest packet that would not fit the uplink's MTU once encapsulated, without DF (the switch does not fragment; with DF the guest gets ICMP fragmentation needed or packet too big).";
     NoV2p = "no_v2p", "overlay", "No V2P mapping for the destination.";
     NoUnderlay = "no_underlay", "overlay", "The sled's underlay address or uplink is not set.";
     NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";

@@ -22,8 +22,8 @@ pub struct DhcpOptions {
     pub hostname: Option<String>,
     /// Domain name.
     pub domain: Option<String>,
-    /// Interface MTU advertised (DHCP option 26, RA MTU); leaves room for the
-    /// Geneve encapsulation.
+    /// The MTU the operator asked the gateway to advertise (`--mtu`); without
+    /// one, the largest that fits (see [`Vnic::mtu`]).
     pub mtu: Option<u16>,
 }
 
@@ -85,6 +85,14 @@ pub struct Vnic {
     pub birth: u64,
     /// Flows it may hold in each worker's flow table.
     pub flow_quota: usize,
+    /// The MTU the gateway advertises (DHCP option 26, RA MTU): the one asked
+    /// for, else the largest guest MTU that fits its port and, after the
+    /// encapsulation, the uplink.
+    pub mtu: u16,
+    /// The largest IP packet of the guest's that fits the uplink after the
+    /// encapsulation (and its port): TCP SYNs both ways get their MSS
+    /// clamped to fit it.
+    pub clamp_mtu: u16,
     /// The router layer's table.
     pub router: RouterTable,
     /// The firewall layer's rules.

@@ -21,6 +21,8 @@ pub struct Underlay {
     pub uplink_mac: MacAddr,
     /// The underlay next hop's MAC (outer destination MAC).
     pub nexthop_mac: MacAddr,
+    /// The uplink's MTU: an encapsulated packet must fit it.
+    pub mtu: u16,
 }
 
 /// VNICs, V2P and underlay.
