@@ -339,3 +339,33 @@ pub fn pktgen_totals(output: &str) -> serde_json::Value {
         .expect("pktgen JSON totals");
     serde_json::from_str(line).expect("totals parse")
 }
+
+/// Writes `frames` to the interface `iface` (the host side of a `net_tap`
+/// port, say) with a packet socket, in order, from one Python process.
+pub fn tap_send(iface: &str, frames: &[Vec<u8>]) {
+    let hex: Vec<String> = frames
+        .iter()
+        .map(|f| f.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    let script = format!(
+        "import socket, sys\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+         s.bind(('{iface}', 0))\nfor l in sys.stdin:\n    s.send(bytes.fromhex(l.strip()))\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    if let Some(mut stdin) = child.stdin.take() {
+        for h in &hex {
+            writeln!(stdin, "{h}").expect("write to python");
+        }
+    }
+    let out = child.wait_with_output().expect("python3 ran");
+    assert!(
+        out.status.success(),
+        "sending to {iface} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -12,7 +12,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, ExternalIpsSpec, Reply, SnatRange, StatsInfo, VnicCreate};
-use vswitch_e2e::{pcap, Vswitch, TEST_EAL};
+use vswitch_e2e::{pcap, tap_send, Vswitch, TEST_EAL};
 
 const GUEST_MAC: &str = "a8:40:25:00:00:05";
 const GW_MAC: &str = "a8:40:25:00:00:01";
@@ -75,22 +75,8 @@ fn udp(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
-/// Writes `frame` to the tap interface `iface` with a packet socket.
 fn send(iface: &str, frame: &[u8]) {
-    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-    let script = format!(
-        "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); \
-         s.bind(('{iface}', 0)); s.send(bytes.fromhex('{hex}'))"
-    );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tap_send(iface, &[frame.to_vec()]);
 }
 
 fn uplink_tx(sw: &Vswitch) -> u64 {

@@ -136,6 +136,10 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         return drop(DropReason::NoUnderlay, Path::Early);
     };
     let inner_len = pkt.bytes().len();
+    // Encapsulated, it must fit the uplink (the boundary does not fragment).
+    if inner_len > usize::from(u.mtu).saturating_sub(EXTERNAL_ENCAP_LEN - 14) {
+        return drop(DropReason::TooBig, Path::Early);
+    }
     {
         let mut eth = EthernetFrame::new_unchecked(pkt.bytes_mut());
         eth.set_dst(MacAddr(BOUNDARY_MAC));

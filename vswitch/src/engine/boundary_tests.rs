@@ -643,3 +643,29 @@ fn tagged_frames_never_cross_the_boundary() {
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 443, 40000));
     assert_eq!(forwarded(o), UPLINK);
 }
+
+/// What would not fit the uplink once encapsulated (74 bytes more) is a
+/// counted drop; what fits exactly passes.
+#[test]
+fn too_big_for_the_uplink_is_a_counted_drop() {
+    let mut w = World::bare();
+    w.dir.mtus = vec![1500, 1500];
+    w.underlay();
+    w.external();
+    badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
+    let frame = |ip_len: usize| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(INET_MAC, EXT_MAC)
+            .ipv4(INET_IP, FIP, 60)
+            .udp(53, 40000)
+            .write(&mut v, &vec![0; ip_len - 28])
+            .unwrap();
+        v
+    };
+    // 1426 + 74 = 1500 of outer IPv6 packet.
+    let (o, out) = w.run(EXT, &frame(1426));
+    assert_eq!(forwarded(o), UPLINK);
+    assert_eq!(out.len(), 14 + 1500);
+    let (o, _) = w.run(EXT, &frame(1427));
+    assert_eq!(dropped(o), DropReason::TooBig);
+}
