@@ -369,3 +369,24 @@ pub fn tap_send(iface: &str, frames: &[Vec<u8>]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A VNIC request for a guest on `port` in `vni` with `mac` and `ipv4`, its
+/// gateway 172.30.0.1 (MAC a8:40:25:00:00:01), nothing else set.
+pub fn guest_vnic(port: &str, vni: u32, mac: &str, ipv4: &str) -> vswitch_api::VnicCreate {
+    vswitch_api::VnicCreate {
+        port: port.into(),
+        id: 1,
+        vni,
+        mac: mac.into(),
+        ipv4: Some(ipv4.parse().expect("an IPv4 address")),
+        ipv6: None,
+        gateway_mac: "a8:40:25:00:00:01".into(),
+        gateway_ipv4: Some(std::net::Ipv4Addr::new(172, 30, 0, 1)),
+        gateway_ipv6: None,
+        dns: vec![],
+        hostname: None,
+        domain: None,
+        mtu: None,
+        flow_quota: None,
+    }
+}

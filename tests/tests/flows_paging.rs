@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vswitch_api::{Command as Cmd, Reply, VnicCreate};
-use vswitch_e2e::{bin, tap_send, Vswitch, TEST_EAL};
+use vswitch_api::{Command as Cmd, Reply};
+use vswitch_e2e::{bin, guest_vnic, tap_send, Vswitch, TEST_EAL};
 
 const FLOWS: u16 = 5000;
 
@@ -56,22 +56,12 @@ role = "uplink"
         let r = sw.connect().request(&cmd);
         assert!(r.ok, "{cmd:?}: {:?}", r.error);
     };
-    ok(Cmd::VnicCreate(VnicCreate {
-        port: "g".into(),
-        id: 1,
-        vni: 100,
-        mac: "a8:40:25:00:00:05".into(),
-        ipv4: Some("172.30.0.5".parse().unwrap()),
-        ipv6: None,
-        gateway_mac: "a8:40:25:00:00:01".into(),
-        gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
-        gateway_ipv6: None,
-        dns: vec![],
-        hostname: None,
-        domain: None,
-        mtu: None,
-        flow_quota: None,
-    }));
+    ok(Cmd::VnicCreate(guest_vnic(
+        "g",
+        100,
+        "a8:40:25:00:00:05",
+        "172.30.0.5",
+    )));
     ok(Cmd::UnderlaySet {
         addr: "fd00:1701:d:101::1".parse().unwrap(),
         uplink: "up".into(),

@@ -11,11 +11,10 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vswitch_api::{Command as Cmd, ExternalIpsSpec, Reply, SnatRange, StatsInfo, VnicCreate};
-use vswitch_e2e::{pcap, tap_send, Vswitch, TEST_EAL};
+use vswitch_api::{Command as Cmd, ExternalIpsSpec, Reply, SnatRange, StatsInfo};
+use vswitch_e2e::{guest_vnic, pcap, tap_send, Vswitch, TEST_EAL};
 
 const GUEST_MAC: &str = "a8:40:25:00:00:05";
-const GW_MAC: &str = "a8:40:25:00:00:01";
 
 fn ok(sw: &Vswitch, cmd: Cmd) -> Reply {
     let r = sw.connect().request(&cmd);
@@ -24,22 +23,7 @@ fn ok(sw: &Vswitch, cmd: Cmd) -> Reply {
 }
 
 fn vnic(vni: u32) -> Cmd {
-    Cmd::VnicCreate(VnicCreate {
-        port: "g".into(),
-        id: 1,
-        vni,
-        mac: GUEST_MAC.into(),
-        ipv4: Some("172.30.0.5".parse().unwrap()),
-        ipv6: None,
-        gateway_mac: GW_MAC.into(),
-        gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
-        gateway_ipv6: None,
-        dns: vec![],
-        hostname: None,
-        domain: None,
-        mtu: None,
-        flow_quota: None,
-    })
+    Cmd::VnicCreate(guest_vnic("g", vni, GUEST_MAC, "172.30.0.5"))
 }
 
 /// The tenant's VPC: its peer 172.30.0.6 on sled `peer_sled`, and a route.
