@@ -149,6 +149,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             engine: crate::engine::pipeline::Engine::new(cfg.workers.flow_table_size),
             mailbox,
             clearing: Vec::new(),
+            credit: Vec::new(),
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);

@@ -26,6 +26,12 @@ const CLEAR_SLOTS: usize = 16_384;
 pub const PAGE_SLOTS: usize = 16_384;
 /// Flows a worker copies out for one `flows` request, at most.
 pub const PAGE_FLOWS: usize = 512;
+/// Cycles of the worker each rx queue may spend per pass (deficit round
+/// robin, see `Worker::poll_once`): more than a burst of fast-path packets
+/// costs, so that a queue alone is served at full speed.
+const QUANTUM_CYCLES: i64 = 16_384;
+/// Bursts a queue is served at most per pass.
+const BURSTS_PER_PASS: usize = 4;
 /// Flows above which the flow-table entries of a burst are prefetched. Below
 /// it the table stays in cache, and the extra bucket reads would cost more
 /// than the misses they hide.
@@ -109,6 +115,8 @@ pub struct Worker {
     pub mailbox: Receiver<WorkerRequest>,
     /// Clears under way, oldest first.
     pub clearing: Vec<Clearing>,
+    /// Cycles each rx queue may still spend in this pass (by queue index).
+    pub credit: Vec<i64>,
 }
 
 /// A monotonic clock in nanoseconds from the TSC.
@@ -149,7 +157,11 @@ impl Worker {
                 self.housekeeping(&clock, counters);
             }
             let t0 = crate::dpdk::tsc_cycles();
-            let got = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            let (got, deferred) = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            if got == 0 && deferred {
+                // Work is waiting on a queue that spent its share: not idle.
+                continue;
+            }
             if got > 0 {
                 // The cost of a packet: cycles of loops that had work, over
                 // their packets (idle polling is not the switch's cost).
@@ -177,7 +189,8 @@ impl Worker {
         }
         // Forward what is already in the rx rings before the ports stop.
         for _ in 0..DRAIN_PASSES {
-            if self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock) == 0 {
+            let (got, deferred) = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            if got == 0 && !deferred {
                 break;
             }
         }
@@ -262,7 +275,15 @@ impl Worker {
         }
     }
 
-    /// One pass over every rx queue; returns the packets received.
+    /// One pass over every rx queue; returns the packets received, and
+    /// whether a queue was left for a later pass (it had spent its share).
+    ///
+    /// The queues share the worker by the cycles their packets cost
+    /// (deficit round robin): each pass gives every queue [`QUANTUM_CYCLES`]
+    /// (never banking more than that), and a queue is served, a burst at a
+    /// time, while it has credit. A port whose packets are expensive (a guest
+    /// flooding new flows, each a slow-path run) gets no more of the core
+    /// than one whose packets are cheap, however fast it sends.
     #[inline]
     fn poll_once(
         &mut self,
@@ -271,70 +292,87 @@ impl Worker {
         ahead: &mut FlowPrefetch,
         counters: &WorkerCounters,
         clock: &Clock,
-    ) -> usize {
+    ) -> (usize, bool) {
         let Worker {
             rx: rx_queues,
             tx,
             engine,
             tables,
             burst,
+            credit,
             ..
         } = self;
         let snapshot = tables.load();
         let mut received = 0;
+        let mut deferred = false;
         let mut targets = [u16::MAX; BURST_MAX];
-        for (in_port, rxq) in rx_queues.iter_mut() {
-            let n = rx.rx(rxq, *burst);
-            if n == 0 {
-                continue;
-            }
-            received += n;
-            let in_idx = *in_port as usize;
-            let Some(inc) = counters.ports.get(in_idx) else {
-                rx.clear();
-                continue;
-            };
-            bump(&inc.rx_packets, n as u64);
-            bump(&inc.rx_bytes, rx.total_bytes());
-            let now = clock.now_ns();
-            ahead.start(engine, &snapshot, *in_port, rx, n);
-            let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
-            for (i, target) in targets.iter_mut().enumerate().take(n) {
-                ahead.step(engine, i);
-                let outcome = if rx.is_contiguous(i) {
-                    let hint = ahead.hint(i);
-                    engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
-                } else {
-                    crate::engine::pipeline::Outcome {
-                        verdict: Verdict::Drop(DropReason::Unsupported),
-                        path: Path::Early,
-                    }
-                };
-                match outcome.path {
-                    Path::Fast => fast += 1,
-                    Path::Slow => slow += 1,
-                    Path::Hairpin => hairpin += 1,
-                    Path::Patch | Path::Early => {}
-                }
-                *target = match outcome.verdict {
-                    Verdict::Forward(out) if (out as usize) < outs.len() => out,
-                    Verdict::Forward(_) => {
-                        inc.drop(DropReason::NoPatch, 1);
-                        u16::MAX
-                    }
-                    Verdict::Drop(reason) => {
-                        inc.drop(reason, 1);
-                        u16::MAX
-                    }
-                };
-            }
-            bump(&inc.fast_path, fast);
-            bump(&inc.slow_path, slow);
-            bump(&inc.hairpin, hairpin);
-            rx.distribute(&targets[..n], outs);
-            flush(outs, tx, counters);
+        if credit.len() < rx_queues.len() {
+            credit.resize(rx_queues.len(), QUANTUM_CYCLES);
         }
-        received
+        for ((in_port, rxq), credit) in rx_queues.iter_mut().zip(credit.iter_mut()) {
+            *credit = (*credit + QUANTUM_CYCLES).min(QUANTUM_CYCLES);
+            if *credit <= 0 {
+                deferred = true;
+                continue;
+            }
+            for _ in 0..BURSTS_PER_PASS {
+                let t0 = crate::dpdk::tsc_cycles();
+                let n = rx.rx(rxq, *burst);
+                if n == 0 {
+                    break;
+                }
+                received += n;
+                let in_idx = *in_port as usize;
+                let Some(inc) = counters.ports.get(in_idx) else {
+                    rx.clear();
+                    break;
+                };
+                bump(&inc.rx_packets, n as u64);
+                bump(&inc.rx_bytes, rx.total_bytes());
+                let now = clock.now_ns();
+                ahead.start(engine, &snapshot, *in_port, rx, n);
+                let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
+                for (i, target) in targets.iter_mut().enumerate().take(n) {
+                    ahead.step(engine, i);
+                    let outcome = if rx.is_contiguous(i) {
+                        let hint = ahead.hint(i);
+                        engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
+                    } else {
+                        crate::engine::pipeline::Outcome {
+                            verdict: Verdict::Drop(DropReason::Unsupported),
+                            path: Path::Early,
+                        }
+                    };
+                    match outcome.path {
+                        Path::Fast => fast += 1,
+                        Path::Slow => slow += 1,
+                        Path::Hairpin => hairpin += 1,
+                        Path::Patch | Path::Early => {}
+                    }
+                    *target = match outcome.verdict {
+                        Verdict::Forward(out) if (out as usize) < outs.len() => out,
+                        Verdict::Forward(_) => {
+                            inc.drop(DropReason::NoPatch, 1);
+                            u16::MAX
+                        }
+                        Verdict::Drop(reason) => {
+                            inc.drop(reason, 1);
+                            u16::MAX
+                        }
+                    };
+                }
+                bump(&inc.fast_path, fast);
+                bump(&inc.slow_path, slow);
+                bump(&inc.hairpin, hairpin);
+                rx.distribute(&targets[..n], outs);
+                flush(outs, tx, counters);
+                *credit -= crate::dpdk::tsc_cycles().saturating_sub(t0) as i64;
+                if *credit <= 0 {
+                    break;
+                }
+            }
+        }
+        (received, deferred)
     }
 }
 
