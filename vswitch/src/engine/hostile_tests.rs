@@ -14,7 +14,6 @@ use super::{DropReason, PortIdx, Verdict};
 use crate::vpc_admin as admin;
 use etherparse::{icmpv4::DestUnreachableHeader, Icmpv4Type, PacketBuilder};
 use std::sync::Arc;
-use vswitch_api::VnicCreate;
 
 /// The VNI of an encapsulated frame.
 fn vni_of(frame: &[u8]) -> u32 {
@@ -81,27 +80,7 @@ fn floating_only() -> ExternalIps {
 
 /// `vnic-create` of port a with `vni`, guest a's addresses.
 fn create_a(w: &World, vni: u32) {
-    admin::vnic_create(
-        &w.dir,
-        &w.tables,
-        &VnicCreate {
-            port: "a".into(),
-            id: 1,
-            vni,
-            mac: mac_s(MAC_A),
-            ipv4: Some(IP_A.into()),
-            ipv6: None,
-            gateway_mac: mac_s(GW_MAC),
-            gateway_ipv4: Some([172, 30, 0, 1].into()),
-            gateway_ipv6: None,
-            dns: vec![],
-            hostname: None,
-            domain: None,
-            mtu: None,
-            flow_quota: None,
-        },
-    )
-    .unwrap();
+    w.vnic_in("a", MAC_A, IP_A, vni, None);
 }
 
 /// A port deleted and created again for another tenant (another VNI, the

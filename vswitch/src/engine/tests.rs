@@ -105,13 +105,25 @@ impl World {
     }
 
     pub(super) fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
+        self.vnic_in(port, mac, ip, VNI, Some(1430));
+    }
+
+    /// A VNIC on `port` in `vni`, advertising `mtu` (none: the one that fits).
+    pub(super) fn vnic_in(
+        &self,
+        port: &str,
+        mac: [u8; 6],
+        ip: [u8; 4],
+        vni: u32,
+        mtu: Option<u16>,
+    ) {
         admin::vnic_create(
             &self.dir,
             &self.tables,
             &VnicCreate {
                 port: port.into(),
                 id: 1,
-                vni: VNI,
+                vni,
                 mac: mac_s(mac),
                 ipv4: Some(ip.into()),
                 ipv6: None,
@@ -121,7 +133,7 @@ impl World {
                 dns: vec![],
                 hostname: None,
                 domain: None,
-                mtu: Some(1430),
+                mtu,
                 flow_quota: None,
             },
         )
