@@ -11,6 +11,8 @@
 //! <- {"version":1,"ok":false,"error":"patch-set: unknown port \"zz\" in `to` (ports: a, b)"}
 //! ```
 
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

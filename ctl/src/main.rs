@@ -7,6 +7,8 @@
 //! text that is not a JSON array of rules); usage errors keep clap's own
 //! code.
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod render;
 

@@ -14,14 +14,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::Mutex;
-use vswitch::config::{PortRole, SwitchRole};
-use vswitch::engine::pipeline::{Engine, Path};
-use vswitch::engine::pktbuf::VecPacket;
-use vswitch::engine::Verdict;
-use vswitch::tables::{Snapshot, TableStore};
-use vswitch::vpc_admin::PortDirectory;
-use vswitch::wire::MacAddr;
-use vswitch::{boundary_admin, igw_admin, vpc_admin};
+use engine::control::{boundary as boundary_admin, igw as igw_admin, vpc as vpc_admin};
+use engine::control::PortDirectory;
+use engine::pipeline::{Engine, Path};
+use engine::pktbuf::VecPacket;
+use engine::tables::{Snapshot, TableStore};
+use engine::{PortRole, SwitchRole, Verdict};
+use wire::MacAddr;
 use vswitch_api::{ExternalIpsSpec, FwRuleSpec, SnatRange, VnicCreate};
 
 /// Ports of the sled: guests 0 and 2, uplink 1.

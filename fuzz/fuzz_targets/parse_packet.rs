@@ -8,8 +8,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use vswitch::wire::{
-    dhcpv4, dhcpv6, flow_key, ndp, parse_geneve_packet, parse_packet, ArpPacket, ArpRepr,
+use engine::flow_key;
+use wire::{
+    dhcpv4, dhcpv6, ndp, parse_geneve_packet, parse_packet, ArpPacket, ArpRepr,
     DhcpMessageRepr, DhcpPacket, Dhcpv6MessageRepr, Dhcpv6Packet, EthernetFrame, EthernetRepr,
     GenevePacket, GeneveRepr, Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr, Ipv4Packet,
     Ipv4Repr, Ipv6Packet, Ipv6Repr, NdpRepr, TcpPacket, UdpPacket, UdpRepr,

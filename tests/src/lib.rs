@@ -2,6 +2,8 @@
 //! `cargo build --release --bins`, or found through `VSWITCH_BIN_DIR`), talks
 //! to the control socket, scrapes metrics, and writes and reads pcap files.
 
+#![forbid(unsafe_code)]
+
 pub mod netns;
 pub mod pcap;
 pub mod prom;

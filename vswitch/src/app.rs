@@ -2,15 +2,15 @@
 
 use crate::config::Config;
 use crate::control::{ControlRequest, ControlServer};
-use crate::dpdk::{self, Eal, Mempool, Port, PortSetup};
-use crate::engine::PortIdx;
 use crate::manager::Manager;
 use crate::metrics::MetricsServer;
 use crate::stats::Stats;
 use crate::switch::{Switch, SwitchPort, WorkerInfo};
-use crate::tables::{Snapshot, TableStore};
 use crate::worker::Worker;
 use crossbeam_channel::RecvTimeoutError;
+use dpdk::{self, Eal, Mempool, Port, PortSetup};
+use engine::tables::{Snapshot, TableStore};
+use engine::PortIdx;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,7 +146,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             tables: Arc::clone(&tables),
             stats: Arc::clone(&stats),
             running: Arc::clone(&running),
-            engine: crate::engine::pipeline::Engine::new(cfg.workers.flow_table_size),
+            engine: engine::pipeline::Engine::new(cfg.workers.flow_table_size),
             mailbox,
             clearing: Vec::new(),
             credit: Vec::new(),
@@ -161,13 +161,10 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         launched.push(*lcore);
     }
 
-    let directory = crate::vpc_admin::PortDirectory {
+    let directory = engine::control::vpc::PortDirectory {
         names: ports.iter().map(|p| p.cfg.name.clone()).collect(),
         roles: ports.iter().map(|p| p.cfg.role).collect(),
-        macs: ports
-            .iter()
-            .map(|p| crate::wire::MacAddr(p.port.mac()))
-            .collect(),
+        macs: ports.iter().map(|p| wire::MacAddr(p.port.mac())).collect(),
         workers: nworkers,
         flow_quota: cfg.workers.flow_quota_per_vnic,
         mtus: ports.iter().map(|p| p.cfg.mtu).collect(),

@@ -36,55 +36,7 @@ fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// What this switch is in the VPC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SwitchRole {
-    /// Per-host switch: guest ports and underlay uplinks.
-    Sled,
-    /// Rack-edge switch: underlay uplink and an external port.
-    Boundary,
-}
-
-impl SwitchRole {
-    /// The configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SwitchRole::Sled => "sled",
-            SwitchRole::Boundary => "boundary",
-        }
-    }
-}
-
-/// What a port connects to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortRole {
-    /// The underlay (Geneve over IPv6).
-    Uplink,
-    /// One guest VNIC.
-    Guest,
-    /// The world outside the VPC (boundary role).
-    External,
-}
-
-impl PortRole {
-    /// The configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PortRole::Uplink => "uplink",
-            PortRole::Guest => "guest",
-            PortRole::External => "external",
-        }
-    }
-
-    fn parse(s: &str) -> Option<PortRole> {
-        match s {
-            "uplink" => Some(PortRole::Uplink),
-            "guest" => Some(PortRole::Guest),
-            "external" => Some(PortRole::External),
-            _ => None,
-        }
-    }
-}
+pub use engine::{PortRole, SwitchRole};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -219,16 +171,6 @@ pub const MIN_MTU: u16 = 1280;
 /// The largest MTU a port may have.
 pub const MAX_MTU: u16 = 9216;
 
-impl PortRole {
-    /// The MTU of a port of this role unless its `mtu` says otherwise.
-    pub fn default_mtu(self) -> u16 {
-        match self {
-            PortRole::Uplink => 9000,
-            PortRole::Guest | PortRole::External => 1500,
-        }
-    }
-}
-
 impl PortConfig {
     /// The DPDK device name: the devargs before the first comma.
     pub fn device_name(&self) -> &str {
@@ -302,10 +244,10 @@ fn default_burst() -> usize {
     32
 }
 fn default_flows() -> usize {
-    crate::engine::flow_table::DEFAULT_CAPACITY
+    engine::flow_table::DEFAULT_CAPACITY
 }
 fn default_flow_quota() -> usize {
-    crate::engine::flow_table::DEFAULT_CAPACITY / 4
+    engine::flow_table::DEFAULT_CAPACITY / 4
 }
 fn default_spin() -> u64 {
     1000
@@ -462,14 +404,10 @@ impl Config {
                 ));
             }
         }
-        if workers.burst == 0 || workers.burst > crate::dpdk::BURST_MAX {
+        if workers.burst == 0 || workers.burst > dpdk::BURST_MAX {
             return Err(err(
                 "workers.burst",
-                format!(
-                    "{} is out of range 1..={}",
-                    workers.burst,
-                    crate::dpdk::BURST_MAX
-                ),
+                format!("{} is out of range 1..={}", workers.burst, dpdk::BURST_MAX),
             ));
         }
         if workers.flow_table_size == 0 {

@@ -2,16 +2,16 @@
 //! switch's state and publishes new table snapshots. A refused command
 //! publishes nothing, so the running state is untouched.
 
-use crate::boundary_admin;
-use crate::engine::flow_table::Realm;
-use crate::engine::pipeline::{InXform, OutXform};
-use crate::engine::{Direction, PortIdx};
-use crate::igw_admin;
 use crate::report;
 use crate::switch::Switch;
-use crate::tables::TableStore;
-use crate::vpc_admin;
 use crate::worker::{FlowReport, WorkerRequest, PAGE_FLOWS};
+use engine::control::boundary as boundary_admin;
+use engine::control::igw as igw_admin;
+use engine::control::patch::{patch_clear, patch_set, port_index};
+use engine::control::vpc as vpc_admin;
+use engine::flow_table::Realm;
+use engine::pipeline::{InXform, OutXform};
+use engine::{Direction, PortIdx};
 use std::sync::Arc;
 use std::time::Duration;
 use vswitch_api::{Command, FlowInfo, Reply, Response, FLOWS_PAGE, FLOWS_PAGE_MAX};
@@ -409,122 +409,4 @@ fn forget_port_flows(sw: &Switch, cmd: &str, name: &str, generation: u64) -> Res
         format!("{e} (generation {generation} is published; the port's old flows can no longer match it)")
     })?;
     Ok(generation)
-}
-
-fn port_index(names: &[String], name: &str, cmd: &str, field: &str) -> Result<PortIdx, String> {
-    names
-        .iter()
-        .position(|n| n == name)
-        .map(|i| i as PortIdx)
-        .ok_or_else(|| {
-            format!(
-                "{cmd}: unknown port {name:?} in `{field}` (ports: {})",
-                names.join(", ")
-            )
-        })
-}
-
-/// Publishes a table where `from` is patched to `to`.
-pub fn patch_set(
-    names: &[String],
-    tables: &TableStore,
-    from: &str,
-    to: &str,
-) -> Result<(), String> {
-    let f = port_index(names, from, "patch-set", "from")?;
-    let t = port_index(names, to, "patch-set", "to")?;
-    tables
-        .update(|s| {
-            // A patch bypasses every layer: never on a tenant's port.
-            for (p, name) in [(f, from), (t, to)] {
-                if s.vpc.vnic(p).is_some() {
-                    return Err(format!(
-                        "patch-set: port {name:?} has a VNIC (vnic-delete it first): a port carries a patch or a VNIC, not both"
-                    ));
-                }
-            }
-            s.patch.set(f, t).map_err(|e| format!("patch-set: {e}"))
-        })
-        .map(|_| ())
-}
-
-/// Publishes a table without the entry of `from` (or with no entry at all).
-/// Clearing a port that has no entry changes nothing and publishes nothing.
-pub fn patch_clear(
-    names: &[String],
-    tables: &TableStore,
-    from: Option<&str>,
-) -> Result<(), String> {
-    let current = tables.current();
-    match from {
-        Some(name) => {
-            let f = port_index(names, name, "patch-clear", "from")?;
-            if current.patch.entries().any(|(p, _)| p == f) {
-                tables.update(|s| {
-                    s.patch.clear(f);
-                    Ok::<(), String>(())
-                })?;
-            }
-        }
-        None => {
-            if current.patch.entries().next().is_some() {
-                tables.update(|s| {
-                    s.patch.clear_all();
-                    Ok::<(), String>(())
-                })?;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tables::Snapshot;
-
-    fn names() -> Vec<String> {
-        vec!["a".into(), "b".into()]
-    }
-
-    #[test]
-    fn patch_set_publishes_and_refuses_unknown_ports_whole() {
-        let t = TableStore::new(Snapshot::empty(2));
-        patch_set(&names(), &t, "a", "b").unwrap();
-        assert_eq!(
-            t.current().patch.entries().collect::<Vec<_>>(),
-            vec![(0, 1)]
-        );
-        let e = patch_set(&names(), &t, "a", "c").unwrap_err();
-        assert_eq!(e, "patch-set: unknown port \"c\" in `to` (ports: a, b)");
-        let e = patch_set(&names(), &t, "x", "a").unwrap_err();
-        assert!(e.contains("`from`"), "{e}");
-        assert_eq!(t.swaps(), 1, "refused requests publish nothing");
-        assert_eq!(
-            t.current().patch.entries().collect::<Vec<_>>(),
-            vec![(0, 1)]
-        );
-    }
-
-    #[test]
-    fn patch_clear_one_or_all() {
-        let t = TableStore::new(Snapshot::empty(2));
-        patch_set(&names(), &t, "a", "b").unwrap();
-        patch_set(&names(), &t, "b", "a").unwrap();
-        patch_clear(&names(), &t, Some("a")).unwrap();
-        assert_eq!(
-            t.current().patch.entries().collect::<Vec<_>>(),
-            vec![(1, 0)]
-        );
-        let swaps = t.swaps();
-        patch_clear(&names(), &t, Some("a")).unwrap();
-        assert_eq!(
-            t.swaps(),
-            swaps,
-            "clearing an unpatched port publishes nothing"
-        );
-        assert!(patch_clear(&names(), &t, Some("q")).is_err());
-        patch_clear(&names(), &t, None).unwrap();
-        assert_eq!(t.current().patch.entries().count(), 0);
-    }
 }

@@ -119,7 +119,7 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         rx_b.with_label_values(&l).inc_by(p.counters.rx_bytes);
         tx_p.with_label_values(&l).inc_by(p.counters.tx_packets);
         tx_b.with_label_values(&l).inc_by(p.counters.tx_bytes);
-        for r in crate::engine::DropReason::ALL {
+        for r in engine::DropReason::ALL {
             let n = p.counters.drops.get(r.as_str()).copied().unwrap_or(0);
             drops
                 .with_label_values(&[p.name.as_str(), r.layer(), r.as_str()])
@@ -254,7 +254,7 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
     )?;
     info.with_label_values(&[
         env!("CARGO_PKG_VERSION"),
-        crate::dpdk::DPDK_VERSION,
+        dpdk::DPDK_VERSION,
         sw.role.as_str(),
     ])
     .set(1);

@@ -11,7 +11,7 @@ use vswitch_api::{
 pub fn status(sw: &Switch) -> StatusInfo {
     StatusInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        dpdk_version: crate::dpdk::DPDK_VERSION.to_string(),
+        dpdk_version: dpdk::DPDK_VERSION.to_string(),
         api_version: API_VERSION,
         role: sw.role.as_str().to_string(),
         uptime_secs: sw.started.elapsed().as_secs_f64(),
@@ -106,7 +106,7 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     snat_ports: loops.map_or(0, |l| l.snat_ports.load(Relaxed)),
                     snat_allocated: loops.map_or(0, |l| l.snat_allocated.load(Relaxed)),
                     snat_exhausted: loops.map_or(0, |l| l.snat_exhausted.load(Relaxed)),
-                    flows_evicted: crate::engine::flow_table::FlowClass::ALL
+                    flows_evicted: engine::flow_table::FlowClass::ALL
                         .iter()
                         .map(|c| {
                             let n = loops

@@ -2,8 +2,8 @@
 //! with plain relaxed load+store (single writer, no locked instruction); the
 //! management thread and the metrics endpoint sum the blocks when asked.
 
-use crate::engine::{DropReason, PortIdx};
 use crossbeam_utils::CachePadded;
+use engine::{DropReason, PortIdx};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use vswitch_api::PortCounters as ApiCounters;
 
@@ -80,7 +80,7 @@ pub struct LoopCounters {
     pub snat_exhausted: AtomicU64,
     /// Live flows evicted to make room since start, by class
     /// (`FlowClass` order; mirrors the flow table's counts).
-    pub flows_evicted: [AtomicU64; crate::engine::flow_table::FlowClass::COUNT],
+    pub flows_evicted: [AtomicU64; engine::flow_table::FlowClass::COUNT],
     /// NAT reply keys held (a gauge): one per translated flow.
     pub nat_reverse: AtomicU64,
 }

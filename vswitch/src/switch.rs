@@ -3,10 +3,10 @@
 //! thread and the metrics endpoint; the workers never touch it.
 
 use crate::config::{PortConfig, SwitchRole};
-use crate::dpdk::{Mempool, Port};
-use crate::engine::PortIdx;
 use crate::stats::Stats;
-use crate::tables::TableStore;
+use dpdk::{Mempool, Port};
+use engine::tables::TableStore;
+use engine::PortIdx;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ pub struct Switch {
     /// Start-up time.
     pub started: Instant,
     /// Names, roles and MACs of the ports, for the VPC commands.
-    pub directory: crate::vpc_admin::PortDirectory,
+    pub directory: engine::control::vpc::PortDirectory,
 }
 
 impl Switch {

@@ -3,12 +3,12 @@
 //! this file, `engine/pipeline.rs` and `dpdk/burst.rs`.
 
 use crate::config::IdleConfig;
-use crate::dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
-use crate::engine::pipeline::{Engine, FlowHint, Path};
-use crate::engine::{DropReason, PortIdx, Verdict};
 use crate::stats::{bump, WorkerCounters};
-use crate::tables::{Snapshot, TableStore};
 use crossbeam_channel::{Receiver, Sender};
+use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
+use engine::pipeline::{Engine, FlowHint, Path};
+use engine::tables::{Snapshot, TableStore};
+use engine::{DropReason, PortIdx, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,15 +41,15 @@ const PREFETCH_MIN_FLOWS: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct FlowReport {
     /// The flow's key.
-    pub id: crate::engine::flow_table::FlowId,
+    pub id: engine::flow_table::FlowId,
     /// Its state.
-    pub state: crate::engine::pipeline::FlowState,
+    pub state: engine::pipeline::FlowState,
     /// Epoch it was computed at.
     pub epoch: u64,
     /// TCP state name.
     pub tcp: Option<&'static str>,
     /// Its class (eviction order).
-    pub class: crate::engine::flow_table::FlowClass,
+    pub class: engine::flow_table::FlowClass,
     /// Packets that used it.
     pub hits: u64,
     /// Nanoseconds since its last packet.
@@ -127,12 +127,12 @@ struct Clock {
 impl Clock {
     fn new() -> Self {
         Clock {
-            ns_per_cycle: 1e9 / crate::dpdk::tsc_hz().max(1) as f64,
+            ns_per_cycle: 1e9 / dpdk::tsc_hz().max(1) as f64,
         }
     }
     #[inline]
     fn now_ns(&self) -> u64 {
-        (crate::dpdk::tsc_cycles() as f64 * self.ns_per_cycle) as u64
+        (dpdk::tsc_cycles() as f64 * self.ns_per_cycle) as u64
     }
 }
 
@@ -147,7 +147,7 @@ impl Worker {
         let mut rx = Burst::new();
         let mut ahead = FlowPrefetch::new();
         let mut outs: Vec<Burst> = (0..self.tx.len()).map(|_| Burst::new()).collect();
-        let spin_cycles = crate::dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
+        let spin_cycles = dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
         let mut idle_since = 0u64;
         let mut sleep_us = self.idle.sleep_min_us;
         let mut loops = 0u32;
@@ -156,7 +156,7 @@ impl Worker {
             if loops.is_multiple_of(HOUSEKEEPING_LOOPS) {
                 self.housekeeping(&clock, counters);
             }
-            let t0 = crate::dpdk::tsc_cycles();
+            let t0 = dpdk::tsc_cycles();
             let (got, deferred) = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
             if got == 0 && deferred {
                 // Work is waiting on a queue that spent its share: not idle.
@@ -167,7 +167,7 @@ impl Worker {
                 // their packets (idle polling is not the switch's cost).
                 bump(
                     &counters.loops.busy_cycles,
-                    crate::dpdk::tsc_cycles().saturating_sub(t0),
+                    dpdk::tsc_cycles().saturating_sub(t0),
                 );
                 bump(&counters.loops.busy_packets, got as u64);
                 bump(&counters.loops.busy, 1);
@@ -176,7 +176,7 @@ impl Worker {
                 continue;
             }
             bump(&counters.loops.idle, 1);
-            let now = crate::dpdk::tsc_cycles();
+            let now = dpdk::tsc_cycles();
             if idle_since == 0 {
                 idle_since = now;
             }
@@ -316,7 +316,7 @@ impl Worker {
                 continue;
             }
             for _ in 0..BURSTS_PER_PASS {
-                let t0 = crate::dpdk::tsc_cycles();
+                let t0 = dpdk::tsc_cycles();
                 let n = rx.rx(rxq, *burst);
                 if n == 0 {
                     break;
@@ -338,7 +338,7 @@ impl Worker {
                         let hint = ahead.hint(i);
                         engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
                     } else {
-                        crate::engine::pipeline::Outcome {
+                        engine::pipeline::Outcome {
                             verdict: Verdict::Drop(DropReason::Unsupported),
                             path: Path::Early,
                         }
@@ -366,7 +366,7 @@ impl Worker {
                 bump(&inc.hairpin, hairpin);
                 rx.distribute(&targets[..n], outs);
                 flush(outs, tx, counters);
-                *credit -= crate::dpdk::tsc_cycles().saturating_sub(t0) as i64;
+                *credit -= dpdk::tsc_cycles().saturating_sub(t0) as i64;
                 if *credit <= 0 {
                     break;
                 }

@@ -12,13 +12,15 @@
 //! frame in outer Ethernet / IPv6 / UDP 6081 / Geneve, as a remote sled sends
 //! it over the underlay. See `frame.rs`.
 
+#![forbid(unsafe_code)]
+
 mod frame;
 
 use clap::{Parser, ValueEnum};
+use dpdk::{self, Burst, Eal, Mempool, Port, PortSetup};
 use frame::{Cursor, Geneve, Spec, Template, Vary};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
-use vswitch::dpdk::{self, Burst, Eal, Mempool, Port, PortSetup};
 
 /// Packet generator for vswitch throughput tests.
 #[derive(Parser, Debug)]

@@ -6,7 +6,6 @@
 mod audit;
 mod protocol;
 mod server;
-pub mod specs;
 
 pub use audit::{changes_state, command_name};
 pub use protocol::parse_request;

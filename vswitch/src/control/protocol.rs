@@ -96,4 +96,24 @@ mod tests {
         let e = parse_request(r#"{"version":1,"command":"status","extra":1}"#).unwrap_err();
         assert!(e.contains("extra"), "{e}");
     }
+
+    /// The internet-gateway requests as socket lines: a good one parses to its
+    /// command, a misspelt command names its neighbours, a missing field is named.
+    #[test]
+    fn igw_requests_parse_from_socket_lines() {
+        use vswitch_api::Command;
+        assert_eq!(
+            parse_request(r#"{"version":1,"command":"igw-assign","id":1,"range":"10.77.77.0/28"}"#),
+            Ok(Command::IgwAssign {
+                id: 1,
+                pool: None,
+                range: Some("10.77.77.0/28".into())
+            })
+        );
+        let e = parse_request(r#"{"version":1,"command":"igw-make","id":1}"#).unwrap_err();
+        assert!(e.contains("igw-create") && e.contains("v2b-set"), "{e}");
+        let e =
+            parse_request(r#"{"version":1,"command":"v2b-set","prefix":"0.0.0.0/0"}"#).unwrap_err();
+        assert!(e.contains("missing field `endpoints`"), "{e}");
+    }
 }

@@ -1,0 +1,362 @@
+//! The boundary role (MODEL.md, *Roles and ports*): the switch at the rack
+//! edge, between the underlay and the internet. It keeps no flow state: every
+//! packet is handled on its own, by table lookups in the snapshot.
+//!
+//! - From the underlay (outbound, [`from_underlay`]): Geneve for this switch's
+//!   underlay address with VNI 99 (boundary traffic, whose inner source is
+//!   already an external IP, NAT having run on the sled) is decapsulated; the
+//!   inner frame leaves on the external port, from the port's MAC to the
+//!   external next hop.
+//! - From the external port (inbound, [`from_external`]): the destination
+//!   external IP is looked up in the boundary map (external IP -> sled
+//!   underlay address), and the frame is encapsulated toward that sled with
+//!   VNI 99 and the Geneve External option, inner destination MAC
+//!   A8:40:25:77:77:77. The boundary also answers ARP (and IPv6 neighbour
+//!   solicitations) for the external IPs it serves and for its own address
+//!   (proxy ARP: an on-link router or host resolves them to the external
+//!   port), and pings to its own address.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::external::{BOUNDARY_MAC, BOUNDARY_VNI};
+use super::frame::{encap_error, frame_info, L3Facts};
+use super::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
+use super::pipeline::{Outcome, Path};
+use super::pktbuf::PacketBuf;
+use super::quick::quick_info;
+use super::vpc::{ExternalPort, Underlay};
+use super::{proto, DropReason, PortIdx, Verdict};
+use crate::tables::Snapshot;
+use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
+use wire::ethernet::{ethertype, EthernetFrame, EthernetRepr};
+use wire::icmpv4::{self, Icmpv4Packet};
+use wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
+use wire::ipv4::Ipv4Packet;
+use wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use wire::ndp::NdpRepr;
+use wire::{self, MacAddr, WireError};
+
+/// Shortest Ethernet frame (without FCS); replies are padded to it.
+const MIN_FRAME_LEN: usize = 60;
+/// TTL of the echo replies the boundary sends.
+const REPLY_TTL: u8 = 64;
+/// RFC 4861: NDP is sent, and accepted, with hop limit 255 only.
+const NDP_HOP_LIMIT: u8 = 255;
+/// ff02::1, where an unsolicited NA (DAD defence) goes.
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+fn drop(reason: DropReason, path: Path) -> Outcome {
+    Outcome {
+        verdict: Verdict::Drop(reason),
+        path,
+    }
+}
+
+fn forward(port: PortIdx, path: Path) -> Outcome {
+    Outcome {
+        verdict: Verdict::Forward(port),
+        path,
+    }
+}
+
+/// Outbound: a frame from the underlay uplink of a boundary switch (whose
+/// underlay is `u`). Geneve for this switch with VNI 99 is decapsulated and
+/// sent out of the external port; anything else is a counted drop.
+pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -> Outcome {
+    let e = match wire::parse_geneve_packet(pkt.bytes()) {
+        Ok(e) => e,
+        Err(err) => return drop(encap_error(err), Path::Early),
+    };
+    if e.outer_dst != u.addr {
+        return drop(DropReason::NotGeneve, Path::Early);
+    }
+    // OAM packets are control traffic between tunnel ends, not data.
+    if e.geneve.vni != BOUNDARY_VNI || e.oam {
+        return drop(DropReason::NotBoundaryTraffic, Path::Early);
+    }
+    let Some(x) = snap.vpc.external else {
+        return drop(DropReason::NoExternalPort, Path::Early);
+    };
+    if !pkt.strip_front(e.inner_offset) {
+        return drop(DropReason::Malformed, Path::Early);
+    }
+    // Whatever followed the UDP datagram (the outer frame's padding) goes.
+    if pkt.bytes().len() > e.inner_len && !pkt.resize(e.inner_len) {
+        return drop(DropReason::Malformed, Path::Early);
+    }
+    // No tag crosses to the external link.
+    if tagged(pkt.bytes()) {
+        return drop(DropReason::VlanTagged, Path::Early);
+    }
+    let b = pkt.bytes_mut();
+    let mut eth = EthernetFrame::new_unchecked(&mut *b);
+    eth.set_dst(x.nexthop_mac);
+    eth.set_src(x.mac);
+    forward(x.port, Path::Fast)
+}
+
+/// Inbound: a frame received on the boundary's external port `x`.
+pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
+    let ethertype = match EthernetFrame::new_checked(pkt.bytes()) {
+        Ok(eth) => eth.ethertype(),
+        Err(_) => return drop(DropReason::Malformed, Path::Early),
+    };
+    if ethertype == ethertype::ARP {
+        return answer_arp(snap, x, pkt);
+    }
+    // No tag crosses to the underlay (ARP above answers tagged requests in kind).
+    if tagged(pkt.bytes()) {
+        return drop(DropReason::VlanTagged, Path::Early);
+    }
+    if ethertype != ethertype::IPV4 && ethertype != ethertype::IPV6 {
+        return drop(DropReason::Unsupported, Path::Early);
+    }
+    // The fixed-offset reading gives the full parse's answer where it applies.
+    let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
+        Ok(i) => i,
+        Err(r) => return drop(r, Path::Early),
+    };
+    let (Some(l3), Some(key)) = (info.l3, info.key) else {
+        return drop(DropReason::Unsupported, Path::Early);
+    };
+    if x.addr.is_some_and(|a| l3.dst == IpAddr::V4(a)) {
+        return answer_echo(x, &l3, info.icmp, pkt);
+    }
+    if let (IpAddr::V6(src), IpAddr::V6(dst)) = (l3.src, l3.dst) {
+        if l3.proto == proto::ICMPV6
+            && info.icmp.map(|(t, _)| t) == Some(icmpv6::msg_type::NEIGHBOR_SOLICIT)
+        {
+            return answer_ns(snap, x, &l3, src, dst, pkt);
+        }
+    }
+    let Some(sled) = snap.vpc.boundary_map.get(&l3.dst).copied() else {
+        return drop(DropReason::UnknownExternal, Path::Early);
+    };
+    let Some(u) = snap.vpc.underlay else {
+        return drop(DropReason::NoUnderlay, Path::Early);
+    };
+    let inner_len = pkt.bytes().len();
+    // Encapsulated, it must fit the uplink (the boundary does not fragment).
+    if inner_len > usize::from(u.mtu).saturating_sub(EXTERNAL_ENCAP_LEN - 14) {
+        return drop(DropReason::TooBig, Path::Early);
+    }
+    {
+        let mut eth = EthernetFrame::new_unchecked(pkt.bytes_mut());
+        eth.set_dst(MacAddr(BOUNDARY_MAC));
+        eth.set_src(x.mac);
+    }
+    if !pkt.prepend(EXTERNAL_ENCAP_LEN) {
+        return drop(DropReason::NoHeadroom, Path::Early);
+    }
+    let t = ExternalEncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, sled, BOUNDARY_VNI);
+    if !t.write(pkt.bytes_mut(), inner_len, flow_hash(&key)) {
+        return drop(DropReason::NoHeadroom, Path::Early);
+    }
+    forward(u.uplink, Path::Fast)
+}
+
+/// Whether a frame carries an 802.1Q (or 802.1ad) tag.
+fn tagged(f: &[u8]) -> bool {
+    matches!(f.get(12..14), Some([0x81, 0x00] | [0x88, 0xa8]))
+}
+
+/// Whether the boundary answers ARP for `ip` on its external link: its own
+/// address, and every IPv4 external IP it has a sled for.
+fn serves_v4(snap: &Snapshot, x: &ExternalPort, ip: Ipv4Addr) -> bool {
+    x.addr == Some(ip) || snap.vpc.boundary_map.contains_key(&IpAddr::V4(ip))
+}
+
+/// Proxy ARP: a request for an address the boundary serves gets a reply
+/// with the external port's MAC, sent back out of that port.
+fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
+    let (req, vlan) = {
+        let eth = EthernetFrame::new_unchecked(pkt.bytes());
+        match ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p)) {
+            Ok(r) => (r, eth.vlan()),
+            Err(WireError::Unsupported(_)) => return drop(DropReason::Unsupported, Path::Early),
+            Err(_) => return drop(DropReason::Malformed, Path::Early),
+        }
+    };
+    if req.operation != ArpOperation::Request {
+        // The boundary asks nothing (its next hop's MAC is configured).
+        return drop(DropReason::Unsupported, Path::Early);
+    }
+    let target = req.target_protocol_addr;
+    // An announcement (sender = target) is someone claiming the address,
+    // not a question.
+    if req.source_protocol_addr == target || !serves_v4(snap, x, target) {
+        return drop(DropReason::UnknownExternal, Path::Early);
+    }
+    let l2 = EthernetRepr {
+        src: x.mac,
+        dst: req.source_hardware_addr,
+        vlan,
+        ethertype: ethertype::ARP,
+    };
+    let reply = ArpRepr {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: x.mac,
+        source_protocol_addr: target,
+        target_hardware_addr: req.source_hardware_addr,
+        target_protocol_addr: req.source_protocol_addr,
+    };
+    let eth_len = l2.buffer_len();
+    write_reply(x, pkt, eth_len + reply.buffer_len(), |b| {
+        l2.emit(&mut EthernetFrame::new_unchecked(&mut *b))?;
+        let arp = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
+        reply.emit(&mut ArpPacket::new_unchecked(arp))
+    })
+}
+
+/// Proxy NDP: a neighbour solicitation for an IPv6 external IP the boundary
+/// has a sled for gets a neighbour advertisement with the external port's MAC.
+fn answer_ns<P: PacketBuf>(
+    snap: &Snapshot,
+    x: &ExternalPort,
+    l3: &L3Facts,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    pkt: &mut P,
+) -> Outcome {
+    let (ns, vlan, peer_mac) = {
+        let frame = pkt.bytes();
+        let eth = EthernetFrame::new_unchecked(frame);
+        let Some(ip) = frame.get(l3.l3_offset..) else {
+            return drop(DropReason::Malformed, Path::Early);
+        };
+        let ip = Ipv6Packet::new_unchecked(ip);
+        if ip.hop_limit() != NDP_HOP_LIMIT {
+            return drop(DropReason::UnknownExternal, Path::Early);
+        }
+        let end = l3.l3_offset + ipv6::HEADER_LEN + usize::from(ip.payload_len());
+        let Some(msg) = frame.get(l3.l4_offset..end) else {
+            return drop(DropReason::Malformed, Path::Early);
+        };
+        let parsed =
+            Icmpv6Packet::new_checked(msg).and_then(|p| match Icmpv6Repr::parse(&src, &dst, &p)? {
+                Icmpv6Repr::Ndp(NdpRepr::NeighborSolicit {
+                    target_addr,
+                    lladdr,
+                }) => Ok((target_addr, lladdr)),
+                _ => Err(WireError::Unsupported("not a neighbour solicitation")),
+            });
+        match parsed {
+            Ok(n) => (n, eth.vlan(), eth.src()),
+            Err(_) => return drop(DropReason::Malformed, Path::Early),
+        }
+    };
+    let (target, lladdr) = ns;
+    if !snap.vpc.boundary_map.contains_key(&IpAddr::V6(target)) {
+        return drop(DropReason::UnknownExternal, Path::Early);
+    }
+    // From :: this is duplicate address detection: defend the address to
+    // all nodes, unsolicited (RFC 4861 7.2.4).
+    let dad = src.is_unspecified();
+    let to = if dad { ALL_NODES } else { src };
+    let to_mac = if dad {
+        MacAddr([0x33, 0x33, 0, 0, 0, 1])
+    } else {
+        lladdr.unwrap_or(peer_mac)
+    };
+    let na = Icmpv6Repr::Ndp(NdpRepr::NeighborAdvert {
+        router: false,
+        solicited: !dad,
+        override_flag: true,
+        target_addr: target,
+        lladdr: Some(x.mac),
+    });
+    let l2 = EthernetRepr {
+        src: x.mac,
+        dst: to_mac,
+        vlan,
+        ethertype: ethertype::IPV6,
+    };
+    let eth_len = l2.buffer_len();
+    let icmp_len = na.buffer_len();
+    let icmp_at = eth_len + ipv6::HEADER_LEN;
+    write_reply(x, pkt, icmp_at + icmp_len, |b| {
+        l2.emit(&mut EthernetFrame::new_unchecked(&mut *b))?;
+        let ip = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
+        Ipv6Repr {
+            src_addr: target,
+            dst_addr: to,
+            next_header: proto::ICMPV6,
+            payload_len: icmp_len,
+            hop_limit: NDP_HOP_LIMIT,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut Ipv6Packet::new_unchecked(ip))?;
+        let msg = b.get_mut(icmp_at..).ok_or(WireError::Truncated)?;
+        na.emit(&target, &to, &mut Icmpv6Packet::new_unchecked(msg))
+    })
+}
+
+/// Traffic for the boundary's own IPv4 address: an echo request is
+/// answered in place (addresses swapped, type 0, checksums recomputed);
+/// anything else is not for a sled and is dropped.
+fn answer_echo<P: PacketBuf>(
+    x: &ExternalPort,
+    l3: &L3Facts,
+    icmp: Option<(u8, u8)>,
+    pkt: &mut P,
+) -> Outcome {
+    if l3.proto != proto::ICMP
+        || icmp != Some((icmpv4::msg_type::ECHO_REQUEST, 0))
+        || l3.is_fragment
+    {
+        return drop(DropReason::UnknownExternal, Path::Early);
+    }
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (l3.src, l3.dst) else {
+        return drop(DropReason::Malformed, Path::Early);
+    };
+    let b = pkt.bytes_mut();
+    let Some(ip) = b.get_mut(l3.l3_offset..) else {
+        return drop(DropReason::Malformed, Path::Early);
+    };
+    let mut ip = Ipv4Packet::new_unchecked(ip);
+    if !ip.verify_checksum() || ip.more_frags() {
+        return drop(DropReason::Malformed, Path::Early);
+    }
+    let icmp_ok = {
+        let mut icmp = Icmpv4Packet::new_unchecked(ip.payload_mut());
+        if icmp.verify_checksum() {
+            icmp.set_msg_type(icmpv4::msg_type::ECHO_REPLY);
+            icmp.fill_checksum();
+            true
+        } else {
+            false
+        }
+    };
+    if !icmp_ok {
+        return drop(DropReason::Malformed, Path::Early);
+    }
+    ip.set_src_addr(dst);
+    ip.set_dst_addr(src);
+    ip.set_ttl(REPLY_TTL);
+    ip.fill_checksum();
+    let mut eth = EthernetFrame::new_unchecked(&mut *b);
+    let peer = eth.src();
+    eth.set_dst(peer);
+    eth.set_src(x.mac);
+    forward(x.port, Path::Hairpin)
+}
+
+/// Turns `pkt` into a zeroed frame of `len` bytes (padded to the Ethernet
+/// minimum), lets `write` fill it, and sends it back out of the external port.
+fn write_reply<P: PacketBuf>(
+    x: &ExternalPort,
+    pkt: &mut P,
+    len: usize,
+    write: impl FnOnce(&mut [u8]) -> wire::Result<()>,
+) -> Outcome {
+    if !pkt.resize(len.max(MIN_FRAME_LEN)) {
+        return drop(DropReason::NoHeadroom, Path::Early);
+    }
+    let b = pkt.bytes_mut();
+    b.fill(0);
+    match b.get_mut(..len).map(write) {
+        Some(Ok(())) => forward(x.port, Path::Hairpin),
+        _ => drop(DropReason::Malformed, Path::Early),
+    }
+}

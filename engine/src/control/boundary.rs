@@ -1,0 +1,454 @@
+//! The management thread's boundary commands (MODEL.md, *Roles and ports*):
+//! the external port with its next hop, and the boundary map (external IP ->
+//! the underlay address of the sled that owns it). Each builds the next
+//! snapshot from the current one and publishes it whole; a refused command
+//! publishes nothing.
+//!
+//! The boundary keeps no flow state, so no epoch moves: the next packet sees
+//! the new tables.
+
+use crate::control::specs;
+use crate::control::vpc::PortDirectory;
+use crate::tables::{Snapshot, TableStore};
+use crate::vpc::ExternalPort;
+use crate::PortIdx;
+use crate::{PortRole, SwitchRole};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo};
+
+/// Refuses boundary commands on a sled switch, whose configuration says so.
+fn boundary_only(cmd: &str, role: SwitchRole) -> Result<(), String> {
+    match role {
+        SwitchRole::Boundary => Ok(()),
+        SwitchRole::Sled => Err(format!(
+            "{cmd}: this switch is a sled switch (role = \"sled\" in its configuration); \
+             the external port and the boundary map belong to a boundary switch (role = \"boundary\")"
+        )),
+    }
+}
+
+fn port_index(dir: &PortDirectory, cmd: &str, name: &str) -> Result<PortIdx, String> {
+    dir.names
+        .iter()
+        .position(|n| n == name)
+        .map(|i| i as PortIdx)
+        .ok_or_else(|| {
+            format!(
+                "{cmd}: unknown port {name:?} (ports: {})",
+                dir.names.join(", ")
+            )
+        })
+}
+
+/// Whether `ip` can be a host's unicast address.
+fn unicast_v4(ip: Ipv4Addr) -> bool {
+    !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
+}
+
+fn unicast_v6(ip: Ipv6Addr) -> bool {
+    !(ip.is_unspecified() || ip.is_multicast() || ip.is_loopback())
+}
+
+fn unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => unicast_v4(a),
+        IpAddr::V6(a) => unicast_v6(a),
+    }
+}
+
+/// `external-port-set`: the boundary's port toward the internet, its next
+/// hop's MAC and, optionally, the boundary's own IPv4 address on that link
+/// (answered to ARP and ping).
+pub fn external_port_set(
+    dir: &PortDirectory,
+    role: SwitchRole,
+    tables: &TableStore,
+    port: &str,
+    nexthop_mac: &str,
+    addr: Option<Ipv4Addr>,
+) -> Result<u64, String> {
+    let cmd = "external-port-set";
+    boundary_only(cmd, role)?;
+    let idx = port_index(dir, cmd, port)?;
+    match dir.roles.get(idx as usize) {
+        Some(PortRole::External) => {}
+        Some(r) => {
+            let article = if *r == PortRole::Uplink { "an" } else { "a" };
+            return Err(format!(
+                "{cmd}: port {port:?} is {article} {} port, not an external port",
+                r.as_str()
+            ));
+        }
+        None => return Err(format!("{cmd}: unknown port {port:?}")),
+    }
+    let nexthop_mac = specs::mac("nexthop_mac", nexthop_mac).map_err(|e| format!("{cmd}: {e}"))?;
+    if !nexthop_mac.is_unicast() {
+        return Err(format!(
+            "{cmd}: nexthop_mac {nexthop_mac} must be a unicast address"
+        ));
+    }
+    if let Some(a) = addr {
+        if !unicast_v4(a) {
+            return Err(format!(
+                "{cmd}: {a} cannot be the boundary's address (not a unicast address)"
+            ));
+        }
+    }
+    let mac = dir
+        .macs
+        .get(idx as usize)
+        .copied()
+        .ok_or_else(|| format!("{cmd}: port {port:?} has no MAC address"))?;
+    tables
+        .update(|s| {
+            if let Some(a) = addr {
+                if let Some(sled) = s.vpc.boundary_map.get(&IpAddr::V4(a)) {
+                    return Err(format!(
+                        "{cmd}: {a} is an external IP in the boundary map (toward sled {sled}); \
+                         the boundary's own address must be another one"
+                    ));
+                }
+            }
+            s.vpc.external = Some(ExternalPort {
+                port: idx,
+                mac,
+                nexthop_mac,
+                addr,
+            });
+            Ok(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `boundary-map-set`: traffic from the internet for external IP `ip` is
+/// encapsulated toward the sled at underlay address `sled` (replacing any
+/// earlier entry of `ip`).
+pub fn boundary_map_set(
+    role: SwitchRole,
+    tables: &TableStore,
+    ip: IpAddr,
+    sled: Ipv6Addr,
+) -> Result<u64, String> {
+    let cmd = "boundary-map-set";
+    boundary_only(cmd, role)?;
+    if !unicast(ip) {
+        return Err(format!(
+            "{cmd}: {ip} cannot be an external IP (not a unicast address)"
+        ));
+    }
+    if !unicast_v6(sled) {
+        return Err(format!(
+            "{cmd}: {sled} cannot be a sled's underlay address (not a unicast address)"
+        ));
+    }
+    tables
+        .update(|s| {
+            if s.vpc.underlay.is_some_and(|u| u.addr == sled) {
+                return Err(format!(
+                    "{cmd}: {sled} is this boundary's own underlay address, not a sled's"
+                ));
+            }
+            if s.vpc
+                .external
+                .is_some_and(|x| x.addr.map(IpAddr::V4) == Some(ip))
+            {
+                return Err(format!(
+                    "{cmd}: {ip} is the boundary's own address on its external port; \
+                     an external IP must be another one"
+                ));
+            }
+            s.vpc.boundary_map.insert(ip, sled);
+            Ok(())
+        })
+        .map(|s| s.generation)
+}
+
+/// `boundary-map-clear`: removes the entry of `ip`.
+pub fn boundary_map_clear(tables: &TableStore, ip: IpAddr) -> Result<u64, String> {
+    let cmd = "boundary-map-clear";
+    tables
+        .update(|s| {
+            s.vpc
+                .boundary_map
+                .remove(&ip)
+                .map(|_| ())
+                .ok_or_else(|| format!("{cmd}: {ip} has no entry in the boundary map"))
+        })
+        .map(|s| s.generation)
+}
+
+/// `boundary-map-list`: the external port and the boundary map, by address.
+pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInfo {
+    let mut entries: Vec<BoundaryMapEntry> = snap
+        .vpc
+        .boundary_map
+        .iter()
+        .map(|(ip, sled)| BoundaryMapEntry {
+            ip: *ip,
+            sled: *sled,
+        })
+        .collect();
+    entries.sort_by_key(|e| e.ip);
+    BoundaryMapInfo {
+        external: snap.vpc.external.map(|x| ExternalPortInfo {
+            port: dir
+                .names
+                .get(x.port as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", x.port)),
+            mac: x.mac.to_string(),
+            nexthop_mac: x.nexthop_mac.to_string(),
+            addr: x.addr,
+        }),
+        entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::MacAddr;
+
+    const EXT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xe];
+
+    fn setup() -> (PortDirectory, TableStore) {
+        let dir = PortDirectory {
+            names: vec!["up".into(), "ext".into(), "g".into()],
+            roles: vec![PortRole::Uplink, PortRole::External, PortRole::Guest],
+            macs: vec![
+                MacAddr([2, 0, 0, 0, 0, 1]),
+                MacAddr(EXT_MAC),
+                MacAddr([2, 0, 0, 0, 0, 3]),
+            ],
+            workers: 1,
+            flow_quota: 1 << 20,
+            mtus: vec![],
+        };
+        (dir, TableStore::new(Snapshot::empty(3)))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// Runs `f`, expects a refusal containing `want`, and checks nothing was published.
+    fn refused(tables: &TableStore, want: &str, f: impl FnOnce() -> Result<u64, String>) {
+        let before = tables.current().generation;
+        let swaps = tables.swaps();
+        let e = f().expect_err("must be refused");
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+        assert_eq!(
+            tables.current().generation,
+            before,
+            "a refused command publishes nothing"
+        );
+        assert_eq!(tables.swaps(), swaps);
+    }
+
+    #[test]
+    fn external_port_set_publishes_the_port_with_its_mac() {
+        let (dir, t) = setup();
+        let g = external_port_set(
+            &dir,
+            SwitchRole::Boundary,
+            &t,
+            "ext",
+            "02:00:00:00:00:fe",
+            Some("192.0.2.1".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(g, 1);
+        assert_eq!(
+            t.current().vpc.external,
+            Some(ExternalPort {
+                port: 1,
+                mac: MacAddr(EXT_MAC),
+                nexthop_mac: MacAddr([2, 0, 0, 0, 0, 0xfe]),
+                addr: Some("192.0.2.1".parse().unwrap()),
+            })
+        );
+        // Replaced whole, the address may go.
+        external_port_set(
+            &dir,
+            SwitchRole::Boundary,
+            &t,
+            "ext",
+            "02:00:00:00:00:fd",
+            None,
+        )
+        .unwrap();
+        let x = t.current().vpc.external.unwrap();
+        assert_eq!(x.addr, None);
+        assert_eq!(x.nexthop_mac, MacAddr([2, 0, 0, 0, 0, 0xfd]));
+    }
+
+    #[test]
+    fn bad_external_port_requests_are_refused_whole() {
+        let (dir, t) = setup();
+        let mac = "02:00:00:00:00:fe";
+        refused(&t, "sled switch", || {
+            external_port_set(&dir, SwitchRole::Sled, &t, "ext", mac, None)
+        });
+        refused(&t, "role = \"boundary\"", || {
+            external_port_set(&dir, SwitchRole::Sled, &t, "ext", mac, None)
+        });
+        refused(&t, "unknown port \"nope\" (ports: up, ext, g)", || {
+            external_port_set(&dir, SwitchRole::Boundary, &t, "nope", mac, None)
+        });
+        refused(&t, "is an uplink port, not an external port", || {
+            external_port_set(&dir, SwitchRole::Boundary, &t, "up", mac, None)
+        });
+        refused(&t, "is a guest port, not an external port", || {
+            external_port_set(&dir, SwitchRole::Boundary, &t, "g", mac, None)
+        });
+        refused(&t, "is not a MAC address", || {
+            external_port_set(&dir, SwitchRole::Boundary, &t, "ext", "zz", None)
+        });
+        refused(&t, "must be a unicast address", || {
+            external_port_set(
+                &dir,
+                SwitchRole::Boundary,
+                &t,
+                "ext",
+                "ff:ff:ff:ff:ff:ff",
+                None,
+            )
+        });
+        for bad in ["0.0.0.0", "224.0.0.1", "255.255.255.255", "127.0.0.1"] {
+            refused(&t, "cannot be the boundary's address", || {
+                external_port_set(
+                    &dir,
+                    SwitchRole::Boundary,
+                    &t,
+                    "ext",
+                    mac,
+                    Some(bad.parse().unwrap()),
+                )
+            });
+        }
+        boundary_map_set(SwitchRole::Boundary, &t, ip("203.0.113.5"), v6("fd00::1")).unwrap();
+        refused(&t, "is an external IP in the boundary map", || {
+            external_port_set(
+                &dir,
+                SwitchRole::Boundary,
+                &t,
+                "ext",
+                mac,
+                Some("203.0.113.5".parse().unwrap()),
+            )
+        });
+        assert_eq!(t.current().vpc.external, None);
+    }
+
+    #[test]
+    fn boundary_map_set_clear_and_list() {
+        let (dir, t) = setup();
+        let r = SwitchRole::Boundary;
+        boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:101::1")).unwrap();
+        boundary_map_set(r, &t, ip("198.51.100.7"), v6("fd00:1701:d:102::1")).unwrap();
+        boundary_map_set(r, &t, ip("2001:db8::5"), v6("fd00:1701:d:101::1")).unwrap();
+        // Set again: the entry moves (a floating IP reassigned to another sled).
+        boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:103::1")).unwrap();
+        let list = boundary_map_list(&dir, &t.current());
+        assert_eq!(list.external, None);
+        assert_eq!(
+            list.entries,
+            vec![
+                BoundaryMapEntry {
+                    ip: ip("198.51.100.7"),
+                    sled: v6("fd00:1701:d:102::1")
+                },
+                BoundaryMapEntry {
+                    ip: ip("203.0.113.5"),
+                    sled: v6("fd00:1701:d:103::1")
+                },
+                BoundaryMapEntry {
+                    ip: ip("2001:db8::5"),
+                    sled: v6("fd00:1701:d:101::1")
+                },
+            ]
+        );
+        boundary_map_clear(&t, ip("198.51.100.7")).unwrap();
+        assert_eq!(t.current().vpc.boundary_map.len(), 2);
+        refused(&t, "198.51.100.7 has no entry in the boundary map", || {
+            boundary_map_clear(&t, ip("198.51.100.7"))
+        });
+        external_port_set(
+            &dir,
+            r,
+            &t,
+            "ext",
+            "02:00:00:00:00:fe",
+            Some("192.0.2.1".parse().unwrap()),
+        )
+        .unwrap();
+        let list = boundary_map_list(&dir, &t.current());
+        assert_eq!(
+            list.external,
+            Some(ExternalPortInfo {
+                port: "ext".into(),
+                mac: "02:00:00:00:00:0e".into(),
+                nexthop_mac: "02:00:00:00:00:fe".into(),
+                addr: Some("192.0.2.1".parse().unwrap()),
+            })
+        );
+    }
+
+    #[test]
+    fn bad_boundary_map_requests_are_refused_whole() {
+        let (dir, t) = setup();
+        let r = SwitchRole::Boundary;
+        let sled = v6("fd00:1701:d:101::1");
+        refused(&t, "sled switch", || {
+            boundary_map_set(SwitchRole::Sled, &t, ip("203.0.113.5"), sled)
+        });
+        for bad in [
+            "0.0.0.0",
+            "239.1.1.1",
+            "255.255.255.255",
+            "::",
+            "ff02::1",
+            "::1",
+        ] {
+            refused(&t, "cannot be an external IP", || {
+                boundary_map_set(r, &t, ip(bad), sled)
+            });
+        }
+        for bad in ["::", "ff02::1", "::1"] {
+            refused(&t, "cannot be a sled's underlay address", || {
+                boundary_map_set(r, &t, ip("203.0.113.5"), v6(bad))
+            });
+        }
+        crate::control::vpc::underlay_set(
+            &dir,
+            &t,
+            v6("fd00:1701:d:1::1"),
+            "up",
+            "02:00:00:00:00:fe",
+        )
+        .unwrap();
+        refused(&t, "this boundary's own underlay address", || {
+            boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:1::1"))
+        });
+        external_port_set(
+            &dir,
+            r,
+            &t,
+            "ext",
+            "02:00:00:00:00:fe",
+            Some("192.0.2.1".parse().unwrap()),
+        )
+        .unwrap();
+        refused(&t, "the boundary's own address", || {
+            boundary_map_set(r, &t, ip("192.0.2.1"), sled)
+        });
+        refused(&t, "has no entry", || {
+            boundary_map_clear(&t, ip("203.0.113.5"))
+        });
+        assert!(t.current().vpc.boundary_map.is_empty());
+    }
+}

@@ -1,0 +1,1501 @@
+//! The management thread's internet-gateway commands (MODEL.md, *Internet
+//! gateways and external IPs*): IP pools, internet gateways (IGWs) and the
+//! pools or ranges assigned to them, each VNIC's external IPs with the map
+//! external IP -> gateways, and the V2B table.
+//!
+//! Each command builds the next snapshot from the current one and publishes
+//! it whole; a refused command publishes nothing. Seed 000's update rules are
+//! kept by the epochs each command moves, and every change answers with the
+//! ports it updated:
+//!
+//! - creating a gateway (or a pool) changes nothing in the data plane;
+//! - assigning or taking back a gateway's pool or range updates exactly the
+//!   VNICs that have a route to that gateway;
+//! - adding or removing a route to a gateway is a route update (`route-add`,
+//!   `route-del`: that VNIC only);
+//! - setting a VNIC's external IPs updates that VNIC only;
+//! - a V2B change updates the VNICs that have a route to any gateway.
+
+use crate::control::specs;
+use crate::control::vpc::PortDirectory;
+use crate::external::{IgwSource, IgwTag, IpPool, IpRange, SnatSpec};
+use crate::router::RouterTarget;
+use crate::tables::{Snapshot, TableStore};
+use crate::vnic::Vnic;
+use crate::PortIdx;
+use crate::PortRole;
+use hashbrown::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use vswitch_api::{ExternalIpsSpec, GatewayRef, IgwInfo, PoolInfo, Reply, SnatRange, V2bEntry};
+
+/// Parses a range of addresses: `A-B`, a single address `A`, or a CIDR
+/// `A/N` (host bits zero); IPv4 or IPv6.
+pub fn parse_range(s: &str) -> Result<IpRange, String> {
+    let s = s.trim();
+    let addr = |a: &str| {
+        a.trim().parse::<IpAddr>().map_err(|_| {
+            format!("range {s:?}: {a:?} is not an IP address (ranges are A-B, A or A/N)")
+        })
+    };
+    if s.contains('/') {
+        let net = specs::prefix("range", s)?;
+        if net.trunc() != net {
+            return Err(format!(
+                "range {s:?} has host bits set (did you mean {}?)",
+                net.trunc()
+            ));
+        }
+        return IpRange::new(net.network(), net.broadcast())
+            .ok_or_else(|| format!("range {s:?} is empty"));
+    }
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (addr(a)?, addr(b)?);
+            IpRange::new(a, b).ok_or_else(|| {
+                if a.is_ipv4() != b.is_ipv4() {
+                    format!("range {s:?} mixes IPv4 and IPv6")
+                } else {
+                    format!("range {s:?} ends before it starts")
+                }
+            })
+        }
+        None => {
+            let a = addr(s)?;
+            Ok(IpRange { first: a, last: a })
+        }
+    }
+}
+
+/// An address as a number in its family's space (for walking ranges).
+fn ordinal(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// Whether every address of `r` is in one of `ranges` (which may be
+/// adjacent: a range may span two neighbouring ranges of one pool).
+fn covered_by(ranges: &[IpRange], r: &IpRange) -> bool {
+    let mut same: Vec<(u128, u128)> = ranges
+        .iter()
+        .filter(|x| x.first.is_ipv4() == r.first.is_ipv4())
+        .map(|x| (ordinal(x.first), ordinal(x.last)))
+        .collect();
+    same.sort_unstable();
+    let (mut next, last) = (ordinal(r.first), ordinal(r.last));
+    for (a, b) in same {
+        if a > next {
+            break;
+        }
+        if b >= next {
+            if b >= last {
+                return true;
+            }
+            next = b + 1;
+        }
+    }
+    false
+}
+
+/// An assigned source in words (`pool:NAME`, `range:A-B`).
+fn source_text(s: &IgwSource) -> String {
+    match s {
+        IgwSource::Pool(p) => format!("pool:{p}"),
+        IgwSource::Range(r) => format!("range:{r}"),
+    }
+}
+
+/// The addresses a source stands for.
+fn source_ranges(pools: &BTreeMap<String, IpPool>, s: &IgwSource) -> Vec<IpRange> {
+    match s {
+        IgwSource::Pool(p) => pools.get(p).map(|p| p.ranges.clone()).unwrap_or_default(),
+        IgwSource::Range(r) => vec![*r],
+    }
+}
+
+fn port_name(dir: &PortDirectory, port: PortIdx) -> String {
+    dir.names.get(port as usize).cloned().unwrap_or_default()
+}
+
+/// The guest port called `name`.
+fn guest_port(dir: &PortDirectory, cmd: &str, name: &str) -> Result<PortIdx, String> {
+    let i = dir.names.iter().position(|n| n == name).ok_or_else(|| {
+        format!(
+            "{cmd}: unknown port {name:?} (ports: {})",
+            dir.names.join(", ")
+        )
+    })?;
+    match dir.roles.get(i) {
+        Some(PortRole::Guest) => Ok(i as PortIdx),
+        Some(r) => Err(format!(
+            "{cmd}: port {name:?} is an {} port, not a guest port",
+            r.as_str()
+        )),
+        None => Err(format!("{cmd}: unknown port {name:?}")),
+    }
+}
+
+/// The VNICs with a route whose target is gateway `tag`, or, with `None`,
+/// any internet gateway.
+fn ports_routing_through(s: &Snapshot, tag: Option<IgwTag>) -> Vec<PortIdx> {
+    s.vpc
+        .vnics
+        .iter()
+        .flatten()
+        .filter(|v| {
+            v.router.entries().any(|e| match (&e.target, tag) {
+                (RouterTarget::InternetGateway(_), None) => true,
+                (RouterTarget::InternetGateway(t), Some(want)) => *t == want,
+                _ => false,
+            })
+        })
+        .map(|v| v.port)
+        .collect()
+}
+
+/// Publishes `change`; its `Ok` is the ports whose epoch it moved (it bumps
+/// them itself), answered by name.
+fn publish(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    change: impl FnOnce(&mut Snapshot) -> Result<Vec<PortIdx>, String>,
+) -> Result<Reply, String> {
+    let mut moved = Vec::new();
+    let snap = tables.update(|s| {
+        moved = change(s)?;
+        Ok::<(), String>(())
+    })?;
+    moved.sort_unstable();
+    Ok(Reply::Updated {
+        generation: snap.generation,
+        updated_ports: moved.into_iter().map(|p| port_name(dir, p)).collect(),
+    })
+}
+
+/// `pool-create`.
+pub fn pool_create(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    name: &str,
+    ranges: &[String],
+) -> Result<Reply, String> {
+    let cmd = "pool-create";
+    if name.is_empty() || name.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{cmd}: pool name {name:?} must be non-empty, without spaces"
+        ));
+    }
+    if ranges.is_empty() {
+        return Err(format!("{cmd}: pool {name:?} needs at least one range"));
+    }
+    let parsed = ranges
+        .iter()
+        .map(|r| parse_range(r).map_err(|e| format!("{cmd}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, a) in parsed.iter().enumerate() {
+        if let Some(b) = parsed.iter().take(i).find(|b| b.overlaps(a)) {
+            return Err(format!(
+                "{cmd}: range {a} overlaps range {b} of the same request"
+            ));
+        }
+    }
+    publish(dir, tables, |s| {
+        let igws = &mut s.vpc.igws;
+        if igws.pools.contains_key(name) {
+            return Err(format!("{cmd}: pool {name:?} already exists"));
+        }
+        for a in &parsed {
+            for p in igws.pools.values() {
+                if let Some(b) = p.ranges.iter().find(|b| b.overlaps(a)) {
+                    return Err(format!(
+                        "{cmd}: range {a} overlaps range {b} of pool {:?}",
+                        p.name
+                    ));
+                }
+            }
+        }
+        igws.pools.insert(
+            name.to_string(),
+            IpPool {
+                name: name.to_string(),
+                ranges: parsed,
+            },
+        );
+        // No gateway can have this pool yet: nothing in the data plane changes.
+        Ok(vec![])
+    })
+}
+
+/// `pool-delete`.
+pub fn pool_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Result<Reply, String> {
+    let cmd = "pool-delete";
+    publish(dir, tables, |s| {
+        let pool = s
+            .vpc
+            .igws
+            .pools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{cmd}: unknown pool {name:?}"))?;
+        for (id, g) in &s.vpc.igws.igws {
+            for src in &g.sources {
+                let uses = match src {
+                    IgwSource::Pool(p) => p == name,
+                    IgwSource::Range(r) => pool.ranges.iter().any(|x| x.overlaps(r)),
+                };
+                if uses {
+                    return Err(format!(
+                        "{cmd}: pool {name:?} is assigned to igw:{id} ({}); igw-unassign it first",
+                        source_text(src)
+                    ));
+                }
+            }
+        }
+        for v in s.vpc.vnics.iter().flatten() {
+            if let Some(ip) = v
+                .external
+                .all()
+                .find(|ip| pool.ranges.iter().any(|r| r.contains(*ip)))
+            {
+                return Err(format!(
+                    "{cmd}: pool {name:?} holds {ip}, an external IP of port {:?}",
+                    port_name(dir, v.port)
+                ));
+            }
+        }
+        s.vpc.igws.pools.remove(name);
+        Ok(vec![])
+    })
+}
+
+/// `pool-list`.
+pub fn pool_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<PoolInfo> {
+    let t = &snap.vpc.igws;
+    t.pools
+        .values()
+        .map(|p| PoolInfo {
+            name: p.name.clone(),
+            ranges: p.ranges.iter().map(|r| r.to_string()).collect(),
+            igws: t
+                .igws
+                .iter()
+                .filter(|(_, g)| {
+                    g.sources.iter().any(|src| match src {
+                        IgwSource::Pool(n) => *n == p.name,
+                        IgwSource::Range(r) => p.ranges.iter().any(|x| x.overlaps(r)),
+                    })
+                })
+                .map(|(id, _)| *id)
+                .collect(),
+            ports: snap
+                .vpc
+                .vnics
+                .iter()
+                .flatten()
+                .filter(|v| {
+                    v.external
+                        .all()
+                        .any(|ip| p.ranges.iter().any(|r| r.contains(ip)))
+                })
+                .map(|v| port_name(dir, v.port))
+                .collect(),
+        })
+        .collect()
+}
+
+/// `igw-create`: changes nothing in the data plane (seed 000).
+pub fn igw_create(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    id: u32,
+    name: Option<&str>,
+) -> Result<Reply, String> {
+    let cmd = "igw-create";
+    publish(dir, tables, |s| {
+        if s.vpc.igws.igws.contains_key(&id) {
+            return Err(format!("{cmd}: igw:{id} already exists"));
+        }
+        s.vpc.igws.igws.insert(
+            id,
+            crate::external::Igw {
+                name: name.unwrap_or_default().to_string(),
+                sources: BTreeSet::new(),
+            },
+        );
+        // No route and no igw_map can name it yet: no epoch moves.
+        Ok(vec![])
+    })
+}
+
+/// `igw-delete`.
+pub fn igw_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<Reply, String> {
+    let cmd = "igw-delete";
+    publish(dir, tables, |s| {
+        if !s.vpc.igws.igws.contains_key(&id) {
+            return Err(format!("{cmd}: unknown gateway igw:{id}"));
+        }
+        if let Some(p) = ports_routing_through(s, Some(Some(id))).first() {
+            return Err(format!(
+                "{cmd}: port {:?} has a route to igw:{id}; route-del it first",
+                port_name(dir, *p)
+            ));
+        }
+        for v in s.vpc.vnics.iter().flatten() {
+            let named = v
+                .external
+                .igw_map
+                .iter()
+                .flatten()
+                .find(|(_, set)| set.contains(&Some(id)));
+            if let Some((ip, _)) = named {
+                return Err(format!(
+                    "{cmd}: port {:?} maps its external IP {ip} to igw:{id}; external-set that port without it first",
+                    port_name(dir, v.port)
+                ));
+            }
+        }
+        s.vpc.igws.igws.remove(&id);
+        Ok(vec![])
+    })
+}
+
+/// The source `igw-assign` / `igw-unassign` name: exactly one of a pool and a range.
+fn source_arg(cmd: &str, pool: Option<&str>, range: Option<&str>) -> Result<IgwSource, String> {
+    match (pool, range) {
+        (Some(p), None) => Ok(IgwSource::Pool(p.to_string())),
+        (None, Some(r)) => parse_range(r)
+            .map(IgwSource::Range)
+            .map_err(|e| format!("{cmd}: {e}")),
+        _ => Err(format!("{cmd}: give exactly one of pool, range")),
+    }
+}
+
+/// `igw-assign`: updates exactly the VNICs that route through the gateway.
+pub fn igw_assign(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    id: u32,
+    pool: Option<&str>,
+    range: Option<&str>,
+) -> Result<Reply, String> {
+    let cmd = "igw-assign";
+    let src = source_arg(cmd, pool, range)?;
+    publish(dir, tables, |s| {
+        let t = &s.vpc.igws;
+        let g = t
+            .igws
+            .get(&id)
+            .ok_or_else(|| format!("{cmd}: unknown gateway igw:{id} (igw-create first)"))?;
+        match &src {
+            IgwSource::Pool(p) => {
+                if !t.pools.contains_key(p) {
+                    return Err(format!("{cmd}: unknown pool {p:?}"));
+                }
+            }
+            IgwSource::Range(r) => {
+                if !t.pools.values().any(|p| covered_by(&p.ranges, r)) {
+                    return Err(format!(
+                        "{cmd}: range {r} is not inside one pool (every address of it must be in the same pool)"
+                    ));
+                }
+            }
+        }
+        let new = source_ranges(&t.pools, &src);
+        for old in &g.sources {
+            if source_ranges(&t.pools, old)
+                .iter()
+                .any(|o| new.iter().any(|n| n.overlaps(o)))
+            {
+                return Err(format!(
+                    "{cmd}: {} overlaps {}, already assigned to igw:{id}",
+                    source_text(&src),
+                    source_text(old)
+                ));
+            }
+        }
+        if let Some(g) = s.vpc.igws.igws.get_mut(&id) {
+            g.sources.insert(src);
+        }
+        let ports = ports_routing_through(s, Some(Some(id)));
+        s.vpc.bump_epochs(&ports);
+        Ok(ports)
+    })
+}
+
+/// `igw-unassign`: updates exactly the VNICs that route through the gateway.
+pub fn igw_unassign(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    id: u32,
+    pool: Option<&str>,
+    range: Option<&str>,
+) -> Result<Reply, String> {
+    let cmd = "igw-unassign";
+    let src = source_arg(cmd, pool, range)?;
+    publish(dir, tables, |s| {
+        let g = s
+            .vpc
+            .igws
+            .igws
+            .get_mut(&id)
+            .ok_or_else(|| format!("{cmd}: unknown gateway igw:{id}"))?;
+        if !g.sources.remove(&src) {
+            let has = g.sources.iter().map(source_text).collect::<Vec<_>>();
+            return Err(format!(
+                "{cmd}: {} is not assigned to igw:{id} (assigned: {})",
+                source_text(&src),
+                if has.is_empty() {
+                    "none".to_string()
+                } else {
+                    has.join(", ")
+                }
+            ));
+        }
+        let ports = ports_routing_through(s, Some(Some(id)));
+        s.vpc.bump_epochs(&ports);
+        Ok(ports)
+    })
+}
+
+/// `igw-list`.
+pub fn igw_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<IgwInfo> {
+    snap.vpc
+        .igws
+        .igws
+        .iter()
+        .map(|(id, g)| IgwInfo {
+            id: *id,
+            name: g.name.clone(),
+            sources: g.sources.iter().map(source_text).collect(),
+            ports: ports_routing_through(snap, Some(Some(*id)))
+                .into_iter()
+                .map(|p| port_name(dir, p))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A gateway of an `igw_map`: `system` or an id.
+fn gateway(cmd: &str, ip: IpAddr, g: &GatewayRef) -> Result<IgwTag, String> {
+    match g {
+        GatewayRef::Id(id) => Ok(Some(*id)),
+        GatewayRef::Named(n) if n == "system" => Ok(None),
+        GatewayRef::Named(n) => n.parse().map(Some).map_err(|_| {
+            format!("{cmd}: unknown gateway {n:?} in igw_map[{ip}] (system or an IGW id)")
+        }),
+    }
+}
+
+/// Replaces the VNIC of `port` by a copy with `ext` and the next epoch.
+fn put_external(s: &mut Snapshot, port: PortIdx, ext: crate::external::ExternalIps) {
+    let epoch = s.vpc.next_epoch();
+    if let Some(slot) = s.vpc.vnics.get_mut(port as usize) {
+        if let Some(v) = slot.as_ref() {
+            let mut nv = Vnic::clone(v);
+            nv.external = ext;
+            nv.epoch = epoch;
+            *slot = Some(Arc::new(nv));
+        }
+    }
+    s.vpc.rebuild_owners();
+}
+
+/// `external-set`: replaces a VNIC's external IPs; updates that VNIC only.
+pub fn external_set(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    req: &ExternalIpsSpec,
+) -> Result<Reply, String> {
+    let cmd = "external-set";
+    let port = guest_port(dir, cmd, &req.port)?;
+    let name = &req.port;
+    // The request on its own.
+    let snat = match req.snat {
+        Some(SnatRange {
+            ip,
+            first_port,
+            last_port,
+        }) => {
+            if first_port == 0 || first_port > last_port {
+                return Err(format!(
+                    "{cmd}: snat ports {first_port}-{last_port}: first_port must be at least 1 and not above last_port"
+                ));
+            }
+            Some(SnatSpec {
+                ip,
+                first_port,
+                last_port,
+            })
+        }
+        None => None,
+    };
+    let mut seen: Vec<(IpAddr, &str)> = Vec::new();
+    let listed = req
+        .floating
+        .iter()
+        .map(|ip| (*ip, "floating"))
+        .chain(req.ephemeral.map(|ip| (ip, "ephemeral")))
+        .chain(snat.map(|s| (s.ip, "snat")));
+    for (ip, kind) in listed {
+        if let Some((_, was)) = seen.iter().find(|(a, _)| *a == ip) {
+            return Err(format!(
+                "{cmd}: {ip} is given twice (as {was} and as {kind}); an external IP has one role"
+            ));
+        }
+        if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
+            return Err(format!(
+                "{cmd}: {ip} ({kind}) cannot be an external address"
+            ));
+        }
+        seen.push((ip, kind));
+    }
+    let mut igw_map = None;
+    if let Some(m) = &req.igw_map {
+        let mut out = HashMap::new();
+        for (ip, gws) in m {
+            if !seen.iter().any(|(a, _)| a == ip) {
+                return Err(format!(
+                    "{cmd}: igw_map key {ip} is not one of this port's external IPs"
+                ));
+            }
+            let tags = gws
+                .iter()
+                .map(|g| gateway(cmd, *ip, g))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            out.insert(*ip, tags);
+        }
+        igw_map = Some(out);
+    }
+    let ext = crate::external::ExternalIps {
+        floating: req.floating.clone(),
+        ephemeral: req.ephemeral,
+        snat,
+        igw_map,
+    };
+    publish(dir, tables, |s| {
+        if s.vpc.vnic(port).is_none() {
+            return Err(format!(
+                "{cmd}: port {name:?} has no VNIC (vnic-create first)"
+            ));
+        }
+        let t = &s.vpc.igws;
+        for (ip, kind) in &seen {
+            if t.pool_of(*ip).is_none() {
+                return Err(format!(
+                    "{cmd}: {ip} ({kind}) is an IP outside every pool (pool-create first)"
+                ));
+            }
+        }
+        for (ip, tags) in ext.igw_map.iter().flatten() {
+            for tag in tags.iter().flatten() {
+                if !t.igws.contains_key(tag) {
+                    return Err(format!(
+                        "{cmd}: unknown gateway igw:{tag} in igw_map[{ip}] (igw-create first)"
+                    ));
+                }
+            }
+        }
+        // Against the other ports: a 1:1 address is one port's alone; a
+        // SNAT address is shared only by SNAT, with disjoint port ranges.
+        for v in s.vpc.vnics.iter().flatten().filter(|v| v.port != port) {
+            let other = port_name(dir, v.port);
+            let theirs = &v.external;
+            let their_one_to_one =
+                |ip: IpAddr| theirs.floating.contains(&ip) || theirs.ephemeral == Some(ip);
+            for (ip, kind) in seen.iter().filter(|(_, k)| *k != "snat") {
+                if their_one_to_one(*ip) || theirs.snat.is_some_and(|x| x.ip == *ip) {
+                    return Err(format!(
+                        "{cmd}: {ip} ({kind}) is already held by port {other:?}"
+                    ));
+                }
+            }
+            if let Some(mine) = ext.snat {
+                if their_one_to_one(mine.ip) {
+                    return Err(format!(
+                        "{cmd}: SNAT address {} is a 1:1 address (floating or ephemeral) of port {other:?}",
+                        mine.ip
+                    ));
+                }
+                if let Some(x) = theirs.snat.filter(|x| {
+                    x.ip == mine.ip
+                        && x.first_port <= mine.last_port
+                        && mine.first_port <= x.last_port
+                }) {
+                    return Err(format!(
+                        "{cmd}: SNAT ports {}-{} on {} overlap ports {}-{} of port {other:?}",
+                        mine.first_port, mine.last_port, mine.ip, x.first_port, x.last_port
+                    ));
+                }
+            }
+        }
+        put_external(s, port, ext);
+        Ok(vec![port])
+    })
+}
+
+/// `external-clear`: removes a VNIC's external IPs; updates that VNIC only.
+/// A VNIC without external IPs is left alone and nothing is published.
+pub fn external_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    name: &str,
+) -> Result<Reply, String> {
+    let cmd = "external-clear";
+    let port = guest_port(dir, cmd, name)?;
+    let cur = tables.current();
+    let v = cur
+        .vpc
+        .vnic(port)
+        .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC"))?;
+    if v.external == Default::default() {
+        return Ok(Reply::Updated {
+            generation: cur.generation,
+            updated_ports: vec![],
+        });
+    }
+    publish(dir, tables, |s| {
+        put_external(s, port, Default::default());
+        Ok(vec![port])
+    })
+}
+
+/// `external-list`: every VNIC's external IPs, in port order.
+pub fn external_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<ExternalIpsSpec> {
+    let gw = |t: &IgwTag| match t {
+        None => GatewayRef::Named("system".into()),
+        Some(id) => GatewayRef::Id(*id),
+    };
+    snap.vpc
+        .vnics
+        .iter()
+        .flatten()
+        .map(|v| {
+            let e = &v.external;
+            ExternalIpsSpec {
+                port: port_name(dir, v.port),
+                floating: e.floating.clone(),
+                ephemeral: e.ephemeral,
+                snat: e.snat.map(|s| SnatRange {
+                    ip: s.ip,
+                    first_port: s.first_port,
+                    last_port: s.last_port,
+                }),
+                igw_map: e.igw_map.as_ref().map(|m| {
+                    m.iter()
+                        .map(|(ip, set)| (*ip, set.iter().map(gw).collect()))
+                        .collect()
+                }),
+            }
+        })
+        .collect()
+}
+
+/// A V2B prefix: host bits zero.
+fn v2b_prefix(cmd: &str, s: &str) -> Result<ipnet::IpNet, String> {
+    let p = specs::prefix("prefix", s).map_err(|e| format!("{cmd}: {e}"))?;
+    if p.trunc() != p {
+        return Err(format!(
+            "{cmd}: prefix {p} has host bits set (did you mean {}?)",
+            p.trunc()
+        ));
+    }
+    Ok(p)
+}
+
+/// `v2b-set`: updates the VNICs that have a route to an internet gateway.
+pub fn v2b_set(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    prefix: &str,
+    endpoints: &[std::net::Ipv6Addr],
+) -> Result<Reply, String> {
+    let cmd = "v2b-set";
+    let p = v2b_prefix(cmd, prefix)?;
+    if endpoints.is_empty() {
+        return Err(format!("{cmd}: {p} needs at least one boundary endpoint"));
+    }
+    for (i, e) in endpoints.iter().enumerate() {
+        if e.is_unspecified() || e.is_multicast() || e.is_loopback() {
+            return Err(format!(
+                "{cmd}: {e} cannot be a boundary's underlay address"
+            ));
+        }
+        if endpoints[..i].contains(e) {
+            return Err(format!("{cmd}: endpoint {e} is given twice"));
+        }
+    }
+    publish(dir, tables, |s| {
+        s.vpc.v2b.set(p, endpoints.to_vec());
+        let ports = ports_routing_through(s, None);
+        s.vpc.bump_epochs(&ports);
+        Ok(ports)
+    })
+}
+
+/// `v2b-clear`: updates the VNICs that have a route to an internet gateway.
+pub fn v2b_clear(dir: &PortDirectory, tables: &TableStore, prefix: &str) -> Result<Reply, String> {
+    let cmd = "v2b-clear";
+    let p = v2b_prefix(cmd, prefix)?;
+    publish(dir, tables, |s| {
+        if !s.vpc.v2b.remove(&p) {
+            return Err(format!("{cmd}: no V2B entry for {p}"));
+        }
+        let ports = ports_routing_through(s, None);
+        s.vpc.bump_epochs(&ports);
+        Ok(ports)
+    })
+}
+
+/// `v2b-list`.
+pub fn v2b_list(snap: &Snapshot) -> Vec<V2bEntry> {
+    snap.vpc
+        .v2b
+        .entries()
+        .map(|(p, eps)| V2bEntry {
+            prefix: p.to_string(),
+            endpoints: eps.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::vpc::{route_add, route_del, vnic_create};
+    use crate::external::{select_source, NatSource};
+    use vswitch_api::VnicCreate;
+    use wire::MacAddr;
+
+    /// Three guest ports (g0, g1, g2) with a VNIC each, and an uplink.
+    fn setup() -> (PortDirectory, TableStore) {
+        let dir = PortDirectory {
+            names: vec!["g0".into(), "g1".into(), "g2".into(), "up".into()],
+            roles: vec![
+                PortRole::Guest,
+                PortRole::Guest,
+                PortRole::Guest,
+                PortRole::Uplink,
+            ],
+            macs: (1..=4).map(|i| MacAddr([2, 0, 0, 0, 0, i])).collect(),
+            workers: 1,
+            flow_quota: 1 << 20,
+            mtus: vec![],
+        };
+        let t = TableStore::new(Snapshot::empty(4));
+        for i in 0..3u8 {
+            vnic_create(
+                &dir,
+                &t,
+                &VnicCreate {
+                    port: format!("g{i}"),
+                    id: i as u32,
+                    vni: 100,
+                    mac: format!("a8:40:25:00:00:0{}", i + 5),
+                    ipv4: Some(format!("172.30.0.{}", i + 5).parse().unwrap()),
+                    ipv6: None,
+                    gateway_mac: "a8:40:25:00:00:01".into(),
+                    gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
+                    gateway_ipv6: None,
+                    dns: vec![],
+                    hostname: None,
+                    domain: None,
+                    mtu: None,
+                    flow_quota: None,
+                },
+            )
+            .unwrap();
+        }
+        (dir, t)
+    }
+
+    fn epochs(t: &TableStore) -> Vec<u64> {
+        let s = t.current();
+        (0..3).map(|p| s.vpc.vnic(p).unwrap().epoch).collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Runs a change and asserts it moved exactly the epochs of `ports`
+    /// (to new epochs, above every earlier one) and answered with their names.
+    fn moves(t: &TableStore, ports: &[PortIdx], f: impl FnOnce() -> Result<Reply, String>) {
+        let before = epochs(t);
+        let gen = t.current().generation;
+        let reply = f().expect("the change must be applied");
+        let after = epochs(t);
+        let highest = before.iter().copied().max().unwrap_or(0);
+        for p in 0..3u16 {
+            let (b, a) = (before[p as usize], after[p as usize]);
+            if ports.contains(&p) {
+                assert!(
+                    a > highest,
+                    "epoch of g{p}: {b} -> {a} (expected {ports:?} to move)"
+                );
+            } else {
+                assert_eq!(a, b, "epoch of g{p} (expected {ports:?} to move)");
+            }
+        }
+        assert_eq!(t.current().generation, gen + 1);
+        let names: Vec<String> = ports.iter().map(|p| format!("g{p}")).collect();
+        assert_eq!(
+            reply,
+            Reply::Updated {
+                generation: gen + 1,
+                updated_ports: names
+            }
+        );
+    }
+
+    /// Runs a request that must be refused with a message containing
+    /// `want`, and checks that nothing was published and no epoch moved.
+    fn refused<T: std::fmt::Debug>(
+        t: &TableStore,
+        want: &str,
+        f: impl FnOnce() -> Result<T, String>,
+    ) {
+        let gen = t.current().generation;
+        let before = epochs(t);
+        let e = f().expect_err("must be refused");
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+        assert_eq!(
+            t.current().generation,
+            gen,
+            "a refusal publishes nothing: {e}"
+        );
+        assert_eq!(epochs(t), before, "a refusal moves no epoch: {e}");
+    }
+
+    fn ext(port: &str) -> ExternalIpsSpec {
+        ExternalIpsSpec {
+            port: port.into(),
+            floating: vec![],
+            ephemeral: None,
+            snat: None,
+            igw_map: None,
+        }
+    }
+
+    fn snat(a: &str, first_port: u16, last_port: u16) -> Option<SnatRange> {
+        Some(SnatRange {
+            ip: ip(a),
+            first_port,
+            last_port,
+        })
+    }
+
+    #[test]
+    fn ranges_parse() {
+        let r = |s: &str| parse_range(s).map(|r| (r.first, r.last));
+        assert_eq!(r("10.0.0.1-10.0.0.9"), Ok((ip("10.0.0.1"), ip("10.0.0.9"))));
+        assert_eq!(r(" 10.0.0.7 "), Ok((ip("10.0.0.7"), ip("10.0.0.7"))));
+        assert_eq!(r("10.1.0.0/16"), Ok((ip("10.1.0.0"), ip("10.1.255.255"))));
+        assert_eq!(r("fd00::/126"), Ok((ip("fd00::"), ip("fd00::3"))));
+        assert_eq!(
+            r("2001:db8::1-2001:db8::ff"),
+            Ok((ip("2001:db8::1"), ip("2001:db8::ff")))
+        );
+        for (bad, want) in [
+            ("10.0.0.9-10.0.0.1", "ends before it starts"),
+            ("10.0.0.1-fd00::1", "mixes IPv4 and IPv6"),
+            ("10.1.0.1/16", "host bits"),
+            ("10.0.0.0/33", "is not a prefix"),
+            ("ten", "is not an IP address"),
+            ("10.0.0.1-", "is not an IP address"),
+        ] {
+            let e = parse_range(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        let two = [
+            parse_range("10.0.0.0-10.0.0.9").unwrap(),
+            parse_range("10.0.0.10-10.0.0.19").unwrap(),
+        ];
+        assert!(covered_by(
+            &two,
+            &parse_range("10.0.0.5-10.0.0.15").unwrap()
+        ));
+        assert!(!covered_by(
+            &two,
+            &parse_range("10.0.0.5-10.0.0.20").unwrap()
+        ));
+        assert!(!covered_by(&two, &parse_range("::5").unwrap()));
+    }
+
+    #[test]
+    fn creating_a_gateway_or_a_pool_moves_no_epoch() {
+        let (dir, t) = setup();
+        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw", None).unwrap();
+        moves(&t, &[], || {
+            pool_create(&dir, &t, "ext", &strings(&["192.168.0.0/24"]))
+        });
+        moves(&t, &[], || igw_create(&dir, &t, 1, Some("a")));
+        moves(&t, &[], || igw_create(&dir, &t, 2, None));
+        let igws = igw_list(&dir, &t.current());
+        assert_eq!(igws.len(), 2);
+        assert_eq!((igws[0].id, igws[0].name.as_str()), (1, "a"));
+        assert!(igws[0].sources.is_empty() && igws[0].ports.is_empty());
+        // Deleting a gateway nothing uses, and a pool nothing uses, moves none either.
+        moves(&t, &[], || igw_delete(&dir, &t, 2));
+        moves(&t, &[], || pool_delete(&dir, &t, "ext"));
+        assert!(pool_list(&dir, &t.current()).is_empty());
+    }
+
+    #[test]
+    fn assigning_a_gateways_ips_updates_exactly_the_ports_routing_through_it() {
+        let (dir, t) = setup();
+        pool_create(&dir, &t, "a", &strings(&["192.168.0.0/24"])).unwrap();
+        pool_create(
+            &dir,
+            &t,
+            "b",
+            &strings(&["198.51.100.0/24", "2001:db8::/64"]),
+        )
+        .unwrap();
+        igw_create(&dir, &t, 1, None).unwrap();
+        igw_create(&dir, &t, 2, None).unwrap();
+        // g0 routes through igw:1, g1 through igw:2 (twice), g2 through the system gateway.
+        route_add(&dir, &t, "g0", "1.1.1.0/24", "igw:1", None).unwrap();
+        route_add(&dir, &t, "g1", "2.2.2.0/24", "igw:2", None).unwrap();
+        route_add(&dir, &t, "g1", "::/0", "igw:2", None).unwrap();
+        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        moves(&t, &[0], || igw_assign(&dir, &t, 1, Some("a"), None));
+        moves(&t, &[1], || {
+            igw_assign(&dir, &t, 2, None, Some("198.51.100.8-198.51.100.15"))
+        });
+        moves(&t, &[1], || {
+            igw_assign(&dir, &t, 2, None, Some("2001:db8::/120"))
+        });
+        moves(&t, &[0], || {
+            igw_assign(&dir, &t, 1, None, Some("198.51.100.16/28"))
+        });
+        let igws = igw_list(&dir, &t.current());
+        assert_eq!(
+            igws[0].sources,
+            strings(&["pool:a", "range:198.51.100.16-198.51.100.31"])
+        );
+        assert_eq!(igws[0].ports, strings(&["g0"]));
+        assert_eq!(igws[1].ports, strings(&["g1"]));
+        let pools = pool_list(&dir, &t.current());
+        assert_eq!(
+            (pools[0].name.as_str(), pools[0].igws.clone()),
+            ("a", vec![1])
+        );
+        assert_eq!(
+            (pools[1].name.as_str(), pools[1].igws.clone()),
+            ("b", vec![1, 2])
+        );
+        // Taking them back is the same update.
+        moves(&t, &[1], || {
+            igw_unassign(&dir, &t, 2, None, Some("2001:db8::/120"))
+        });
+        moves(&t, &[0], || igw_unassign(&dir, &t, 1, Some("a"), None));
+        let s = t.current();
+        assert!(s.vpc.igws.igw_may_use(Some(1), ip("198.51.100.20")));
+        assert!(!s.vpc.igws.igw_may_use(Some(1), ip("192.168.0.9")));
+        assert!(s.vpc.igws.igw_may_use(Some(2), ip("198.51.100.9")));
+        assert!(!s.vpc.igws.igw_may_use(Some(2), ip("2001:db8::1")));
+        // A gateway no port routes through: its changes update nobody.
+        igw_create(&dir, &t, 3, None).unwrap();
+        moves(&t, &[], || igw_assign(&dir, &t, 3, Some("a"), None));
+    }
+
+    #[test]
+    fn a_route_to_a_gateway_is_a_route_update() {
+        let (dir, t) = setup();
+        refused(&t, "unknown gateway igw:5", || {
+            route_add(&dir, &t, "g1", "0.0.0.0/0", "igw:5", None)
+        });
+        igw_create(&dir, &t, 5, None).unwrap();
+        let e = epochs(&t);
+        route_add(&dir, &t, "g1", "0.0.0.0/0", "igw:5", None).unwrap();
+        let f = epochs(&t);
+        assert!(
+            f[0] == e[0] && f[1] > e[1] && f[2] == e[2],
+            "{e:?} -> {f:?}"
+        );
+        // The system gateway always exists.
+        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        let g = epochs(&t);
+        assert!(
+            g[0] == e[0] && g[1] == f[1] && g[2] > f[1],
+            "{f:?} -> {g:?}"
+        );
+        assert_eq!(igw_list(&dir, &t.current())[0].ports, strings(&["g1"]));
+        refused(&t, "has a route to igw:5", || igw_delete(&dir, &t, 5));
+        route_del(&dir, &t, "g1", "0.0.0.0/0", None).unwrap();
+        let h = epochs(&t);
+        assert!(
+            h[0] == e[0] && h[1] > g[2] && h[2] == g[2],
+            "{g:?} -> {h:?}"
+        );
+        moves(&t, &[], || igw_delete(&dir, &t, 5));
+    }
+
+    #[test]
+    fn external_ips_update_only_their_port() {
+        let (dir, t) = setup();
+        pool_create(
+            &dir,
+            &t,
+            "ext",
+            &strings(&["192.168.0.0/24", "fd00:ee::/64"]),
+        )
+        .unwrap();
+        pool_create(&dir, &t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+        igw_create(&dir, &t, 4, None).unwrap();
+        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw:4", None).unwrap();
+        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw:4", None).unwrap();
+        let mut a = ext("g0");
+        a.floating = vec![ip("192.168.0.2"), ip("fd00:ee::2")];
+        a.ephemeral = Some(ip("192.168.0.1"));
+        a.snat = snat("10.77.77.13", 1024, 2047);
+        a.igw_map = Some(BTreeMap::from([(
+            ip("192.168.0.2"),
+            vec![GatewayRef::Named("system".into()), GatewayRef::Id(4)],
+        )]));
+        moves(&t, &[0], || external_set(&dir, &t, &a));
+        // The SNAT address is shared, with another port range.
+        let mut b = ext("g1");
+        b.snat = snat("10.77.77.13", 2048, 4095);
+        moves(&t, &[1], || external_set(&dir, &t, &b));
+        let s = t.current();
+        assert_eq!(s.vpc.owners.one_to_one(ip("192.168.0.2")), Some(0));
+        assert_eq!(s.vpc.owners.one_to_one(ip("fd00:ee::2")), Some(0));
+        assert_eq!(s.vpc.owners.snat_owner(ip("10.77.77.13"), 1500), Some(0));
+        assert_eq!(s.vpc.owners.snat_owner(ip("10.77.77.13"), 3000), Some(1));
+        let v0 = s.vpc.vnic(0).unwrap();
+        assert!(v0.external.mapped_to(ip("192.168.0.2"), Some(4)));
+        assert!(v0.external.mapped_to(ip("192.168.0.2"), None));
+        assert!(!v0.external.mapped_to(ip("192.168.0.1"), Some(4)));
+        let list = external_list(&dir, &s);
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[0], a, "external-list shows what external-set set");
+        assert_eq!(list[1], b);
+        assert_eq!(list[2], ext("g2"));
+        assert_eq!(pool_list(&dir, &s)[0].ports, strings(&["g0"]));
+        assert_eq!(pool_list(&dir, &s)[1].ports, strings(&["g0", "g1"]));
+        // Replacing and clearing: that port only, owners rebuilt.
+        a.floating = vec![ip("192.168.0.3")];
+        a.igw_map = None;
+        moves(&t, &[0], || external_set(&dir, &t, &a));
+        assert_eq!(t.current().vpc.owners.one_to_one(ip("192.168.0.2")), None);
+        assert_eq!(
+            t.current().vpc.owners.one_to_one(ip("192.168.0.3")),
+            Some(0)
+        );
+        moves(&t, &[0], || external_clear(&dir, &t, "g0"));
+        assert!(t.current().vpc.owners.owners(ip("192.168.0.3")).is_empty());
+        assert_eq!(
+            t.current().vpc.owners.snat_owner(ip("10.77.77.13"), 3000),
+            Some(1)
+        );
+        // Clearing what is already clear publishes nothing.
+        let gen = t.current().generation;
+        assert_eq!(
+            external_clear(&dir, &t, "g0"),
+            Ok(Reply::Updated {
+                generation: gen,
+                updated_ports: vec![]
+            })
+        );
+        assert_eq!(t.current().generation, gen);
+    }
+
+    #[test]
+    fn v2b_changes_update_the_ports_with_a_gateway_route() {
+        let (dir, t) = setup();
+        igw_create(&dir, &t, 1, None).unwrap();
+        route_add(&dir, &t, "g0", "1.1.1.0/24", "igw:1", None).unwrap();
+        route_add(&dir, &t, "g1", "10.0.0.0/8", "subnet:10.0.0.0/8", None).unwrap();
+        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        let b1: std::net::Ipv6Addr = "fd00:99::1".parse().unwrap();
+        let b2: std::net::Ipv6Addr = "fd00:99::2".parse().unwrap();
+        moves(&t, &[0, 2], || v2b_set(&dir, &t, "0.0.0.0/0", &[b1, b2]));
+        moves(&t, &[0, 2], || v2b_set(&dir, &t, "8.8.8.0/24", &[b2]));
+        assert_eq!(
+            v2b_list(&t.current()),
+            vec![
+                V2bEntry {
+                    prefix: "0.0.0.0/0".into(),
+                    endpoints: vec![b1, b2]
+                },
+                V2bEntry {
+                    prefix: "8.8.8.0/24".into(),
+                    endpoints: vec![b2]
+                },
+            ]
+        );
+        assert_eq!(t.current().vpc.v2b.lookup(ip("8.8.8.8"), 0), Some(b2));
+        moves(&t, &[0, 2], || v2b_clear(&dir, &t, "8.8.8.0/24"));
+        assert_eq!(v2b_list(&t.current()).len(), 1);
+    }
+
+    #[test]
+    fn bad_pool_and_gateway_requests_are_refused_whole() {
+        let (dir, t) = setup();
+        pool_create(
+            &dir,
+            &t,
+            "a",
+            &strings(&["192.168.0.0/24", "10.0.0.0-10.0.0.9"]),
+        )
+        .unwrap();
+        pool_create(&dir, &t, "b", &strings(&["10.0.0.10-10.0.0.19"])).unwrap();
+        refused(&t, "pool \"a\" already exists", || {
+            pool_create(&dir, &t, "a", &strings(&["172.16.0.1"]))
+        });
+        refused(
+            &t,
+            "overlaps range 192.168.0.0-192.168.0.255 of pool \"a\"",
+            || {
+                pool_create(
+                    &dir,
+                    &t,
+                    "c",
+                    &strings(&["172.16.0.1", "192.168.0.200-192.168.1.5"]),
+                )
+            },
+        );
+        refused(&t, "of the same request", || {
+            pool_create(&dir, &t, "c", &strings(&["172.16.0.0/24", "172.16.0.9"]))
+        });
+        refused(&t, "ends before it starts", || {
+            pool_create(&dir, &t, "c", &strings(&["172.16.0.9-172.16.0.1"]))
+        });
+        refused(&t, "host bits", || {
+            pool_create(&dir, &t, "c", &strings(&["172.16.0.1/24"]))
+        });
+        refused(&t, "at least one range", || pool_create(&dir, &t, "c", &[]));
+        refused(&t, "non-empty", || {
+            pool_create(&dir, &t, "", &strings(&["172.16.0.1"]))
+        });
+        refused(&t, "unknown pool \"z\"", || pool_delete(&dir, &t, "z"));
+
+        igw_create(&dir, &t, 1, None).unwrap();
+        refused(&t, "igw:1 already exists", || igw_create(&dir, &t, 1, None));
+        refused(&t, "unknown gateway igw:9", || igw_delete(&dir, &t, 9));
+        refused(&t, "exactly one of pool, range", || {
+            igw_assign(&dir, &t, 1, None, None)
+        });
+        refused(&t, "exactly one of pool, range", || {
+            igw_assign(&dir, &t, 1, Some("a"), Some("10.0.0.1"))
+        });
+        refused(&t, "unknown gateway igw:9", || {
+            igw_assign(&dir, &t, 9, Some("a"), None)
+        });
+        refused(&t, "unknown pool \"z\"", || {
+            igw_assign(&dir, &t, 1, Some("z"), None)
+        });
+        refused(&t, "not inside one pool", || {
+            igw_assign(&dir, &t, 1, None, Some("172.16.0.1"))
+        });
+        // 10.0.0.5-10.0.0.15 spans pools a and b.
+        refused(&t, "not inside one pool", || {
+            igw_assign(&dir, &t, 1, None, Some("10.0.0.5-10.0.0.15"))
+        });
+        igw_assign(&dir, &t, 1, None, Some("192.168.0.0/25")).unwrap();
+        refused(
+            &t,
+            "overlaps range:192.168.0.0-192.168.0.127, already assigned to igw:1",
+            || igw_assign(&dir, &t, 1, None, Some("192.168.0.100-192.168.0.130")),
+        );
+        refused(&t, "already assigned to igw:1", || {
+            igw_assign(&dir, &t, 1, Some("a"), None)
+        });
+        refused(&t, "already assigned to igw:1", || {
+            igw_assign(&dir, &t, 1, None, Some("192.168.0.0/25"))
+        });
+        refused(
+            &t,
+            "range:192.168.0.0-192.168.0.255 is not assigned to igw:1",
+            || igw_unassign(&dir, &t, 1, None, Some("192.168.0.0/24")),
+        );
+        refused(&t, "unknown gateway igw:9", || {
+            igw_unassign(&dir, &t, 9, Some("a"), None)
+        });
+        // A pool a gateway has (even by a range) cannot go.
+        refused(&t, "assigned to igw:1", || pool_delete(&dir, &t, "a"));
+        igw_assign(&dir, &t, 1, Some("b"), None).unwrap();
+        refused(&t, "assigned to igw:1 (pool:b)", || {
+            pool_delete(&dir, &t, "b")
+        });
+        refused(&t, "host bits", || {
+            v2b_set(&dir, &t, "8.8.8.8/24", &["fd00::1".parse().unwrap()])
+        });
+        refused(&t, "at least one boundary endpoint", || {
+            v2b_set(&dir, &t, "8.8.8.0/24", &[])
+        });
+        refused(&t, "given twice", || {
+            v2b_set(
+                &dir,
+                &t,
+                "8.8.8.0/24",
+                &["fd00::1".parse().unwrap(), "fd00::1".parse().unwrap()],
+            )
+        });
+        refused(&t, "cannot be a boundary", || {
+            v2b_set(&dir, &t, "8.8.8.0/24", &["::".parse().unwrap()])
+        });
+        refused(&t, "is not a prefix", || v2b_clear(&dir, &t, "8.8.8.8"));
+        refused(&t, "no V2B entry for 8.8.8.0/24", || {
+            v2b_clear(&dir, &t, "8.8.8.0/24")
+        });
+    }
+
+    #[test]
+    fn bad_external_ips_are_refused_whole() {
+        let (dir, t) = setup();
+        pool_create(
+            &dir,
+            &t,
+            "ext",
+            &strings(&["192.168.0.0/24", "10.77.77.0/24"]),
+        )
+        .unwrap();
+        igw_create(&dir, &t, 1, None).unwrap();
+        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw:1", None).unwrap();
+        let mut held = ext("g1");
+        held.floating = vec![ip("192.168.0.2")];
+        held.ephemeral = Some(ip("192.168.0.1"));
+        held.snat = snat("10.77.77.13", 1024, 2047);
+        held.igw_map = Some(BTreeMap::from([(
+            ip("192.168.0.2"),
+            vec![GatewayRef::Named("1".into())],
+        )]));
+        external_set(&dir, &t, &held).unwrap();
+        let before = t.current().vpc.vnic(0).unwrap().external.clone();
+
+        let with = |f: &dyn Fn(&mut ExternalIpsSpec)| {
+            let mut r = ext("g0");
+            f(&mut r);
+            r
+        };
+        let cases: Vec<(ExternalIpsSpec, &str)> = vec![
+            (
+                with(&|r| r.floating = vec![ip("203.0.113.9")]),
+                "203.0.113.9 (floating) is an IP outside every pool",
+            ),
+            (
+                with(&|r| r.ephemeral = Some(ip("2001:db8::1"))),
+                "IP outside every pool",
+            ),
+            (
+                with(&|r| r.snat = snat("203.0.113.9", 1, 10)),
+                "IP outside every pool",
+            ),
+            (
+                with(&|r| r.floating = vec![ip("192.168.0.2")]),
+                "192.168.0.2 (floating) is already held by port \"g1\"",
+            ),
+            (
+                with(&|r| r.ephemeral = Some(ip("192.168.0.1"))),
+                "already held by port \"g1\"",
+            ),
+            (
+                with(&|r| r.floating = vec![ip("10.77.77.13")]),
+                "10.77.77.13 (floating) is already held by port \"g1\"",
+            ),
+            (
+                with(&|r| r.snat = snat("192.168.0.1", 1, 100)),
+                "SNAT address 192.168.0.1 is a 1:1 address",
+            ),
+            (
+                with(&|r| r.snat = snat("10.77.77.13", 2000, 3000)),
+                "SNAT ports 2000-3000 on 10.77.77.13 overlap ports 1024-2047 of port \"g1\"",
+            ),
+            (
+                with(&|r| r.snat = snat("10.77.77.14", 0, 10)),
+                "first_port must be at least 1",
+            ),
+            (
+                with(&|r| r.snat = snat("10.77.77.14", 20, 10)),
+                "not above last_port",
+            ),
+            (
+                with(&|r| r.floating = vec![ip("192.168.0.9"), ip("192.168.0.9")]),
+                "given twice",
+            ),
+            (
+                with(&|r| {
+                    r.ephemeral = Some(ip("192.168.0.9"));
+                    r.snat = snat("192.168.0.9", 1, 10);
+                }),
+                "given twice (as ephemeral and as snat)",
+            ),
+            (
+                with(&|r| {
+                    r.floating = vec![ip("192.168.0.9")];
+                    r.igw_map = Some(BTreeMap::from([(
+                        ip("192.168.0.8"),
+                        vec![GatewayRef::Id(1)],
+                    )]));
+                }),
+                "igw_map key 192.168.0.8 is not one of this port's external IPs",
+            ),
+            (
+                with(&|r| {
+                    r.floating = vec![ip("192.168.0.9")];
+                    r.igw_map = Some(BTreeMap::from([(
+                        ip("192.168.0.9"),
+                        vec![GatewayRef::Id(7)],
+                    )]));
+                }),
+                "unknown gateway igw:7",
+            ),
+            (
+                with(&|r| {
+                    r.floating = vec![ip("192.168.0.9")];
+                    r.igw_map = Some(BTreeMap::from([(
+                        ip("192.168.0.9"),
+                        vec![GatewayRef::Named("default".into())],
+                    )]));
+                }),
+                "unknown gateway \"default\"",
+            ),
+            (
+                with(&|r| r.floating = vec![ip("0.0.0.0")]),
+                "cannot be an external address",
+            ),
+        ];
+        for (req, want) in &cases {
+            refused(&t, want, || external_set(&dir, &t, req));
+        }
+        refused(&t, "not a guest port", || {
+            external_set(&dir, &t, &ext("up"))
+        });
+        refused(&t, "unknown port \"zz\"", || {
+            external_set(&dir, &t, &ext("zz"))
+        });
+        refused(&t, "unknown port \"zz\"", || external_clear(&dir, &t, "zz"));
+        assert_eq!(t.current().vpc.vnic(0).unwrap().external, before);
+        // What is in use cannot go.
+        refused(
+            &t,
+            "holds 192.168.0.2, an external IP of port \"g1\"",
+            || pool_delete(&dir, &t, "ext"),
+        );
+        refused(&t, "g0\" has a route to igw:1", || igw_delete(&dir, &t, 1));
+        route_del(&dir, &t, "g0", "0.0.0.0/0", None).unwrap();
+        refused(&t, "maps its external IP 192.168.0.2 to igw:1", || {
+            igw_delete(&dir, &t, 1)
+        });
+        // A port without a VNIC has no external IPs.
+        crate::control::vpc::vnic_delete(&dir, &t, "g2").unwrap();
+        let gen = t.current().generation;
+        let e = external_set(&dir, &t, &ext("g2")).unwrap_err();
+        assert!(e.contains("has no VNIC"), "{e}");
+        assert!(external_clear(&dir, &t, "g2")
+            .unwrap_err()
+            .contains("has no VNIC"));
+        assert_eq!(t.current().generation, gen);
+    }
+
+    #[test]
+    fn requests_parse_from_socket_lines() {
+        use vswitch_api::{Command, Request};
+        let c = serde_json::from_str::<Request>(
+            r#"{"version":1,"command":"external-set","port":"g0","floating":["192.168.0.2"],
+                "snat":{"ip":"10.77.77.13","first_port":1025,"last_port":4096},
+                "igw_map":{"192.168.0.2":["system",4,"1"]}}"#,
+        )
+        .map(|r| r.command)
+        .unwrap();
+        let Command::ExternalSet(spec) = c else {
+            panic!("{c:?}")
+        };
+        let (dir, t) = setup();
+        pool_create(
+            &dir,
+            &t,
+            "p",
+            &strings(&["192.168.0.0/24", "10.77.77.0/24"]),
+        )
+        .unwrap();
+        igw_create(&dir, &t, 1, None).unwrap();
+        igw_create(&dir, &t, 4, None).unwrap();
+        external_set(&dir, &t, &spec).unwrap();
+        let s = t.current();
+        let e = &s.vpc.vnic(0).unwrap().external;
+        for tag in [None, Some(1), Some(4)] {
+            assert!(e.mapped_to(ip("192.168.0.2"), tag), "{tag:?}");
+        }
+    }
+
+    /// MODEL.md's reference case (OPTE's `select_eip_conditioned_on_igw`),
+    /// configured through the commands: each destination gets its exact
+    /// source, and IGW C (no IPs) is a drop.
+    #[test]
+    fn reference_case_configured_through_the_commands() {
+        let (dir, t) = setup();
+        pool_create(&dir, &t, "ext", &strings(&["192.168.0.0/24"])).unwrap();
+        pool_create(&dir, &t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+        let (a, b, c, d) = (1, 2, 3, 4);
+        for id in [a, b, c, d] {
+            igw_create(&dir, &t, id, None).unwrap();
+        }
+        igw_assign(&dir, &t, a, None, Some("192.168.0.2-192.168.0.3")).unwrap();
+        igw_assign(&dir, &t, b, None, Some("192.168.0.4")).unwrap();
+        igw_assign(&dir, &t, d, Some("ext"), None).unwrap();
+        igw_assign(&dir, &t, d, Some("snat"), None).unwrap();
+        for (dest, target) in [
+            ("0.0.0.0/0", "igw"),
+            ("1.1.1.0/24", "igw:1"),
+            ("2.2.2.0/24", "igw:2"),
+            ("3.3.3.0/24", "igw:3"),
+            ("4.4.4.0/24", "igw:4"),
+        ] {
+            route_add(&dir, &t, "g0", dest, target, None).unwrap();
+        }
+        let g = |v: &[GatewayRef]| v.to_vec();
+        let (sys, id) = (GatewayRef::Named("system".into()), GatewayRef::Id);
+        let mut r = ext("g0");
+        r.floating = vec![ip("192.168.0.2"), ip("192.168.0.3"), ip("192.168.0.4")];
+        r.ephemeral = Some(ip("192.168.0.1"));
+        r.snat = snat("10.77.77.13", 1025, 4096);
+        r.igw_map = Some(BTreeMap::from([
+            (ip("192.168.0.1"), g(&[sys, id(d)])),
+            (ip("192.168.0.2"), g(&[id(a), id(d)])),
+            (ip("192.168.0.3"), g(&[id(a), id(d)])),
+            (ip("192.168.0.4"), g(&[id(b), id(d)])),
+        ]));
+        moves(&t, &[0], || external_set(&dir, &t, &r));
+        let s = t.current();
+        let v = s.vpc.vnic(0).unwrap();
+        let source = |dst: &str, hash: u32| {
+            let dst = ip(dst);
+            let tag = match v.router.lookup(dst).map(|e| &e.target) {
+                Some(RouterTarget::InternetGateway(tag)) => *tag,
+                other => panic!("{dst} routes to {other:?}"),
+            };
+            select_source(&v.external, &s.vpc.igws, tag, dst, hash)
+        };
+        assert_eq!(
+            source("77.77.77.77", 0),
+            Some(NatSource::Ephemeral(ip("192.168.0.1")))
+        );
+        for h in 0..8 {
+            let got = source("1.1.1.1", h).map(|x| x.ip());
+            assert!(
+                matches!(got, Some(a) if a == ip("192.168.0.2") || a == ip("192.168.0.3")),
+                "{got:?}"
+            );
+            assert_eq!(
+                source("2.2.2.1", h),
+                Some(NatSource::Floating(ip("192.168.0.4")))
+            );
+            assert!(matches!(source("4.4.4.1", h), Some(NatSource::Floating(_))));
+        }
+        assert_eq!(
+            source("3.3.3.1", 0),
+            None,
+            "IGW C has no usable source: drop"
+        );
+    }
+}

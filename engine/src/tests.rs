@@ -1,0 +1,670 @@
+//! Engine tests in OPTE's manner: build a packet, run it through a port,
+//! assert every byte that matters and the engine's decisions. State is set up
+//! through the same functions the control socket uses. Frames are built and
+//! read back with `etherparse`, an independent implementation.
+
+use super::pipeline::{Engine, Outcome, Path};
+use super::pktbuf::{PacketBuf, VecPacket};
+use super::{DropReason, PortIdx, Verdict};
+use crate::control::vpc::{self as admin, PortDirectory};
+use crate::tables::{Snapshot, TableStore};
+use crate::PortRole;
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use std::net::Ipv6Addr;
+use vswitch_api::{FwRuleSpec, VnicCreate};
+use wire::MacAddr;
+
+pub(super) const VNI: u32 = 7777;
+pub(super) const S: u64 = 1_000_000_000;
+pub(super) const GUEST_A: PortIdx = 0;
+pub(super) const UPLINK: PortIdx = 1;
+pub(super) const GUEST_B: PortIdx = 2;
+pub(super) const MAC_A: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x05];
+pub(super) const MAC_B: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x06];
+pub(super) const MAC_REMOTE: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x09];
+pub(super) const GW_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x01];
+pub(super) const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub(super) const NEXTHOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+pub(super) const IP_A: [u8; 4] = [172, 30, 0, 5];
+pub(super) const IP_B: [u8; 4] = [172, 30, 0, 6];
+pub(super) const IP_REMOTE: [u8; 4] = [172, 30, 0, 9];
+
+/// A firewall rule in the test's shorthand: direction, priority, action, hosts, protocols, ports.
+pub(super) type Rule<'a> = (
+    &'a str,
+    u16,
+    &'a str,
+    &'a [&'a str],
+    &'a [&'a str],
+    &'a [&'a str],
+);
+
+pub(super) fn sled(n: u16) -> Ipv6Addr {
+    Ipv6Addr::new(0xfd00, 0x1701, 0xd, 0x0100 + n, 0, 0, 0, 1)
+}
+
+pub(super) fn mac_s(m: [u8; 6]) -> String {
+    MacAddr(m).to_string()
+}
+
+/// A sled switch (this sled is 1) with guest ports a and b, an uplink, and a
+/// remote guest 172.30.0.9 on sled 2.
+pub(super) struct World {
+    pub(super) dir: PortDirectory,
+    pub(super) tables: TableStore,
+    pub(super) engine: Engine,
+}
+
+impl World {
+    pub(super) fn new() -> Self {
+        Self::with_uplink_mtu(9000)
+    }
+
+    /// The world with an uplink of MTU `mtu` (guest ports 1500).
+    pub(super) fn with_uplink_mtu(mtu: u16) -> Self {
+        let dir = PortDirectory {
+            names: vec!["a".into(), "up".into(), "b".into()],
+            roles: vec![PortRole::Guest, PortRole::Uplink, PortRole::Guest],
+            macs: vec![
+                MacAddr([2, 0, 0, 0, 0, 0xa]),
+                MacAddr(UPLINK_MAC),
+                MacAddr([2, 0, 0, 0, 0, 0xb]),
+            ],
+            workers: 1,
+            flow_quota: 1 << 20,
+            mtus: vec![1500, mtu, 1500],
+        };
+        let tables = TableStore::new(Snapshot::empty(3));
+        let w = World {
+            dir,
+            tables,
+            engine: Engine::new(1024),
+        };
+        w.vnic("a", MAC_A, IP_A);
+        w.vnic("b", MAC_B, IP_B);
+        admin::underlay_set(&w.dir, &w.tables, sled(1), "up", &mac_s(NEXTHOP_MAC)).unwrap();
+        for (ip, mac, s) in [
+            (IP_A, MAC_A, 1),
+            (IP_B, MAC_B, 1),
+            (IP_REMOTE, MAC_REMOTE, 2),
+        ] {
+            admin::v2p_set(&w.tables, VNI, ip.into(), &mac_s(mac), sled(s)).unwrap();
+        }
+        for port in ["a", "b"] {
+            admin::route_add(
+                &w.dir,
+                &w.tables,
+                port,
+                "172.30.0.0/22",
+                "subnet:172.30.0.0/22",
+                Some("system"),
+            )
+            .unwrap();
+        }
+        w
+    }
+
+    pub(super) fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
+        self.vnic_in(port, mac, ip, VNI, Some(1430));
+    }
+
+    /// A VNIC on `port` in `vni`, advertising `mtu` (none: the one that fits).
+    pub(super) fn vnic_in(
+        &self,
+        port: &str,
+        mac: [u8; 6],
+        ip: [u8; 4],
+        vni: u32,
+        mtu: Option<u16>,
+    ) {
+        admin::vnic_create(
+            &self.dir,
+            &self.tables,
+            &VnicCreate {
+                port: port.into(),
+                id: 1,
+                vni,
+                mac: mac_s(mac),
+                ipv4: Some(ip.into()),
+                ipv6: None,
+                gateway_mac: mac_s(GW_MAC),
+                gateway_ipv4: Some([172, 30, 0, 1].into()),
+                gateway_ipv6: None,
+                dns: vec![],
+                hostname: None,
+                domain: None,
+                mtu,
+                flow_quota: None,
+            },
+        )
+        .unwrap();
+    }
+
+    pub(super) fn firewall(&self, port: &str, rules: &[Rule]) {
+        let specs: Vec<FwRuleSpec> = rules
+            .iter()
+            .map(|(d, prio, action, hosts, protos, ports)| FwRuleSpec {
+                direction: d.to_string(),
+                priority: *prio,
+                action: action.to_string(),
+                hosts: hosts.iter().map(|s| s.to_string()).collect(),
+                protocols: protos.iter().map(|s| s.to_string()).collect(),
+                ports: ports.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect();
+        admin::firewall_set(&self.dir, &self.tables, port, &specs).unwrap();
+    }
+
+    /// Runs a frame through the engine as the worker does: the first
+    /// pass's hint, then processing from it.
+    pub(super) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
+        let snap = self.tables.current();
+        let mut p = VecPacket::new(frame);
+        let hint = self.engine.flow_hint(&snap, port, frame);
+        let o = self
+            .engine
+            .process_hinted(&snap, port, &mut p, now, hint.as_ref());
+        (o, p.to_vec())
+    }
+
+    /// Runs a frame through the engine without a hint (the lookup reads
+    /// the key and hashes on its own).
+    pub(super) fn run_unhinted(
+        &mut self,
+        port: PortIdx,
+        frame: &[u8],
+        now: u64,
+    ) -> (Outcome, Vec<u8>) {
+        let snap = self.tables.current();
+        let mut p = VecPacket::new(frame);
+        let o = self.engine.process(&snap, port, &mut p, now);
+        (o, p.to_vec())
+    }
+}
+
+/// A UDP frame from guest a to `dst`, as the guest sends it (to its gateway's MAC).
+pub(super) fn udp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
+        .ipv4(IP_A, dst, 64)
+        .udp(sport, dport);
+    let payload = b"hello, vpc";
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// A UDP frame `src` -> guest a, as it arrives inside Geneve (inner dst MAC = a).
+fn udp_to_a(src_mac: [u8; 6], src: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(src_mac, MAC_A)
+        .ipv4(src, IP_A, 64)
+        .udp(sport, dport);
+    let mut v = Vec::new();
+    b.write(&mut v, b"reply").unwrap();
+    v
+}
+
+/// Wraps `inner` in Geneve from sled 2 to `dst` with `vni`.
+pub(super) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
+    let mut g = vec![(options.len() / 4) as u8, 0, 0x65, 0x58];
+    g.extend_from_slice(&(vni << 8).to_be_bytes());
+    g.extend_from_slice(options);
+    g.extend_from_slice(inner);
+    let b = PacketBuilder::ethernet2(NEXTHOP_MAC, UPLINK_MAC)
+        .ipv6(sled(2).octets(), dst.octets(), 255)
+        .udp(0xc123, 6081);
+    let mut v = Vec::new();
+    b.write(&mut v, &g).unwrap();
+    v
+}
+
+pub(super) fn forwarded(o: Outcome) -> PortIdx {
+    match o.verdict {
+        Verdict::Forward(p) => p,
+        Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
+    }
+}
+
+pub(super) fn dropped(o: Outcome) -> DropReason {
+    match o.verdict {
+        Verdict::Drop(r) => r,
+        Verdict::Forward(p) => panic!("forwarded to {p}"),
+    }
+}
+
+/// Checks the outer headers of an encapsulated frame and returns the inner frame.
+fn check_encap(frame: &[u8], to_sled: Ipv6Addr) -> (u16, Vec<u8>) {
+    let p = SlicedPacket::from_ethernet(frame).unwrap();
+    let eth = p.link.as_ref().unwrap().to_header().unwrap();
+    let eth = eth.ethernet2().unwrap();
+    assert_eq!(
+        eth.destination, NEXTHOP_MAC,
+        "outer dst MAC = underlay next hop"
+    );
+    assert_eq!(eth.source, UPLINK_MAC, "outer src MAC = uplink");
+    let Some(NetSlice::Ipv6(ip)) = &p.net else {
+        panic!("outer is not IPv6")
+    };
+    assert_eq!(
+        ip.header().source_addr(),
+        sled(1),
+        "outer src = this sled's underlay address"
+    );
+    assert_eq!(ip.header().destination_addr(), to_sled);
+    let Some(TransportSlice::Udp(udp)) = &p.transport else {
+        panic!("outer is not UDP")
+    };
+    assert_eq!(udp.destination_port(), 6081);
+    assert!(
+        udp.source_port() >= 0xc000,
+        "entropy source port in the dynamic range"
+    );
+    assert_eq!(
+        udp.length() as usize,
+        frame.len() - 54,
+        "UDP length covers Geneve and the inner frame"
+    );
+    let g = udp.payload();
+    assert_eq!(g[0], 0, "Geneve version 0, no options");
+    assert_eq!(&g[2..4], &[0x65, 0x58], "protocol: Ethernet");
+    assert_eq!(u32::from_be_bytes([0, g[4], g[5], g[6]]), VNI);
+    (udp.source_port(), g[8..].to_vec())
+}
+
+#[test]
+fn guest_to_guest_on_another_sled_is_encapsulated() {
+    let mut w = World::new();
+    let frame = udp_from_a(IP_REMOTE, 40000, 80);
+    let (o, out) = w.run(GUEST_A, &frame, 0);
+    assert_eq!(forwarded(o), UPLINK);
+    assert_eq!(o.path, Path::Slow);
+    let (sport, inner) = check_encap(&out, sled(2));
+    assert_eq!(
+        &inner[0..6],
+        &MAC_REMOTE,
+        "inner dst MAC rewritten to the target guest's"
+    );
+    assert_eq!(&inner[6..12], &MAC_A, "inner src MAC is the sender's");
+    assert_eq!(&inner[12..], &frame[12..], "inner IP packet untouched");
+
+    // The second packet takes the fast path to the same bytes.
+    let (o2, out2) = w.run(GUEST_A, &frame, S);
+    assert_eq!(o2.path, Path::Fast);
+    assert_eq!(out2, out);
+    // Another flow gets its own entropy (with overwhelming likelihood).
+    let (_, out3) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40001, 80), S);
+    let (sport3, _) = check_encap(&out3, sled(2));
+    assert_ne!(sport, sport3);
+    assert_eq!(w.engine.flows().len(), 2);
+}
+
+#[test]
+fn decap_delivers_only_replies_by_default() {
+    let mut w = World::new();
+    let reply = geneve(
+        &udp_to_a(MAC_REMOTE, IP_REMOTE, 80, 40000),
+        sled(1),
+        VNI,
+        &[],
+    );
+    // Inbound default deny: nothing asked for this.
+    let (o, _) = w.run(UPLINK, &reply, 0);
+    assert_eq!(dropped(o), DropReason::FirewallDeny);
+
+    // The guest's request creates the flow; the same reply now passes.
+    w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), S);
+    let (o, out) = w.run(UPLINK, &reply, 2 * S);
+    assert_eq!(forwarded(o), GUEST_A);
+    let p = SlicedPacket::from_ethernet(&out).unwrap();
+    let eth = p.link.as_ref().unwrap().to_header().unwrap();
+    let eth = eth.ethernet2().unwrap();
+    assert_eq!(eth.destination, MAC_A);
+    assert_eq!(eth.source, GW_MAC, "delivered from the gateway's MAC");
+    let Some(NetSlice::Ipv4(ip)) = &p.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(ip.header().source(), IP_REMOTE);
+    assert_eq!(ip.header().destination(), IP_A);
+    let Some(TransportSlice::Udp(udp)) = &p.transport else {
+        panic!("not UDP")
+    };
+    assert_eq!(udp.payload(), b"reply");
+    // And again on the fast path.
+    let (o, out2) = w.run(UPLINK, &reply, 3 * S);
+    assert_eq!(o.path, Path::Fast);
+    assert_eq!(out2, out);
+}
+
+#[test]
+fn inbound_rule_admits_new_connections() {
+    let mut w = World::new();
+    w.firewall(
+        "a",
+        &[("in", 100, "allow", &["vni:7777"], &["udp"], &["53"])],
+    );
+    let (o, _) = w.run(
+        UPLINK,
+        &geneve(
+            &udp_to_a(MAC_REMOTE, IP_REMOTE, 5000, 53),
+            sled(1),
+            VNI,
+            &[],
+        ),
+        0,
+    );
+    assert_eq!(forwarded(o), GUEST_A);
+    let (o, _) = w.run(
+        UPLINK,
+        &geneve(
+            &udp_to_a(MAC_REMOTE, IP_REMOTE, 5000, 54),
+            sled(1),
+            VNI,
+            &[],
+        ),
+        0,
+    );
+    assert_eq!(
+        dropped(o),
+        DropReason::FirewallDeny,
+        "other ports stay closed"
+    );
+    // The guest's answer to the admitted flow passes outbound (stateful).
+    let (o, _) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 53, 5000), S);
+    assert_eq!(forwarded(o), UPLINK);
+    // The rule counted the flow it admitted.
+    let snap = w.tables.current();
+    let l = admin::layers(&w.dir, &snap, "a").unwrap();
+    let fw = l.layers.iter().find(|l| l.name == "firewall").unwrap();
+    assert_eq!(fw.rules[0].hits, 1);
+}
+
+#[test]
+fn outbound_deny_rule_drops_and_caches() {
+    let mut w = World::new();
+    w.firewall("a", &[("out", 10, "deny", &["ip:172.30.0.9"], &[], &[])]);
+    let (o, _) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    assert_eq!(dropped(o), DropReason::FirewallDeny);
+    let (o, _) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    assert_eq!(
+        (dropped(o), o.path),
+        (DropReason::FirewallDeny, Path::Fast),
+        "the denial is cached"
+    );
+}
+
+#[test]
+fn routes_drop_igw_and_missing() {
+    let mut w = World::new();
+    admin::route_add(&w.dir, &w.tables, "a", "10.0.0.0/8", "drop", None).unwrap();
+    admin::route_add(&w.dir, &w.tables, "a", "0.0.0.0/0", "igw", Some("system")).unwrap();
+    let (o, _) = w.run(GUEST_A, &udp_from_a([10, 1, 2, 3], 1, 2), 0);
+    assert_eq!(dropped(o), DropReason::RouteDrop);
+    let (o, _) = w.run(GUEST_A, &udp_from_a([8, 8, 8, 8], 1, 2), 0);
+    assert_eq!(
+        dropped(o),
+        DropReason::NoExternalIp,
+        "no NAT yet: IGW traffic never leaves without an external IP"
+    );
+    admin::route_del(&w.dir, &w.tables, "a", "0.0.0.0/0", Some("system")).unwrap();
+    let (o, _) = w.run(GUEST_A, &udp_from_a([8, 8, 8, 8], 1, 3), 0);
+    assert_eq!(dropped(o), DropReason::NoRoute);
+    // A longer custom route beats the system subnet route.
+    admin::route_add(&w.dir, &w.tables, "a", "172.30.0.9/32", "drop", None).unwrap();
+    let (o, _) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 1, 4), 0);
+    assert_eq!(dropped(o), DropReason::RouteDrop);
+}
+
+#[test]
+fn v2p_change_redirects_an_established_flow() {
+    let mut w = World::new();
+    let frame = udp_from_a(IP_REMOTE, 40000, 80);
+    let (_, out) = w.run(GUEST_A, &frame, 0);
+    check_encap(&out, sled(2));
+    let (o, _) = w.run(GUEST_A, &frame, S);
+    assert_eq!(o.path, Path::Fast);
+    // The remote guest migrates to sled 3: one V2P swap.
+    admin::v2p_set(
+        &w.tables,
+        VNI,
+        IP_REMOTE.into(),
+        &mac_s(MAC_REMOTE),
+        sled(3),
+    )
+    .unwrap();
+    let (o, out) = w.run(GUEST_A, &frame, 2 * S);
+    assert_eq!(
+        o.path,
+        Path::Slow,
+        "the epoch moved: the flow is recomputed"
+    );
+    check_encap(&out, sled(3));
+    let (o, out) = w.run(GUEST_A, &frame, 3 * S);
+    assert_eq!(o.path, Path::Fast);
+    check_encap(&out, sled(3));
+}
+
+#[test]
+fn flows_expire_with_the_clock() {
+    let mut w = World::new();
+    w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    let reply = geneve(
+        &udp_to_a(MAC_REMOTE, IP_REMOTE, 80, 40000),
+        sled(1),
+        VNI,
+        &[],
+    );
+    let (o, _) = w.run(UPLINK, &reply, 59 * S);
+    assert_eq!(forwarded(o), GUEST_A, "alive within 60 s");
+    let (o, _) = w.run(UPLINK, &reply, 59 * S + 61 * S);
+    assert_eq!(
+        dropped(o),
+        DropReason::FirewallDeny,
+        "61 s idle: the flow is gone, inbound default deny"
+    );
+    assert_eq!(w.engine.flows().counters().expired, 1);
+}
+
+#[test]
+fn local_guests_talk_directly_through_both_firewalls() {
+    let mut w = World::new();
+    let to_b = {
+        let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
+            .ipv4(IP_A, IP_B, 64)
+            .udp(1000, 2000);
+        let mut v = Vec::new();
+        b.write(&mut v, b"local").unwrap();
+        v
+    };
+    let (o, _) = w.run(GUEST_A, &to_b, 0);
+    assert_eq!(
+        dropped(o),
+        DropReason::FirewallDeny,
+        "b's inbound default deny applies to local traffic too"
+    );
+    w.firewall(
+        "b",
+        &[("in", 100, "allow", &["subnet:172.30.0.0/22"], &["udp"], &[])],
+    );
+    let (o, out) = w.run(GUEST_A, &to_b, S);
+    assert_eq!(
+        forwarded(o),
+        GUEST_B,
+        "delivered on this sled, no encapsulation"
+    );
+    assert_eq!(&out[0..6], &MAC_B);
+    assert_eq!(&out[6..12], &GW_MAC);
+    assert_eq!(&out[12..], &to_b[12..]);
+}
+
+#[test]
+fn underlay_checks() {
+    let mut w = World::new();
+    w.firewall("a", &[("in", 1, "allow", &[], &[], &[])]);
+    let inner = udp_to_a(MAC_REMOTE, IP_REMOTE, 1, 2);
+    let (o, _) = w.run(UPLINK, &geneve(&inner, sled(5), VNI, &[]), 0);
+    assert_eq!(dropped(o), DropReason::NotGeneve, "for another sled");
+    let (o, _) = w.run(UPLINK, &geneve(&inner, sled(1), VNI + 1, &[]), 0);
+    assert_eq!(dropped(o), DropReason::NoVnic, "no such (VNI, MAC)");
+    // An unknown option with the critical bit set: drop.
+    let crit = [0x01, 0x29, 0x80 | 0x7f, 0x00];
+    let (o, _) = w.run(UPLINK, &geneve(&inner, sled(1), VNI, &crit), 0);
+    assert_eq!(dropped(o), DropReason::GeneveCriticalOption);
+    // Oxide's External option (class 0x0129, type 0) is known: delivered.
+    let ext = [0x01, 0x29, 0x00, 0x00];
+    let (o, _) = w.run(UPLINK, &geneve(&inner, sled(1), VNI, &ext), 0);
+    assert_eq!(forwarded(o), GUEST_A);
+    let (o, _) = w.run(UPLINK, &[0u8; 30], 0);
+    assert!(matches!(
+        dropped(o),
+        DropReason::NotGeneve | DropReason::Malformed
+    ));
+}
+
+#[test]
+fn headroom_shortage_is_a_counted_drop() {
+    struct NoRoom(VecPacket);
+    impl PacketBuf for NoRoom {
+        fn bytes(&self) -> &[u8] {
+            self.0.bytes()
+        }
+        fn bytes_mut(&mut self) -> &mut [u8] {
+            self.0.bytes_mut()
+        }
+        fn prepend(&mut self, _: usize) -> bool {
+            false
+        }
+        fn strip_front(&mut self, n: usize) -> bool {
+            self.0.strip_front(n)
+        }
+        fn resize(&mut self, len: usize) -> bool {
+            self.0.resize(len)
+        }
+    }
+    let mut w = World::new();
+    let snap = w.tables.current();
+    let mut p = NoRoom(VecPacket::new(&udp_from_a(IP_REMOTE, 1, 2)));
+    let o = w.engine.process(&snap, GUEST_A, &mut p, 0);
+    assert_eq!(dropped(o), DropReason::NoHeadroom);
+}
+
+/// Writes frames to a classic little-endian pcap file.
+fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    // The header's version fields are two u16s: fix them up (2, 4).
+    out[4..8].copy_from_slice(&[2, 0, 4, 0]);
+    for (i, f) in frames.iter().enumerate() {
+        for v in [i as u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn encapsulated_frames_decode_as_geneve_in_tshark() {
+    let mut w = World::new();
+    let (o, out) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    assert_eq!(forwarded(o), UPLINK);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("underlay.pcap");
+    write_pcap(&pcap, &[out]);
+    let res = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-T", "fields", "-E", "separator=,", "-E", "aggregator=;"])
+        .args([
+            "-e",
+            "ipv6.src",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "geneve.vni",
+            "-e",
+            "geneve.proto_type",
+        ])
+        .args(["-e", "eth.dst", "-e", "ip.src", "-e", "ip.dst"])
+        .output()
+        .expect("tshark is installed (scripts/setup installs it)");
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let fields: Vec<&str> = text.trim().split(',').collect();
+    assert_eq!(fields[0], "fd00:1701:d:101::1");
+    assert_eq!(fields[1], "fd00:1701:d:102::1");
+    assert_eq!(fields[2], "6081;80", "outer UDP to 6081, inner UDP to 80");
+    assert_eq!(fields[3], format!("0x{VNI:06x}"), "tshark reads the VNI");
+    assert_eq!(fields[4], "0x6558");
+    // tshark decodes through Geneve into the inner frame.
+    assert_eq!(
+        fields[5], "02:00:00:00:00:fe;a8:40:25:ff:00:09",
+        "outer then inner dst MAC: {text}"
+    );
+    assert_eq!(
+        (fields[6], fields[7]),
+        ("172.30.0.5", "172.30.0.9"),
+        "{text}"
+    );
+}
+
+/// The worker's two passes (a hint per packet, then processing from it)
+/// decide and write exactly what one pass does, on every path a hint
+/// covers: outbound slow then fast, local delivery, decapsulation fast path,
+/// and a hint that does not apply (another port's).
+#[test]
+fn hinted_processing_equals_unhinted() {
+    let mut hinted = World::new();
+    let mut plain = World::new();
+    for w in [&hinted, &plain] {
+        w.firewall(
+            "a",
+            &[
+                ("in", 100, "allow", &[], &["udp"], &[]),
+                ("out", 100, "allow", &[], &[], &[]),
+            ],
+        );
+    }
+    let out = udp_from_a(IP_REMOTE, 4000, 53);
+    let local = udp_from_a(IP_B, 4001, 53);
+    let reply = geneve(
+        &udp_to_a(MAC_REMOTE, IP_REMOTE, 53, 4000),
+        sled(1),
+        VNI,
+        &[],
+    );
+    let frames: Vec<(PortIdx, &[u8])> = vec![
+        (GUEST_A, &out),
+        (GUEST_A, &out),
+        (GUEST_A, &local),
+        (GUEST_A, &local),
+        (UPLINK, &reply),
+        (UPLINK, &reply),
+        (GUEST_A, &out),
+    ];
+    let mut fast = 0;
+    for (i, (port, f)) in frames.iter().enumerate() {
+        let a = hinted.run(*port, f, S + i as u64);
+        let b = plain.run_unhinted(*port, f, S + i as u64);
+        assert_eq!(a, b, "frame {i}");
+        fast += usize::from(a.0.path == Path::Fast);
+    }
+    assert_eq!(fast, 4, "the repeats take the fast path");
+    // A hint made for another port is not used for this one.
+    let snap = hinted.tables.current();
+    let wrong = hinted.engine.flow_hint(&snap, GUEST_A, &out);
+    assert!(wrong.is_some());
+    let mut p = VecPacket::new(&local);
+    let o = hinted
+        .engine
+        .process_hinted(&snap, GUEST_B, &mut p, 2 * S, wrong.as_ref());
+    let mut q = VecPacket::new(&local);
+    let r = plain.engine.process(&snap, GUEST_B, &mut q, 2 * S);
+    assert_eq!((o, p.to_vec()), (r, q.to_vec()));
+}

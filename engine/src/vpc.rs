@@ -1,0 +1,160 @@
+//! The VPC state the workers read: VNICs by port and by (VNI, MAC), V2P, and
+//! this sled's underlay. Part of every table snapshot.
+
+use super::external::{ExternalOwners, IgwTable, V2bTable};
+use super::v2p::V2pTable;
+use super::vnic::Vnic;
+use super::PortIdx;
+use hashbrown::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use wire::MacAddr;
+
+/// This sled's place on the underlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Underlay {
+    /// The sled's underlay address (::1 of its /64).
+    pub addr: Ipv6Addr,
+    /// The uplink port encapsulated traffic leaves on.
+    pub uplink: PortIdx,
+    /// The uplink's own MAC (outer source MAC).
+    pub uplink_mac: MacAddr,
+    /// The underlay next hop's MAC (outer destination MAC).
+    pub nexthop_mac: MacAddr,
+    /// The uplink's MTU: an encapsulated packet must fit it.
+    pub mtu: u16,
+}
+
+/// VNICs, V2P and underlay.
+#[derive(Debug, Clone, Default)]
+pub struct VpcState {
+    /// The VNIC bound to each port, by port index.
+    pub vnics: Vec<Option<Arc<Vnic>>>,
+    /// Port of each (VNI, guest MAC).
+    pub by_vni_mac: HashMap<(u32, MacAddr), PortIdx>,
+    /// Virtual-to-physical mappings.
+    pub v2p: V2pTable,
+    /// This sled's underlay, once set.
+    pub underlay: Option<Underlay>,
+    /// IP pools and internet gateways.
+    pub igws: IgwTable,
+    /// External prefixes -> boundary endpoints.
+    pub v2b: V2bTable,
+    /// External address -> the guest port owning it (rebuilt from the VNICs).
+    pub owners: ExternalOwners,
+    /// Boundary role: external address -> the underlay address of its sled.
+    pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
+    /// Boundary role: the external port, once set.
+    pub external: Option<ExternalPort>,
+    /// The last epoch handed out (see [`Self::next_epoch`]).
+    pub epochs: u64,
+}
+
+/// The boundary's port toward the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalPort {
+    /// The port.
+    pub port: PortIdx,
+    /// Its own MAC (source MAC of what it sends).
+    pub mac: MacAddr,
+    /// The external next hop's MAC (destination MAC of what it sends).
+    pub nexthop_mac: MacAddr,
+    /// The boundary's own address on the external link (answered to ARP), if any.
+    pub addr: Option<std::net::Ipv4Addr>,
+}
+
+impl VpcState {
+    /// State for a switch of `ports` ports, with no VNIC.
+    pub fn new(ports: usize) -> Self {
+        VpcState {
+            vnics: vec![None; ports],
+            ..Default::default()
+        }
+    }
+
+    /// A new epoch, above every one handed out before: the switch-wide
+    /// counter every VNIC's epoch comes from, so that no flow cached under an
+    /// epoch can match a later VNIC's (or a later state of the same one).
+    pub fn next_epoch(&mut self) -> u64 {
+        self.epochs += 1;
+        self.epochs
+    }
+
+    /// The VNIC on `port`.
+    #[inline]
+    pub fn vnic(&self, port: PortIdx) -> Option<&Arc<Vnic>> {
+        self.vnics.get(port as usize).and_then(Option::as_ref)
+    }
+
+    /// Binds `vnic` to its port (replacing what was there).
+    pub fn put_vnic(&mut self, vnic: Vnic) {
+        let port = vnic.port;
+        if let Some(old) = self.vnic(port).cloned() {
+            self.by_vni_mac.remove(&(old.spec.vni, old.spec.mac));
+        }
+        self.by_vni_mac.insert((vnic.spec.vni, vnic.spec.mac), port);
+        if let Some(slot) = self.vnics.get_mut(port as usize) {
+            *slot = Some(Arc::new(vnic));
+        }
+    }
+
+    /// Rebuilds [`VpcState::owners`] from the VNICs' external addresses.
+    pub fn rebuild_owners(&mut self) {
+        let mut owners = ExternalOwners::default();
+        for v in self.vnics.iter().flatten() {
+            let ext = &v.external;
+            for ip in ext.floating.iter().copied().chain(ext.ephemeral) {
+                owners.add(
+                    ip,
+                    super::external::ExternalOwner {
+                        port: v.port,
+                        ports: None,
+                    },
+                );
+            }
+            if let Some(s) = ext.snat {
+                owners.add(
+                    s.ip,
+                    super::external::ExternalOwner {
+                        port: v.port,
+                        ports: Some((s.first_port, s.last_port)),
+                    },
+                );
+            }
+        }
+        self.owners = owners;
+    }
+
+    /// Bumps the epoch of the VNICs on `ports`.
+    pub fn bump_epochs(&mut self, ports: &[PortIdx]) {
+        self.bump_where(|v| ports.contains(&v.port));
+    }
+
+    /// Gives every VNIC for which `pick` holds a new epoch.
+    pub fn bump_where(&mut self, pick: impl Fn(&Vnic) -> bool) {
+        let mut epochs = self.epochs;
+        for v in self.vnics.iter_mut().flatten() {
+            if pick(v) {
+                let mut nv = Vnic::clone(v);
+                epochs += 1;
+                nv.epoch = epochs;
+                *v = Arc::new(nv);
+            }
+        }
+        self.epochs = epochs;
+    }
+
+    /// Unbinds the VNIC of `port`.
+    pub fn remove_vnic(&mut self, port: PortIdx) -> Option<Arc<Vnic>> {
+        let old = self.vnics.get_mut(port as usize)?.take()?;
+        self.by_vni_mac.remove(&(old.spec.vni, old.spec.mac));
+        self.rebuild_owners();
+        Some(old)
+    }
+
+    /// Bumps the epoch of every VNIC in `vni` (a V2P change), so their
+    /// established flows follow the new mapping.
+    pub fn bump_vni_epochs(&mut self, vni: u32) {
+        self.bump_where(|v| v.spec.vni == vni);
+    }
+}
