@@ -1442,7 +1442,7 @@ mod tests {
     #[test]
     fn external_set_maps_to_protocol_command() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // MODEL.md's reference case.
+        // docs/VPC-MODEL.md's reference case.
         assert_eq!(
             api(&[
                 "external-set",

@@ -1,4 +1,4 @@
-//! The boundary role (MODEL.md, *Roles and ports*): the switch at the rack
+//! The boundary role (docs/VPC-MODEL.md, *Roles and ports*): the switch at the rack
 //! edge, between the underlay and the internet. It keeps no flow state: every
 //! packet is handled on its own, by table lookups in the snapshot.
 //!

@@ -1,4 +1,4 @@
-//! Internet gateways and external IPs (MODEL.md, *Internet gateways and
+//! Internet gateways and external IPs (docs/VPC-MODEL.md, *Internet gateways and
 //! external IPs*): the operator's IP pools, the internet gateways (IGWs) and
 //! the pools or ranges assigned to them, each VNIC's external addresses with
 //! the map external IP -> IGWs, the V2B table toward the boundary, and the

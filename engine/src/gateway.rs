@@ -1,4 +1,4 @@
-//! The virtual gateway layer, outbound (MODEL.md, *Virtual gateway*).
+//! The virtual gateway layer, outbound (docs/VPC-MODEL.md, *Virtual gateway*).
 //!
 //! The guest sees one router on its link: the gateway, with its own MAC,
 //! IPv4 and IPv6 addresses and an IPv6 link-local address derived from its

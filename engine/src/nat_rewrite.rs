@@ -1,7 +1,7 @@
 //! In-place address and port translation of a frame, with incremental
 //! checksum updates, and the translation of the packet an ICMP error quotes.
 //!
-//! The port of ICMP echo is its identifier (MODEL.md, *Flow tables*), so an
+//! The port of ICMP echo is its identifier (docs/VPC-MODEL.md, *Flow tables*), so an
 //! echo's identifier is rewritten where a transport port would be.
 
 use super::proto;

@@ -1,5 +1,5 @@
 //! NAT-layer engine tests: the source an internet-gateway flow leaves with
-//! (MODEL.md's reference case from OPTE's `select_eip_conditioned_on_igw`),
+//! (docs/VPC-MODEL.md's reference case from OPTE's `select_eip_conditioned_on_igw`),
 //! floating-IP spread, SNAT port allocation, release and exhaustion, replies
 //! and ICMP errors translated back, inbound DNAT to a floating IP, and soft
 //! revalidation. State is set in the snapshot directly (the control commands

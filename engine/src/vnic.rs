@@ -1,4 +1,4 @@
-//! A guest VNIC: its own object (MODEL.md: a NIC exists on its own and is
+//! A guest VNIC: its own object (docs/VPC-MODEL.md: a NIC exists on its own and is
 //! attached to an instance), bound to one guest port of the switch, with the
 //! rule tables of its layers and its epoch.
 

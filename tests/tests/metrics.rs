@@ -134,7 +134,7 @@ to = "b"
     assert!(status.success());
 }
 
-/// The layer label of a drop reason (MODEL.md's layers).
+/// The layer label of a drop reason (docs/VPC-MODEL.md's layers).
 fn layer_of(reason: &str) -> &'static str {
     match reason {
         "no_patch" | "tx_full" | "no_headroom" => "port",

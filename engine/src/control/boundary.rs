@@ -1,4 +1,4 @@
-//! The management thread's boundary commands (MODEL.md, *Roles and ports*):
+//! The management thread's boundary commands (docs/VPC-MODEL.md, *Roles and ports*):
 //! the external port with its next hop, and the boundary map (external IP ->
 //! the underlay address of the sled that owns it). Each builds the next
 //! snapshot from the current one and publishes it whole; a refused command

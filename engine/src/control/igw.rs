@@ -1,10 +1,10 @@
-//! The management thread's internet-gateway commands (MODEL.md, *Internet
+//! The management thread's internet-gateway commands (docs/VPC-MODEL.md, *Internet
 //! gateways and external IPs*): IP pools, internet gateways (IGWs) and the
 //! pools or ranges assigned to them, each VNIC's external IPs with the map
 //! external IP -> gateways, and the V2B table.
 //!
 //! Each command builds the next snapshot from the current one and publishes
-//! it whole; a refused command publishes nothing. Seed 000's update rules are
+//! it whole; a refused command publishes nothing. The update rules (docs/VPC-MODEL.md, *Update rules*) are
 //! kept by the epochs each command moves, and every change answers with the
 //! ports it updated:
 //!
@@ -306,7 +306,7 @@ pub fn pool_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<PoolInfo> {
         .collect()
 }
 
-/// `igw-create`: changes nothing in the data plane (seed 000).
+/// `igw-create`: changes nothing in the data plane (docs/VPC-MODEL.md, *Update rules*).
 pub fn igw_create(
     dir: &PortDirectory,
     tables: &TableStore,
@@ -1428,7 +1428,7 @@ mod tests {
         }
     }
 
-    /// MODEL.md's reference case (OPTE's `select_eip_conditioned_on_igw`),
+    /// docs/VPC-MODEL.md's reference case (OPTE's `select_eip_conditioned_on_igw`),
     /// configured through the commands: each destination gets its exact
     /// source, and IGW C (no IPs) is a drop.
     #[test]
