@@ -1,7 +1,7 @@
 //! What the pipeline reads of a frame, from the `wire` parsers: one parse per
 //! packet, whose result every layer shares.
 
-use super::{DropReason, FlowKey};
+use crate::{DropReason, FlowKey};
 use std::net::{IpAddr, Ipv6Addr};
 use wire::{self, MacAddr};
 

@@ -5,37 +5,33 @@
 //! with a [`Verdict`] per packet or burst. It depends on the wire formats
 //! (`vswitch-wire`), the memory hints (`vswitch-mem`) and the control API's
 //! types, never on DPDK: `docs/ARCHITECTURE.md` draws the crates.
+//!
+//! One folder per VPC layer (`gateway`, `firewall`, `router`, `nat`,
+//! `overlay`) and one for the boundary role, each with its tables, its
+//! decision and its tests; `sequencer` runs them in order and owns the flow
+//! table; `control` holds the commands' table logic.
 
 #![forbid(unsafe_code)]
 
 pub mod boundary;
 pub mod control;
-pub mod external;
 pub mod firewall;
-mod flow_key;
-mod flow_lists;
-pub mod flow_table;
+pub mod flow;
 pub mod frame;
 pub mod gateway;
-pub mod mss;
 pub mod nat;
-pub mod nat_rewrite;
-pub mod pipeline;
-pub mod router;
-
 pub mod overlay;
 pub mod patch;
 pub mod quick;
 mod role;
+pub mod router;
+pub mod sequencer;
 pub mod tables;
-pub mod tcp;
-pub mod too_big;
-pub mod v2p;
 mod verdict;
 pub mod vnic;
 pub mod vpc;
 
-pub use flow_key::{flow_key, proto, Direction, FlowKey, KeyWords};
+pub use flow::key::{flow_key, proto, Direction, FlowKey, KeyWords};
 pub use role::{PortRole, SwitchRole};
 pub use verdict::{DropReason, Verdict};
 pub use wire::pktbuf;
@@ -43,15 +39,5 @@ pub use wire::pktbuf;
 /// Index of a port in the switch's configuration order.
 pub type PortIdx = u16;
 
-#[cfg(test)]
-mod boundary_tests;
-#[cfg(test)]
-mod flow_key_tests;
-#[cfg(test)]
-mod hostile_tests;
-#[cfg(test)]
-mod mtu_tests;
-#[cfg(test)]
-mod nat_tests;
 #[cfg(test)]
 mod tests;

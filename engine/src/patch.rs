@@ -2,7 +2,7 @@
 //! untouched. The first processing stage, and the simplest user of the
 //! snapshot mechanism that later carries routes, V2P and gateway maps.
 
-use super::{DropReason, PortIdx, Verdict};
+use crate::{DropReason, PortIdx, Verdict};
 
 /// Ingress port -> egress port, for every port of the switch.
 #[derive(Debug, Clone, PartialEq, Eq)]

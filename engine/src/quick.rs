@@ -4,9 +4,9 @@
 //! without options. Anything else returns `None` and takes the full parser
 //! (`wire`), whose results these must equal (see the tests).
 
-use super::flow_key::misc_word;
-use super::frame::{FrameInfo, L3Facts};
-use super::{proto, FlowKey, KeyWords};
+use crate::flow::key::misc_word;
+use crate::frame::{FrameInfo, L3Facts};
+use crate::{proto, FlowKey, KeyWords};
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
@@ -41,7 +41,7 @@ pub fn quick_key(f: &[u8]) -> Option<(FlowKey, u8)> {
     core(f).map(|c| (FlowKey::from_words(&c.words), c.tcp_flags))
 }
 
-/// Everything [`super::frame::frame_info`] reports, for a common frame.
+/// Everything [`crate::frame::frame_info`] reports, for a common frame.
 #[inline]
 pub fn quick_info(f: &[u8]) -> Option<FrameInfo> {
     let c = core(f)?;
@@ -193,7 +193,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
         // Version 0, options one word; neither O (control) nor C (critical).
         && h[62] == 1
         && h[63] & 0xc0 == 0
-        && h[66..69] == [0, 0, super::external::BOUNDARY_VNI as u8]
+        && h[66..69] == [0, 0, crate::nat::igw::BOUNDARY_VNI as u8]
         && h[70..72] == [c0, c1]
         && h[72] == wire::geneve::OXIDE_OPT_EXTERNAL
         && h[73] & 0x1f == 0
@@ -346,8 +346,8 @@ mod tests {
     /// frame are left to the full parser.
     #[test]
     fn quick_external_agrees_with_the_full_parser() {
-        use crate::external::BOUNDARY_VNI;
         use crate::frame::parse_encap;
+        use crate::nat::igw::BOUNDARY_VNI;
         use crate::overlay::ExternalEncapTemplate;
         let sled: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
         let boundary: Ipv6Addr = "fd00:1701:d:99::1".parse().unwrap();

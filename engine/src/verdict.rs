@@ -1,6 +1,6 @@
 //! What the engine decides for a packet, and why a packet is dropped.
 
-use super::PortIdx;
+use crate::PortIdx;
 
 /// The engine's decision for a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,10 @@
 //! attached to an instance), bound to one guest port of the switch, with the
 //! rule tables of its layers and its epoch.
 
-use super::external::ExternalIps;
-use super::firewall::FirewallRules;
-use super::router::{RouteClass, RouteEntry, RouterTable};
-use super::PortIdx;
+use crate::firewall::FirewallRules;
+use crate::nat::igw::ExternalIps;
+use crate::router::{RouteClass, RouteEntry, RouterTable};
+use crate::PortIdx;
 use hashbrown::HashMap;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -77,7 +77,7 @@ pub struct Vnic {
     pub spec: VnicSpec,
     /// Moved by every change to its rules or to the V2P entries of its VNI;
     /// a flow cached at an older epoch is recomputed on its next packet.
-    /// Epochs come from one switch-wide counter ([`super::vpc::VpcState::next_epoch`]),
+    /// Epochs come from one switch-wide counter ([`crate::vpc::VpcState::next_epoch`]),
     /// so no two VNICs ever share one.
     pub epoch: u64,
     /// The epoch it was created at: a flow entry of its port from before is

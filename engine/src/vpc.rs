@@ -1,10 +1,10 @@
 //! The VPC state the workers read: VNICs by port and by (VNI, MAC), V2P, and
 //! this sled's underlay. Part of every table snapshot.
 
-use super::external::{ExternalOwners, IgwTable, V2bTable};
-use super::v2p::V2pTable;
-use super::vnic::Vnic;
-use super::PortIdx;
+use crate::nat::igw::{ExternalOwners, IgwTable, V2bTable};
+use crate::overlay::v2p::V2pTable;
+use crate::vnic::Vnic;
+use crate::PortIdx;
 use hashbrown::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -106,7 +106,7 @@ impl VpcState {
             for ip in ext.floating.iter().copied().chain(ext.ephemeral) {
                 owners.add(
                     ip,
-                    super::external::ExternalOwner {
+                    crate::nat::igw::ExternalOwner {
                         port: v.port,
                         ports: None,
                     },
@@ -115,7 +115,7 @@ impl VpcState {
             if let Some(s) = ext.snat {
                 owners.add(
                     s.ip,
-                    super::external::ExternalOwner {
+                    crate::nat::igw::ExternalOwner {
                         port: v.port,
                         ports: Some((s.first_port, s.last_port)),
                     },

@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::Mutex;
 use engine::control::{boundary as boundary_admin, igw as igw_admin, vpc as vpc_admin};
 use engine::control::PortDirectory;
-use engine::pipeline::{Engine, Path};
+use engine::sequencer::{Engine, Path};
 use engine::pktbuf::VecPacket;
 use engine::tables::{Snapshot, TableStore};
 use engine::{PortRole, SwitchRole, Verdict};

@@ -146,7 +146,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             tables: Arc::clone(&tables),
             stats: Arc::clone(&stats),
             running: Arc::clone(&running),
-            engine: engine::pipeline::Engine::new(cfg.workers.flow_table_size),
+            engine: engine::sequencer::Engine::new(cfg.workers.flow_table_size),
             mailbox,
             clearing: Vec::new(),
             credit: Vec::new(),

@@ -244,10 +244,10 @@ fn default_burst() -> usize {
     32
 }
 fn default_flows() -> usize {
-    engine::flow_table::DEFAULT_CAPACITY
+    engine::flow::table::DEFAULT_CAPACITY
 }
 fn default_flow_quota() -> usize {
-    engine::flow_table::DEFAULT_CAPACITY / 4
+    engine::flow::table::DEFAULT_CAPACITY / 4
 }
 fn default_spin() -> u64 {
     1000

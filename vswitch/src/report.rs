@@ -106,7 +106,7 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                     snat_ports: loops.map_or(0, |l| l.snat_ports.load(Relaxed)),
                     snat_allocated: loops.map_or(0, |l| l.snat_allocated.load(Relaxed)),
                     snat_exhausted: loops.map_or(0, |l| l.snat_exhausted.load(Relaxed)),
-                    flows_evicted: engine::flow_table::FlowClass::ALL
+                    flows_evicted: engine::flow::table::FlowClass::ALL
                         .iter()
                         .map(|c| {
                             let n = loops

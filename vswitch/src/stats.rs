@@ -80,7 +80,7 @@ pub struct LoopCounters {
     pub snat_exhausted: AtomicU64,
     /// Live flows evicted to make room since start, by class
     /// (`FlowClass` order; mirrors the flow table's counts).
-    pub flows_evicted: [AtomicU64; engine::flow_table::FlowClass::COUNT],
+    pub flows_evicted: [AtomicU64; engine::flow::table::FlowClass::COUNT],
     /// NAT reply keys held (a gauge): one per translated flow.
     pub nat_reverse: AtomicU64,
 }

@@ -6,7 +6,7 @@ use crate::config::IdleConfig;
 use crate::stats::{bump, WorkerCounters};
 use crossbeam_channel::{Receiver, Sender};
 use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
-use engine::pipeline::{Engine, FlowHint, Path};
+use engine::sequencer::{Engine, FlowHint, Path};
 use engine::tables::{Snapshot, TableStore};
 use engine::{DropReason, PortIdx, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,15 +41,15 @@ const PREFETCH_MIN_FLOWS: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct FlowReport {
     /// The flow's key.
-    pub id: engine::flow_table::FlowId,
+    pub id: engine::flow::table::FlowId,
     /// Its state.
-    pub state: engine::pipeline::FlowState,
+    pub state: engine::sequencer::FlowState,
     /// Epoch it was computed at.
     pub epoch: u64,
     /// TCP state name.
     pub tcp: Option<&'static str>,
     /// Its class (eviction order).
-    pub class: engine::flow_table::FlowClass,
+    pub class: engine::flow::table::FlowClass,
     /// Packets that used it.
     pub hits: u64,
     /// Nanoseconds since its last packet.
@@ -338,7 +338,7 @@ impl Worker {
                         let hint = ahead.hint(i);
                         engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
                     } else {
-                        engine::pipeline::Outcome {
+                        engine::sequencer::Outcome {
                             verdict: Verdict::Drop(DropReason::Unsupported),
                             path: Path::Early,
                         }

@@ -18,7 +18,7 @@
 
 use crate::control::specs;
 use crate::control::vpc::PortDirectory;
-use crate::external::{IgwSource, IgwTag, IpPool, IpRange, SnatSpec};
+use crate::nat::igw::{IgwSource, IgwTag, IpPool, IpRange, SnatSpec};
 use crate::router::RouterTarget;
 use crate::tables::{Snapshot, TableStore};
 use crate::vnic::Vnic;
@@ -320,7 +320,7 @@ pub fn igw_create(
         }
         s.vpc.igws.igws.insert(
             id,
-            crate::external::Igw {
+            crate::nat::igw::Igw {
                 name: name.unwrap_or_default().to_string(),
                 sources: BTreeSet::new(),
             },
@@ -490,7 +490,7 @@ fn gateway(cmd: &str, ip: IpAddr, g: &GatewayRef) -> Result<IgwTag, String> {
 }
 
 /// Replaces the VNIC of `port` by a copy with `ext` and the next epoch.
-fn put_external(s: &mut Snapshot, port: PortIdx, ext: crate::external::ExternalIps) {
+fn put_external(s: &mut Snapshot, port: PortIdx, ext: crate::nat::igw::ExternalIps) {
     let epoch = s.vpc.next_epoch();
     if let Some(slot) = s.vpc.vnics.get_mut(port as usize) {
         if let Some(v) = slot.as_ref() {
@@ -569,7 +569,7 @@ pub fn external_set(
         }
         igw_map = Some(out);
     }
-    let ext = crate::external::ExternalIps {
+    let ext = crate::nat::igw::ExternalIps {
         floating: req.floating.clone(),
         ephemeral: req.ephemeral,
         snat,
@@ -765,7 +765,7 @@ pub fn v2b_list(snap: &Snapshot) -> Vec<V2bEntry> {
 mod tests {
     use super::*;
     use crate::control::vpc::{route_add, route_del, vnic_create};
-    use crate::external::{select_source, NatSource};
+    use crate::nat::igw::{select_source, NatSource};
     use vswitch_api::VnicCreate;
     use wire::MacAddr;
 

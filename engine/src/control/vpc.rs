@@ -3,11 +3,11 @@
 //! publishes it whole; a refused command publishes nothing.
 
 use crate::control::specs;
-use crate::external::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::firewall::FirewallRules;
+use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::overlay::v2p::PhysTarget;
 use crate::router::{priority, RouteEntry, RouterTable, RouterTarget};
 use crate::tables::{Snapshot, TableStore};
-use crate::v2p::PhysTarget;
 use crate::vnic::{DhcpOptions, LayerHits, Vnic, VnicSpec};
 use crate::vpc::Underlay;
 use crate::PortRole;

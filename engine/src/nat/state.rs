@@ -18,9 +18,9 @@
 //! cursor (a range so nearly full for one remote that they are all held is
 //! treated as exhausted).
 
-use super::external::{IgwTag, NatSource};
-use super::flow_table::FlowId;
-use super::{proto, FlowKey, PortIdx};
+use crate::flow::table::FlowId;
+use crate::nat::igw::{IgwTag, NatSource};
+use crate::{proto, FlowKey, PortIdx};
 use hashbrown::HashMap;
 use std::net::IpAddr;
 
@@ -225,13 +225,13 @@ impl NatState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::external::SnatSpec;
     use super::*;
+    use crate::nat::igw::SnatSpec;
 
     fn id(sport: u16) -> FlowId {
         FlowId {
             port: 0,
-            realm: super::super::flow_table::Realm::Internet,
+            realm: crate::flow::table::Realm::Internet,
             key: FlowKey {
                 proto: proto::TCP,
                 src: "172.30.0.5".parse().unwrap(),

@@ -3,11 +3,11 @@
 //! what would not fit once encapsulated, and TCP MSS clamping both ways
 //! (VPC and through SNAT).
 
-use super::nat_tests::{check_to_boundary, igw_world_on, set_external, snat_only, source_of};
-use super::pipeline::Path;
-use super::tests::*;
-use super::DropReason;
 use crate::control::vpc as admin;
+use crate::nat::tests::{check_to_boundary, igw_world_on, set_external, snat_only, source_of};
+use crate::sequencer::Path;
+use crate::tests::*;
+use crate::DropReason;
 use etherparse::{
     Icmpv4Type, Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice,
 };

@@ -5,14 +5,14 @@
 //! may use; IPv4 without DF is dropped and counted (the switch does not
 //! fragment). The guest then lowers its path MTU and sends again.
 
-use super::gateway::{
+use crate::gateway::{
     emit_ip_header, ethertype_of, gateway_link_local, ip_header_len, write_reply, ReplyL2,
     REPLY_HOP_LIMIT,
 };
-use super::pipeline::{Outcome, Path};
-use super::pktbuf::PacketBuf;
-use super::vnic::Vnic;
-use super::{proto, DropReason, Verdict};
+use crate::pktbuf::PacketBuf;
+use crate::sequencer::{Outcome, Path};
+use crate::vnic::Vnic;
+use crate::{proto, DropReason, Verdict};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wire::icmpv4::Icmpv4Packet;
 use wire::icmpv6::Icmpv6Packet;

@@ -5,7 +5,7 @@
 //! fields. The outer UDP checksum is 0, which RFC 6935/6936 allow for tunnels
 //! over IPv6, so no per-packet checksum is needed.
 
-use super::FlowKey;
+use crate::FlowKey;
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
@@ -221,3 +221,5 @@ mod tests {
         assert!(!t.write(&mut short, 10, 0));
     }
 }
+
+pub mod v2p;

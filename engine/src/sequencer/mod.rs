@@ -10,25 +10,25 @@
 //! stateful allow is the entry itself: a reply finds the entry its request
 //! created.
 
-use super::external::{self, NatSource, BOUNDARY_MAC, BOUNDARY_VNI};
-use super::firewall::{FwAction, FwContext};
-use super::flow_key::reverse_words;
-use super::flow_table::{FlowEntry, FlowId, FlowTable, Realm, Refused, DEFAULT_TTL_NS};
-use super::frame::{frame_info, parse_encap, FrameInfo};
-use super::nat::{has_port, NatBinding, NatState};
-use super::nat_rewrite::{self, End, SrcRewrite};
-use super::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
-use super::pktbuf::PacketBuf;
-use super::quick::{
+use crate::firewall::{FwAction, FwContext};
+use crate::flow::key::reverse_words;
+use crate::flow::table::{FlowEntry, FlowId, FlowTable, Realm, Refused, DEFAULT_TTL_NS};
+use crate::flow::tcp::{self, TcpTracker};
+use crate::frame::{frame_info, parse_encap, FrameInfo};
+use crate::gateway::{mss, too_big};
+use crate::nat::igw::{self as external, NatSource, BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::nat::rewrite::{self as nat_rewrite, End, SrcRewrite};
+use crate::nat::{has_port, NatBinding, NatState};
+use crate::overlay::{flow_hash, EncapTemplate, ENCAP_LEN};
+use crate::pktbuf::PacketBuf;
+use crate::quick::{
     quick_encap, quick_encap_end, quick_external, quick_info, quick_words, QUICK_ENCAP_LEN,
     QUICK_EXTERNAL_LEN,
 };
-use super::router::{RouteEntry, RouterTarget};
-use super::tcp::{self, TcpTracker};
-use super::vnic::Vnic;
-use super::{boundary, gateway, proto, Direction, DropReason, FlowKey, KeyWords, PortIdx, Verdict};
-use super::{mss, too_big};
+use crate::router::{RouteEntry, RouterTarget};
 use crate::tables::Snapshot;
+use crate::vnic::Vnic;
+use crate::{boundary, gateway, proto, Direction, DropReason, FlowKey, KeyWords, PortIdx, Verdict};
 use hashbrown::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -1130,7 +1130,7 @@ impl Engine {
     }
 
     /// The NAT state's counters and sizes (SNAT ports held, reply keys held).
-    pub fn nat_state(&self) -> (super::nat::NatCounters, usize, usize) {
+    pub fn nat_state(&self) -> (crate::nat::NatCounters, usize, usize) {
         (
             self.nat.counters(),
             self.nat.snat_ports_held(),
@@ -1298,7 +1298,7 @@ impl Engine {
     fn underlay_quick<'s>(
         &self,
         snap: &'s Snapshot,
-        u: &super::vpc::Underlay,
+        u: &crate::vpc::Underlay,
         bytes: &[u8],
     ) -> Option<(&'s Vnic, KeyWords, u8, u64)> {
         let (vni, mac) = quick_encap(bytes, &u.addr)?;
@@ -1349,7 +1349,7 @@ fn refusal_reason(r: Refused) -> DropReason {
 /// The shared outer headers toward `dst` (cached; past the bound the cache starts over).
 fn template_to(
     templates: &mut HashMap<TemplateKey, Arc<EncapTemplate>>,
-    u: &super::vpc::Underlay,
+    u: &crate::vpc::Underlay,
     dst: std::net::Ipv6Addr,
     vni: u32,
 ) -> Arc<EncapTemplate> {

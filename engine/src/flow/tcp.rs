@@ -6,7 +6,7 @@
 //! side answers: otherwise anyone could fill the table with 8000 s entries by
 //! sending bare ACKs.
 
-use super::Direction;
+use crate::Direction;
 
 /// TCP flag bits.
 pub mod flags {

@@ -4,7 +4,7 @@
 //! The port of ICMP echo is its identifier (docs/VPC-MODEL.md, *Flow tables*), so an
 //! echo's identifier is rewritten where a transport port would be.
 
-use super::proto;
+use crate::proto;
 use std::net::IpAddr;
 use wire::checksum;
 
@@ -207,7 +207,7 @@ fn delta(old: &[u8], new: &[u8]) -> u32 {
 impl SrcRewrite {
     /// The rewrite of the source of `guest`'s packets to `ip` (and `port`,
     /// for a flow with ports); `None` when the families differ.
-    pub fn compile(guest: &super::FlowKey, ip: IpAddr, port: Option<u16>) -> Option<Self> {
+    pub fn compile(guest: &crate::FlowKey, ip: IpAddr, port: Option<u16>) -> Option<Self> {
         let mut addr = [0u8; 16];
         let (v4, ip_d) = match (guest.src, ip) {
             (IpAddr::V4(o), IpAddr::V4(n)) => {
@@ -314,7 +314,7 @@ fn adjust(f: &mut [u8], at: usize, d: u16, udp: bool) {
 pub struct IcmpError {
     /// The quoted packet's addresses, protocol and ports (or echo id), in the
     /// quoted packet's own orientation.
-    pub quoted: super::FlowKey,
+    pub quoted: crate::FlowKey,
 }
 
 fn is_error(v4: bool, icmp_type: u8) -> bool {
@@ -364,7 +364,7 @@ pub fn icmp_error(f: &[u8]) -> Option<IcmpError> {
         _ => (0, 0, None),
     };
     Some(IcmpError {
-        quoted: super::FlowKey {
+        quoted: crate::FlowKey {
             proto: q.proto,
             src,
             dst,
@@ -591,7 +591,7 @@ mod tests {
 
     #[test]
     fn compiled_rewrite_equals_the_general_one() {
-        use super::super::FlowKey;
+        use crate::FlowKey;
         let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
         let mut frames: Vec<(Vec<u8>, IpAddr, Option<u16>)> = vec![
             (
@@ -622,7 +622,7 @@ mod tests {
             .unwrap();
         frames.push((echo, ip("192.168.0.2"), Some(0x4321)));
         for (f, to, port) in frames {
-            let (key, _) = super::super::quick::quick_key(&f).unwrap();
+            let (key, _) = crate::quick::quick_key(&f).unwrap();
             let key: FlowKey = key;
             let r = SrcRewrite::compile(&key, to, port).unwrap();
             let mut a = f.clone();
@@ -653,7 +653,7 @@ mod tests {
             }
             let _ = rewrite(&mut f, End::Src, ip("1.2.3.4"), Some(5));
             let _ = icmp_error(&f);
-            let k = super::super::FlowKey {
+            let k = crate::FlowKey {
                 proto: f.get(23).copied().unwrap_or(17),
                 src: ip("1.1.1.1"),
                 dst: ip("2.2.2.2"),

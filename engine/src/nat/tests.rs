@@ -5,11 +5,11 @@
 //! revalidation. State is set in the snapshot directly (the control commands
 //! that set it have their own tests); frames are checked with `etherparse`.
 
-use super::external::{ExternalIps, Igw, IgwSource, IpPool, IpRange, SnatSpec, BOUNDARY_MAC};
-use super::tests::*;
-use super::vnic::Vnic;
-use super::{DropReason, PortIdx};
 use crate::control::vpc as admin;
+use crate::nat::igw::{ExternalIps, Igw, IgwSource, IpPool, IpRange, SnatSpec, BOUNDARY_MAC};
+use crate::tests::*;
+use crate::vnic::Vnic;
+use crate::{DropReason, PortIdx};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -19,17 +19,17 @@ const IGW_A: u32 = 1;
 const IGW_B: u32 = 2;
 const IGW_C: u32 = 3;
 const IGW_D: u32 = 4;
-pub(super) const SNAT_IP: [u8; 4] = [10, 77, 77, 13];
+pub(crate) const SNAT_IP: [u8; 4] = [10, 77, 77, 13];
 const EPHEMERAL: [u8; 4] = [192, 168, 0, 1];
-pub(super) const FIP2: [u8; 4] = [192, 168, 0, 2];
+pub(crate) const FIP2: [u8; 4] = [192, 168, 0, 2];
 const FIP3: [u8; 4] = [192, 168, 0, 3];
 const FIP4: [u8; 4] = [192, 168, 0, 4];
 
-pub(super) fn boundary() -> Ipv6Addr {
+pub(crate) fn boundary() -> Ipv6Addr {
     "fd00:1701:d:99::1".parse().unwrap()
 }
 
-pub(super) fn ip(a: [u8; 4]) -> IpAddr {
+pub(crate) fn ip(a: [u8; 4]) -> IpAddr {
     IpAddr::from(a)
 }
 
@@ -39,12 +39,12 @@ fn range(a: [u8; 4], b: [u8; 4]) -> IpRange {
 
 /// The world of `tests.rs` plus pools, gateways A-D, a boundary endpoint
 /// for every destination, and guest a's routes of the reference case.
-pub(super) fn igw_world() -> World {
+pub(crate) fn igw_world() -> World {
     igw_world_on(World::new())
 }
 
 /// [`igw_world`] built on `w`.
-pub(super) fn igw_world_on(w: World) -> World {
+pub(crate) fn igw_world_on(w: World) -> World {
     w.tables
         .update(|s| {
             let t = &mut s.vpc.igws;
@@ -98,7 +98,7 @@ pub(super) fn igw_world_on(w: World) -> World {
 
 /// Sets guest port `port`'s external IPs (bumping its epoch, as the control
 /// command does).
-pub(super) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
+pub(crate) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
     w.tables
         .update(|s| {
             let v = s.vpc.vnic(port).cloned().ok_or("no vnic")?;
@@ -138,7 +138,7 @@ fn reference_ips() -> ExternalIps {
 }
 
 /// Only a SNAT address (10.77.77.13) with ports `first..=last`.
-pub(super) fn snat_only(first: u16, last: u16) -> ExternalIps {
+pub(crate) fn snat_only(first: u16, last: u16) -> ExternalIps {
     ExternalIps {
         snat: Some(SnatSpec {
             ip: ip(SNAT_IP),
@@ -149,7 +149,7 @@ pub(super) fn snat_only(first: u16, last: u16) -> ExternalIps {
     }
 }
 
-pub(super) fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
+pub(crate) fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .icmpv4_echo_request(id, 1);
@@ -158,7 +158,7 @@ pub(super) fn echo_from_a(dst: [u8; 4], id: u16) -> Vec<u8> {
     v
 }
 
-pub(super) fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+pub(crate) fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .tcp(sport, dport, 100, 4096)
@@ -170,12 +170,12 @@ pub(super) fn tcp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 
 /// A frame from the internet as the boundary delivers it: Geneve VNI 99 with
 /// the External option, inner destination MAC the boundary's.
-pub(super) fn from_boundary(inner: &[u8]) -> Vec<u8> {
+pub(crate) fn from_boundary(inner: &[u8]) -> Vec<u8> {
     geneve(inner, sled(1), 99, &[0x01, 0x29, 0x00, 0x00])
 }
 
 /// Checks the outer headers toward the boundary; returns the inner frame.
-pub(super) fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
+pub(crate) fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
     let p = SlicedPacket::from_ethernet(frame).unwrap();
     let Some(NetSlice::Ipv6(v6)) = &p.net else {
         panic!("outer is not IPv6")
@@ -199,7 +199,7 @@ pub(super) fn check_to_boundary(frame: &[u8]) -> Vec<u8> {
 
 /// Source address and port (or echo id) of an inner IPv4 frame, checking
 /// its checksums on the way.
-pub(super) fn source_of(inner: &[u8]) -> ([u8; 4], u16) {
+pub(crate) fn source_of(inner: &[u8]) -> ([u8; 4], u16) {
     let p = SlicedPacket::from_ethernet(inner).unwrap();
     let Some(NetSlice::Ipv4(v4)) = &p.net else {
         panic!("not IPv4")
@@ -283,7 +283,7 @@ fn snat_when_nothing_else_and_deny_without_any_address() {
         ports.insert(port);
         // The next packet of the flow keeps its port (fast path).
         let (o2, out2) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], sport, 443), 0);
-        assert_eq!(o2.path, super::pipeline::Path::Fast);
+        assert_eq!(o2.path, crate::sequencer::Path::Fast);
         assert_eq!(out2, out);
     }
     assert_eq!(ports.len(), 4, "one port per flow");

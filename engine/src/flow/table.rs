@@ -44,10 +44,10 @@
 //!   30 MB, and with 4 KB pages most lookups also missed the TLB, whose page
 //!   walk held up even the prefetches (encap-100k 6.6 -> 8.5 Mpps with them).
 
-use super::flow_lists::ClassLists;
-pub use super::flow_lists::FlowClass;
-use super::tcp::{TcpState, TcpTracker};
-use super::{Direction, FlowKey, KeyWords, PortIdx};
+use crate::flow::lists::ClassLists;
+pub use crate::flow::lists::FlowClass;
+use crate::flow::tcp::{TcpState, TcpTracker};
+use crate::{Direction, FlowKey, KeyWords, PortIdx};
 use mem::{prefetch, prefetch_offset, HugeArray};
 use std::hash::BuildHasher;
 
@@ -1070,5 +1070,5 @@ impl<V> FlowTable<V> {
 }
 
 #[cfg(test)]
-#[path = "flow_table_tests.rs"]
+#[path = "table_tests.rs"]
 mod tests;

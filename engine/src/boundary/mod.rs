@@ -18,15 +18,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::external::{BOUNDARY_MAC, BOUNDARY_VNI};
-use super::frame::{encap_error, frame_info, L3Facts};
-use super::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
-use super::pipeline::{Outcome, Path};
-use super::pktbuf::PacketBuf;
-use super::quick::quick_info;
-use super::vpc::{ExternalPort, Underlay};
-use super::{proto, DropReason, PortIdx, Verdict};
+use crate::frame::{encap_error, frame_info, L3Facts};
+use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
+use crate::pktbuf::PacketBuf;
+use crate::quick::quick_info;
+use crate::sequencer::{Outcome, Path};
 use crate::tables::Snapshot;
+use crate::vpc::{ExternalPort, Underlay};
+use crate::{proto, DropReason, PortIdx, Verdict};
 use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use wire::ethernet::{ethertype, EthernetFrame, EthernetRepr};
 use wire::icmpv4::{self, Icmpv4Packet};
@@ -360,3 +360,6 @@ fn write_reply<P: PacketBuf>(
         _ => drop(DropReason::Malformed, Path::Early),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,9 +2,9 @@
 //! against a map), expiry, and the table under pressure (eviction order,
 //! quotas, bounded work).
 
-use super::super::tcp::{flags, TcpState};
-use super::super::{proto, Direction};
 use super::*;
+use crate::flow::tcp::{flags, TcpState};
+use crate::{proto, Direction};
 use std::net::IpAddr;
 
 const S: u64 = 1_000_000_000;
@@ -514,7 +514,7 @@ fn check_invariants<V>(t: &FlowTable<V>) {
 fn bucket_is_one_line_and_an_entry_two() {
     assert_eq!(std::mem::size_of::<Bucket>(), 64);
     assert_eq!(std::mem::align_of::<Bucket>(), 64);
-    let slot = std::mem::size_of::<Option<Slot<crate::pipeline::FlowState>>>();
+    let slot = std::mem::size_of::<Option<Slot<crate::sequencer::FlowState>>>();
     assert!(slot <= 128, "an engine entry takes {slot} bytes");
 }
 

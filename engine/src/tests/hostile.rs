@@ -4,14 +4,14 @@
 //! and the fixed-offset fast path against the full parser on mutated
 //! lengths.
 
-use super::external::{ExternalIps, BOUNDARY_MAC};
-use super::flow_table::{FlowClass, Realm};
-use super::nat_tests::*;
-use super::pipeline::Path;
-use super::tests::*;
-use super::vnic::Vnic;
-use super::{DropReason, PortIdx, Verdict};
 use crate::control::vpc as admin;
+use crate::flow::table::{FlowClass, Realm};
+use crate::nat::igw::{ExternalIps, BOUNDARY_MAC};
+use crate::nat::tests::*;
+use crate::sequencer::Path;
+use crate::tests::*;
+use crate::vnic::Vnic;
+use crate::{DropReason, PortIdx, Verdict};
 use etherparse::{icmpv4::DestUnreachableHeader, Icmpv4Type, PacketBuilder};
 use std::sync::Arc;
 

@@ -4,14 +4,14 @@
 //! uses; frames are built and read back with `etherparse` and the `wire`
 //! parsers.
 
-use super::boundary;
-use super::external::{BOUNDARY_MAC, BOUNDARY_VNI};
-use super::pipeline::{Engine, Outcome, Path};
-use super::pktbuf::{PacketBuf, VecPacket};
-use super::{DropReason, FlowKey, PortIdx, Verdict};
+use crate::boundary;
 use crate::control::boundary as badmin;
 use crate::control::vpc::{self as admin, PortDirectory};
+use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::pktbuf::{PacketBuf, VecPacket};
+use crate::sequencer::{Engine, Outcome, Path};
 use crate::tables::{Snapshot, TableStore};
+use crate::{DropReason, FlowKey, PortIdx, Verdict};
 use crate::{PortRole, SwitchRole};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::{IpAddr, Ipv6Addr};
@@ -229,7 +229,7 @@ fn check_external_encap(frame: &[u8], to_sled: Ipv6Addr) -> (u16, u32, Vec<u8>) 
     assert!(e.geneve.external, "the External option is recognised");
     assert_eq!(e.geneve.vni, BOUNDARY_VNI);
     assert_eq!(e.inner_offset, 74);
-    let facts = super::frame::parse_encap(frame).unwrap();
+    let facts = crate::frame::parse_encap(frame).unwrap();
     assert!(facts.external);
     assert_eq!(facts.inner_dst_mac, MacAddr(BOUNDARY_MAC));
     (udp.source_port(), label, frame[74..].to_vec())
@@ -253,7 +253,7 @@ fn inbound_is_encapsulated_toward_the_sled_with_the_external_option() {
         dst_port: 80,
         icmp: None,
     };
-    let entropy = super::overlay::flow_hash(&key);
+    let entropy = crate::overlay::flow_hash(&key);
     assert_eq!(sport, 0xc000 | (entropy as u16 & 0x3fff));
     assert_eq!(label, entropy & 0xfffff);
     assert_eq!(

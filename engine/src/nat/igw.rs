@@ -296,7 +296,7 @@ impl V2bTable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExternalOwner {
     /// The guest port.
-    pub port: super::PortIdx,
+    pub port: crate::PortIdx,
     /// `None` for a 1:1 address (floating, ephemeral); the SNAT range otherwise.
     pub ports: Option<(u16, u16)>,
 }
@@ -314,7 +314,7 @@ impl ExternalOwners {
     }
 
     /// The port that owns `ip` 1:1, if any.
-    pub fn one_to_one(&self, ip: IpAddr) -> Option<super::PortIdx> {
+    pub fn one_to_one(&self, ip: IpAddr) -> Option<crate::PortIdx> {
         self.map
             .get(&ip)?
             .iter()
@@ -323,7 +323,7 @@ impl ExternalOwners {
     }
 
     /// The port whose SNAT range on `ip` holds `port`.
-    pub fn snat_owner(&self, ip: IpAddr, port: u16) -> Option<super::PortIdx> {
+    pub fn snat_owner(&self, ip: IpAddr, port: u16) -> Option<crate::PortIdx> {
         self.map
             .get(&ip)?
             .iter()

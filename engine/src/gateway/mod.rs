@@ -19,11 +19,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::frame::{FrameInfo, L3Facts};
-use super::pipeline::{Outcome, Path};
-use super::pktbuf::PacketBuf;
-use super::vnic::Vnic;
-use super::{proto, DropReason, Verdict};
+use crate::frame::{FrameInfo, L3Facts};
+use crate::pktbuf::PacketBuf;
+use crate::sequencer::{Outcome, Path};
+use crate::vnic::Vnic;
+use crate::{proto, DropReason, Verdict};
 use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use wire::dhcpv4::{self, DhcpMessageRepr, DhcpMessageType, DhcpPacket, DhcpReplyRepr};
 use wire::dhcpv6::{
@@ -959,6 +959,8 @@ fn hairpin(vnic: &Vnic) -> Outcome {
     }
 }
 
+pub mod mss;
+pub mod too_big;
+
 #[cfg(test)]
-#[path = "gateway_tests.rs"]
 mod tests;

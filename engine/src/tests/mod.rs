@@ -3,34 +3,34 @@
 //! through the same functions the control socket uses. Frames are built and
 //! read back with `etherparse`, an independent implementation.
 
-use super::pipeline::{Engine, Outcome, Path};
-use super::pktbuf::{PacketBuf, VecPacket};
-use super::{DropReason, PortIdx, Verdict};
 use crate::control::vpc::{self as admin, PortDirectory};
+use crate::pktbuf::{PacketBuf, VecPacket};
+use crate::sequencer::{Engine, Outcome, Path};
 use crate::tables::{Snapshot, TableStore};
 use crate::PortRole;
+use crate::{DropReason, PortIdx, Verdict};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::Ipv6Addr;
 use vswitch_api::{FwRuleSpec, VnicCreate};
 use wire::MacAddr;
 
-pub(super) const VNI: u32 = 7777;
-pub(super) const S: u64 = 1_000_000_000;
-pub(super) const GUEST_A: PortIdx = 0;
-pub(super) const UPLINK: PortIdx = 1;
-pub(super) const GUEST_B: PortIdx = 2;
-pub(super) const MAC_A: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x05];
-pub(super) const MAC_B: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x06];
-pub(super) const MAC_REMOTE: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x09];
-pub(super) const GW_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x01];
-pub(super) const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-pub(super) const NEXTHOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
-pub(super) const IP_A: [u8; 4] = [172, 30, 0, 5];
-pub(super) const IP_B: [u8; 4] = [172, 30, 0, 6];
-pub(super) const IP_REMOTE: [u8; 4] = [172, 30, 0, 9];
+pub(crate) const VNI: u32 = 7777;
+pub(crate) const S: u64 = 1_000_000_000;
+pub(crate) const GUEST_A: PortIdx = 0;
+pub(crate) const UPLINK: PortIdx = 1;
+pub(crate) const GUEST_B: PortIdx = 2;
+pub(crate) const MAC_A: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x05];
+pub(crate) const MAC_B: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x06];
+pub(crate) const MAC_REMOTE: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x09];
+pub(crate) const GW_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0xff, 0x00, 0x01];
+pub(crate) const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub(crate) const NEXTHOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+pub(crate) const IP_A: [u8; 4] = [172, 30, 0, 5];
+pub(crate) const IP_B: [u8; 4] = [172, 30, 0, 6];
+pub(crate) const IP_REMOTE: [u8; 4] = [172, 30, 0, 9];
 
 /// A firewall rule in the test's shorthand: direction, priority, action, hosts, protocols, ports.
-pub(super) type Rule<'a> = (
+pub(crate) type Rule<'a> = (
     &'a str,
     u16,
     &'a str,
@@ -39,29 +39,29 @@ pub(super) type Rule<'a> = (
     &'a [&'a str],
 );
 
-pub(super) fn sled(n: u16) -> Ipv6Addr {
+pub(crate) fn sled(n: u16) -> Ipv6Addr {
     Ipv6Addr::new(0xfd00, 0x1701, 0xd, 0x0100 + n, 0, 0, 0, 1)
 }
 
-pub(super) fn mac_s(m: [u8; 6]) -> String {
+pub(crate) fn mac_s(m: [u8; 6]) -> String {
     MacAddr(m).to_string()
 }
 
 /// A sled switch (this sled is 1) with guest ports a and b, an uplink, and a
 /// remote guest 172.30.0.9 on sled 2.
-pub(super) struct World {
-    pub(super) dir: PortDirectory,
-    pub(super) tables: TableStore,
-    pub(super) engine: Engine,
+pub(crate) struct World {
+    pub(crate) dir: PortDirectory,
+    pub(crate) tables: TableStore,
+    pub(crate) engine: Engine,
 }
 
 impl World {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_uplink_mtu(9000)
     }
 
     /// The world with an uplink of MTU `mtu` (guest ports 1500).
-    pub(super) fn with_uplink_mtu(mtu: u16) -> Self {
+    pub(crate) fn with_uplink_mtu(mtu: u16) -> Self {
         let dir = PortDirectory {
             names: vec!["a".into(), "up".into(), "b".into()],
             roles: vec![PortRole::Guest, PortRole::Uplink, PortRole::Guest],
@@ -104,12 +104,12 @@ impl World {
         w
     }
 
-    pub(super) fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
+    pub(crate) fn vnic(&self, port: &str, mac: [u8; 6], ip: [u8; 4]) {
         self.vnic_in(port, mac, ip, VNI, Some(1430));
     }
 
     /// A VNIC on `port` in `vni`, advertising `mtu` (none: the one that fits).
-    pub(super) fn vnic_in(
+    pub(crate) fn vnic_in(
         &self,
         port: &str,
         mac: [u8; 6],
@@ -140,7 +140,7 @@ impl World {
         .unwrap();
     }
 
-    pub(super) fn firewall(&self, port: &str, rules: &[Rule]) {
+    pub(crate) fn firewall(&self, port: &str, rules: &[Rule]) {
         let specs: Vec<FwRuleSpec> = rules
             .iter()
             .map(|(d, prio, action, hosts, protos, ports)| FwRuleSpec {
@@ -157,7 +157,7 @@ impl World {
 
     /// Runs a frame through the engine as the worker does: the first
     /// pass's hint, then processing from it.
-    pub(super) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
+    pub(crate) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
         let snap = self.tables.current();
         let mut p = VecPacket::new(frame);
         let hint = self.engine.flow_hint(&snap, port, frame);
@@ -169,7 +169,7 @@ impl World {
 
     /// Runs a frame through the engine without a hint (the lookup reads
     /// the key and hashes on its own).
-    pub(super) fn run_unhinted(
+    pub(crate) fn run_unhinted(
         &mut self,
         port: PortIdx,
         frame: &[u8],
@@ -183,7 +183,7 @@ impl World {
 }
 
 /// A UDP frame from guest a to `dst`, as the guest sends it (to its gateway's MAC).
-pub(super) fn udp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+pub(crate) fn udp_from_a(dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, GW_MAC)
         .ipv4(IP_A, dst, 64)
         .udp(sport, dport);
@@ -204,7 +204,7 @@ fn udp_to_a(src_mac: [u8; 6], src: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 }
 
 /// Wraps `inner` in Geneve from sled 2 to `dst` with `vni`.
-pub(super) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
+pub(crate) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> Vec<u8> {
     let mut g = vec![(options.len() / 4) as u8, 0, 0x65, 0x58];
     g.extend_from_slice(&(vni << 8).to_be_bytes());
     g.extend_from_slice(options);
@@ -217,14 +217,14 @@ pub(super) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> V
     v
 }
 
-pub(super) fn forwarded(o: Outcome) -> PortIdx {
+pub(crate) fn forwarded(o: Outcome) -> PortIdx {
     match o.verdict {
         Verdict::Forward(p) => p,
         Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
     }
 }
 
-pub(super) fn dropped(o: Outcome) -> DropReason {
+pub(crate) fn dropped(o: Outcome) -> DropReason {
     match o.verdict {
         Verdict::Drop(r) => r,
         Verdict::Forward(p) => panic!("forwarded to {p}"),
@@ -668,3 +668,6 @@ fn hinted_processing_equals_unhinted() {
     let r = plain.engine.process(&snap, GUEST_B, &mut q, 2 * S);
     assert_eq!((o, p.to_vec()), (r, q.to_vec()));
 }
+
+mod hostile;
+mod mtu;

@@ -13,7 +13,7 @@
 //! list's head that was used since it was queued gets a second chance, a
 //! move to the tail, when a sweep or an eviction reaches it (CLOCK).
 
-use super::PortIdx;
+use crate::PortIdx;
 
 /// How far a flow has come, which decides when it may be evicted: in this
 /// order, embryonic first, established last. Linux conntrack's early drop

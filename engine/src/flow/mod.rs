@@ -1,0 +1,9 @@
+//! The unified flow table: a connection's key, its entry (both directions in
+//! one), the per-class expiry lists and the TCP state tracker.
+
+pub mod key;
+#[cfg(test)]
+mod key_tests;
+mod lists;
+pub mod table;
+pub mod tcp;
