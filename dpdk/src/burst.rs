@@ -2,7 +2,7 @@
 
 use super::{Mempool, RxQueue, TxQueue};
 use dpdk_sys::rte_mbuf;
-use wire::pktbuf::PacketBuf;
+use wire::pktbuf::{PacketBuf, PacketBurst};
 
 /// The most packets a burst holds.
 pub const BURST_MAX: usize = 64;
@@ -316,6 +316,31 @@ impl Burst {
 impl Drop for Burst {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+/// The burst as the engine processes it (it edits only single-segment packets).
+impl PacketBurst for Burst {
+    type Packet<'a> = MbufPacket<'a>;
+
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline(always)]
+    fn contiguous(&self, i: usize) -> Option<&[u8]> {
+        (i < self.len() && self.is_contiguous(i)).then(|| self.data(i))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, i: usize) {
+        Burst::prefetch(self, i)
+    }
+
+    #[inline(always)]
+    fn packet(&mut self, i: usize) -> MbufPacket<'_> {
+        Burst::packet(self, i)
     }
 }
 

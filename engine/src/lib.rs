@@ -22,7 +22,7 @@ pub mod gateway;
 pub mod nat;
 pub mod overlay;
 pub mod patch;
-pub mod quick;
+pub mod reply;
 mod role;
 pub mod router;
 pub mod sequencer;
@@ -33,7 +33,7 @@ pub mod vpc;
 
 pub use flow::key::{flow_key, proto, Direction, FlowKey, KeyWords};
 pub use role::{PortRole, SwitchRole};
-pub use verdict::{DropReason, Verdict};
+pub use verdict::{DropReason, Outcome, Path, Verdict};
 pub use wire::pktbuf;
 
 /// Index of a port in the switch's configuration order.

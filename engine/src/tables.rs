@@ -7,6 +7,7 @@
 
 use crate::patch::PatchTable;
 use crate::vpc::VpcState;
+use crate::{PortIdx, SwitchRole, Verdict};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,16 +21,76 @@ pub struct Snapshot {
     pub patch: PatchTable,
     /// VNICs, V2P, underlay.
     pub vpc: VpcState,
+    /// What the switch is: fixed at start-up, carried by every snapshot.
+    pub role: SwitchRole,
+    /// What each port is, resolved from the tables above when the snapshot
+    /// is published, so that a packet's path is picked by one index.
+    kinds: Vec<PortKind>,
+}
+
+/// What a port's packets are, as of one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// Patched to another port, outside the VPC pipeline.
+    Patched(PortIdx),
+    /// A guest port with its VNIC.
+    Guest,
+    /// The underlay uplink (a sled's decapsulation, or the boundary's).
+    Uplink,
+    /// The boundary's external port.
+    External,
+    /// Nothing yet: its packets are dropped.
+    Unused,
 }
 
 impl Snapshot {
-    /// The first snapshot of a switch with `ports` ports.
+    /// The first snapshot of a sled switch with `ports` ports.
     pub fn empty(ports: usize) -> Self {
-        Snapshot {
+        Self::with_role(SwitchRole::Sled, ports)
+    }
+
+    /// The first snapshot of a switch of `role` with `ports` ports.
+    pub fn with_role(role: SwitchRole, ports: usize) -> Self {
+        let mut s = Snapshot {
             generation: 0,
             patch: PatchTable::new(ports),
             vpc: VpcState::new(ports),
-        }
+            role,
+            kinds: Vec::new(),
+        };
+        s.resolve_ports();
+        s
+    }
+
+    /// The kind of `port` (`Unused` past the last).
+    #[inline(always)]
+    pub fn port_kind(&self, port: PortIdx) -> PortKind {
+        self.kinds
+            .get(usize::from(port))
+            .copied()
+            .unwrap_or(PortKind::Unused)
+    }
+
+    /// Resolves every port's kind from the tables: a patch first, then the
+    /// boundary's external port, a VNIC, the underlay uplink.
+    pub fn resolve_ports(&mut self) {
+        let ports = self.patch.ports().max(self.vpc.vnics.len());
+        self.kinds = (0..ports)
+            .map(|p| {
+                let p = p as PortIdx;
+                if let Verdict::Forward(to) = self.patch.forward(p) {
+                    PortKind::Patched(to)
+                } else if self.vpc.external_port.is_some_and(|x| x.port == p) {
+                    PortKind::External
+                } else if self.vpc.vnic(p).is_some() {
+                    PortKind::Guest
+                } else if self.vpc.underlay.is_some_and(|u| u.uplink == p) {
+                    PortKind::Uplink
+                } else {
+                    PortKind::Unused
+                }
+            })
+            .collect();
     }
 }
 
@@ -69,6 +130,7 @@ impl TableStore {
     ) -> Result<Arc<Snapshot>, E> {
         let mut next = Snapshot::clone(&self.current.load());
         change(&mut next)?;
+        next.resolve_ports();
         next.generation += 1;
         let next = Arc::new(next);
         self.current.store(Arc::clone(&next));

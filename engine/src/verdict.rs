@@ -11,6 +11,51 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+/// How a packet went through the engine (for per-port counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Forwarded by the patch table, outside the VPC pipeline.
+    Patch,
+    /// A cached transform was applied.
+    Fast,
+    /// The layers ran.
+    Slow,
+    /// A generated reply (the virtual gateway's, the boundary's) leaves on
+    /// the ingress port.
+    Hairpin,
+    /// Dropped before any flow lookup.
+    Early,
+}
+
+/// The engine's answer for one packet: a layer's or the sequencer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Where the packet goes.
+    pub verdict: Verdict,
+    /// How it got there.
+    pub path: Path,
+}
+
+impl Outcome {
+    /// A drop for `reason`.
+    #[inline]
+    pub fn drop(reason: DropReason, path: Path) -> Self {
+        Outcome {
+            verdict: Verdict::Drop(reason),
+            path,
+        }
+    }
+
+    /// Transmit on `port`.
+    #[inline]
+    pub fn forward(port: PortIdx, path: Path) -> Self {
+        Outcome {
+            verdict: Verdict::Forward(port),
+            path,
+        }
+    }
+}
+
 macro_rules! drop_reasons {
     ($($variant:ident = $label:literal, $layer:literal, $doc:literal;)*) => {
         /// Why a packet was dropped. Every drop is counted under exactly one

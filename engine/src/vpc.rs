@@ -45,7 +45,7 @@ pub struct VpcState {
     /// Boundary role: external address -> the underlay address of its sled.
     pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
     /// Boundary role: the external port, once set.
-    pub external: Option<ExternalPort>,
+    pub external_port: Option<ExternalPort>,
     /// The last epoch handed out (see [`Self::next_epoch`]).
     pub epochs: u64,
 }

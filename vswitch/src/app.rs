@@ -95,7 +95,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         });
     }
 
-    let mut snapshot = Snapshot::empty(ports.len());
+    let mut snapshot = Snapshot::with_role(cfg.role, ports.len());
     for e in &cfg.patch {
         let idx = |n: &str| {
             ports

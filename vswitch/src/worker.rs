@@ -1,14 +1,15 @@
 //! The poll-mode worker: `rx_burst` -> engine -> `tx_burst`, in batches, on its
-//! own lcore, never taking a lock. One packet's path through the switch is
-//! this file, `engine/pipeline.rs` and `dpdk/burst.rs`.
+//! own lcore, never taking a lock. The engine takes a whole burst at a time
+//! (`engine/src/sequencer/burst.rs`); `docs/ARCHITECTURE.md` follows one
+//! packet from `rx_burst` to `tx_burst`.
 
 use crate::config::IdleConfig;
 use crate::stats::{bump, WorkerCounters};
 use crossbeam_channel::{Receiver, Sender};
 use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
-use engine::sequencer::{Engine, FlowHint, Path};
-use engine::tables::{Snapshot, TableStore};
-use engine::{DropReason, PortIdx, Verdict};
+use engine::sequencer::Engine;
+use engine::tables::TableStore;
+use engine::{DropReason, Outcome, Path, PortIdx, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +33,6 @@ pub const PAGE_FLOWS: usize = 512;
 const QUANTUM_CYCLES: i64 = 16_384;
 /// Bursts a queue is served at most per pass.
 const BURSTS_PER_PASS: usize = 4;
-/// Flows above which the flow-table entries of a burst are prefetched. Below
-/// it the table stays in cache, and the extra bucket reads would cost more
-/// than the misses they hide.
-const PREFETCH_MIN_FLOWS: usize = 4096;
 
 /// A flow as a worker reports it to the management thread.
 #[derive(Debug, Clone)]
@@ -43,7 +40,7 @@ pub struct FlowReport {
     /// The flow's key.
     pub id: engine::flow::table::FlowId,
     /// Its state.
-    pub state: engine::sequencer::FlowState,
+    pub state: engine::flow::state::FlowState,
     /// Epoch it was computed at.
     pub epoch: u64,
     /// TCP state name.
@@ -145,7 +142,7 @@ impl Worker {
         };
         let clock = Clock::new();
         let mut rx = Burst::new();
-        let mut ahead = FlowPrefetch::new();
+        let mut outcomes = [Outcome::drop(DropReason::Unsupported, Path::Early); BURST_MAX];
         let mut outs: Vec<Burst> = (0..self.tx.len()).map(|_| Burst::new()).collect();
         let spin_cycles = dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
         let mut idle_since = 0u64;
@@ -157,7 +154,8 @@ impl Worker {
                 self.housekeeping(&clock, counters);
             }
             let t0 = dpdk::tsc_cycles();
-            let (got, deferred) = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            let (got, deferred) =
+                self.poll_once(&mut rx, &mut outs, &mut outcomes, counters, &clock);
             if got == 0 && deferred {
                 // Work is waiting on a queue that spent its share: not idle.
                 continue;
@@ -189,7 +187,8 @@ impl Worker {
         }
         // Forward what is already in the rx rings before the ports stop.
         for _ in 0..DRAIN_PASSES {
-            let (got, deferred) = self.poll_once(&mut rx, &mut outs, &mut ahead, counters, &clock);
+            let (got, deferred) =
+                self.poll_once(&mut rx, &mut outs, &mut outcomes, counters, &clock);
             if got == 0 && !deferred {
                 break;
             }
@@ -289,7 +288,7 @@ impl Worker {
         &mut self,
         rx: &mut Burst,
         outs: &mut [Burst],
-        ahead: &mut FlowPrefetch,
+        outcomes: &mut [Outcome; BURST_MAX],
         counters: &WorkerCounters,
         clock: &Clock,
     ) -> (usize, bool) {
@@ -330,19 +329,9 @@ impl Worker {
                 bump(&inc.rx_packets, n as u64);
                 bump(&inc.rx_bytes, rx.total_bytes());
                 let now = clock.now_ns();
-                ahead.start(engine, &snapshot, *in_port, rx, n);
+                let n = engine.process_burst(&snapshot, *in_port, rx, now, &mut outcomes[..]);
                 let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
-                for (i, target) in targets.iter_mut().enumerate().take(n) {
-                    ahead.step(engine, i);
-                    let outcome = if rx.is_contiguous(i) {
-                        let hint = ahead.hint(i);
-                        engine.process_hinted(&snapshot, *in_port, &mut rx.packet(i), now, hint)
-                    } else {
-                        engine::sequencer::Outcome {
-                            verdict: Verdict::Drop(DropReason::Unsupported),
-                            path: Path::Early,
-                        }
-                    };
+                for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
                     match outcome.path {
                         Path::Fast => fast += 1,
                         Path::Slow => slow += 1,
@@ -373,87 +362,6 @@ impl Worker {
             }
         }
         (received, deferred)
-    }
-}
-
-/// How many packets ahead the first pass prefetches a packet's data.
-const PREFETCH_DATA_AHEAD: usize = 3;
-
-/// How many packets ahead of the one being processed a flow's entry is
-/// prefetched. Its bucket, read to find the entry, was prefetched when the
-/// burst started.
-const PREFETCH_AHEAD: usize = 8;
-
-/// The first pass over a burst (VPP's way): every packet's flow key is read
-/// and hashed and its bucket prefetched before any packet is processed, so
-/// that the frames' cache misses and the hashing of different packets
-/// overlap instead of each waiting behind the last packet's processing; the
-/// second pass (processing) starts each lookup from that hint. With many
-/// flows each lookup also misses on the entry, so entries are prefetched a
-/// few packets ahead of the processing loop (software pipelining), by which
-/// time their bucket has arrived; spreading them over the loop keeps fewer
-/// misses in flight at once than another pass would.
-///
-/// Kept by the worker across bursts (its array is not rebuilt per burst).
-struct FlowPrefetch {
-    /// Whether entries are prefetched: off when the table is small enough
-    /// to stay in cache, where the extra bucket reads would only cost.
-    entries: bool,
-    /// Packets in the burst: `hints` past it are stale.
-    n: usize,
-    /// Each packet's hint, when it takes a fast-path lookup.
-    hints: [Option<FlowHint>; BURST_MAX],
-}
-
-impl FlowPrefetch {
-    fn new() -> Self {
-        FlowPrefetch {
-            entries: false,
-            n: 0,
-            hints: [None; BURST_MAX],
-        }
-    }
-
-    /// The first pass over a burst of `n`; prefetches the first entries.
-    #[inline]
-    fn start(&mut self, engine: &Engine, snap: &Snapshot, port: PortIdx, rx: &Burst, n: usize) {
-        self.entries = engine.flows().len() > PREFETCH_MIN_FLOWS;
-        self.n = n.min(BURST_MAX);
-        for (j, h) in self.hints.iter_mut().enumerate().take(self.n) {
-            rx.prefetch(j + PREFETCH_DATA_AHEAD);
-            *h = if rx.is_contiguous(j) {
-                engine.flow_hint(snap, port, rx.data(j))
-            } else {
-                None
-            };
-        }
-        if self.entries {
-            for j in 0..PREFETCH_AHEAD {
-                self.entry(engine, j);
-            }
-        }
-    }
-
-    /// Packet `i`'s hint, when the first pass made one.
-    #[inline]
-    fn hint(&self, i: usize) -> Option<&FlowHint> {
-        self.hints.get(..self.n)?.get(i)?.as_ref()
-    }
-
-    /// Before packet `i` is processed: the entry of packet `i + PREFETCH_AHEAD`.
-    #[inline]
-    fn step(&self, engine: &Engine, i: usize) {
-        if self.entries {
-            self.entry(engine, i + PREFETCH_AHEAD);
-        }
-    }
-
-    /// Prefetches packet `j`'s entry (nothing past the burst: it has no hint).
-    #[inline]
-    fn entry(&self, engine: &Engine, j: usize) {
-        if let Some(h) = self.hint(j) {
-            engine.prefetch_flow_entry(h.hash);
-        }
     }
 }
 

@@ -17,6 +17,25 @@ pub trait PacketBuf {
     fn resize(&mut self, len: usize) -> bool;
 }
 
+/// A burst of received packets, which the engine processes together (its
+/// prefetch passes run over the whole burst). Implemented over a burst of
+/// mbufs by the DPDK layer and over a slice of [`VecPacket`]s here.
+pub trait PacketBurst {
+    /// A packet of the burst, editable in place.
+    type Packet<'a>: PacketBuf
+    where
+        Self: 'a;
+    /// How many packets the burst holds.
+    fn count(&self) -> usize;
+    /// Packet `i`'s bytes, when it is one contiguous segment (the engine
+    /// edits only those; any other is dropped as unsupported).
+    fn contiguous(&self, i: usize) -> Option<&[u8]>;
+    /// Starts loading packet `i`'s data into cache (nothing past the end).
+    fn prefetch(&self, i: usize);
+    /// Packet `i`, editable (asked only of contiguous packets).
+    fn packet(&mut self, i: usize) -> Self::Packet<'_>;
+}
+
 /// A packet in a `Vec` with headroom, for tests and tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VecPacket {
@@ -76,6 +95,42 @@ impl PacketBuf for VecPacket {
         }
         self.buf.resize(self.start + len, 0);
         true
+    }
+}
+
+impl PacketBurst for [VecPacket] {
+    type Packet<'a> = &'a mut VecPacket;
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn contiguous(&self, i: usize) -> Option<&[u8]> {
+        self.get(i).map(|p| p.bytes())
+    }
+
+    fn prefetch(&self, _i: usize) {}
+
+    fn packet(&mut self, i: usize) -> &mut VecPacket {
+        &mut self[i]
+    }
+}
+
+impl<T: PacketBuf + ?Sized> PacketBuf for &mut T {
+    fn bytes(&self) -> &[u8] {
+        (**self).bytes()
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        (**self).bytes_mut()
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        (**self).prepend(n)
+    }
+    fn strip_front(&mut self, n: usize) -> bool {
+        (**self).strip_front(n)
+    }
+    fn resize(&mut self, len: usize) -> bool {
+        (**self).resize(len)
     }
 }
 

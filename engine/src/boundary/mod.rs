@@ -18,45 +18,31 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI, ETH_LEN};
+use crate::frame::quick::quick_info;
 use crate::frame::{encap_error, frame_info, L3Facts};
-use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
 use crate::pktbuf::PacketBuf;
-use crate::quick::quick_info;
-use crate::sequencer::{Outcome, Path};
+use crate::reply::{self, ReplyError, ReplyL2, ALL_NODES, NDP_HOP_LIMIT};
 use crate::tables::Snapshot;
 use crate::vpc::{ExternalPort, Underlay};
-use crate::{proto, DropReason, PortIdx, Verdict};
-use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
-use wire::ethernet::{ethertype, EthernetFrame, EthernetRepr};
-use wire::icmpv4::{self, Icmpv4Packet};
+use crate::{proto, DropReason, PortIdx};
+use crate::{Outcome, Path};
+use wire::arp::{ArpOperation, ArpRepr};
+use wire::ethernet::{ethertype, EthernetFrame};
+use wire::icmpv4;
 use wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
 use wire::ipv4::Ipv4Packet;
-use wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use wire::ipv6::{self, Ipv6Packet};
 use wire::ndp::NdpRepr;
 use wire::{self, MacAddr, WireError};
 
-/// Shortest Ethernet frame (without FCS); replies are padded to it.
-const MIN_FRAME_LEN: usize = 60;
-/// TTL of the echo replies the boundary sends.
-const REPLY_TTL: u8 = 64;
-/// RFC 4861: NDP is sent, and accepted, with hop limit 255 only.
-const NDP_HOP_LIMIT: u8 = 255;
-/// ff02::1, where an unsolicited NA (DAD defence) goes.
-const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-
 fn drop(reason: DropReason, path: Path) -> Outcome {
-    Outcome {
-        verdict: Verdict::Drop(reason),
-        path,
-    }
+    Outcome::drop(reason, path)
 }
 
 fn forward(port: PortIdx, path: Path) -> Outcome {
-    Outcome {
-        verdict: Verdict::Forward(port),
-        path,
-    }
+    Outcome::forward(port, path)
 }
 
 /// Outbound: a frame from the underlay uplink of a boundary switch (whose
@@ -74,7 +60,7 @@ pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -
     if e.geneve.vni != BOUNDARY_VNI || e.oam {
         return drop(DropReason::NotBoundaryTraffic, Path::Early);
     }
-    let Some(x) = snap.vpc.external else {
+    let Some(x) = snap.vpc.external_port else {
         return drop(DropReason::NoExternalPort, Path::Early);
     };
     if !pkt.strip_front(e.inner_offset) {
@@ -137,7 +123,7 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
     };
     let inner_len = pkt.bytes().len();
     // Encapsulated, it must fit the uplink (the boundary does not fragment).
-    if inner_len > usize::from(u.mtu).saturating_sub(EXTERNAL_ENCAP_LEN - 14) {
+    if inner_len > usize::from(u.mtu).saturating_sub(EXTERNAL_ENCAP_LEN - ETH_LEN) {
         return drop(DropReason::TooBig, Path::Early);
     }
     {
@@ -169,13 +155,10 @@ fn serves_v4(snap: &Snapshot, x: &ExternalPort, ip: Ipv4Addr) -> bool {
 /// Proxy ARP: a request for an address the boundary serves gets a reply
 /// with the external port's MAC, sent back out of that port.
 fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
-    let (req, vlan) = {
-        let eth = EthernetFrame::new_unchecked(pkt.bytes());
-        match ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p)) {
-            Ok(r) => (r, eth.vlan()),
-            Err(WireError::Unsupported(_)) => return drop(DropReason::Unsupported, Path::Early),
-            Err(_) => return drop(DropReason::Malformed, Path::Early),
-        }
+    let req = match reply::arp::parse(pkt.bytes()) {
+        Ok(r) => r,
+        Err(WireError::Unsupported(_)) => return drop(DropReason::Unsupported, Path::Early),
+        Err(_) => return drop(DropReason::Malformed, Path::Early),
     };
     if req.operation != ArpOperation::Request {
         // The boundary asks nothing (its next hop's MAC is configured).
@@ -187,25 +170,15 @@ fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> O
     if req.source_protocol_addr == target || !serves_v4(snap, x, target) {
         return drop(DropReason::UnknownExternal, Path::Early);
     }
-    let l2 = EthernetRepr {
-        src: x.mac,
-        dst: req.source_hardware_addr,
-        vlan,
-        ethertype: ethertype::ARP,
-    };
-    let reply = ArpRepr {
+    let l2 = ReplyL2::answering(x.mac, req.source_hardware_addr, pkt.bytes());
+    let answer = ArpRepr {
         operation: ArpOperation::Reply,
         source_hardware_addr: x.mac,
         source_protocol_addr: target,
         target_hardware_addr: req.source_hardware_addr,
         target_protocol_addr: req.source_protocol_addr,
     };
-    let eth_len = l2.buffer_len();
-    write_reply(x, pkt, eth_len + reply.buffer_len(), |b| {
-        l2.emit(&mut EthernetFrame::new_unchecked(&mut *b))?;
-        let arp = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
-        reply.emit(&mut ArpPacket::new_unchecked(arp))
-    })
+    sent(x, reply::arp::emit(pkt, &l2, &answer))
 }
 
 /// Proxy NDP: a neighbour solicitation for an IPv6 external IP the boundary
@@ -258,38 +231,19 @@ fn answer_ns<P: PacketBuf>(
     } else {
         lladdr.unwrap_or(peer_mac)
     };
-    let na = Icmpv6Repr::Ndp(NdpRepr::NeighborAdvert {
+    let na = NdpRepr::NeighborAdvert {
         router: false,
         solicited: !dad,
         override_flag: true,
         target_addr: target,
         lladdr: Some(x.mac),
-    });
-    let l2 = EthernetRepr {
+    };
+    let l2 = ReplyL2 {
         src: x.mac,
         dst: to_mac,
         vlan,
-        ethertype: ethertype::IPV6,
     };
-    let eth_len = l2.buffer_len();
-    let icmp_len = na.buffer_len();
-    let icmp_at = eth_len + ipv6::HEADER_LEN;
-    write_reply(x, pkt, icmp_at + icmp_len, |b| {
-        l2.emit(&mut EthernetFrame::new_unchecked(&mut *b))?;
-        let ip = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
-        Ipv6Repr {
-            src_addr: target,
-            dst_addr: to,
-            next_header: proto::ICMPV6,
-            payload_len: icmp_len,
-            hop_limit: NDP_HOP_LIMIT,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut Ipv6Packet::new_unchecked(ip))?;
-        let msg = b.get_mut(icmp_at..).ok_or(WireError::Truncated)?;
-        na.emit(&target, &to, &mut Icmpv6Packet::new_unchecked(msg))
-    })
+    sent(x, reply::ndp::emit(pkt, &l2, target, to, na))
 }
 
 /// Traffic for the boundary's own IPv4 address: an echo request is
@@ -307,57 +261,39 @@ fn answer_echo<P: PacketBuf>(
     {
         return drop(DropReason::UnknownExternal, Path::Early);
     }
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (l3.src, l3.dst) else {
+    let frame = pkt.bytes();
+    let Some(ip) = frame
+        .get(l3.l3_offset..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+    else {
         return drop(DropReason::Malformed, Path::Early);
     };
-    let b = pkt.bytes_mut();
-    let Some(ip) = b.get_mut(l3.l3_offset..) else {
-        return drop(DropReason::Malformed, Path::Early);
-    };
-    let mut ip = Ipv4Packet::new_unchecked(ip);
     if !ip.verify_checksum() || ip.more_frags() {
         return drop(DropReason::Malformed, Path::Early);
     }
-    let icmp_ok = {
-        let mut icmp = Icmpv4Packet::new_unchecked(ip.payload_mut());
-        if icmp.verify_checksum() {
-            icmp.set_msg_type(icmpv4::msg_type::ECHO_REPLY);
-            icmp.fill_checksum();
-            true
-        } else {
-            false
-        }
-    };
-    if !icmp_ok {
+    let end = l3.l3_offset + usize::from(ip.total_len());
+    let req = frame
+        .get(l3.l4_offset..end)
+        .and_then(|m| reply::echo::parse(m, l3.src, l3.dst).ok());
+    let Some(req) = req else {
         return drop(DropReason::Malformed, Path::Early);
-    }
-    ip.set_src_addr(dst);
-    ip.set_dst_addr(src);
-    ip.set_ttl(REPLY_TTL);
-    ip.fill_checksum();
-    let mut eth = EthernetFrame::new_unchecked(&mut *b);
-    let peer = eth.src();
-    eth.set_dst(peer);
-    eth.set_src(x.mac);
-    forward(x.port, Path::Hairpin)
+    };
+    // Back to whoever sent it (tagged frames never get here).
+    let peer = EthernetFrame::new_unchecked(frame).src();
+    let l2 = ReplyL2 {
+        src: x.mac,
+        dst: peer,
+        vlan: None,
+    };
+    sent(x, reply::echo::answer(pkt, &l2, l3, req))
 }
 
-/// Turns `pkt` into a zeroed frame of `len` bytes (padded to the Ethernet
-/// minimum), lets `write` fill it, and sends it back out of the external port.
-fn write_reply<P: PacketBuf>(
-    x: &ExternalPort,
-    pkt: &mut P,
-    len: usize,
-    write: impl FnOnce(&mut [u8]) -> wire::Result<()>,
-) -> Outcome {
-    if !pkt.resize(len.max(MIN_FRAME_LEN)) {
-        return drop(DropReason::NoHeadroom, Path::Early);
-    }
-    let b = pkt.bytes_mut();
-    b.fill(0);
-    match b.get_mut(..len).map(write) {
-        Some(Ok(())) => forward(x.port, Path::Hairpin),
-        _ => drop(DropReason::Malformed, Path::Early),
+/// The outcome of writing a reply: sent back out of the external port, or why not.
+fn sent(x: &ExternalPort, r: Result<(), ReplyError>) -> Outcome {
+    match r {
+        Ok(()) => forward(x.port, Path::Hairpin),
+        Err(ReplyError::NoHeadroom) => drop(DropReason::NoHeadroom, Path::Early),
+        Err(_) => drop(DropReason::Malformed, Path::Early),
     }
 }
 

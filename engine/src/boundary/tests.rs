@@ -7,11 +7,12 @@
 use crate::boundary;
 use crate::control::boundary as badmin;
 use crate::control::vpc::{self as admin, PortDirectory};
-use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::pktbuf::{PacketBuf, VecPacket};
-use crate::sequencer::{Engine, Outcome, Path};
+use crate::sequencer::Engine;
 use crate::tables::{Snapshot, TableStore};
 use crate::{DropReason, FlowKey, PortIdx, Verdict};
+use crate::{Outcome, Path};
 use crate::{PortRole, SwitchRole};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::{IpAddr, Ipv6Addr};
@@ -62,8 +63,13 @@ struct World {
 }
 
 impl World {
-    /// Without any boundary state.
+    /// A boundary without any boundary state.
     fn bare() -> Self {
+        Self::bare_as(SwitchRole::Boundary)
+    }
+
+    /// A switch of `role` without any boundary state.
+    fn bare_as(role: SwitchRole) -> Self {
         World {
             dir: PortDirectory {
                 names: vec!["up".into(), "ext".into()],
@@ -73,7 +79,7 @@ impl World {
                 flow_quota: 1 << 20,
                 mtus: vec![],
             },
-            tables: TableStore::new(Snapshot::empty(2)),
+            tables: TableStore::new(Snapshot::with_role(role, 2)),
             engine: Engine::new(1024),
         }
     }
@@ -357,7 +363,7 @@ fn inbound_without_headroom_is_a_counted_drop() {
     }
     let w = World::new();
     let snap = w.tables.current();
-    let x = snap.vpc.external.unwrap();
+    let x = snap.vpc.external_port.unwrap();
     let mut p = NoRoom(VecPacket::new(&tcp_from_inet(FIP, 1, 80)));
     let o = boundary::from_external(&snap, &x, &mut p);
     assert_eq!(dropped(o), DropReason::NoHeadroom);
@@ -596,16 +602,23 @@ fn pings_to_the_boundary_address_are_answered() {
 
 #[test]
 fn underlay_set_and_the_sled_path_are_unchanged_on_a_sled() {
-    // Without an external port the uplink's traffic takes the sled path:
-    // boundary traffic there has no VNIC (a sled's own decapsulation).
+    // On a sled the uplink's traffic takes the sled path: boundary traffic
+    // there has no VNIC (a sled's own decapsulation).
+    let mut w = World::bare_as(SwitchRole::Sled);
+    w.underlay();
+    let frame = geneve(&inner_to_inet(FIP), boundary_addr(), 99, &[], 0);
+    let (o, _) = w.run(UPLINK, &frame);
+    assert_eq!(dropped(o), DropReason::NoVnic);
+    // And a port that is nothing yet is an unknown port.
+    let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
+    assert_eq!(dropped(o), DropReason::NoPatch);
+    // The role is the switch's, not guessed from its tables: on a boundary
+    // whose external port is not set yet, the same frame takes the boundary
+    // path (and has nowhere to go), never the sled's.
     let mut w = World::bare();
     w.underlay();
-    let (o, _) = w.run(
-        UPLINK,
-        &geneve(&inner_to_inet(FIP), boundary_addr(), 99, &[], 0),
-    );
-    assert_eq!(dropped(o), DropReason::NoVnic);
-    // And the external port, not set, is an unknown port.
+    let (o, _) = w.run(UPLINK, &frame);
+    assert_eq!(dropped(o), DropReason::NoExternalPort);
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::NoPatch);
 }

@@ -109,7 +109,7 @@ pub fn external_port_set(
                     ));
                 }
             }
-            s.vpc.external = Some(ExternalPort {
+            s.vpc.external_port = Some(ExternalPort {
                 port: idx,
                 mac,
                 nexthop_mac,
@@ -149,7 +149,7 @@ pub fn boundary_map_set(
                 ));
             }
             if s.vpc
-                .external
+                .external_port
                 .is_some_and(|x| x.addr.map(IpAddr::V4) == Some(ip))
             {
                 return Err(format!(
@@ -190,7 +190,7 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
         .collect();
     entries.sort_by_key(|e| e.ip);
     BoundaryMapInfo {
-        external: snap.vpc.external.map(|x| ExternalPortInfo {
+        external: snap.vpc.external_port.map(|x| ExternalPortInfo {
             port: dir
                 .names
                 .get(x.port as usize)
@@ -263,7 +263,7 @@ mod tests {
         .unwrap();
         assert_eq!(g, 1);
         assert_eq!(
-            t.current().vpc.external,
+            t.current().vpc.external_port,
             Some(ExternalPort {
                 port: 1,
                 mac: MacAddr(EXT_MAC),
@@ -281,7 +281,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let x = t.current().vpc.external.unwrap();
+        let x = t.current().vpc.external_port.unwrap();
         assert_eq!(x.addr, None);
         assert_eq!(x.nexthop_mac, MacAddr([2, 0, 0, 0, 0, 0xfd]));
     }
@@ -341,7 +341,7 @@ mod tests {
                 Some("203.0.113.5".parse().unwrap()),
             )
         });
-        assert_eq!(t.current().vpc.external, None);
+        assert_eq!(t.current().vpc.external_port, None);
     }
 
     #[test]

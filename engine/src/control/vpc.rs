@@ -4,7 +4,7 @@
 
 use crate::control::specs;
 use crate::firewall::FirewallRules;
-use crate::nat::igw::{BOUNDARY_MAC, BOUNDARY_VNI};
+use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::overlay::v2p::PhysTarget;
 use crate::router::{priority, RouteEntry, RouterTable, RouterTarget};
 use crate::tables::{Snapshot, TableStore};

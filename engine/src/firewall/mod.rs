@@ -8,6 +8,8 @@
 //! [`FirewallRules::evaluate`] is consulted only for a flow's first packet,
 //! and the caller records an allowed flow so that its replies pass.
 
+pub mod stateful;
+
 use std::net::IpAddr;
 
 use ipnet::IpNet;

@@ -5,5 +5,6 @@ pub mod key;
 #[cfg(test)]
 mod key_tests;
 mod lists;
+pub mod state;
 pub mod table;
 pub mod tcp;

@@ -514,7 +514,7 @@ fn check_invariants<V>(t: &FlowTable<V>) {
 fn bucket_is_one_line_and_an_entry_two() {
     assert_eq!(std::mem::size_of::<Bucket>(), 64);
     assert_eq!(std::mem::align_of::<Bucket>(), 64);
-    let slot = std::mem::size_of::<Option<Slot<crate::sequencer::FlowState>>>();
+    let slot = std::mem::size_of::<Option<Slot<crate::flow::state::FlowState>>>();
     assert!(slot <= 128, "an engine entry takes {slot} bytes");
 }
 

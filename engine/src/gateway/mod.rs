@@ -21,29 +21,30 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::frame::{FrameInfo, L3Facts};
 use crate::pktbuf::PacketBuf;
-use crate::sequencer::{Outcome, Path};
 use crate::vnic::Vnic;
 use crate::{proto, DropReason, Verdict};
-use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
+use crate::{Outcome, Path};
+use wire::arp::{ArpOperation, ArpRepr};
 use wire::dhcpv4::{self, DhcpMessageRepr, DhcpMessageType, DhcpPacket, DhcpReplyRepr};
 use wire::dhcpv6::{
     self, Dhcpv6IaAddr, Dhcpv6IaNa, Dhcpv6MessageRepr, Dhcpv6MessageType, Dhcpv6Packet,
     Dhcpv6ReplyRepr,
 };
-use wire::ethernet::{ethertype, EthernetFrame, EthernetRepr};
-use wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr};
+use wire::ethernet::ethertype;
+use wire::icmpv4;
 use wire::icmpv6::{self, Icmpv6Packet, Icmpv6Repr};
-use wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
-use wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use wire::ipv4::Ipv4Packet;
+use wire::ipv6::{self, Ipv6Packet};
 use wire::ndp::NdpRepr;
 use wire::udp::{self, UdpPacket, UdpRepr};
 use wire::{self, MacAddr, WireError};
 
-/// TTL / hop limit of the replies that may be routed (echo, DHCP).
-pub(super) const REPLY_HOP_LIMIT: u8 = 64;
-/// RFC 4861: NDP messages are sent, and only accepted, with hop limit 255,
-/// the proof that they were not forwarded.
-const NDP_HOP_LIMIT: u8 = 255;
+#[cfg(test)]
+pub(crate) use crate::reply::MIN_FRAME_LEN;
+use crate::reply::{self, ReplyError};
+pub(crate) use crate::reply::{emit_ip_header, ethertype_of, ip_header_len, ReplyL2};
+pub(crate) use crate::reply::{ALL_NODES, NDP_HOP_LIMIT, REPLY_HOP_LIMIT};
+
 /// Hop limit the RA tells the guest to use.
 const RA_CUR_HOP_LIMIT: u8 = 64;
 /// Router lifetime of the RA, in seconds: the gateway is the default router.
@@ -58,13 +59,8 @@ const DHCPV6_T2: u32 = 5400;
 const DHCPV6_PREFERRED: u32 = 7200;
 /// DHCPv6 valid lifetime of the leased address, in seconds.
 const DHCPV6_VALID: u32 = 86_400;
-/// ff02::1, all nodes: where replies to an unspecified source go.
-const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// ff02::1:2, all DHCP relay agents and servers.
 const ALL_DHCP_AGENTS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
-/// Shortest Ethernet frame (without FCS): shorter replies are zero-padded,
-/// since not every driver pads what it transmits.
-pub(super) const MIN_FRAME_LEN: usize = 60;
 /// DNS servers handed out per family; resolvers use the first three, the
 /// rest is headroom. Bounded so that the lists live on the stack.
 const MAX_DNS: usize = 16;
@@ -90,6 +86,13 @@ pub fn gateway_link_local(mac: MacAddr) -> Ipv6Addr {
         u16::from_be_bytes([0xfe, d]),
         u16::from_be_bytes([e, f]),
     )
+}
+
+/// The gateway's inbound check: the guest receives only traffic for its
+/// own MAC (or a multicast one) and one of its own IPs.
+pub fn inbound_for_guest(vnic: &Vnic, info: &FrameInfo) -> bool {
+    (info.dst_mac == vnic.spec.mac || info.dst_mac.is_multicast())
+        && info.l3.is_some_and(|l3| vnic.spec.owns(l3.dst))
 }
 
 /// The virtual gateway, outbound: answers the guest's ARP, DHCP, NDP, DHCPv6
@@ -226,13 +229,10 @@ fn outbound_v6<P: PacketBuf>(
 /// requests for any other address go unanswered.
 fn answer_arp<P: PacketBuf>(vnic: &Vnic, pkt: &mut P) -> Outcome {
     let spec = &vnic.spec;
-    let l2 = ReplyL2::to_guest(vnic, pkt.bytes());
-    let req = {
-        let eth = EthernetFrame::new_unchecked(pkt.bytes());
-        match ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p)) {
-            Ok(r) => r,
-            Err(e) => return wire_drop(e),
-        }
+    let l2 = to_guest(vnic, pkt.bytes());
+    let req = match reply::arp::parse(pkt.bytes()) {
+        Ok(r) => r,
+        Err(e) => return wire_drop(e),
     };
     // Anti-spoof inside ARP too: a forged sender would poison the cache of
     // whoever took it (here only the gateway, but the count tells).
@@ -257,12 +257,7 @@ fn answer_arp<P: PacketBuf>(vnic: &Vnic, pkt: &mut P) -> Outcome {
         target_hardware_addr: req.source_hardware_addr,
         target_protocol_addr: sender,
     };
-    let eth_len = l2.header_len();
-    write_reply(vnic, pkt, eth_len + reply.buffer_len(), |b| {
-        l2.emit(b, ethertype::ARP)?;
-        let arp = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
-        reply.emit(&mut ArpPacket::new_unchecked(arp))
-    })
+    sent(vnic, reply::arp::emit(pkt, &l2, &reply))
 }
 
 /// DHCPv4 server (RFC 2131): leases the guest its private IPv4 as a /32
@@ -366,7 +361,7 @@ fn answer_dhcpv4<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, pkt: &mut P) -> Outcom
         } else {
             reply.client_hw_addr
         },
-        ..ReplyL2::to_guest(vnic, pkt.bytes())
+        ..to_guest(vnic, pkt.bytes())
     };
     let dst = if reply.broadcast || reply.message_type == DhcpMessageType::Nak {
         Ipv4Addr::BROADCAST
@@ -395,7 +390,7 @@ fn answer_ndp<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, msg_type: u8, pkt: &mut P
         return dropped(DropReason::Malformed);
     };
     let gateway_ll = gateway_link_local(spec.gateway_mac);
-    let l2 = ReplyL2::to_guest(vnic, pkt.bytes());
+    let l2 = to_guest(vnic, pkt.bytes());
     let ndp = {
         let frame = pkt.bytes();
         // RFC 4861 6.1.1, 7.1.1: anything but 255 may have been forwarded.
@@ -474,7 +469,7 @@ fn answer_dhcpv6<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, pkt: &mut P) -> Outcom
             IpAddr::V4(_) => None,
         }),
     );
-    let l2 = ReplyL2::to_guest(vnic, pkt.bytes());
+    let l2 = to_guest(vnic, pkt.bytes());
     let server_duid = dhcpv6::duid_ll(spec.gateway_mac);
     // The client id is echoed; copied out, as the request buffer becomes
     // the reply.
@@ -573,154 +568,14 @@ fn answer_dhcpv6<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, pkt: &mut P) -> Outcom
 /// ICMPv6. The echo data stays in the buffer: it only moves up when the
 /// request had IP options or extension headers that the reply has not.
 fn answer_echo<P: PacketBuf>(vnic: &Vnic, l3: &L3Facts, pkt: &mut P) -> Outcome {
-    let l2 = ReplyL2::to_guest(vnic, pkt.bytes());
-    let (ident, seq_no, data_len) = {
-        let bytes = match l4_payload(pkt.bytes(), l3) {
-            Ok(b) => b,
-            Err(o) => return o,
-        };
-        let echo = match (l3.src, l3.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => {
-                Icmpv4Packet::new_checked(bytes).and_then(|p| match Icmpv4Repr::parse(&p)? {
-                    Icmpv4Repr::EchoRequest {
-                        ident,
-                        seq_no,
-                        data,
-                    } => Ok((ident, seq_no, data.len())),
-                    _ => Err(WireError::Unsupported("not an echo request")),
-                })
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => Icmpv6Packet::new_checked(bytes).and_then(|p| {
-                match Icmpv6Repr::parse(&s, &d, &p)? {
-                    Icmpv6Repr::EchoRequest {
-                        ident,
-                        seq_no,
-                        data,
-                    } => Ok((ident, seq_no, data.len())),
-                    _ => Err(WireError::Unsupported("not an echo request")),
-                }
-            }),
-            _ => Err(WireError::Malformed("address family mismatch")),
-        };
-        match echo {
-            Ok(e) => e,
-            Err(e) => return wire_drop(e),
-        }
+    let l2 = to_guest(vnic, pkt.bytes());
+    let req = match l4_payload(pkt.bytes(), l3) {
+        Ok(message) => reply::echo::parse(message, l3.src, l3.dst),
+        Err(o) => return o,
     };
-    // The ICMP header is 8 bytes for both families.
-    let data_from = l3.l4_offset + icmpv4::HEADER_LEN;
-    let icmp_at = l2.header_len() + ip_header_len(l3.src);
-    let data_to = icmp_at + icmpv4::HEADER_LEN;
-    let total = data_to + data_len;
-    {
-        let b = pkt.bytes_mut();
-        // data_to <= data_from always (the reply's headers are never longer
-        // than the request's), but the data path checks rather than trusts.
-        if data_from + data_len > b.len() || total > b.len() {
-            return dropped(DropReason::Malformed);
-        }
-        b.copy_within(data_from..data_from + data_len, data_to);
-    }
-    // Usually the length is unchanged (no options, no padding to remove).
-    let len = total.max(MIN_FRAME_LEN);
-    if len != pkt.bytes().len() && !pkt.resize(len) {
-        return dropped(DropReason::NoHeadroom);
-    }
-    let b = pkt.bytes_mut();
-    if let Some(pad) = b.get_mut(total..) {
-        pad.fill(0);
-    }
-    // The reply comes from the address that was pinged.
-    let (src, dst) = (l3.dst, l3.src);
-    let res = b
-        .get_mut(..total)
-        .ok_or(WireError::Truncated)
-        .and_then(|b| emit_echo_reply(b, &l2, src, dst, ident, seq_no));
-    match res {
-        Ok(()) => hairpin(vnic),
-        Err(_) => dropped(DropReason::GatewayUnanswered),
-    }
-}
-
-/// Writes the headers of an echo reply around data already in place at the
-/// end of `b` (which is exactly the reply frame).
-fn emit_echo_reply(
-    b: &mut [u8],
-    l2: &ReplyL2,
-    src: IpAddr,
-    dst: IpAddr,
-    ident: u16,
-    seq_no: u16,
-) -> wire::Result<()> {
-    let eth_len = l2.emit(b, ethertype_of(src))?;
-    let icmp_at = eth_len + ip_header_len(src);
-    let icmp_len = b.len().checked_sub(icmp_at).ok_or(WireError::Truncated)?;
-    let (protocol, msg_type) = match src {
-        IpAddr::V4(_) => (proto::ICMP, icmpv4::msg_type::ECHO_REPLY),
-        IpAddr::V6(_) => (proto::ICMPV6, icmpv6::msg_type::ECHO_REPLY),
-    };
-    let ip = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
-    emit_ip_header(ip, src, dst, protocol, icmp_len, REPLY_HOP_LIMIT)?;
-    let icmp = b.get_mut(icmp_at..).ok_or(WireError::Truncated)?;
-    match (src, dst) {
-        (IpAddr::V4(_), IpAddr::V4(_)) => {
-            let mut p = Icmpv4Packet::new_unchecked(icmp);
-            p.set_msg_type(msg_type);
-            p.set_msg_code(0);
-            p.set_echo_ident(ident);
-            p.set_echo_seq_no(seq_no);
-            p.fill_checksum();
-            Ok(())
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut p = Icmpv6Packet::new_unchecked(icmp);
-            p.set_msg_type(msg_type);
-            p.set_msg_code(0);
-            p.set_echo_ident(ident);
-            p.set_echo_seq_no(seq_no);
-            p.fill_checksum(&s, &d)
-        }
-        _ => Err(WireError::Malformed("address family mismatch")),
-    }
-}
-
-/// The Ethernet header of a reply: from the gateway, normally to the guest,
-/// in the request's VLAN if it had one.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ReplyL2 {
-    src: MacAddr,
-    dst: MacAddr,
-    vlan: Option<u16>,
-}
-
-impl ReplyL2 {
-    /// Gateway -> guest, tagged like the request `frame`.
-    pub(super) fn to_guest(vnic: &Vnic, frame: &[u8]) -> Self {
-        ReplyL2 {
-            src: vnic.spec.gateway_mac,
-            dst: vnic.spec.mac,
-            vlan: EthernetFrame::new_unchecked(frame).vlan(),
-        }
-    }
-
-    fn repr(&self, ethertype: u16) -> EthernetRepr {
-        EthernetRepr {
-            src: self.src,
-            dst: self.dst,
-            vlan: self.vlan,
-            ethertype,
-        }
-    }
-
-    pub(super) fn header_len(&self) -> usize {
-        self.repr(0).buffer_len()
-    }
-
-    /// Writes the header at the start of `b`; returns its length.
-    pub(super) fn emit(&self, b: &mut [u8], ethertype: u16) -> wire::Result<usize> {
-        let r = self.repr(ethertype);
-        r.emit(&mut EthernetFrame::new_unchecked(b))?;
-        Ok(r.buffer_len())
+    match req {
+        Ok(req) => sent(vnic, reply::echo::answer(pkt, &l2, l3, req)),
+        Err(e) => wire_drop(e),
     }
 }
 
@@ -767,23 +622,7 @@ fn ndp_reply<P: PacketBuf>(
     dst: Ipv6Addr,
     ndp: NdpRepr,
 ) -> Outcome {
-    let icmp = Icmpv6Repr::Ndp(ndp);
-    let icmp_len = icmp.buffer_len();
-    let icmp_at = l2.header_len() + ipv6::HEADER_LEN;
-    write_reply(vnic, pkt, icmp_at + icmp_len, |b| {
-        let eth_len = l2.emit(b, ethertype::IPV6)?;
-        let ip = b.get_mut(eth_len..).ok_or(WireError::Truncated)?;
-        emit_ip_header(
-            ip,
-            src.into(),
-            dst.into(),
-            proto::ICMPV6,
-            icmp_len,
-            NDP_HOP_LIMIT,
-        )?;
-        let message = b.get_mut(icmp_at..).ok_or(WireError::Truncated)?;
-        icmp.emit(&src, &dst, &mut Icmpv6Packet::new_unchecked(message))
-    })
+    sent(vnic, reply::ndp::emit(pkt, l2, src, dst, ndp))
 }
 
 /// Turns `pkt` into a zeroed frame of `len` bytes (padded to the Ethernet
@@ -794,53 +633,24 @@ pub(super) fn write_reply<P: PacketBuf>(
     len: usize,
     write: impl FnOnce(&mut [u8]) -> wire::Result<()>,
 ) -> Outcome {
-    if !pkt.resize(len.max(MIN_FRAME_LEN)) {
-        return dropped(DropReason::NoHeadroom);
-    }
-    let b = pkt.bytes_mut();
-    b.fill(0);
-    match b.get_mut(..len).map(write) {
-        Some(Ok(())) => hairpin(vnic),
-        // An emitter refused the reply (a bug, or a configuration that does
-        // not fit the protocol): the request goes unanswered.
-        _ => dropped(DropReason::GatewayUnanswered),
-    }
+    sent(vnic, reply::write_frame(pkt, len, write))
 }
 
-/// Writes an IPv4 or IPv6 header (no options, no extension headers).
-pub(super) fn emit_ip_header(
-    b: &mut [u8],
-    src: IpAddr,
-    dst: IpAddr,
-    protocol: u8,
-    payload_len: usize,
-    hop_limit: u8,
-) -> wire::Result<()> {
-    match (src, dst) {
-        (IpAddr::V4(src_addr), IpAddr::V4(dst_addr)) => Ipv4Repr {
-            src_addr,
-            dst_addr,
-            protocol,
-            payload_len,
-            ttl: hop_limit,
-            dscp_ecn: 0,
-            ident: 0,
-            dont_frag: false,
-            more_frags: false,
-            frag_offset: 0,
-        }
-        .emit(&mut Ipv4Packet::new_unchecked(b)),
-        (IpAddr::V6(src_addr), IpAddr::V6(dst_addr)) => Ipv6Repr {
-            src_addr,
-            dst_addr,
-            next_header: protocol,
-            payload_len,
-            hop_limit,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut Ipv6Packet::new_unchecked(b)),
-        _ => Err(WireError::Malformed("address family mismatch")),
+/// The gateway's reply to the guest: from the gateway's MAC to the guest's,
+/// tagged like the request `frame`.
+pub(super) fn to_guest(vnic: &Vnic, frame: &[u8]) -> ReplyL2 {
+    ReplyL2::answering(vnic.spec.gateway_mac, vnic.spec.mac, frame)
+}
+
+/// The outcome of writing a reply: hairpinned, or why not.
+fn sent(vnic: &Vnic, r: Result<(), ReplyError>) -> Outcome {
+    match r {
+        Ok(()) => hairpin(vnic),
+        Err(ReplyError::NoHeadroom) => dropped(DropReason::NoHeadroom),
+        Err(ReplyError::Malformed) => dropped(DropReason::Malformed),
+        // An emitter refused the reply (a bug, or a configuration that does
+        // not fit the protocol): the request goes unanswered.
+        Err(ReplyError::Refused) => dropped(DropReason::GatewayUnanswered),
     }
 }
 
@@ -902,20 +712,6 @@ fn icmp_type(info: &FrameInfo) -> Option<u8> {
 /// fe80::/10 (`Ipv6Addr::is_unicast_link_local`, spelled out).
 fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
-}
-
-pub(super) fn ip_header_len(a: IpAddr) -> usize {
-    match a {
-        IpAddr::V4(_) => ipv4::HEADER_LEN,
-        IpAddr::V6(_) => ipv6::HEADER_LEN,
-    }
-}
-
-pub(super) fn ethertype_of(a: IpAddr) -> u16 {
-    match a {
-        IpAddr::V4(_) => ethertype::IPV4,
-        IpAddr::V6(_) => ethertype::IPV6,
-    }
 }
 
 /// A DHCPv4 text option, if it fits one (1 to 255 bytes); one that does

@@ -6,13 +6,13 @@
 //! fragment). The guest then lowers its path MTU and sends again.
 
 use crate::gateway::{
-    emit_ip_header, ethertype_of, gateway_link_local, ip_header_len, write_reply, ReplyL2,
+    emit_ip_header, ethertype_of, gateway_link_local, ip_header_len, to_guest, write_reply,
     REPLY_HOP_LIMIT,
 };
 use crate::pktbuf::PacketBuf;
-use crate::sequencer::{Outcome, Path};
 use crate::vnic::Vnic;
 use crate::{proto, DropReason, Verdict};
+use crate::{Outcome, Path};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wire::icmpv4::Icmpv4Packet;
 use wire::icmpv6::Icmpv6Packet;
@@ -35,7 +35,7 @@ fn drop_too_big() -> Outcome {
 /// the guest; or drops it (IPv4 without DF, or no gateway address of the
 /// family), counted `too_big`.
 pub fn answer<P: PacketBuf>(vnic: &Vnic, pkt: &mut P, mtu: u16) -> Outcome {
-    let l2 = ReplyL2::to_guest(vnic, pkt.bytes());
+    let l2 = to_guest(vnic, pkt.bytes());
     let f = pkt.bytes();
     let (src, dst, quote_max) = match f.get(12..14) {
         Some([0x08, 0x00]) => {

@@ -16,12 +16,6 @@ use std::net::{IpAddr, Ipv6Addr};
 /// (default) gateway, `Some(id)` a gateway created over the control API.
 pub type IgwTag = Option<u32>;
 
-/// VNI of boundary traffic (sled <-> boundary).
-pub const BOUNDARY_VNI: u32 = 99;
-
-/// Inner destination MAC of traffic toward the boundary.
-pub const BOUNDARY_MAC: [u8; 6] = [0xa8, 0x40, 0x25, 0x77, 0x77, 0x77];
-
 /// An inclusive range of addresses of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IpRange {
@@ -257,7 +251,7 @@ pub fn source_still_valid(
 }
 
 /// The V2B table: external prefixes -> boundary endpoints (underlay
-/// addresses; traffic to them uses [`BOUNDARY_VNI`]). Longest prefix wins.
+/// addresses; traffic to them uses [`crate::frame::offsets::BOUNDARY_VNI`]). Longest prefix wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct V2bTable {
     entries: BTreeMap<IpNet, Vec<Ipv6Addr>>,

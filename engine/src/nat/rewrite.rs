@@ -28,16 +28,7 @@ struct Layout {
     fragment: bool,
 }
 
-#[inline(always)]
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-#[inline(always)]
-fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
-    b.get_mut(at..at + 2)?.copy_from_slice(&v.to_be_bytes());
-    Some(())
-}
+use crate::frame::offsets::{be16, put16};
 
 /// The IP header of an Ethernet frame (untagged or one 802.1Q tag).
 fn frame_layout(f: &[u8]) -> Option<Layout> {
@@ -622,7 +613,7 @@ mod tests {
             .unwrap();
         frames.push((echo, ip("192.168.0.2"), Some(0x4321)));
         for (f, to, port) in frames {
-            let (key, _) = crate::quick::quick_key(&f).unwrap();
+            let (key, _) = crate::frame::quick::quick_key(&f).unwrap();
             let key: FlowKey = key;
             let r = SrcRewrite::compile(&key, to, port).unwrap();
             let mut a = f.clone();

@@ -6,7 +6,8 @@
 //! that set it have their own tests); frames are checked with `etherparse`.
 
 use crate::control::vpc as admin;
-use crate::nat::igw::{ExternalIps, Igw, IgwSource, IpPool, IpRange, SnatSpec, BOUNDARY_MAC};
+use crate::frame::offsets::BOUNDARY_MAC;
+use crate::nat::igw::{ExternalIps, Igw, IgwSource, IpPool, IpRange, SnatSpec};
 use crate::tests::*;
 use crate::vnic::Vnic;
 use crate::{DropReason, PortIdx};
@@ -283,7 +284,7 @@ fn snat_when_nothing_else_and_deny_without_any_address() {
         ports.insert(port);
         // The next packet of the flow keeps its port (fast path).
         let (o2, out2) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], sport, 443), 0);
-        assert_eq!(o2.path, crate::sequencer::Path::Fast);
+        assert_eq!(o2.path, crate::Path::Fast);
         assert_eq!(out2, out);
     }
     assert_eq!(ports.len(), 4, "one port per flow");

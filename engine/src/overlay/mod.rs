@@ -5,17 +5,20 @@
 //! fields. The outer UDP checksum is 0, which RFC 6935/6936 allow for tunnels
 //! over IPv6, so no per-packet checksum is needed.
 
+pub mod decap;
+pub mod encap;
+pub mod place;
+pub mod v2p;
+
 use crate::FlowKey;
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
-/// Geneve's UDP port.
-pub const GENEVE_PORT: u16 = 6081;
-/// Outer Ethernet (14) + IPv6 (40) + UDP (8) + Geneve (8), without options.
-pub const ENCAP_LEN: usize = 70;
-const IPV6_OFF: usize = 14;
-const UDP_OFF: usize = 54;
-const GENEVE_OFF: usize = 62;
+pub use crate::frame::offsets::{ENCAP_LEN, EXTERNAL_ENCAP_LEN, GENEVE_PORT};
+use crate::frame::offsets::{
+    GENEVE_OFF, GENEVE_OPTIONS_OFF as OPTIONS_OFF, OUTER_IPV6_OFF as IPV6_OFF,
+    OUTER_UDP_OFF as UDP_OFF,
+};
 
 /// A hash of a flow's 5-tuple: the outer UDP source port and IPv6 flow label,
 /// so that ECMP in the underlay spreads flows and keeps each on one path.
@@ -101,11 +104,6 @@ fn write_outer<const N: usize>(
     hdr[UDP_OFF + 4..UDP_OFF + 6].copy_from_slice(&udp_len.to_be_bytes());
     true
 }
-
-/// Outer headers of boundary traffic from outside the VPC: [`ENCAP_LEN`]
-/// plus the 4-byte Oxide External option (class 0x0129, type 0x00, no body).
-pub const EXTERNAL_ENCAP_LEN: usize = ENCAP_LEN + 4;
-const OPTIONS_OFF: usize = GENEVE_OFF + 8;
 
 /// The prebuilt outer headers the boundary puts on traffic from outside the
 /// VPC: like [`EncapTemplate`], with the Geneve External option set (Geneve
@@ -221,5 +219,3 @@ mod tests {
         assert!(!t.write(&mut short, 10, 0));
     }
 }
-
-pub mod v2p;

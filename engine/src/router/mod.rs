@@ -3,6 +3,8 @@
 //! The semantics follow OPTE: the longest matching prefix wins, and at equal
 //! length a Custom route beats a System route (see [`priority`]).
 
+pub mod decision;
+
 use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;

@@ -6,11 +6,12 @@
 
 use crate::control::vpc as admin;
 use crate::flow::table::{FlowClass, Realm};
-use crate::nat::igw::{ExternalIps, BOUNDARY_MAC};
+use crate::frame::offsets::BOUNDARY_MAC;
+use crate::nat::igw::ExternalIps;
 use crate::nat::tests::*;
-use crate::sequencer::Path;
 use crate::tests::*;
 use crate::vnic::Vnic;
+use crate::Path;
 use crate::{DropReason, PortIdx, Verdict};
 use etherparse::{icmpv4::DestUnreachableHeader, Icmpv4Type, PacketBuilder};
 use std::sync::Arc;

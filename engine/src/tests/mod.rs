@@ -5,10 +5,11 @@
 
 use crate::control::vpc::{self as admin, PortDirectory};
 use crate::pktbuf::{PacketBuf, VecPacket};
-use crate::sequencer::{Engine, Outcome, Path};
+use crate::sequencer::Engine;
 use crate::tables::{Snapshot, TableStore};
 use crate::PortRole;
 use crate::{DropReason, PortIdx, Verdict};
+use crate::{Outcome, Path};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::Ipv6Addr;
 use vswitch_api::{FwRuleSpec, VnicCreate};
@@ -155,16 +156,17 @@ impl World {
         admin::firewall_set(&self.dir, &self.tables, port, &specs).unwrap();
     }
 
-    /// Runs a frame through the engine as the worker does: the first
-    /// pass's hint, then processing from it.
+    /// Runs a frame through the engine as the worker does: a burst (of
+    /// one), the first pass's hint, then processing from it.
     pub(crate) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
         let snap = self.tables.current();
-        let mut p = VecPacket::new(frame);
-        let hint = self.engine.flow_hint(&snap, port, frame);
-        let o = self
+        let mut burst = [VecPacket::new(frame)];
+        let mut out = [Outcome::drop(DropReason::Unsupported, Path::Early)];
+        let n = self
             .engine
-            .process_hinted(&snap, port, &mut p, now, hint.as_ref());
-        (o, p.to_vec())
+            .process_burst(&snap, port, &mut burst[..], now, &mut out);
+        assert_eq!(n, 1);
+        (out[0], burst[0].to_vec())
     }
 
     /// Runs a frame through the engine without a hint (the lookup reads
@@ -671,3 +673,55 @@ fn hinted_processing_equals_unhinted() {
 
 mod hostile;
 mod mtu;
+
+/// A burst is processed as its packets one by one would be: the same
+/// outcome and the same bytes for each, whether its flows are new (slow
+/// path) or compiled (fast path, with the first pass's hints), local or
+/// encapsulated, and with enough flows that entries are prefetched ahead.
+#[test]
+fn a_burst_gives_what_its_packets_give_one_by_one() {
+    let mut burst_world = World::new();
+    let mut one_by_one = World::new();
+    burst_world.engine = Engine::new(1 << 14);
+    one_by_one.engine = Engine::new(1 << 14);
+    // Enough flows that the burst prefetches entries (over 4096).
+    let frames: Vec<Vec<u8>> = (0..5000u16)
+        .map(|i| match i % 3 {
+            0 => udp_from_a(IP_REMOTE, 1000 + i, 53),
+            1 => udp_from_a(IP_B, 1000 + i, 80),
+            _ => udp_from_a([10, 9, 9, 9], 1000 + i, 80),
+        })
+        .collect();
+    for round in 0..2u64 {
+        let now = (1 + round) * S;
+        let snap = burst_world.tables.current();
+        for chunk in frames.chunks(100) {
+            let mut burst: Vec<VecPacket> = chunk.iter().map(|f| VecPacket::new(f)).collect();
+            let mut out = vec![Outcome::drop(DropReason::Unsupported, Path::Early); chunk.len()];
+            let n = burst_world
+                .engine
+                .process_burst(&snap, GUEST_A, &mut burst[..], now, &mut out);
+            assert_eq!(n, chunk.len());
+            for ((f, o), p) in chunk.iter().zip(&out).zip(&burst) {
+                let (want, bytes) = one_by_one.run_unhinted(GUEST_A, f, now);
+                assert_eq!(*o, want);
+                assert_eq!(p.to_vec(), bytes);
+            }
+        }
+        // The second round takes the fast path: the first compiled every flow.
+        if round == 1 {
+            let mut burst: Vec<VecPacket> =
+                frames[..64].iter().map(|f| VecPacket::new(f)).collect();
+            let mut out = vec![Outcome::drop(DropReason::Unsupported, Path::Early); 64];
+            burst_world
+                .engine
+                .process_burst(&snap, GUEST_A, &mut burst[..], now, &mut out);
+            assert!(out.iter().all(|o| o.path == Path::Fast), "{out:?}");
+        }
+    }
+    assert_eq!(
+        burst_world.engine.flows().len(),
+        one_by_one.engine.flows().len()
+    );
+    assert!(burst_world.engine.flows().len() > 4096);
+}

@@ -5,9 +5,9 @@
 
 use crate::control::vpc as admin;
 use crate::nat::tests::{check_to_boundary, igw_world_on, set_external, snat_only, source_of};
-use crate::sequencer::Path;
 use crate::tests::*;
 use crate::DropReason;
+use crate::Path;
 use etherparse::{
     Icmpv4Type, Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice,
 };

@@ -1,6 +1,9 @@
 //! What the pipeline reads of a frame, from the `wire` parsers: one parse per
 //! packet, whose result every layer shares.
 
+pub mod offsets;
+pub mod quick;
+
 use crate::{DropReason, FlowKey};
 use std::net::{IpAddr, Ipv6Addr};
 use wire::{self, MacAddr};

@@ -10,15 +10,7 @@ use crate::{proto, FlowKey, KeyWords};
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
-#[inline]
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-#[inline]
-fn be64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
+use super::offsets::{be16, be64, BOUNDARY_VNI, ENCAP_LEN, EXTERNAL_ENCAP_LEN};
 
 /// What the fixed-offset reading finds in a common frame.
 #[derive(Clone, Copy)]
@@ -148,7 +140,7 @@ fn core(f: &[u8]) -> Option<Core> {
 /// check the Geneve flags and options.
 #[inline]
 fn geneve_for(f: &[u8], underlay: &Ipv6Addr, opt_words: usize) -> bool {
-    let Some(h) = f.get(..QUICK_ENCAP_LEN) else {
+    let Some(h) = f.get(..ENCAP_LEN) else {
         return false;
     };
     let plen = u16::from_be_bytes([h[18], h[19]]) as usize;
@@ -172,20 +164,13 @@ pub fn quick_encap_end(f: &[u8]) -> usize {
         .map_or(f.len(), |b| 54 + u16::from_be_bytes([b[0], b[1]]) as usize)
 }
 
-/// Length of the outer headers of an option-less Geneve frame.
-pub const QUICK_ENCAP_LEN: usize = 70;
-
-/// Length of the outer headers of a Geneve frame whose one option is Oxide's
-/// External (a 4-byte option with no body), as the boundary sends them.
-pub const QUICK_EXTERNAL_LEN: usize = QUICK_ENCAP_LEN + 4;
-
 /// Whether `f` is boundary traffic for `underlay` in the boundary's own
 /// form: Geneve with VNI 99 and the External option only, no other option
 /// and no critical flag. Anything else (more options, a critical one) takes
-/// the full parser. The inner frame starts at [`QUICK_EXTERNAL_LEN`].
+/// the full parser. The inner frame starts at [`EXTERNAL_ENCAP_LEN`].
 #[inline]
 pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
-    let Some(h) = f.get(..QUICK_EXTERNAL_LEN + 14) else {
+    let Some(h) = f.get(..EXTERNAL_ENCAP_LEN + 14) else {
         return false;
     };
     let [c0, c1] = wire::geneve::OXIDE_OPT_CLASS.to_be_bytes();
@@ -193,7 +178,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
         // Version 0, options one word; neither O (control) nor C (critical).
         && h[62] == 1
         && h[63] & 0xc0 == 0
-        && h[66..69] == [0, 0, crate::nat::igw::BOUNDARY_VNI as u8]
+        && h[66..69] == [0, 0, BOUNDARY_VNI as u8]
         && h[70..72] == [c0, c1]
         && h[72] == wire::geneve::OXIDE_OPT_EXTERNAL
         && h[73] & 0x1f == 0
@@ -202,7 +187,7 @@ pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
 /// VNI and inner destination MAC of an option-less Geneve frame for `underlay`.
 #[inline]
 pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
-    let h = f.get(..QUICK_ENCAP_LEN + 14)?;
+    let h = f.get(..ENCAP_LEN + 14)?;
     if !(geneve_for(f, underlay, 0) && h[62] == 0 && h[63] & 0x80 == 0) {
         return None;
     }
@@ -322,7 +307,7 @@ mod tests {
             // Every truncation and a damaged copy: quick never disagrees, never panics.
             for cut in 0..f.len() {
                 if let Some(q) = quick_key(&f[..cut]) {
-                    assert_eq!(Some(q), crate::quick::tests::full(&f[..cut]));
+                    assert_eq!(Some(q), crate::frame::quick::tests::full(&f[..cut]));
                 }
             }
             let mut bad = f.clone();
@@ -346,8 +331,8 @@ mod tests {
     /// frame are left to the full parser.
     #[test]
     fn quick_external_agrees_with_the_full_parser() {
+        use crate::frame::offsets::BOUNDARY_VNI;
         use crate::frame::parse_encap;
-        use crate::nat::igw::BOUNDARY_VNI;
         use crate::overlay::ExternalEncapTemplate;
         let sled: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
         let boundary: Ipv6Addr = "fd00:1701:d:99::1".parse().unwrap();
@@ -375,10 +360,10 @@ mod tests {
         assert!(quick_external(&good, &sled));
         let e = parse_encap(&good).unwrap();
         assert!(e.external && e.vni == BOUNDARY_VNI && e.outer_dst == sled);
-        assert_eq!(e.inner_offset, QUICK_EXTERNAL_LEN);
+        assert_eq!(e.inner_offset, EXTERNAL_ENCAP_LEN);
         for cut in 0..good.len() {
             if quick_external(&good[..cut], &sled) {
-                assert!(cut >= QUICK_EXTERNAL_LEN + 14);
+                assert!(cut >= EXTERNAL_ENCAP_LEN + 14);
             }
         }
         let refused: [(&str, Vec<u8>); 5] = [
