@@ -103,7 +103,8 @@ pub struct TableStore {
 
 impl TableStore {
     /// A store publishing `initial`.
-    pub fn new(initial: Snapshot) -> Self {
+    pub fn new(mut initial: Snapshot) -> Self {
+        initial.resolve_ports();
         TableStore {
             current: ArcSwap::from_pointee(initial),
             swaps: AtomicU64::new(0),
@@ -161,6 +162,27 @@ mod tests {
         assert_eq!(before.generation, 0);
         assert_eq!(before.patch.entries().count(), 0);
         assert_eq!(s.load().patch.entries().collect::<Vec<_>>(), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn port_kinds_are_resolved_whenever_a_snapshot_is_published() {
+        // Patched before the store exists (the configuration's patches).
+        let mut first = Snapshot::with_role(SwitchRole::Boundary, 3);
+        first.patch.set(0, 1).unwrap();
+        let s = TableStore::new(first);
+        assert_eq!(s.load().port_kind(0), PortKind::Patched(1));
+        assert_eq!(s.load().port_kind(1), PortKind::Unused);
+        assert_eq!(s.load().port_kind(9), PortKind::Unused);
+        assert_eq!(s.load().role, SwitchRole::Boundary);
+        s.update(|n| {
+            if n.patch.clear(0) {
+                Ok(())
+            } else {
+                Err("no patch")
+            }
+        })
+        .unwrap();
+        assert_eq!(s.load().port_kind(0), PortKind::Unused);
     }
 
     #[test]

@@ -25,25 +25,26 @@ pub struct Underlay {
     pub mtu: u16,
 }
 
-/// VNICs, V2P and underlay.
+/// VNICs, V2P and underlay. Each table sits behind its own `Arc` (V2P one
+/// per VNI), so that the next snapshot shares what a change leaves alone.
 #[derive(Debug, Clone, Default)]
 pub struct VpcState {
     /// The VNIC bound to each port, by port index.
     pub vnics: Vec<Option<Arc<Vnic>>>,
     /// Port of each (VNI, guest MAC).
-    pub by_vni_mac: HashMap<(u32, MacAddr), PortIdx>,
+    pub by_vni_mac: Arc<HashMap<(u32, MacAddr), PortIdx>>,
     /// Virtual-to-physical mappings.
     pub v2p: V2pTable,
     /// This sled's underlay, once set.
     pub underlay: Option<Underlay>,
     /// IP pools and internet gateways.
-    pub igws: IgwTable,
+    pub igws: Arc<IgwTable>,
     /// External prefixes -> boundary endpoints.
-    pub v2b: V2bTable,
+    pub v2b: Arc<V2bTable>,
     /// External address -> the guest port owning it (rebuilt from the VNICs).
-    pub owners: ExternalOwners,
+    pub owners: Arc<ExternalOwners>,
     /// Boundary role: external address -> the underlay address of its sled.
-    pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
+    pub boundary_map: Arc<HashMap<IpAddr, Ipv6Addr>>,
     /// Boundary role: the external port, once set.
     pub external_port: Option<ExternalPort>,
     /// The last epoch handed out (see [`Self::next_epoch`]).
@@ -90,9 +91,9 @@ impl VpcState {
     pub fn put_vnic(&mut self, vnic: Vnic) {
         let port = vnic.port;
         if let Some(old) = self.vnic(port).cloned() {
-            self.by_vni_mac.remove(&(old.spec.vni, old.spec.mac));
+            Arc::make_mut(&mut self.by_vni_mac).remove(&(old.spec.vni, old.spec.mac));
         }
-        self.by_vni_mac.insert((vnic.spec.vni, vnic.spec.mac), port);
+        Arc::make_mut(&mut self.by_vni_mac).insert((vnic.spec.vni, vnic.spec.mac), port);
         if let Some(slot) = self.vnics.get_mut(port as usize) {
             *slot = Some(Arc::new(vnic));
         }
@@ -122,7 +123,7 @@ impl VpcState {
                 );
             }
         }
-        self.owners = owners;
+        self.owners = Arc::new(owners);
     }
 
     /// Bumps the epoch of the VNICs on `ports`.
@@ -147,7 +148,7 @@ impl VpcState {
     /// Unbinds the VNIC of `port`.
     pub fn remove_vnic(&mut self, port: PortIdx) -> Option<Arc<Vnic>> {
         let old = self.vnics.get_mut(port as usize)?.take()?;
-        self.by_vni_mac.remove(&(old.spec.vni, old.spec.mac));
+        Arc::make_mut(&mut self.by_vni_mac).remove(&(old.spec.vni, old.spec.mac));
         self.rebuild_owners();
         Some(old)
     }

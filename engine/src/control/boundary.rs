@@ -14,6 +14,7 @@ use crate::vpc::ExternalPort;
 use crate::PortIdx;
 use crate::{PortRole, SwitchRole};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo};
 
 /// Refuses boundary commands on a sled switch, whose configuration says so.
@@ -157,7 +158,7 @@ pub fn boundary_map_set(
                      an external IP must be another one"
                 ));
             }
-            s.vpc.boundary_map.insert(ip, sled);
+            Arc::make_mut(&mut s.vpc.boundary_map).insert(ip, sled);
             Ok(())
         })
         .map(|s| s.generation)
@@ -168,8 +169,7 @@ pub fn boundary_map_clear(tables: &TableStore, ip: IpAddr) -> Result<u64, String
     let cmd = "boundary-map-clear";
     tables
         .update(|s| {
-            s.vpc
-                .boundary_map
+            Arc::make_mut(&mut s.vpc.boundary_map)
                 .remove(&ip)
                 .map(|_| ())
                 .ok_or_else(|| format!("{cmd}: {ip} has no entry in the boundary map"))

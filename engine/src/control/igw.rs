@@ -203,7 +203,7 @@ pub fn pool_create(
         }
     }
     publish(dir, tables, |s| {
-        let igws = &mut s.vpc.igws;
+        let igws = Arc::make_mut(&mut s.vpc.igws);
         if igws.pools.contains_key(name) {
             return Err(format!("{cmd}: pool {name:?} already exists"));
         }
@@ -266,7 +266,7 @@ pub fn pool_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Resu
                 ));
             }
         }
-        s.vpc.igws.pools.remove(name);
+        Arc::make_mut(&mut s.vpc.igws).pools.remove(name);
         Ok(vec![])
     })
 }
@@ -318,7 +318,7 @@ pub fn igw_create(
         if s.vpc.igws.igws.contains_key(&id) {
             return Err(format!("{cmd}: igw:{id} already exists"));
         }
-        s.vpc.igws.igws.insert(
+        Arc::make_mut(&mut s.vpc.igws).igws.insert(
             id,
             crate::nat::igw::Igw {
                 name: name.unwrap_or_default().to_string(),
@@ -357,7 +357,7 @@ pub fn igw_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<R
                 ));
             }
         }
-        s.vpc.igws.igws.remove(&id);
+        Arc::make_mut(&mut s.vpc.igws).igws.remove(&id);
         Ok(vec![])
     })
 }
@@ -416,7 +416,7 @@ pub fn igw_assign(
                 ));
             }
         }
-        if let Some(g) = s.vpc.igws.igws.get_mut(&id) {
+        if let Some(g) = Arc::make_mut(&mut s.vpc.igws).igws.get_mut(&id) {
             g.sources.insert(src);
         }
         let ports = ports_routing_through(s, Some(Some(id)));
@@ -436,9 +436,7 @@ pub fn igw_unassign(
     let cmd = "igw-unassign";
     let src = source_arg(cmd, pool, range)?;
     publish(dir, tables, |s| {
-        let g = s
-            .vpc
-            .igws
+        let g = Arc::make_mut(&mut s.vpc.igws)
             .igws
             .get_mut(&id)
             .ok_or_else(|| format!("{cmd}: unknown gateway igw:{id}"))?;
@@ -728,7 +726,7 @@ pub fn v2b_set(
         }
     }
     publish(dir, tables, |s| {
-        s.vpc.v2b.set(p, endpoints.to_vec());
+        Arc::make_mut(&mut s.vpc.v2b).set(p, endpoints.to_vec());
         let ports = ports_routing_through(s, None);
         s.vpc.bump_epochs(&ports);
         Ok(ports)
@@ -740,7 +738,7 @@ pub fn v2b_clear(dir: &PortDirectory, tables: &TableStore, prefix: &str) -> Resu
     let cmd = "v2b-clear";
     let p = v2b_prefix(cmd, prefix)?;
     publish(dir, tables, |s| {
-        if !s.vpc.v2b.remove(&p) {
+        if !Arc::make_mut(&mut s.vpc.v2b).remove(&p) {
             return Err(format!("{cmd}: no V2B entry for {p}"));
         }
         let ports = ports_routing_through(s, None);

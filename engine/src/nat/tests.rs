@@ -48,7 +48,7 @@ pub(crate) fn igw_world() -> World {
 pub(crate) fn igw_world_on(w: World) -> World {
     w.tables
         .update(|s| {
-            let t = &mut s.vpc.igws;
+            let t = Arc::make_mut(&mut s.vpc.igws);
             t.pools.insert(
                 "public".into(),
                 IpPool {
@@ -79,9 +79,7 @@ pub(crate) fn igw_world_on(w: World) -> World {
                     IgwSource::Pool("snat".into()),
                 ]),
             );
-            s.vpc
-                .v2b
-                .set("0.0.0.0/0".parse().unwrap(), vec![boundary()]);
+            Arc::make_mut(&mut s.vpc.v2b).set("0.0.0.0/0".parse().unwrap(), vec![boundary()]);
             Ok::<(), String>(())
         })
         .unwrap();
@@ -456,7 +454,10 @@ fn changing_one_external_ip_keeps_the_other_flows() {
     );
     w.tables
         .update(|s| {
-            let d = s.vpc.igws.igws.get_mut(&IGW_D).ok_or("no D")?;
+            let d = Arc::make_mut(&mut s.vpc.igws)
+                .igws
+                .get_mut(&IGW_D)
+                .ok_or("no D")?;
             d.sources.insert(IgwSource::Range(range(FIP4, FIP4)));
             Ok::<(), String>(())
         })
@@ -526,14 +527,14 @@ fn ipv6_external_addresses_translate_both_ways() {
             nv.spec.ipv6 = Some(guest6);
             nv.spec.gateway_ipv6 = Some("fd00:172:30::1".parse().unwrap());
             s.vpc.vnics[GUEST_A as usize] = Some(Arc::new(nv));
-            s.vpc.igws.pools.insert(
+            Arc::make_mut(&mut s.vpc.igws).pools.insert(
                 "public6".into(),
                 IpPool {
                     name: "public6".into(),
                     ranges: vec![IpRange::new(fip6.into(), fip6.into()).unwrap()],
                 },
             );
-            s.vpc.v2b.set("::/0".parse().unwrap(), vec![boundary()]);
+            Arc::make_mut(&mut s.vpc.v2b).set("::/0".parse().unwrap(), vec![boundary()]);
             Ok::<(), String>(())
         })
         .unwrap();
