@@ -40,4 +40,6 @@ pub use wire::pktbuf;
 pub type PortIdx = u16;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

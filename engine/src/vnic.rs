@@ -100,7 +100,7 @@ pub struct Vnic {
     /// Flows decided by each rule (shared by every worker).
     pub hits: Arc<LayerHits>,
     /// Its external addresses (NAT layer).
-    pub external: ExternalIps,
+    pub external_ips: ExternalIps,
 }
 
 /// Per-rule hit counters of a VNIC's layers: flows whose first packet a rule

@@ -103,7 +103,7 @@ impl VpcState {
     pub fn rebuild_owners(&mut self) {
         let mut owners = ExternalOwners::default();
         for v in self.vnics.iter().flatten() {
-            let ext = &v.external;
+            let ext = &v.external_ips;
             for ip in ext.floating.iter().copied().chain(ext.ephemeral) {
                 owners.add(
                     ip,

@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI, ETH_LEN};
 use crate::frame::quick::quick_info;
 use crate::frame::{encap_error, frame_info, L3Facts};
-use crate::overlay::{flow_hash, ExternalEncapTemplate, EXTERNAL_ENCAP_LEN};
+use crate::overlay::{flow_hash, BoundaryEncapTemplate, BOUNDARY_ENCAP_LEN};
 use crate::pktbuf::PacketBuf;
 use crate::reply::{self, ReplyError, ReplyL2, ALL_NODES, NDP_HOP_LIMIT};
 use crate::tables::Snapshot;
@@ -123,7 +123,7 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
     };
     let inner_len = pkt.bytes().len();
     // Encapsulated, it must fit the uplink (the boundary does not fragment).
-    if inner_len > usize::from(u.mtu).saturating_sub(EXTERNAL_ENCAP_LEN - ETH_LEN) {
+    if inner_len > usize::from(u.mtu).saturating_sub(BOUNDARY_ENCAP_LEN - ETH_LEN) {
         return drop(DropReason::TooBig, Path::Early);
     }
     {
@@ -131,10 +131,10 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         eth.set_dst(MacAddr(BOUNDARY_MAC));
         eth.set_src(x.mac);
     }
-    if !pkt.prepend(EXTERNAL_ENCAP_LEN) {
+    if !pkt.prepend(BOUNDARY_ENCAP_LEN) {
         return drop(DropReason::NoHeadroom, Path::Early);
     }
-    let t = ExternalEncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, sled, BOUNDARY_VNI);
+    let t = BoundaryEncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, sled, BOUNDARY_VNI);
     if !t.write(pkt.bytes_mut(), inner_len, flow_hash(&key)) {
         return drop(DropReason::NoHeadroom, Path::Early);
     }

@@ -6,16 +6,16 @@
 
 use crate::boundary;
 use crate::control::boundary as badmin;
-use crate::control::vpc::{self as admin, PortDirectory};
+use crate::control::vpc as admin;
 use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI};
 use crate::pktbuf::{PacketBuf, VecPacket};
-use crate::sequencer::Engine;
-use crate::tables::{Snapshot, TableStore};
-use crate::{DropReason, FlowKey, PortIdx, Verdict};
+use crate::testing::{dropped, forwarded, mac_s, port, sled, Switch};
+use crate::{DropReason, FlowKey, PortIdx};
 use crate::{Outcome, Path};
 use crate::{PortRole, SwitchRole};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::{IpAddr, Ipv6Addr};
+use std::ops::{Deref, DerefMut};
 use wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use wire::icmpv6::{Icmpv6Packet, Icmpv6Repr};
 use wire::ndp::NdpRepr;
@@ -43,23 +43,24 @@ fn boundary_addr() -> Ipv6Addr {
     "fd00:1701:d:1::1".parse().unwrap()
 }
 
-fn sled(n: u16) -> Ipv6Addr {
-    Ipv6Addr::new(0xfd00, 0x1701, 0xd, 0x0100 + n, 0, 0, 0, 1)
-}
-
-fn mac_s(m: [u8; 6]) -> String {
-    MacAddr(m).to_string()
-}
-
 fn fip6() -> Ipv6Addr {
     FIP6.parse().unwrap()
 }
 
 /// A boundary switch: port 0 the underlay uplink, port 1 the external port.
-struct World {
-    dir: PortDirectory,
-    tables: TableStore,
-    engine: Engine,
+struct World(Switch);
+
+impl Deref for World {
+    type Target = Switch;
+    fn deref(&self) -> &Switch {
+        &self.0
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Switch {
+        &mut self.0
+    }
 }
 
 impl World {
@@ -70,18 +71,13 @@ impl World {
 
     /// A switch of `role` without any boundary state.
     fn bare_as(role: SwitchRole) -> Self {
-        World {
-            dir: PortDirectory {
-                names: vec!["up".into(), "ext".into()],
-                roles: vec![PortRole::Uplink, PortRole::External],
-                macs: vec![MacAddr(UPLINK_MAC), MacAddr(EXT_MAC)],
-                workers: 1,
-                flow_quota: 1 << 20,
-                mtus: vec![],
-            },
-            tables: TableStore::new(Snapshot::with_role(role, 2)),
-            engine: Engine::new(1024),
-        }
+        World(Switch::new(
+            role,
+            &[
+                port("up", PortRole::Uplink, UPLINK_MAC),
+                port("ext", PortRole::External, EXT_MAC),
+            ],
+        ))
     }
 
     fn underlay(&self) {
@@ -95,7 +91,7 @@ impl World {
         .unwrap();
     }
 
-    fn external(&self) {
+    fn external_port(&self) {
         badmin::external_port_set(
             &self.dir,
             SwitchRole::Boundary,
@@ -111,31 +107,15 @@ impl World {
     fn new() -> Self {
         let w = World::bare();
         w.underlay();
-        w.external();
+        w.external_port();
         badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
         badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, fip6().into(), sled(2)).unwrap();
         w
     }
 
+    /// A frame through the boundary (it keeps no state, so no clock).
     fn run(&mut self, port: PortIdx, frame: &[u8]) -> (Outcome, Vec<u8>) {
-        let snap = self.tables.current();
-        let mut p = VecPacket::new(frame);
-        let o = self.engine.process(&snap, port, &mut p, 0);
-        (o, p.to_vec())
-    }
-}
-
-fn forwarded(o: Outcome) -> PortIdx {
-    match o.verdict {
-        Verdict::Forward(p) => p,
-        Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
-    }
-}
-
-fn dropped(o: Outcome) -> DropReason {
-    match o.verdict {
-        Verdict::Drop(r) => r,
-        Verdict::Forward(p) => panic!("forwarded to {p}"),
+        self.0.run(port, frame, 0)
     }
 }
 
@@ -236,7 +216,7 @@ fn check_external_encap(frame: &[u8], to_sled: Ipv6Addr) -> (u16, u32, Vec<u8>) 
     assert_eq!(e.geneve.vni, BOUNDARY_VNI);
     assert_eq!(e.inner_offset, 74);
     let facts = crate::frame::parse_encap(frame).unwrap();
-    assert!(facts.external);
+    assert!(facts.external_option);
     assert_eq!(facts.inner_dst_mac, MacAddr(BOUNDARY_MAC));
     (udp.source_port(), label, frame[74..].to_vec())
 }
@@ -335,7 +315,7 @@ fn inbound_drops_are_counted_with_their_reason() {
 #[test]
 fn inbound_without_underlay_is_no_underlay() {
     let mut w = World::bare();
-    w.external();
+    w.external_port();
     badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::NoUnderlay);
@@ -664,7 +644,7 @@ fn too_big_for_the_uplink_is_a_counted_drop() {
     let mut w = World::bare();
     w.dir.mtus = vec![1500, 1500];
     w.underlay();
-    w.external();
+    w.external_port();
     badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
     let frame = |ip_len: usize| {
         let mut v = Vec::new();

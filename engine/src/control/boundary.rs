@@ -207,24 +207,20 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{port, Switch};
     use wire::MacAddr;
 
     const EXT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xe];
 
     fn setup() -> (PortDirectory, TableStore) {
-        let dir = PortDirectory {
-            names: vec!["up".into(), "ext".into(), "g".into()],
-            roles: vec![PortRole::Uplink, PortRole::External, PortRole::Guest],
-            macs: vec![
-                MacAddr([2, 0, 0, 0, 0, 1]),
-                MacAddr(EXT_MAC),
-                MacAddr([2, 0, 0, 0, 0, 3]),
+        Switch::tables(
+            SwitchRole::Boundary,
+            &[
+                port("up", PortRole::Uplink, [2, 0, 0, 0, 0, 1]),
+                port("ext", PortRole::External, EXT_MAC),
+                port("g", PortRole::Guest, [2, 0, 0, 0, 0, 3]),
             ],
-            workers: 1,
-            flow_quota: 1 << 20,
-            mtus: vec![],
-        };
-        (dir, TableStore::new(Snapshot::empty(3)))
+        )
     }
 
     fn ip(s: &str) -> IpAddr {

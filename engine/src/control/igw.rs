@@ -256,7 +256,7 @@ pub fn pool_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Resu
         }
         for v in s.vpc.vnics.iter().flatten() {
             if let Some(ip) = v
-                .external
+                .external_ips
                 .all()
                 .find(|ip| pool.ranges.iter().any(|r| r.contains(*ip)))
             {
@@ -296,7 +296,7 @@ pub fn pool_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<PoolInfo> {
                 .iter()
                 .flatten()
                 .filter(|v| {
-                    v.external
+                    v.external_ips
                         .all()
                         .any(|ip| p.ranges.iter().any(|r| r.contains(ip)))
                 })
@@ -345,7 +345,7 @@ pub fn igw_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<R
         }
         for v in s.vpc.vnics.iter().flatten() {
             let named = v
-                .external
+                .external_ips
                 .igw_map
                 .iter()
                 .flatten()
@@ -493,7 +493,7 @@ fn put_external(s: &mut Snapshot, port: PortIdx, ext: crate::nat::igw::ExternalI
     if let Some(slot) = s.vpc.vnics.get_mut(port as usize) {
         if let Some(v) = slot.as_ref() {
             let mut nv = Vnic::clone(v);
-            nv.external = ext;
+            nv.external_ips = ext;
             nv.epoch = epoch;
             *slot = Some(Arc::new(nv));
         }
@@ -600,7 +600,7 @@ pub fn external_set(
         // SNAT address is shared only by SNAT, with disjoint port ranges.
         for v in s.vpc.vnics.iter().flatten().filter(|v| v.port != port) {
             let other = port_name(dir, v.port);
-            let theirs = &v.external;
+            let theirs = &v.external_ips;
             let their_one_to_one =
                 |ip: IpAddr| theirs.floating.contains(&ip) || theirs.ephemeral == Some(ip);
             for (ip, kind) in seen.iter().filter(|(_, k)| *k != "snat") {
@@ -648,7 +648,7 @@ pub fn external_clear(
         .vpc
         .vnic(port)
         .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC"))?;
-    if v.external == Default::default() {
+    if v.external_ips == Default::default() {
         return Ok(Reply::Updated {
             generation: cur.generation,
             updated_ports: vec![],
@@ -671,7 +671,7 @@ pub fn external_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<ExternalIpsSpe
         .iter()
         .flatten()
         .map(|v| {
-            let e = &v.external;
+            let e = &v.external_ips;
             ExternalIpsSpec {
                 port: port_name(dir, v.port),
                 floating: e.floating.clone(),
@@ -764,25 +764,25 @@ mod tests {
     use super::*;
     use crate::control::vpc::{route_add, route_del, vnic_create};
     use crate::nat::igw::{select_source, NatSource};
+    use crate::testing::{port, Switch};
+    use crate::SwitchRole;
     use vswitch_api::VnicCreate;
-    use wire::MacAddr;
 
     /// Three guest ports (g0, g1, g2) with a VNIC each, and an uplink.
     fn setup() -> (PortDirectory, TableStore) {
-        let dir = PortDirectory {
-            names: vec!["g0".into(), "g1".into(), "g2".into(), "up".into()],
-            roles: vec![
-                PortRole::Guest,
-                PortRole::Guest,
-                PortRole::Guest,
-                PortRole::Uplink,
-            ],
-            macs: (1..=4).map(|i| MacAddr([2, 0, 0, 0, 0, i])).collect(),
-            workers: 1,
-            flow_quota: 1 << 20,
-            mtus: vec![],
-        };
-        let t = TableStore::new(Snapshot::empty(4));
+        let ports: Vec<_> = ["g0", "g1", "g2", "up"]
+            .iter()
+            .zip(1..=4u8)
+            .map(|(name, i)| {
+                let role = if *name == "up" {
+                    PortRole::Uplink
+                } else {
+                    PortRole::Guest
+                };
+                port(name, role, [2, 0, 0, 0, 0, i])
+            })
+            .collect();
+        let (dir, t) = Switch::tables(SwitchRole::Sled, &ports);
         for i in 0..3u8 {
             vnic_create(
                 &dir,
@@ -1069,9 +1069,9 @@ mod tests {
         assert_eq!(s.vpc.owners.snat_owner(ip("10.77.77.13"), 1500), Some(0));
         assert_eq!(s.vpc.owners.snat_owner(ip("10.77.77.13"), 3000), Some(1));
         let v0 = s.vpc.vnic(0).unwrap();
-        assert!(v0.external.mapped_to(ip("192.168.0.2"), Some(4)));
-        assert!(v0.external.mapped_to(ip("192.168.0.2"), None));
-        assert!(!v0.external.mapped_to(ip("192.168.0.1"), Some(4)));
+        assert!(v0.external_ips.mapped_to(ip("192.168.0.2"), Some(4)));
+        assert!(v0.external_ips.mapped_to(ip("192.168.0.2"), None));
+        assert!(!v0.external_ips.mapped_to(ip("192.168.0.1"), Some(4)));
         let list = external_list(&dir, &s);
         assert_eq!(list.len(), 3);
         assert_eq!(list[0], a, "external-list shows what external-set set");
@@ -1268,7 +1268,7 @@ mod tests {
             vec![GatewayRef::Named("1".into())],
         )]));
         external_set(&dir, &t, &held).unwrap();
-        let before = t.current().vpc.vnic(0).unwrap().external.clone();
+        let before = t.current().vpc.vnic(0).unwrap().external_ips.clone();
 
         let with = |f: &dyn Fn(&mut ExternalIpsSpec)| {
             let mut r = ext("g0");
@@ -1372,7 +1372,7 @@ mod tests {
             external_set(&dir, &t, &ext("zz"))
         });
         refused(&t, "unknown port \"zz\"", || external_clear(&dir, &t, "zz"));
-        assert_eq!(t.current().vpc.vnic(0).unwrap().external, before);
+        assert_eq!(t.current().vpc.vnic(0).unwrap().external_ips, before);
         // What is in use cannot go.
         refused(
             &t,
@@ -1420,7 +1420,7 @@ mod tests {
         igw_create(&dir, &t, 4, None).unwrap();
         external_set(&dir, &t, &spec).unwrap();
         let s = t.current();
-        let e = &s.vpc.vnic(0).unwrap().external;
+        let e = &s.vpc.vnic(0).unwrap().external_ips;
         for tag in [None, Some(1), Some(4)] {
             assert!(e.mapped_to(ip("192.168.0.2"), tag), "{tag:?}");
         }
@@ -1472,7 +1472,7 @@ mod tests {
                 Some(RouterTarget::InternetGateway(tag)) => *tag,
                 other => panic!("{dst} routes to {other:?}"),
             };
-            select_source(&v.external, &s.vpc.igws, tag, dst, hash)
+            select_source(&v.external_ips, &s.vpc.igws, tag, dst, hash)
         };
         assert_eq!(
             source("77.77.77.77", 0),

@@ -199,7 +199,7 @@ pub fn vnic_create(
                 router,
                 firewall,
                 hits,
-                external: Default::default(),
+                external_ips: Default::default(),
             });
             s.vpc.rebuild_owners();
             Ok(())
@@ -555,17 +555,17 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{port, Switch};
+    use crate::SwitchRole;
 
     fn setup() -> (PortDirectory, TableStore) {
-        let dir = PortDirectory {
-            names: vec!["g".into(), "up".into()],
-            roles: vec![PortRole::Guest, PortRole::Uplink],
-            macs: vec![MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])],
-            workers: 1,
-            flow_quota: 1 << 20,
-            mtus: vec![],
-        };
-        (dir, TableStore::new(Snapshot::empty(2)))
+        Switch::tables(
+            SwitchRole::Sled,
+            &[
+                port("g", PortRole::Guest, [2, 0, 0, 0, 0, 1]),
+                port("up", PortRole::Uplink, [2, 0, 0, 0, 0, 2]),
+            ],
+        )
     }
 
     fn req() -> VnicCreate {

@@ -62,7 +62,7 @@ pub struct EncapFacts {
     /// The VNI.
     pub vni: u32,
     /// Whether the Oxide External option was present.
-    pub external: bool,
+    pub external_option: bool,
     /// The O flag: a control packet between tunnel ends, not guest data.
     pub oam: bool,
     /// Offset of the inner Ethernet frame.
@@ -136,7 +136,7 @@ fn encap_facts(frame: &[u8], e: &wire::EncapPacket) -> Result<EncapFacts, DropRe
     Ok(EncapFacts {
         outer_dst: e.outer_dst,
         vni: e.geneve.vni,
-        external: e.geneve.external,
+        external_option: e.geneve.external,
         oam: e.oam,
         inner_offset: e.inner_offset,
         inner_len: e.inner_len,

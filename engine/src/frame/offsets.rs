@@ -29,7 +29,7 @@ pub const GENEVE_OPTIONS_OFF: usize = GENEVE_OFF + 8;
 pub const ENCAP_LEN: usize = GENEVE_OPTIONS_OFF;
 /// [`ENCAP_LEN`] plus the 4-byte Oxide External option (class 0x0129, type
 /// 0x00, no body): the outer headers of boundary traffic from outside the VPC.
-pub const EXTERNAL_ENCAP_LEN: usize = ENCAP_LEN + 4;
+pub const BOUNDARY_ENCAP_LEN: usize = ENCAP_LEN + 4;
 
 /// VNI of boundary traffic (sled <-> boundary).
 pub const BOUNDARY_VNI: u32 = 99;

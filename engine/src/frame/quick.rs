@@ -10,7 +10,7 @@ use crate::{proto, FlowKey, KeyWords};
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
-use super::offsets::{be16, be64, BOUNDARY_VNI, ENCAP_LEN, EXTERNAL_ENCAP_LEN};
+use super::offsets::{be16, be64, BOUNDARY_ENCAP_LEN, BOUNDARY_VNI, ENCAP_LEN};
 
 /// What the fixed-offset reading finds in a common frame.
 #[derive(Clone, Copy)]
@@ -167,10 +167,10 @@ pub fn quick_encap_end(f: &[u8]) -> usize {
 /// Whether `f` is boundary traffic for `underlay` in the boundary's own
 /// form: Geneve with VNI 99 and the External option only, no other option
 /// and no critical flag. Anything else (more options, a critical one) takes
-/// the full parser. The inner frame starts at [`EXTERNAL_ENCAP_LEN`].
+/// the full parser. The inner frame starts at [`BOUNDARY_ENCAP_LEN`].
 #[inline]
-pub fn quick_external(f: &[u8], underlay: &Ipv6Addr) -> bool {
-    let Some(h) = f.get(..EXTERNAL_ENCAP_LEN + 14) else {
+pub fn quick_from_boundary(f: &[u8], underlay: &Ipv6Addr) -> bool {
+    let Some(h) = f.get(..BOUNDARY_ENCAP_LEN + 14) else {
         return false;
     };
     let [c0, c1] = wire::geneve::OXIDE_OPT_CLASS.to_be_bytes();
@@ -330,10 +330,10 @@ mod tests {
     /// option sets, a critical flag, another VNI or sled, or a truncated
     /// frame are left to the full parser.
     #[test]
-    fn quick_external_agrees_with_the_full_parser() {
+    fn quick_from_boundary_agrees_with_the_full_parser() {
         use crate::frame::offsets::BOUNDARY_VNI;
         use crate::frame::parse_encap;
-        use crate::overlay::ExternalEncapTemplate;
+        use crate::overlay::BoundaryEncapTemplate;
         let sled: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
         let boundary: Ipv6Addr = "fd00:1701:d:99::1".parse().unwrap();
         let mut inner = Vec::new();
@@ -343,7 +343,7 @@ mod tests {
             .write(&mut inner, b"from the internet")
             .unwrap();
         let frame = |vni: u32, dst: Ipv6Addr, edit: &dyn Fn(&mut Vec<u8>)| {
-            let t = ExternalEncapTemplate::new(
+            let t = BoundaryEncapTemplate::new(
                 MacAddr([2, 0, 0, 0, 0, 9]),
                 MacAddr([2, 0, 0, 0, 0, 8]),
                 boundary,
@@ -357,13 +357,13 @@ mod tests {
             f
         };
         let good = frame(BOUNDARY_VNI, sled, &|_| {});
-        assert!(quick_external(&good, &sled));
+        assert!(quick_from_boundary(&good, &sled));
         let e = parse_encap(&good).unwrap();
-        assert!(e.external && e.vni == BOUNDARY_VNI && e.outer_dst == sled);
-        assert_eq!(e.inner_offset, EXTERNAL_ENCAP_LEN);
+        assert!(e.external_option && e.vni == BOUNDARY_VNI && e.outer_dst == sled);
+        assert_eq!(e.inner_offset, BOUNDARY_ENCAP_LEN);
         for cut in 0..good.len() {
-            if quick_external(&good[..cut], &sled) {
-                assert!(cut >= EXTERNAL_ENCAP_LEN + 14);
+            if quick_from_boundary(&good[..cut], &sled) {
+                assert!(cut >= BOUNDARY_ENCAP_LEN + 14);
             }
         }
         let refused: [(&str, Vec<u8>); 5] = [
@@ -383,8 +383,8 @@ mod tests {
             ),
         ];
         for (what, f) in refused {
-            assert!(!quick_external(&f, &sled), "{what}");
+            assert!(!quick_from_boundary(&f, &sled), "{what}");
         }
-        assert!(!quick_external(&good, &boundary));
+        assert!(!quick_from_boundary(&good, &boundary));
     }
 }

@@ -63,7 +63,7 @@ fn vnic_with(spec: VnicSpec) -> Vnic {
         router: RouterTable::new(),
         firewall: FirewallRules::new(vec![]).unwrap(),
         hits: Default::default(),
-        external: Default::default(),
+        external_ips: Default::default(),
     }
 }
 

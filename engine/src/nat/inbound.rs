@@ -49,7 +49,7 @@ pub fn dnat<'s, P: PacketBuf>(
         .one_to_one(key.dst)
         .and_then(|p| vpc.vnic(p))
         .ok_or(DropReason::NatNoState)?;
-    let source = if vnic.external.floating.contains(&key.dst) {
+    let source = if vnic.external_ips.floating.contains(&key.dst) {
         NatSource::Floating(key.dst)
     } else {
         NatSource::Ephemeral(key.dst)

@@ -44,13 +44,13 @@ pub fn to_internet(
         // Replies of a connection made to an external address leave from it.
         Direction::In => binding_held(vnic, b),
         Direction::Out => {
-            b.tag == tag && igw::source_still_valid(&vnic.external, igws, tag, &b.source)
+            b.tag == tag && igw::source_still_valid(&vnic.external_ips, igws, tag, &b.source)
         }
     });
     let binding = match keep {
         Some(b) => b,
         None => {
-            let src = igw::select_source(&vnic.external, igws, tag, key.dst, hash)
+            let src = igw::select_source(&vnic.external_ips, igws, tag, key.dst, hash)
                 .ok_or(DropReason::NoExternalIp)?;
             let ext_port = match src {
                 NatSource::Snat(s) if has_port(key) => nat
@@ -81,5 +81,5 @@ pub fn to_internet(
 /// Whether the VNIC still holds the external address of `b` (its flows'
 /// replies may still be translated back).
 pub fn binding_held(vnic: &Vnic, b: &NatBinding) -> bool {
-    vnic.external.holds(&b.source)
+    vnic.external_ips.holds(&b.source)
 }

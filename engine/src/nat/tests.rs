@@ -102,7 +102,7 @@ pub(crate) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
         .update(|s| {
             let v = s.vpc.vnic(port).cloned().ok_or("no vnic")?;
             let mut nv = Vnic::clone(&v);
-            nv.external = ext;
+            nv.external_ips = ext;
             nv.epoch = s.vpc.next_epoch();
             s.vpc.vnics[port as usize] = Some(Arc::new(nv));
             s.vpc.rebuild_owners();

@@ -56,7 +56,7 @@ pub fn decap<P: PacketBuf>(
     ) {
         return Err(DropReason::Malformed);
     }
-    if encap.external && encap.vni == BOUNDARY_VNI {
+    if encap.external_option && encap.vni == BOUNDARY_VNI {
         return Ok(Arrival::FromBoundary);
     }
     let port = *vpc
@@ -66,7 +66,7 @@ pub fn decap<P: PacketBuf>(
     // The VNI is metadata only for traffic from inside the VPC.
     Ok(Arrival::Guest {
         port,
-        remote_vni: (!encap.external).then_some(encap.vni),
+        remote_vni: (!encap.external_option).then_some(encap.vni),
     })
 }
 

@@ -14,7 +14,7 @@ use crate::FlowKey;
 use std::net::Ipv6Addr;
 use wire::MacAddr;
 
-pub use crate::frame::offsets::{ENCAP_LEN, EXTERNAL_ENCAP_LEN, GENEVE_PORT};
+pub use crate::frame::offsets::{BOUNDARY_ENCAP_LEN, ENCAP_LEN, GENEVE_PORT};
 use crate::frame::offsets::{
     GENEVE_OFF, GENEVE_OPTIONS_OFF as OPTIONS_OFF, OUTER_IPV6_OFF as IPV6_OFF,
     OUTER_UDP_OFF as UDP_OFF,
@@ -109,17 +109,17 @@ fn write_outer<const N: usize>(
 /// VPC: like [`EncapTemplate`], with the Geneve External option set (Geneve
 /// Opt Len 1 word), which tells the sled the packet came from the internet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalEncapTemplate {
+pub struct BoundaryEncapTemplate {
     /// The headers; lengths are filled per packet.
-    pub bytes: [u8; EXTERNAL_ENCAP_LEN],
+    pub bytes: [u8; BOUNDARY_ENCAP_LEN],
 }
 
-impl ExternalEncapTemplate {
+impl BoundaryEncapTemplate {
     /// Outer headers from `src` to `dst` on the underlay, for VNI `vni`, with
     /// the External option.
     pub fn new(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, vni: u32) -> Self {
         let base = EncapTemplate::new(src_mac, dst_mac, src, dst, vni);
-        let mut b = [0u8; EXTERNAL_ENCAP_LEN];
+        let mut b = [0u8; BOUNDARY_ENCAP_LEN];
         b[..ENCAP_LEN].copy_from_slice(&base.bytes);
         // Opt Len: one 4-byte word; no O or C flag (External is not critical).
         b[GENEVE_OFF] = 1;
@@ -127,10 +127,10 @@ impl ExternalEncapTemplate {
             .copy_from_slice(&wire::geneve::OXIDE_OPT_CLASS.to_be_bytes());
         b[OPTIONS_OFF + 2] = wire::geneve::OXIDE_OPT_EXTERNAL;
         b[OPTIONS_OFF + 3] = 0; // length 0: no body
-        ExternalEncapTemplate { bytes: b }
+        BoundaryEncapTemplate { bytes: b }
     }
 
-    /// Writes the headers into `out` (the first [`EXTERNAL_ENCAP_LEN`] bytes
+    /// Writes the headers into `out` (the first [`BOUNDARY_ENCAP_LEN`] bytes
     /// of a packet whose inner frame is `inner_len` bytes long), with
     /// `entropy` as IPv6 flow label and UDP source port, as
     /// [`EncapTemplate::write`] does.
@@ -180,7 +180,7 @@ mod tests {
     fn external_template_parses_as_external_geneve() {
         let src: Ipv6Addr = "fd00:1701:d:1::1".parse().unwrap();
         let dst: Ipv6Addr = "fd00:1701:d:101::1".parse().unwrap();
-        let t = ExternalEncapTemplate::new(
+        let t = BoundaryEncapTemplate::new(
             MacAddr([2, 0, 0, 0, 0, 1]),
             MacAddr([2, 0, 0, 0, 0, 2]),
             src,
@@ -192,10 +192,10 @@ mod tests {
         inner[..6].copy_from_slice(&[0xa8, 0x40, 0x25, 0x77, 0x77, 0x77]);
         inner[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
         inner[12..14].copy_from_slice(&[0x08, 0x00]);
-        let mut frame = vec![0u8; EXTERNAL_ENCAP_LEN];
+        let mut frame = vec![0u8; BOUNDARY_ENCAP_LEN];
         assert!(t.write(&mut frame, inner.len(), 0x1234_5678));
         frame.extend_from_slice(&inner);
-        assert_eq!(EXTERNAL_ENCAP_LEN, 74);
+        assert_eq!(BOUNDARY_ENCAP_LEN, 74);
         assert_eq!(&frame[62..66], &[0x01, 0x00, 0x65, 0x58], "Opt Len 1, TEB");
         assert_eq!(&frame[66..70], &[0, 0, 99, 0], "VNI 99");
         assert_eq!(&frame[70..74], &[0x01, 0x29, 0x00, 0x00], "External");
@@ -211,11 +211,11 @@ mod tests {
         assert_eq!(e.geneve.multicast, None);
         assert_eq!(e.outer_src, src);
         assert_eq!(e.outer_dst, dst);
-        assert_eq!(e.inner_offset, EXTERNAL_ENCAP_LEN);
+        assert_eq!(e.inner_offset, BOUNDARY_ENCAP_LEN);
         assert_eq!(e.inner_len, inner.len());
         assert_eq!(e.udp_src_port, 0xc000 | (0x5678 & 0x3fff));
         assert!(!e.oam);
-        let mut short = [0u8; EXTERNAL_ENCAP_LEN - 1];
+        let mut short = [0u8; BOUNDARY_ENCAP_LEN - 1];
         assert!(!t.write(&mut short, 10, 0));
     }
 }

@@ -7,8 +7,8 @@ use crate::flow::state::{refusal_reason, FlowState, InXform};
 use crate::flow::table::{FlowId, Realm};
 use crate::flow::tcp;
 use crate::frame::frame_info;
-use crate::frame::offsets::{ENCAP_LEN, ETH_SRC, EXTERNAL_ENCAP_LEN};
-use crate::frame::quick::{quick_encap_end, quick_external};
+use crate::frame::offsets::{BOUNDARY_ENCAP_LEN, ENCAP_LEN, ETH_SRC};
+use crate::frame::quick::{quick_encap_end, quick_from_boundary};
 use crate::gateway::mss;
 use crate::nat::FlowNat;
 use crate::nat::{icmp_error, inbound as nat_in, rewrite, NatBinding};
@@ -59,8 +59,8 @@ impl Engine {
             }
         }
         // The boundary's own form of its traffic, read at fixed offsets.
-        if self.quick() && quick_external(pkt.bytes(), &u.addr) {
-            if !keep_inner(pkt, EXTERNAL_ENCAP_LEN, quick_encap_end(pkt.bytes())) {
+        if self.quick() && quick_from_boundary(pkt.bytes(), &u.addr) {
+            if !keep_inner(pkt, BOUNDARY_ENCAP_LEN, quick_encap_end(pkt.bytes())) {
                 return Outcome::drop(DropReason::Malformed, Path::Early);
             }
             return self.nat_inbound(snap, pkt, now_ns);

@@ -3,17 +3,18 @@
 //! through the same functions the control socket uses. Frames are built and
 //! read back with `etherparse`, an independent implementation.
 
-use crate::control::vpc::{self as admin, PortDirectory};
+use crate::control::vpc as admin;
 use crate::pktbuf::{PacketBuf, VecPacket};
 use crate::sequencer::Engine;
-use crate::tables::{Snapshot, TableStore};
-use crate::PortRole;
-use crate::{DropReason, PortIdx, Verdict};
+pub(crate) use crate::testing::{dropped, forwarded, mac_s, sled};
+use crate::testing::{port, Switch};
+use crate::{DropReason, PortIdx};
 use crate::{Outcome, Path};
+use crate::{PortRole, SwitchRole};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::Ipv6Addr;
+use std::ops::{Deref, DerefMut};
 use vswitch_api::{FwRuleSpec, VnicCreate};
-use wire::MacAddr;
 
 pub(crate) const VNI: u32 = 7777;
 pub(crate) const S: u64 = 1_000_000_000;
@@ -40,20 +41,21 @@ pub(crate) type Rule<'a> = (
     &'a [&'a str],
 );
 
-pub(crate) fn sled(n: u16) -> Ipv6Addr {
-    Ipv6Addr::new(0xfd00, 0x1701, 0xd, 0x0100 + n, 0, 0, 0, 1)
-}
-
-pub(crate) fn mac_s(m: [u8; 6]) -> String {
-    MacAddr(m).to_string()
-}
-
 /// A sled switch (this sled is 1) with guest ports a and b, an uplink, and a
 /// remote guest 172.30.0.9 on sled 2.
-pub(crate) struct World {
-    pub(crate) dir: PortDirectory,
-    pub(crate) tables: TableStore,
-    pub(crate) engine: Engine,
+pub(crate) struct World(Switch);
+
+impl Deref for World {
+    type Target = Switch;
+    fn deref(&self) -> &Switch {
+        &self.0
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Switch {
+        &mut self.0
+    }
 }
 
 impl World {
@@ -63,24 +65,18 @@ impl World {
 
     /// The world with an uplink of MTU `mtu` (guest ports 1500).
     pub(crate) fn with_uplink_mtu(mtu: u16) -> Self {
-        let dir = PortDirectory {
-            names: vec!["a".into(), "up".into(), "b".into()],
-            roles: vec![PortRole::Guest, PortRole::Uplink, PortRole::Guest],
-            macs: vec![
-                MacAddr([2, 0, 0, 0, 0, 0xa]),
-                MacAddr(UPLINK_MAC),
-                MacAddr([2, 0, 0, 0, 0, 0xb]),
+        let uplink = crate::testing::TestPort {
+            mtu: Some(mtu),
+            ..port("up", PortRole::Uplink, UPLINK_MAC)
+        };
+        let w = World(Switch::new(
+            SwitchRole::Sled,
+            &[
+                port("a", PortRole::Guest, [2, 0, 0, 0, 0, 0xa]),
+                uplink,
+                port("b", PortRole::Guest, [2, 0, 0, 0, 0, 0xb]),
             ],
-            workers: 1,
-            flow_quota: 1 << 20,
-            mtus: vec![1500, mtu, 1500],
-        };
-        let tables = TableStore::new(Snapshot::empty(3));
-        let w = World {
-            dir,
-            tables,
-            engine: Engine::new(1024),
-        };
+        ));
         w.vnic("a", MAC_A, IP_A);
         w.vnic("b", MAC_B, IP_B);
         admin::underlay_set(&w.dir, &w.tables, sled(1), "up", &mac_s(NEXTHOP_MAC)).unwrap();
@@ -155,33 +151,6 @@ impl World {
             .collect();
         admin::firewall_set(&self.dir, &self.tables, port, &specs).unwrap();
     }
-
-    /// Runs a frame through the engine as the worker does: a burst (of
-    /// one), the first pass's hint, then processing from it.
-    pub(crate) fn run(&mut self, port: PortIdx, frame: &[u8], now: u64) -> (Outcome, Vec<u8>) {
-        let snap = self.tables.current();
-        let mut burst = [VecPacket::new(frame)];
-        let mut out = [Outcome::drop(DropReason::Unsupported, Path::Early)];
-        let n = self
-            .engine
-            .process_burst(&snap, port, &mut burst[..], now, &mut out);
-        assert_eq!(n, 1);
-        (out[0], burst[0].to_vec())
-    }
-
-    /// Runs a frame through the engine without a hint (the lookup reads
-    /// the key and hashes on its own).
-    pub(crate) fn run_unhinted(
-        &mut self,
-        port: PortIdx,
-        frame: &[u8],
-        now: u64,
-    ) -> (Outcome, Vec<u8>) {
-        let snap = self.tables.current();
-        let mut p = VecPacket::new(frame);
-        let o = self.engine.process(&snap, port, &mut p, now);
-        (o, p.to_vec())
-    }
 }
 
 /// A UDP frame from guest a to `dst`, as the guest sends it (to its gateway's MAC).
@@ -217,20 +186,6 @@ pub(crate) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> V
     let mut v = Vec::new();
     b.write(&mut v, &g).unwrap();
     v
-}
-
-pub(crate) fn forwarded(o: Outcome) -> PortIdx {
-    match o.verdict {
-        Verdict::Forward(p) => p,
-        Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
-    }
-}
-
-pub(crate) fn dropped(o: Outcome) -> DropReason {
-    match o.verdict {
-        Verdict::Drop(r) => r,
-        Verdict::Forward(p) => panic!("forwarded to {p}"),
-    }
 }
 
 /// Checks the outer headers of an encapsulated frame and returns the inner frame.
