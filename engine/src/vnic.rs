@@ -81,7 +81,7 @@ pub struct Vnic {
     /// so no two VNICs ever share one.
     pub epoch: u64,
     /// The epoch it was created at: a flow entry of its port from before is
-    /// an earlier VNIC's and is never used (see `pipeline.rs`).
+    /// an earlier VNIC's and is never used (see `sequencer/flows.rs`).
     pub birth: u64,
     /// Flows it may hold in each worker's flow table.
     pub flow_quota: usize,

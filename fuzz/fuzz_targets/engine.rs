@@ -16,10 +16,10 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::Mutex;
 use engine::control::{boundary as boundary_admin, igw as igw_admin, vpc as vpc_admin};
 use engine::control::PortDirectory;
-use engine::sequencer::{Engine, Path};
+use engine::sequencer::Engine;
 use engine::pktbuf::VecPacket;
 use engine::tables::{Snapshot, TableStore};
-use engine::{PortRole, SwitchRole, Verdict};
+use engine::{DropReason, Outcome, Path, PortRole, SwitchRole, Verdict};
 use wire::MacAddr;
 use vswitch_api::{ExternalIpsSpec, FwRuleSpec, SnatRange, VnicCreate};
 
@@ -160,7 +160,10 @@ fn sled() -> TableStore {
 
 fn boundary() -> TableStore {
     let d = dir(&["up", "ext"], vec![PortRole::Uplink, PortRole::External]);
-    let t = TableStore::new(Snapshot::empty(BOUNDARY_PORTS as usize));
+    let t = TableStore::new(Snapshot::with_role(
+        SwitchRole::Boundary,
+        BOUNDARY_PORTS as usize,
+    ));
     vpc_admin::underlay_set(
         &d,
         &t,
@@ -223,10 +226,11 @@ fuzz_target!(|data: &[u8]| {
         _ => (&s.boundary, &mut s.boundary_engine, 1, BOUNDARY_PORTS),
     };
     let snap = tables.current();
-    let mut pkt = VecPacket::new(frame);
-    // As the worker does: the burst's first pass, then processing.
-    let hint = engine.flow_hint(&snap, port, frame);
-    let o = engine.process_hinted(&snap, port, &mut pkt, s.now, hint.as_ref());
+    // As the worker does: a burst, its first pass, then processing.
+    let mut burst = [VecPacket::new(frame)];
+    let mut out = [Outcome::drop(DropReason::Unsupported, Path::Early)];
+    engine.process_burst(&snap, port, &mut burst[..], s.now, &mut out);
+    let (o, pkt) = (out[0], &burst[0]);
     match o.verdict {
         Verdict::Forward(to) => {
             assert!(to < ports, "forwarded to port {to} of {ports}");

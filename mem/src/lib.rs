@@ -1,5 +1,5 @@
 //! Memory hints for large tables read at random (the flow table, see
-//! `engine/flow_table.rs`): software prefetch, which starts loading a cache
+//! `engine/src/flow/table.rs`): software prefetch, which starts loading a cache
 //! line that will be read soon so that the read does not wait for memory
 //! (used to overlap a burst's lookups), and huge pages, so that the lookups
 //! do not also miss the TLB.

@@ -4,7 +4,7 @@
 //! port and class: the expiry sweep walks from their heads a bounded number
 //! of steps per call, and a full table or a port at its quota evicts from
 //! them (expired first, then embryonic, least recently used first; see
-//! `flow_table.rs`).
+//! `table.rs`).
 //!
 //! The links live beside the entries, not in them, so that the packet path,
 //! which only reads and refreshes entries, never touches them; they change

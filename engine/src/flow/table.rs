@@ -6,7 +6,7 @@
 //! scans the table):
 //!
 //! - Every flow is on one recency list of its port and [`FlowClass`]
-//!   (`flow_lists.rs`). Expiry is a sweep that walks from the lists' heads a
+//!   (`lists.rs`). Expiry is a sweep that walks from the lists' heads a
 //!   bounded number of steps per call ([`FlowTable::sweep`]); a lookup that
 //!   finds an entry expired removes it too.
 //! - A full table makes room in O(1): expired entries first, then embryonic

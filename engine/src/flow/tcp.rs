@@ -1,7 +1,7 @@
 //! TCP connection state, tracked from the flags seen in both directions, to
 //! choose how long a flow lives (SYN phase 5 s, established 8000 s,
 //! closing/TIME_WAIT 120 s, closed 0) and how early it may be evicted from a
-//! full flow table (see `flow_table.rs`). A segment that is not a SYN and
+//! full flow table (see `table.rs`). A segment that is not a SYN and
 //! belongs to no known flow is tracked only briefly (5 s) until the other
 //! side answers: otherwise anyone could fill the table with 8000 s entries by
 //! sending bare ACKs.

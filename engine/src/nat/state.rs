@@ -6,7 +6,7 @@
 //! address carries more flows than it has ports, and a reply's full 5-tuple
 //! still names exactly one flow.
 //!
-//! Which external source a flow gets is decided in `external.rs`; this holds
+//! Which external source a flow gets is decided in `igw.rs`; this holds
 //! what the decision allocates. A flow's resources are released on every
 //! path its flow-table entry leaves by (expiry, eviction, clearing, a
 //! rebinding after an external-IP change; the flow table hands each removed
