@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use engine::flow::key;
+use engine::flow_key;
 use wire::{
     dhcpv4, dhcpv6, ndp, parse_geneve_packet, parse_packet, ArpPacket, ArpRepr,
     DhcpMessageRepr, DhcpPacket, Dhcpv6MessageRepr, Dhcpv6Packet, EthernetFrame, EthernetRepr,
