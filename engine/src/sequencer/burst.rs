@@ -9,9 +9,9 @@
 //! pipelining), by which time their bucket has arrived; spreading them over
 //! the loop keeps fewer misses in flight at once than another pass would.
 
-use super::Engine;
+use super::{Engine, FlowHint};
 use crate::pktbuf::PacketBurst;
-use crate::tables::Snapshot;
+use crate::tables::{PortKind, Snapshot};
 use crate::{DropReason, Outcome, Path, PortIdx};
 
 /// The most packets one pass handles; a longer burst is taken in pieces.
@@ -73,47 +73,59 @@ impl Engine {
         now_ns: u64,
         out: &mut [Outcome],
     ) {
+        // A patched port forwards every packet as it is: no pass reads them.
+        if let PortKind::Patched(to) = snap.port_kind(in_port) {
+            for (j, o) in out.iter_mut().enumerate().take(len) {
+                *o = if burst.contiguous(from + j).is_some() {
+                    Outcome::forward(to, Path::Patch)
+                } else {
+                    Outcome::drop(DropReason::Unsupported, Path::Early)
+                };
+            }
+            return;
+        }
         let entries = self.flows.len() > PREFETCH_MIN_FLOWS;
+        // The hints leave the engine for the burst (a move, no copy), so
+        // that processing borrows them while it changes the engine.
+        let mut hints = std::mem::take(&mut self.hints);
+        hints.resize(BURST_MAX, None);
         // First pass: hints (and buckets).
-        for j in 0..len {
+        for (j, h) in hints.iter_mut().enumerate().take(len) {
             burst.prefetch(from + j + PREFETCH_DATA_AHEAD);
-            let h = burst
+            *h = burst
                 .contiguous(from + j)
                 .and_then(|bytes| self.flow_hint(snap, in_port, bytes));
-            if let Some(slot) = self.hints.get_mut(j) {
-                *slot = h;
-            }
         }
         if entries {
-            for j in 0..PREFETCH_AHEAD.min(len) {
-                self.prefetch_entry(j);
+            for h in hints.iter().take(PREFETCH_AHEAD.min(len)) {
+                self.prefetch_entry(h);
             }
         }
         // Second pass: the packets.
         for (j, o) in out.iter_mut().enumerate().take(len) {
-            if entries && j + PREFETCH_AHEAD < len {
-                self.prefetch_entry(j + PREFETCH_AHEAD);
+            if entries {
+                if let Some(h) = hints
+                    .get(j + PREFETCH_AHEAD)
+                    .filter(|_| j + PREFETCH_AHEAD < len)
+                {
+                    self.prefetch_entry(h);
+                }
             }
             *o = if burst.contiguous(from + j).is_some() {
-                let hint = self.hints.get(j).copied().flatten();
-                self.process_hinted(
-                    snap,
-                    in_port,
-                    &mut burst.packet(from + j),
-                    now_ns,
-                    hint.as_ref(),
-                )
+                let hint = hints.get(j).and_then(Option::as_ref);
+                self.process_hinted(snap, in_port, &mut burst.packet(from + j), now_ns, hint)
             } else {
                 Outcome::drop(DropReason::Unsupported, Path::Early)
             };
         }
+        self.hints = hints;
     }
 
-    /// Prefetches the flow-table entry of the burst's packet `j`, whose
-    /// bucket the first pass prefetched.
+    /// Prefetches the flow-table entry of a packet whose bucket the first
+    /// pass prefetched.
     #[inline]
-    fn prefetch_entry(&self, j: usize) {
-        if let Some(Some(h)) = self.hints.get(j) {
+    fn prefetch_entry(&self, hint: &Option<FlowHint>) {
+        if let Some(h) = hint {
             self.flows.prefetch_entry(h.hash);
         }
     }

@@ -62,7 +62,7 @@ pub struct Engine {
     /// flow (that realm is then looked up first).
     prefer: Vec<bool>,
     /// The hints of the burst being processed (see `burst.rs`).
-    hints: Box<[Option<FlowHint>; BURST_MAX]>,
+    hints: Vec<Option<FlowHint>>,
     /// Tests: no fixed-offset reading and no fast path, every frame through
     /// the full parser and the layers (to check both give the same answer).
     #[cfg(test)]
@@ -77,7 +77,7 @@ impl Engine {
             templates: Templates::default(),
             nat: NatState::default(),
             prefer: Vec::new(),
-            hints: Box::new([None; BURST_MAX]),
+            hints: vec![None; BURST_MAX],
             #[cfg(test)]
             full_path_only: false,
         }

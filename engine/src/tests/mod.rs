@@ -680,3 +680,26 @@ fn a_burst_gives_what_its_packets_give_one_by_one() {
     );
     assert!(burst_world.engine.flows().len() > 4096);
 }
+
+/// A patched port's burst is forwarded whole, its packets untouched, and
+/// makes no flow.
+#[test]
+fn a_patched_ports_burst_is_forwarded_untouched() {
+    let mut w = World::new();
+    admin::vnic_delete(&w.dir, &w.tables, "a").unwrap();
+    admin::vnic_delete(&w.dir, &w.tables, "b").unwrap();
+    crate::control::patch::patch_set(&w.dir.names, &w.tables, "a", "b").unwrap();
+    let snap = w.tables.current();
+    let frames: Vec<Vec<u8>> = (0..70u16).map(|i| udp_from_a(IP_REMOTE, i, 53)).collect();
+    let mut burst: Vec<VecPacket> = frames.iter().map(|f| VecPacket::new(f)).collect();
+    let mut out = vec![Outcome::drop(DropReason::Unsupported, Path::Early); frames.len()];
+    let n = w
+        .engine
+        .process_burst(&snap, GUEST_A, &mut burst[..], S, &mut out);
+    assert_eq!(n, 70);
+    for ((o, p), f) in out.iter().zip(&burst).zip(&frames) {
+        assert_eq!(*o, Outcome::forward(GUEST_B, Path::Patch));
+        assert_eq!(&p.to_vec(), f);
+    }
+    assert_eq!(w.engine.flows().len(), 0);
+}
