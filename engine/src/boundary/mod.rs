@@ -26,7 +26,7 @@ use crate::pktbuf::PacketBuf;
 use crate::reply::{self, ReplyError, ReplyL2, ALL_NODES, NDP_HOP_LIMIT};
 use crate::tables::Snapshot;
 use crate::vpc::{ExternalPort, Underlay};
-use crate::{proto, DropReason, PortIdx};
+use crate::{proto, DropReason};
 use crate::{Outcome, Path};
 use wire::arp::{ArpOperation, ArpRepr};
 use wire::ethernet::{ethertype, EthernetFrame};
@@ -37,73 +37,65 @@ use wire::ipv6::{self, Ipv6Packet};
 use wire::ndp::NdpRepr;
 use wire::{self, MacAddr, WireError};
 
-fn drop(reason: DropReason, path: Path) -> Outcome {
-    Outcome::drop(reason, path)
-}
-
-fn forward(port: PortIdx, path: Path) -> Outcome {
-    Outcome::forward(port, path)
-}
-
 /// Outbound: a frame from the underlay uplink of a boundary switch (whose
 /// underlay is `u`). Geneve for this switch with VNI 99 is decapsulated and
 /// sent out of the external port; anything else is a counted drop.
 pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -> Outcome {
     let e = match wire::parse_geneve_packet(pkt.bytes()) {
         Ok(e) => e,
-        Err(err) => return drop(encap_error(err), Path::Early),
+        Err(err) => return Outcome::drop(encap_error(err), Path::Early),
     };
     if e.outer_dst != u.addr {
-        return drop(DropReason::NotGeneve, Path::Early);
+        return Outcome::drop(DropReason::NotGeneve, Path::Early);
     }
     // OAM packets are control traffic between tunnel ends, not data.
     if e.geneve.vni != BOUNDARY_VNI || e.oam {
-        return drop(DropReason::NotBoundaryTraffic, Path::Early);
+        return Outcome::drop(DropReason::NotBoundaryTraffic, Path::Early);
     }
     let Some(x) = snap.vpc.external_port else {
-        return drop(DropReason::NoExternalPort, Path::Early);
+        return Outcome::drop(DropReason::NoExternalPort, Path::Early);
     };
     if !pkt.strip_front(e.inner_offset) {
-        return drop(DropReason::Malformed, Path::Early);
+        return Outcome::drop(DropReason::Malformed, Path::Early);
     }
     // Whatever followed the UDP datagram (the outer frame's padding) goes.
     if pkt.bytes().len() > e.inner_len && !pkt.resize(e.inner_len) {
-        return drop(DropReason::Malformed, Path::Early);
+        return Outcome::drop(DropReason::Malformed, Path::Early);
     }
     // No tag crosses to the external link.
     if tagged(pkt.bytes()) {
-        return drop(DropReason::VlanTagged, Path::Early);
+        return Outcome::drop(DropReason::VlanTagged, Path::Early);
     }
     let b = pkt.bytes_mut();
     let mut eth = EthernetFrame::new_unchecked(&mut *b);
     eth.set_dst(x.nexthop_mac);
     eth.set_src(x.mac);
-    forward(x.port, Path::Fast)
+    Outcome::forward(x.port, Path::Fast)
 }
 
 /// Inbound: a frame received on the boundary's external port `x`.
 pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
     let ethertype = match EthernetFrame::new_checked(pkt.bytes()) {
         Ok(eth) => eth.ethertype(),
-        Err(_) => return drop(DropReason::Malformed, Path::Early),
+        Err(_) => return Outcome::drop(DropReason::Malformed, Path::Early),
     };
     if ethertype == ethertype::ARP {
         return answer_arp(snap, x, pkt);
     }
     // No tag crosses to the underlay (ARP above answers tagged requests in kind).
     if tagged(pkt.bytes()) {
-        return drop(DropReason::VlanTagged, Path::Early);
+        return Outcome::drop(DropReason::VlanTagged, Path::Early);
     }
     if ethertype != ethertype::IPV4 && ethertype != ethertype::IPV6 {
-        return drop(DropReason::Unsupported, Path::Early);
+        return Outcome::drop(DropReason::Unsupported, Path::Early);
     }
     // The fixed-offset reading gives the full parse's answer where it applies.
     let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
         Ok(i) => i,
-        Err(r) => return drop(r, Path::Early),
+        Err(r) => return Outcome::drop(r, Path::Early),
     };
     let (Some(l3), Some(key)) = (info.l3, info.key) else {
-        return drop(DropReason::Unsupported, Path::Early);
+        return Outcome::drop(DropReason::Unsupported, Path::Early);
     };
     if x.addr.is_some_and(|a| l3.dst == IpAddr::V4(a)) {
         return answer_echo(x, &l3, info.icmp, pkt);
@@ -116,15 +108,15 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         }
     }
     let Some(sled) = snap.vpc.boundary_map.get(&l3.dst).copied() else {
-        return drop(DropReason::UnknownExternal, Path::Early);
+        return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     };
     let Some(u) = snap.vpc.underlay else {
-        return drop(DropReason::NoUnderlay, Path::Early);
+        return Outcome::drop(DropReason::NoUnderlay, Path::Early);
     };
     let inner_len = pkt.bytes().len();
     // Encapsulated, it must fit the uplink (the boundary does not fragment).
     if inner_len > usize::from(u.mtu).saturating_sub(BOUNDARY_ENCAP_LEN - ETH_LEN) {
-        return drop(DropReason::TooBig, Path::Early);
+        return Outcome::drop(DropReason::TooBig, Path::Early);
     }
     {
         let mut eth = EthernetFrame::new_unchecked(pkt.bytes_mut());
@@ -132,13 +124,13 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         eth.set_src(x.mac);
     }
     if !pkt.prepend(BOUNDARY_ENCAP_LEN) {
-        return drop(DropReason::NoHeadroom, Path::Early);
+        return Outcome::drop(DropReason::NoHeadroom, Path::Early);
     }
     let t = BoundaryEncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, sled, BOUNDARY_VNI);
     if !t.write(pkt.bytes_mut(), inner_len, flow_hash(&key)) {
-        return drop(DropReason::NoHeadroom, Path::Early);
+        return Outcome::drop(DropReason::NoHeadroom, Path::Early);
     }
-    forward(u.uplink, Path::Fast)
+    Outcome::forward(u.uplink, Path::Fast)
 }
 
 /// Whether a frame carries an 802.1Q (or 802.1ad) tag.
@@ -157,18 +149,20 @@ fn serves_v4(snap: &Snapshot, x: &ExternalPort, ip: Ipv4Addr) -> bool {
 fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
     let req = match reply::arp::parse(pkt.bytes()) {
         Ok(r) => r,
-        Err(WireError::Unsupported(_)) => return drop(DropReason::Unsupported, Path::Early),
-        Err(_) => return drop(DropReason::Malformed, Path::Early),
+        Err(WireError::Unsupported(_)) => {
+            return Outcome::drop(DropReason::Unsupported, Path::Early)
+        }
+        Err(_) => return Outcome::drop(DropReason::Malformed, Path::Early),
     };
     if req.operation != ArpOperation::Request {
         // The boundary asks nothing (its next hop's MAC is configured).
-        return drop(DropReason::Unsupported, Path::Early);
+        return Outcome::drop(DropReason::Unsupported, Path::Early);
     }
     let target = req.target_protocol_addr;
     // An announcement (sender = target) is someone claiming the address,
     // not a question.
     if req.source_protocol_addr == target || !serves_v4(snap, x, target) {
-        return drop(DropReason::UnknownExternal, Path::Early);
+        return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     }
     let l2 = ReplyL2::answering(x.mac, req.source_hardware_addr, pkt.bytes());
     let answer = ArpRepr {
@@ -195,15 +189,15 @@ fn answer_ns<P: PacketBuf>(
         let frame = pkt.bytes();
         let eth = EthernetFrame::new_unchecked(frame);
         let Some(ip) = frame.get(l3.l3_offset..) else {
-            return drop(DropReason::Malformed, Path::Early);
+            return Outcome::drop(DropReason::Malformed, Path::Early);
         };
         let ip = Ipv6Packet::new_unchecked(ip);
         if ip.hop_limit() != NDP_HOP_LIMIT {
-            return drop(DropReason::UnknownExternal, Path::Early);
+            return Outcome::drop(DropReason::UnknownExternal, Path::Early);
         }
         let end = l3.l3_offset + ipv6::HEADER_LEN + usize::from(ip.payload_len());
         let Some(msg) = frame.get(l3.l4_offset..end) else {
-            return drop(DropReason::Malformed, Path::Early);
+            return Outcome::drop(DropReason::Malformed, Path::Early);
         };
         let parsed =
             Icmpv6Packet::new_checked(msg).and_then(|p| match Icmpv6Repr::parse(&src, &dst, &p)? {
@@ -215,12 +209,12 @@ fn answer_ns<P: PacketBuf>(
             });
         match parsed {
             Ok(n) => (n, eth.vlan(), eth.src()),
-            Err(_) => return drop(DropReason::Malformed, Path::Early),
+            Err(_) => return Outcome::drop(DropReason::Malformed, Path::Early),
         }
     };
     let (target, lladdr) = ns;
     if !snap.vpc.boundary_map.contains_key(&IpAddr::V6(target)) {
-        return drop(DropReason::UnknownExternal, Path::Early);
+        return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     }
     // From :: this is duplicate address detection: defend the address to
     // all nodes, unsolicited (RFC 4861 7.2.4).
@@ -259,24 +253,24 @@ fn answer_echo<P: PacketBuf>(
         || icmp != Some((icmpv4::msg_type::ECHO_REQUEST, 0))
         || l3.is_fragment
     {
-        return drop(DropReason::UnknownExternal, Path::Early);
+        return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     }
     let frame = pkt.bytes();
     let Some(ip) = frame
         .get(l3.l3_offset..)
         .and_then(|b| Ipv4Packet::new_checked(b).ok())
     else {
-        return drop(DropReason::Malformed, Path::Early);
+        return Outcome::drop(DropReason::Malformed, Path::Early);
     };
     if !ip.verify_checksum() || ip.more_frags() {
-        return drop(DropReason::Malformed, Path::Early);
+        return Outcome::drop(DropReason::Malformed, Path::Early);
     }
     let end = l3.l3_offset + usize::from(ip.total_len());
     let req = frame
         .get(l3.l4_offset..end)
         .and_then(|m| reply::echo::parse(m, l3.src, l3.dst).ok());
     let Some(req) = req else {
-        return drop(DropReason::Malformed, Path::Early);
+        return Outcome::drop(DropReason::Malformed, Path::Early);
     };
     // Back to whoever sent it (tagged frames never get here).
     let peer = EthernetFrame::new_unchecked(frame).src();
@@ -291,9 +285,9 @@ fn answer_echo<P: PacketBuf>(
 /// The outcome of writing a reply: sent back out of the external port, or why not.
 fn sent(x: &ExternalPort, r: Result<(), ReplyError>) -> Outcome {
     match r {
-        Ok(()) => forward(x.port, Path::Hairpin),
-        Err(ReplyError::NoHeadroom) => drop(DropReason::NoHeadroom, Path::Early),
-        Err(_) => drop(DropReason::Malformed, Path::Early),
+        Ok(()) => Outcome::forward(x.port, Path::Hairpin),
+        Err(ReplyError::NoHeadroom) => Outcome::drop(DropReason::NoHeadroom, Path::Early),
+        Err(_) => Outcome::drop(DropReason::Malformed, Path::Early),
     }
 }
 

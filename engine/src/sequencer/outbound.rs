@@ -2,7 +2,7 @@
 //! router -> nat -> overlay on the slow path, whose result is compiled into
 //! the flow's entry.
 
-use super::Engine;
+use super::{Engine, FlowHint};
 use crate::firewall::stateful;
 use crate::flow::state::{refusal_reason, FlowState, OutXform};
 use crate::flow::table::{FlowId, Realm};
@@ -24,8 +24,6 @@ use crate::tables::Snapshot;
 use crate::vnic::Vnic;
 use crate::{proto, Direction, DropReason, FlowKey, KeyWords, Outcome, Path, PortIdx};
 use wire::MacAddr;
-
-use super::FlowHint;
 
 /// What the outbound fast path did in one realm.
 enum Fast {
