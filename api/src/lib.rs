@@ -21,8 +21,15 @@ pub const FLOWS_PAGE: u32 = 1000;
 /// The most flows a `flows` answer holds.
 pub const FLOWS_PAGE_MAX: u32 = 10_000;
 
+pub mod state;
+
 /// The protocol version this build speaks.
-pub const API_VERSION: u32 = 1;
+pub const API_VERSION: u32 = 2;
+
+/// The oldest protocol version this build still answers: version 1 had the
+/// same commands less `export` and `apply`, so its requests are carried out
+/// as they are.
+pub const MIN_API_VERSION: u32 = 1;
 
 /// Default path of the control socket.
 pub const DEFAULT_SOCKET: &str = "/run/vswitch/vswitch.sock";
@@ -278,6 +285,20 @@ pub enum Command {
     },
     /// Boundary role: the external port and the boundary map.
     BoundaryMapList,
+    /// The state in force, as one document, with its generation.
+    Export,
+    /// Replaces the whole state: validated whole, then published as one
+    /// generation, or refused with every error found and nothing changed.
+    Apply {
+        /// The new state.
+        state: Box<state::SwitchState>,
+        /// Only say what would change; publish nothing.
+        #[serde(default)]
+        dry_run: bool,
+        /// Refuse unless the state in force is this generation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        if_generation: Option<u64>,
+    },
     /// Stops the workers and ports and exits.
     Shutdown,
 }
@@ -292,6 +313,10 @@ pub struct Response {
     /// What went wrong, when `ok` is false. The running state is untouched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Every error found, when a state was refused (`apply`, or a command
+    /// whose result does not validate); `error` sums them up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
     /// What the request returned, when `ok` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Reply>,
@@ -304,6 +329,7 @@ impl Response {
             version: API_VERSION,
             ok: true,
             error: None,
+            errors: Vec::new(),
             result: Some(result),
         }
     }
@@ -314,7 +340,16 @@ impl Response {
             version: API_VERSION,
             ok: false,
             error: Some(msg.into()),
+            errors: Vec::new(),
             result: None,
+        }
+    }
+
+    /// A refusal listing every error found.
+    pub fn errs(summary: impl Into<String>, errors: Vec<String>) -> Self {
+        Response {
+            errors,
+            ..Response::err(summary)
         }
     }
 }
@@ -399,6 +434,26 @@ pub enum Reply {
     },
     /// Answer to `boundary-map-list`.
     BoundaryMap(BoundaryMapInfo),
+    /// Answer to `export`: the state in force.
+    State {
+        /// Its generation.
+        generation: u64,
+        /// The document.
+        state: Box<state::SwitchState>,
+    },
+    /// Answer to `apply`: what changed (or, with `dry_run`, would change).
+    Plan {
+        /// Whether it was published (false for a dry run).
+        applied: bool,
+        /// The generation in force after it.
+        generation: u64,
+        /// Objects added, changed and removed.
+        #[serde(flatten)]
+        diff: state::StateDiff,
+        /// Guest ports whose VNIC's epoch moves (their flows are recomputed
+        /// on their next packet).
+        updated_ports: Vec<String>,
+    },
 }
 
 /// The boundary's external port and map, as `boundary-map-list` shows them.

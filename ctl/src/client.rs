@@ -265,9 +265,16 @@ pub fn parse_response(line: &str) -> Result<Result<Reply, ClientError>, String> 
             None => Err("\"ok\" is true but there is no \"result\"".to_owned()),
         }
     } else {
-        let reason = response
+        let mut reason = response
             .error
             .unwrap_or_else(|| "the request was refused without a reason".to_owned());
+        // A refused state lists every error found, one a line.
+        if response.errors.len() > 1 {
+            for e in &response.errors {
+                reason.push_str("\n  - ");
+                reason.push_str(e);
+            }
+        }
         Ok(Err(ClientError::Refused(reason)))
     }
 }

@@ -285,6 +285,26 @@ enum Sub {
     },
     /// Boundary role: show the external port and the boundary map
     BoundaryMapList,
+    /// Print the state in force as one document (JSON), with its generation
+    ///
+    /// The output is a state file: `vswitchctl apply` takes it back.
+    Export,
+    /// Replace the whole state with the document in FILE (JSON, or TOML
+    /// when the name ends in .toml), in one step
+    ///
+    /// The document is checked whole and published as one generation, or
+    /// refused with every error found and nothing changed.
+    Apply {
+        /// The state document (`-` reads standard input)
+        file: PathBuf,
+        /// Print what would change (objects added, changed, removed, and the
+        /// VNICs whose epoch moves) and publish nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Refuse unless the state in force is generation N
+        #[arg(long, value_name = "N")]
+        if_generation: Option<u64>,
+    },
     /// Stop the appliance's workers and ports and make it exit
     Shutdown,
     /// Send JSON verbatim as one request line and print the raw reply line
@@ -570,6 +590,25 @@ fn io_reason(e: &io::Error) -> String {
     }
 }
 
+/// Reads a state document: TOML when the file name ends in `.toml`, JSON
+/// otherwise (`-` is standard input, JSON).
+fn load_state(path: &std::path::Path) -> Result<vswitch_api::state::SwitchState, String> {
+    let shown = path.display();
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        io::Read::read_to_string(&mut io::stdin(), &mut s)
+            .map_err(|e| format!("standard input: {}", io_reason(&e)))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("{shown}: {}", io_reason(&e)))?
+    };
+    if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).map_err(|e| format!("{shown}: not a state document: {e}"))
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: not a state document: {e}"))
+    }
+}
+
 /// What a parsed command line asks for.
 #[derive(Debug, PartialEq)]
 enum Action {
@@ -664,6 +703,16 @@ impl Sub {
             Sub::BoundaryMapSet { ip, sled } => Command::BoundaryMapSet { ip, sled },
             Sub::BoundaryMapClear { ip } => Command::BoundaryMapClear { ip },
             Sub::BoundaryMapList => Command::BoundaryMapList,
+            Sub::Export => Command::Export,
+            Sub::Apply {
+                file,
+                dry_run,
+                if_generation,
+            } => Command::Apply {
+                state: Box::new(load_state(&file)?),
+                dry_run,
+                if_generation,
+            },
             Sub::Shutdown => Command::Shutdown,
             Sub::Raw { line } => return Ok(Action::Raw(line)),
         }))

@@ -56,7 +56,39 @@ pub fn render(reply: &Reply) -> String {
         Reply::Externals { externals } => render_externals(externals),
         Reply::V2b { entries } => render_v2b(entries),
         Reply::BoundaryMap(info) => render_boundary_map(info),
+        Reply::State { state, .. } => serde_json::to_string_pretty(state)
+            .unwrap_or_else(|e| format!("cannot print the state: {e}")),
+        Reply::Plan {
+            applied,
+            generation,
+            diff,
+            updated_ports,
+        } => render_plan(*applied, *generation, diff, updated_ports),
     }
+}
+
+/// Renders the answer to `apply`: the objects added (`+`), changed (`~`)
+/// and removed (`-`), the VNICs whose epoch moves, and what became of it.
+pub fn render_plan(
+    applied: bool,
+    generation: u64,
+    diff: &vswitch_api::state::StateDiff,
+    ports: &[String],
+) -> String {
+    let mut out = Vec::new();
+    for (mark, list) in [("+", &diff.added), ("~", &diff.changed), ("-", &diff.removed)] {
+        out.extend(list.iter().map(|o| format!("{mark} {o}")));
+    }
+    if out.is_empty() {
+        out.push("no change".to_owned());
+    }
+    out.push(format!("epochs move: {}", list_or_dash(ports)));
+    out.push(if applied {
+        format!("applied as generation {generation}")
+    } else {
+        format!("not applied (generation {generation} stays in force)")
+    });
+    out.join("\n")
 }
 
 /// A table with the common style; the columns listed in `numeric` are

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
+use vswitch_api::state::V2pTarget;
 use vswitch_api::VnicCreate;
+use vswitch_engine::control::commit;
 use vswitch_engine::control::vpc::{self as admin, PortDirectory};
 use vswitch_engine::tables::{Snapshot, TableStore};
 use vswitch_engine::PortRole;
@@ -85,21 +87,20 @@ fn main() {
         .unwrap();
     }
     // 100,000 V2P entries, 10,000 per VPC, in one publication.
-    tables
-        .update(|s| {
-            for n in 0..V2P {
-                let vpc = n % VPCS;
-                let target = vswitch_engine::overlay::v2p::PhysTarget {
-                    mac: MacAddr([0xa8, 0x40, 0x25, (n >> 16) as u8, (n >> 8) as u8, n as u8]),
-                    underlay: sled(n),
-                };
-                s.vpc
-                    .v2p
-                    .set(100 + vpc, IpAddr::V4(ip(vpc, 1000 + n / VPCS)), target);
-            }
-            Ok::<(), String>(())
-        })
-        .unwrap();
+    commit::change(&dir, &tables, "bench", |s| {
+        for n in 0..V2P {
+            let vpc = n % VPCS;
+            let target = V2pTarget {
+                mac: MacAddr([0xa8, 0x40, 0x25, (n >> 16) as u8, (n >> 8) as u8, n as u8])
+                    .to_string(),
+                underlay: sled(n),
+            };
+            s.v2p
+                .set(100 + vpc, IpAddr::V4(ip(vpc, 1000 + n / VPCS)), target);
+        }
+        Ok(())
+    })
+    .unwrap();
     eprintln!(
         "set-up: {VNICS} VNICs, {} V2P entries in {:?}",
         tables.current().vpc.v2p.len(),

@@ -10,7 +10,8 @@ use crate::vpc::VpcState;
 use crate::{PortIdx, SwitchRole, Verdict};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use vswitch_api::state::SwitchState;
 
 /// Every table the workers read, as of one generation.
 #[derive(Debug, Clone)]
@@ -26,6 +27,9 @@ pub struct Snapshot {
     /// What each port is, resolved from the tables above when the snapshot
     /// is published, so that a packet's path is picked by one index.
     kinds: Vec<PortKind>,
+    /// The document these tables were compiled from (the workers never read
+    /// it): `export` prints it, and the next change starts from it.
+    pub state: Arc<SwitchState>,
 }
 
 /// What a port's packets are, as of one snapshot.
@@ -57,6 +61,7 @@ impl Snapshot {
             vpc: VpcState::new(ports),
             role,
             kinds: Vec::new(),
+            state: Arc::new(SwitchState::empty(role.as_str())),
         };
         s.resolve_ports();
         s
@@ -94,11 +99,28 @@ impl Snapshot {
     }
 }
 
+/// Where each accepted state is written before it is published (the state
+/// file): a state it cannot write is not published.
+pub trait Journal: Send + Sync {
+    /// Writes `state` durably, or says why it could not.
+    fn write(&self, state: &SwitchState) -> Result<(), String>;
+}
+
 /// The published snapshot plus a count of publications.
-#[derive(Debug)]
 pub struct TableStore {
     current: ArcSwap<Snapshot>,
     swaps: AtomicU64,
+    journal: OnceLock<Box<dyn Journal>>,
+}
+
+impl std::fmt::Debug for TableStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableStore")
+            .field("generation", &self.current.load().generation)
+            .field("swaps", &self.swaps)
+            .field("journal", &self.journal.get().is_some())
+            .finish()
+    }
 }
 
 impl TableStore {
@@ -108,7 +130,34 @@ impl TableStore {
         TableStore {
             current: ArcSwap::from_pointee(initial),
             swaps: AtomicU64::new(0),
+            journal: OnceLock::new(),
         }
+    }
+
+    /// Sets where accepted states are written before they are published
+    /// (once; a second journal is refused).
+    pub fn set_journal(&self, journal: Box<dyn Journal>) -> Result<(), String> {
+        self.journal
+            .set(journal)
+            .map_err(|_| "the table store already has a journal".to_string())
+    }
+
+    /// Publishes `next` (compiled from the current snapshot) as the next
+    /// generation, after the journal, if any, has written its state; a state
+    /// the journal cannot write is not published.
+    pub fn publish(&self, mut next: Snapshot) -> Result<Arc<Snapshot>, String> {
+        next.resolve_ports();
+        next.generation = self.current.load().generation + 1;
+        if next.state.generation != Some(next.generation) {
+            Arc::make_mut(&mut next.state).generation = Some(next.generation);
+        }
+        if let Some(j) = self.journal.get() {
+            j.write(&next.state)?;
+        }
+        let next = Arc::new(next);
+        self.current.store(Arc::clone(&next));
+        self.swaps.fetch_add(1, Ordering::Relaxed);
+        Ok(next)
     }
 
     /// The current snapshot, for a worker's poll loop (lock-free).
@@ -125,6 +174,10 @@ impl TableStore {
     /// Builds the next snapshot from the current one with `change` and publishes it.
     /// If `change` fails, nothing is published and the error is returned.
     /// Only the management thread publishes, so there is no lost update.
+    ///
+    /// This changes the tables behind the state document's back: tests and
+    /// benchmarks use it to set up what no command can; the control side
+    /// publishes through `control::commit`.
     pub fn update<E>(
         &self,
         change: impl FnOnce(&mut Snapshot) -> Result<(), E>,

@@ -89,6 +89,7 @@ fn sled() -> TableStore {
         ("fd00::9", "a8:40:25:00:00:09", "fd00:1701:d:102::1"),
     ] {
         must(vpc_admin::v2p_set(
+            &d,
             &t,
             100,
             ip.parse().expect("ip"),
@@ -187,6 +188,7 @@ fn boundary() -> TableStore {
         ("2001:db8::5", "fd00:1701:d:102::1"),
     ] {
         boundary_admin::boundary_map_set(
+            &d,
             SwitchRole::Boundary,
             &t,
             ip.parse().expect("ip"),

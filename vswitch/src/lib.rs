@@ -13,6 +13,7 @@ pub mod control;
 pub mod manager;
 pub mod metrics;
 pub mod report;
+pub mod state_file;
 pub mod stats;
 pub mod switch;
 pub mod worker;

@@ -6,14 +6,17 @@ use crate::report;
 use crate::switch::Switch;
 use crate::worker::{FlowReport, WorkerRequest, PAGE_FLOWS};
 use engine::control::boundary as boundary_admin;
+use engine::control::commit;
 use engine::control::igw as igw_admin;
 use engine::control::patch::{patch_clear, patch_set, port_index};
 use engine::control::vpc as vpc_admin;
 use engine::flow::state::{InXform, OutXform};
 use engine::flow::table::Realm;
+use engine::tables::Snapshot;
 use engine::{Direction, PortIdx};
 use std::sync::Arc;
 use std::time::Duration;
+use vswitch_api::state::SwitchState;
 use vswitch_api::{Command, FlowInfo, Reply, Response, FLOWS_PAGE, FLOWS_PAGE_MAX};
 
 /// How long the management thread waits for a worker's answer.
@@ -233,7 +236,7 @@ impl Manager {
     /// Carries out one command.
     pub fn handle(&mut self, command: Command) -> Response {
         let sw = &self.sw;
-        let names = sw.port_names();
+        let before = sw.tables.current();
         let result = match command {
             Command::Status => Ok(Reply::Status(report::status(sw))),
             Command::Ports => Ok(Reply::Ports {
@@ -242,22 +245,19 @@ impl Manager {
             Command::Stats => Ok(Reply::Stats(report::stats(sw))),
             Command::PatchList => Ok(report::patches(sw)),
             Command::PatchSet { from, to } => {
-                patch_set(&names, &sw.tables, &from, &to).map(|()| report::patches(sw))
+                patch_set(&sw.directory, &sw.tables, &from, &to).map(|()| report::patches(sw))
             }
-            Command::PatchClear { from } => {
-                patch_clear(&names, &sw.tables, from.as_deref()).map(|()| report::patches(sw))
-            }
+            Command::PatchClear { from } => patch_clear(&sw.directory, &sw.tables, from.as_deref())
+                .map(|()| report::patches(sw)),
             Command::Shutdown => {
                 self.shutdown_requested = true;
                 Ok(Reply::ShuttingDown)
             }
             Command::VnicCreate(req) => {
-                let done = vpc_admin::vnic_create(&sw.directory, &sw.tables, &req);
-                applied(done.and_then(|g| forget_port_flows(sw, "vnic-create", &req.port, g)))
+                applied(vpc_admin::vnic_create(&sw.directory, &sw.tables, &req))
             }
             Command::VnicDelete { port } => {
-                let done = vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port);
-                applied(done.and_then(|g| forget_port_flows(sw, "vnic-delete", &port, g)))
+                applied(vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port))
             }
             Command::VnicList => Ok(Reply::Vnics {
                 vnics: vpc_admin::vnic_list(&sw.directory, &sw.tables.current()),
@@ -278,8 +278,17 @@ impl Manager {
                 ip,
                 mac,
                 underlay,
-            } => applied(vpc_admin::v2p_set(&sw.tables, vni, ip, &mac, underlay)),
-            Command::V2pClear { vni, ip } => applied(vpc_admin::v2p_clear(&sw.tables, vni, ip)),
+            } => applied(vpc_admin::v2p_set(
+                &sw.directory,
+                &sw.tables,
+                vni,
+                ip,
+                &mac,
+                underlay,
+            )),
+            Command::V2pClear { vni, ip } => {
+                applied(vpc_admin::v2p_clear(&sw.directory, &sw.tables, vni, ip))
+            }
             Command::V2pList => Ok(Reply::V2p {
                 entries: vpc_admin::v2p_list(&sw.tables.current()),
             }),
@@ -325,11 +334,17 @@ impl Manager {
                 addr,
             )),
             Command::BoundaryMapSet { ip, sled } => applied(boundary_admin::boundary_map_set(
-                sw.role, &sw.tables, ip, sled,
+                &sw.directory,
+                sw.role,
+                &sw.tables,
+                ip,
+                sled,
             )),
-            Command::BoundaryMapClear { ip } => {
-                applied(boundary_admin::boundary_map_clear(&sw.tables, ip))
-            }
+            Command::BoundaryMapClear { ip } => applied(boundary_admin::boundary_map_clear(
+                &sw.directory,
+                &sw.tables,
+                ip,
+            )),
             Command::BoundaryMapList => Ok(Reply::BoundaryMap(boundary_admin::boundary_map_list(
                 &sw.directory,
                 &sw.tables.current(),
@@ -384,29 +399,103 @@ impl Manager {
             Command::V2bList => Ok(Reply::V2b {
                 entries: igw_admin::v2b_list(&sw.tables.current()),
             }),
+            Command::Export => {
+                let cur = sw.tables.current();
+                Ok(Reply::State {
+                    generation: cur.generation,
+                    state: Box::new(SwitchState::clone(&cur.state)),
+                })
+            }
+            Command::Apply {
+                state,
+                dry_run,
+                if_generation,
+            } => {
+                let done = apply(sw, *state, dry_run, if_generation);
+                return self.after(before, done);
+            }
         };
+        self.after(before, result.map_err(|e| Response::err(e)))
+    }
+
+    /// Answers a command, after removing the flows of every port whose VNIC
+    /// the command created, replaced or removed (on every worker, before the
+    /// answer), so that nothing of an earlier tenant of the port is left.
+    fn after(&self, before: Arc<Snapshot>, result: Result<Reply, Response>) -> Response {
+        let now = self.sw.tables.current();
+        if now.generation != before.generation {
+            if let Err(e) = forget_reborn_flows(&self.sw, &before, &now) {
+                return Response::err(e);
+            }
+        }
         match result {
             Ok(reply) => Response::ok(reply),
-            Err(msg) => Response::err(msg),
+            Err(refusal) => refusal,
         }
     }
 }
 
-/// After a VNIC was created on or removed from port `name` (generation
-/// `generation` published): removes the port's flows and NAT state from
-/// before (below the new VNIC's birth epoch; all of them after a delete) on
-/// every worker before the command answers, so that nothing of an earlier
-/// tenant of the port is left.
-fn forget_port_flows(sw: &Switch, cmd: &str, name: &str, generation: u64) -> Result<u64, String> {
-    let port = port_index(&sw.directory.names, name, cmd, "port")?;
-    let below = sw
-        .tables
-        .current()
-        .vpc
-        .vnic(port)
-        .map_or(u64::MAX, |v| v.birth);
-    clear_flows(sw, cmd, Some(port), below).map_err(|e| {
-        format!("{e} (generation {generation} is published; the port's old flows can no longer match it)")
-    })?;
-    Ok(generation)
+/// `apply`: the whole state, checked whole and published as one generation
+/// (or, with `dry_run`, only planned); refused with every error found.
+fn apply(
+    sw: &Switch,
+    state: SwitchState,
+    dry_run: bool,
+    if_generation: Option<u64>,
+) -> Result<Reply, Response> {
+    let cur = sw.tables.current();
+    if let Some(want) = if_generation {
+        if want != cur.generation {
+            return Err(Response::err(format!(
+                "apply: the state in force is generation {}, not {want} (export it again and redo the change)",
+                cur.generation
+            )));
+        }
+    }
+    let names = |ports: Vec<PortIdx>| ports.into_iter().map(|p| sw.port_name(p)).collect();
+    let refused = |errors: Vec<String>| {
+        Response::errs(
+            format!(
+                "apply: the state is refused ({} error{}; nothing changed): {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors.first().cloned().unwrap_or_default()
+            ),
+            errors,
+        )
+    };
+    let (change, diff) = commit::plan(&sw.directory, &sw.tables, state.clone()).map_err(refused)?;
+    if dry_run || !change.changed {
+        return Ok(Reply::Plan {
+            applied: false,
+            generation: change.generation,
+            diff,
+            updated_ports: names(change.moved),
+        });
+    }
+    let done = commit::commit(&sw.directory, &sw.tables, state).map_err(refused)?;
+    Ok(Reply::Plan {
+        applied: true,
+        generation: done.generation,
+        diff,
+        updated_ports: names(done.moved),
+    })
+}
+
+/// Removes, on every worker, the flows and NAT state of each port whose
+/// VNIC is new, replaced or gone between `before` and `now` (below the new
+/// VNIC's birth epoch; all of them when it is gone).
+fn forget_reborn_flows(sw: &Switch, before: &Snapshot, now: &Snapshot) -> Result<(), String> {
+    for v in before.vpc.vnics.iter().flatten() {
+        let birth = now.vpc.vnic(v.port).map(|n| n.birth);
+        if birth != Some(v.birth) {
+            clear_flows(sw, "clear", Some(v.port), birth.unwrap_or(u64::MAX)).map_err(|e| {
+                format!(
+                    "{e} (generation {} is published; the port's old flows can no longer match it)",
+                    now.generation
+                )
+            })?;
+        }
+    }
+    Ok(())
 }

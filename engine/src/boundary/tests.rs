@@ -108,8 +108,8 @@ impl World {
         let w = World::bare();
         w.underlay();
         w.external_port();
-        badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
-        badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, fip6().into(), sled(2)).unwrap();
+        badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
+        badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, fip6().into(), sled(2)).unwrap();
         w
     }
 
@@ -288,11 +288,11 @@ fn inbound_drops_are_counted_with_their_reason() {
     let (o, _) = w.run(EXT, &tcp_from_inet([203, 0, 113, 99], 1, 80));
     assert_eq!(dropped(o), DropReason::UnknownExternal, "no sled for it");
     // The entry goes: the next packet is a drop.
-    badmin::boundary_map_clear(&w.tables, FIP.into()).unwrap();
+    badmin::boundary_map_clear(&w.dir, &w.tables, FIP.into()).unwrap();
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::UnknownExternal);
     // Moved to another sled: the next packet follows.
-    badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(3)).unwrap();
+    badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(3)).unwrap();
     let (o, out) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(forwarded(o), UPLINK);
     check_external_encap(&out, sled(3));
@@ -316,7 +316,7 @@ fn inbound_drops_are_counted_with_their_reason() {
 fn inbound_without_underlay_is_no_underlay() {
     let mut w = World::bare();
     w.external_port();
-    badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
+    badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::NoUnderlay);
 }
@@ -645,7 +645,7 @@ fn too_big_for_the_uplink_is_a_counted_drop() {
     w.dir.mtus = vec![1500, 1500];
     w.underlay();
     w.external_port();
-    badmin::boundary_map_set(SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
+    badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
     let frame = |ip_len: usize| {
         let mut v = Vec::new();
         PacketBuilder::ethernet2(INET_MAC, EXT_MAC)

@@ -1,20 +1,19 @@
 //! The management thread's boundary commands (docs/VPC-MODEL.md, *Roles and ports*):
 //! the external port with its next hop, and the boundary map (external IP ->
-//! the underlay address of the sled that owns it). Each builds the next
-//! snapshot from the current one and publishes it whole; a refused command
+//! the underlay address of the sled that owns it). Each changes the state
+//! document in force and commits it (`commit.rs`); a refused command
 //! publishes nothing.
 //!
 //! The boundary keeps no flow state, so no epoch moves: the next packet sees
 //! the new tables.
 
-use crate::control::specs;
+use crate::control::commit;
 use crate::control::vpc::PortDirectory;
-use crate::tables::{Snapshot, TableStore};
-use crate::vpc::ExternalPort;
-use crate::PortIdx;
-use crate::{PortRole, SwitchRole};
+use crate::tables::Snapshot;
+use crate::tables::TableStore;
+use crate::SwitchRole;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
+use vswitch_api::state::ExternalPortState;
 use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo};
 
 /// Refuses boundary commands on a sled switch, whose configuration says so.
@@ -25,35 +24,6 @@ fn boundary_only(cmd: &str, role: SwitchRole) -> Result<(), String> {
             "{cmd}: this switch is a sled switch (role = \"sled\" in its configuration); \
              the external port and the boundary map belong to a boundary switch (role = \"boundary\")"
         )),
-    }
-}
-
-fn port_index(dir: &PortDirectory, cmd: &str, name: &str) -> Result<PortIdx, String> {
-    dir.names
-        .iter()
-        .position(|n| n == name)
-        .map(|i| i as PortIdx)
-        .ok_or_else(|| {
-            format!(
-                "{cmd}: unknown port {name:?} (ports: {})",
-                dir.names.join(", ")
-            )
-        })
-}
-
-/// Whether `ip` can be a host's unicast address.
-fn unicast_v4(ip: Ipv4Addr) -> bool {
-    !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
-}
-
-fn unicast_v6(ip: Ipv6Addr) -> bool {
-    !(ip.is_unspecified() || ip.is_multicast() || ip.is_loopback())
-}
-
-fn unicast(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => unicast_v4(a),
-        IpAddr::V6(a) => unicast_v6(a),
     }
 }
 
@@ -70,61 +40,31 @@ pub fn external_port_set(
 ) -> Result<u64, String> {
     let cmd = "external-port-set";
     boundary_only(cmd, role)?;
-    let idx = port_index(dir, cmd, port)?;
-    match dir.roles.get(idx as usize) {
-        Some(PortRole::External) => {}
-        Some(r) => {
-            let article = if *r == PortRole::Uplink { "an" } else { "a" };
-            return Err(format!(
-                "{cmd}: port {port:?} is {article} {} port, not an external port",
-                r.as_str()
-            ));
-        }
-        None => return Err(format!("{cmd}: unknown port {port:?}")),
-    }
-    let nexthop_mac = specs::mac("nexthop_mac", nexthop_mac).map_err(|e| format!("{cmd}: {e}"))?;
-    if !nexthop_mac.is_unicast() {
-        return Err(format!(
-            "{cmd}: nexthop_mac {nexthop_mac} must be a unicast address"
-        ));
-    }
-    if let Some(a) = addr {
-        if !unicast_v4(a) {
-            return Err(format!(
-                "{cmd}: {a} cannot be the boundary's address (not a unicast address)"
-            ));
-        }
-    }
-    let mac = dir
-        .macs
-        .get(idx as usize)
-        .copied()
-        .ok_or_else(|| format!("{cmd}: port {port:?} has no MAC address"))?;
-    tables
-        .update(|s| {
-            if let Some(a) = addr {
-                if let Some(sled) = s.vpc.boundary_map.get(&IpAddr::V4(a)) {
-                    return Err(format!(
-                        "{cmd}: {a} is an external IP in the boundary map (toward sled {sled}); \
-                         the boundary's own address must be another one"
-                    ));
-                }
+    commit::change(dir, tables, cmd, |s| {
+        if let Some(a) = addr {
+            if let Some(m) = s.boundary_map.iter().find(|m| m.ip == IpAddr::V4(a)) {
+                return Err(format!(
+                    "{a} is an external IP in the boundary map (toward sled {}); \
+                     the boundary's own address must be another one",
+                    m.sled
+                ));
             }
-            s.vpc.external_port = Some(ExternalPort {
-                port: idx,
-                mac,
-                nexthop_mac,
-                addr,
-            });
-            Ok(())
-        })
-        .map(|s| s.generation)
+        }
+        s.external_port = Some(ExternalPortState {
+            port: port.to_string(),
+            nexthop_mac: nexthop_mac.to_string(),
+            addr,
+        });
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `boundary-map-set`: traffic from the internet for external IP `ip` is
 /// encapsulated toward the sled at underlay address `sled` (replacing any
 /// earlier entry of `ip`).
 pub fn boundary_map_set(
+    dir: &PortDirectory,
     role: SwitchRole,
     tables: &TableStore,
     ip: IpAddr,
@@ -132,49 +72,35 @@ pub fn boundary_map_set(
 ) -> Result<u64, String> {
     let cmd = "boundary-map-set";
     boundary_only(cmd, role)?;
-    if !unicast(ip) {
-        return Err(format!(
-            "{cmd}: {ip} cannot be an external IP (not a unicast address)"
-        ));
-    }
-    if !unicast_v6(sled) {
-        return Err(format!(
-            "{cmd}: {sled} cannot be a sled's underlay address (not a unicast address)"
-        ));
-    }
-    tables
-        .update(|s| {
-            if s.vpc.underlay.is_some_and(|u| u.addr == sled) {
-                return Err(format!(
-                    "{cmd}: {sled} is this boundary's own underlay address, not a sled's"
-                ));
+    commit::change(dir, tables, cmd, |s| {
+        let entry = BoundaryMapEntry { ip, sled };
+        match s.boundary_map.iter_mut().find(|m| m.ip == ip) {
+            Some(m) => *m = entry,
+            None => {
+                s.boundary_map.push(entry);
+                s.boundary_map.sort_by_key(|m| m.ip);
             }
-            if s.vpc
-                .external_port
-                .is_some_and(|x| x.addr.map(IpAddr::V4) == Some(ip))
-            {
-                return Err(format!(
-                    "{cmd}: {ip} is the boundary's own address on its external port; \
-                     an external IP must be another one"
-                ));
-            }
-            Arc::make_mut(&mut s.vpc.boundary_map).insert(ip, sled);
-            Ok(())
-        })
-        .map(|s| s.generation)
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `boundary-map-clear`: removes the entry of `ip`.
-pub fn boundary_map_clear(tables: &TableStore, ip: IpAddr) -> Result<u64, String> {
-    let cmd = "boundary-map-clear";
-    tables
-        .update(|s| {
-            Arc::make_mut(&mut s.vpc.boundary_map)
-                .remove(&ip)
-                .map(|_| ())
-                .ok_or_else(|| format!("{cmd}: {ip} has no entry in the boundary map"))
-        })
-        .map(|s| s.generation)
+pub fn boundary_map_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    ip: IpAddr,
+) -> Result<u64, String> {
+    commit::change(dir, tables, "boundary-map-clear", |s| {
+        let before = s.boundary_map.len();
+        s.boundary_map.retain(|m| m.ip != ip);
+        if s.boundary_map.len() == before {
+            return Err(format!("{ip} has no entry in the boundary map"));
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `boundary-map-list`: the external port and the boundary map, by address.
@@ -208,6 +134,8 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
 mod tests {
     use super::*;
     use crate::testing::{port, Switch};
+    use crate::vpc::ExternalPort;
+    use crate::PortRole;
     use wire::MacAddr;
 
     const EXT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xe];
@@ -326,7 +254,7 @@ mod tests {
                 )
             });
         }
-        boundary_map_set(SwitchRole::Boundary, &t, ip("203.0.113.5"), v6("fd00::1")).unwrap();
+        boundary_map_set(&dir, SwitchRole::Boundary, &t, ip("203.0.113.5"), v6("fd00::1")).unwrap();
         refused(&t, "is an external IP in the boundary map", || {
             external_port_set(
                 &dir,
@@ -344,11 +272,11 @@ mod tests {
     fn boundary_map_set_clear_and_list() {
         let (dir, t) = setup();
         let r = SwitchRole::Boundary;
-        boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:101::1")).unwrap();
-        boundary_map_set(r, &t, ip("198.51.100.7"), v6("fd00:1701:d:102::1")).unwrap();
-        boundary_map_set(r, &t, ip("2001:db8::5"), v6("fd00:1701:d:101::1")).unwrap();
+        boundary_map_set(&dir, r, &t, ip("203.0.113.5"), v6("fd00:1701:d:101::1")).unwrap();
+        boundary_map_set(&dir, r, &t, ip("198.51.100.7"), v6("fd00:1701:d:102::1")).unwrap();
+        boundary_map_set(&dir, r, &t, ip("2001:db8::5"), v6("fd00:1701:d:101::1")).unwrap();
         // Set again: the entry moves (a floating IP reassigned to another sled).
-        boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:103::1")).unwrap();
+        boundary_map_set(&dir, r, &t, ip("203.0.113.5"), v6("fd00:1701:d:103::1")).unwrap();
         let list = boundary_map_list(&dir, &t.current());
         assert_eq!(list.external, None);
         assert_eq!(
@@ -368,10 +296,10 @@ mod tests {
                 },
             ]
         );
-        boundary_map_clear(&t, ip("198.51.100.7")).unwrap();
+        boundary_map_clear(&dir, &t, ip("198.51.100.7")).unwrap();
         assert_eq!(t.current().vpc.boundary_map.len(), 2);
         refused(&t, "198.51.100.7 has no entry in the boundary map", || {
-            boundary_map_clear(&t, ip("198.51.100.7"))
+            boundary_map_clear(&dir, &t, ip("198.51.100.7"))
         });
         external_port_set(
             &dir,
@@ -400,7 +328,7 @@ mod tests {
         let r = SwitchRole::Boundary;
         let sled = v6("fd00:1701:d:101::1");
         refused(&t, "sled switch", || {
-            boundary_map_set(SwitchRole::Sled, &t, ip("203.0.113.5"), sled)
+            boundary_map_set(&dir, SwitchRole::Sled, &t, ip("203.0.113.5"), sled)
         });
         for bad in [
             "0.0.0.0",
@@ -411,12 +339,12 @@ mod tests {
             "::1",
         ] {
             refused(&t, "cannot be an external IP", || {
-                boundary_map_set(r, &t, ip(bad), sled)
+                boundary_map_set(&dir, r, &t, ip(bad), sled)
             });
         }
         for bad in ["::", "ff02::1", "::1"] {
             refused(&t, "cannot be a sled's underlay address", || {
-                boundary_map_set(r, &t, ip("203.0.113.5"), v6(bad))
+                boundary_map_set(&dir, r, &t, ip("203.0.113.5"), v6(bad))
             });
         }
         crate::control::vpc::underlay_set(
@@ -428,7 +356,7 @@ mod tests {
         )
         .unwrap();
         refused(&t, "this boundary's own underlay address", || {
-            boundary_map_set(r, &t, ip("203.0.113.5"), v6("fd00:1701:d:1::1"))
+            boundary_map_set(&dir, r, &t, ip("203.0.113.5"), v6("fd00:1701:d:1::1"))
         });
         external_port_set(
             &dir,
@@ -440,10 +368,10 @@ mod tests {
         )
         .unwrap();
         refused(&t, "the boundary's own address", || {
-            boundary_map_set(r, &t, ip("192.0.2.1"), sled)
+            boundary_map_set(&dir, r, &t, ip("192.0.2.1"), sled)
         });
         refused(&t, "has no entry", || {
-            boundary_map_clear(&t, ip("203.0.113.5"))
+            boundary_map_clear(&dir, &t, ip("203.0.113.5"))
         });
         assert!(t.current().vpc.boundary_map.is_empty());
     }

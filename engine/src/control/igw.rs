@@ -3,8 +3,8 @@
 //! pools or ranges assigned to them, each VNIC's external IPs with the map
 //! external IP -> gateways, and the V2B table.
 //!
-//! Each command builds the next snapshot from the current one and publishes
-//! it whole; a refused command publishes nothing. The update rules (docs/VPC-MODEL.md, *Update rules*) are
+//! Each command changes the state document in force and commits it
+//! (`commit.rs`); a refused command publishes nothing. The update rules (docs/VPC-MODEL.md, *Update rules*) are
 //! kept by the epochs each command moves, and every change answers with the
 //! ports it updated:
 //!
@@ -16,105 +16,17 @@
 //! - setting a VNIC's external IPs updates that VNIC only;
 //! - a V2B change updates the VNICs that have a route to any gateway.
 
-use crate::control::specs;
+pub use crate::control::check::parse_range;
+use crate::control::check::{covered_by, source_text, v2b_prefix};
+use crate::control::commit::{self, Change};
 use crate::control::vpc::PortDirectory;
-use crate::nat::igw::{IgwSource, IgwTag, IpPool, IpRange, SnatSpec};
+use crate::nat::igw::{IgwSource, IgwTag};
 use crate::router::RouterTarget;
 use crate::tables::{Snapshot, TableStore};
-use crate::vnic::Vnic;
 use crate::PortIdx;
 use crate::PortRole;
-use hashbrown::HashMap;
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
-use std::sync::Arc;
+use vswitch_api::state::{ExternalState, IgwState, PoolState};
 use vswitch_api::{ExternalIpsSpec, GatewayRef, IgwInfo, PoolInfo, Reply, SnatRange, V2bEntry};
-
-/// Parses a range of addresses: `A-B`, a single address `A`, or a CIDR
-/// `A/N` (host bits zero); IPv4 or IPv6.
-pub fn parse_range(s: &str) -> Result<IpRange, String> {
-    let s = s.trim();
-    let addr = |a: &str| {
-        a.trim().parse::<IpAddr>().map_err(|_| {
-            format!("range {s:?}: {a:?} is not an IP address (ranges are A-B, A or A/N)")
-        })
-    };
-    if s.contains('/') {
-        let net = specs::prefix("range", s)?;
-        if net.trunc() != net {
-            return Err(format!(
-                "range {s:?} has host bits set (did you mean {}?)",
-                net.trunc()
-            ));
-        }
-        return IpRange::new(net.network(), net.broadcast())
-            .ok_or_else(|| format!("range {s:?} is empty"));
-    }
-    match s.split_once('-') {
-        Some((a, b)) => {
-            let (a, b) = (addr(a)?, addr(b)?);
-            IpRange::new(a, b).ok_or_else(|| {
-                if a.is_ipv4() != b.is_ipv4() {
-                    format!("range {s:?} mixes IPv4 and IPv6")
-                } else {
-                    format!("range {s:?} ends before it starts")
-                }
-            })
-        }
-        None => {
-            let a = addr(s)?;
-            Ok(IpRange { first: a, last: a })
-        }
-    }
-}
-
-/// An address as a number in its family's space (for walking ranges).
-fn ordinal(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(a) => u32::from(a) as u128,
-        IpAddr::V6(a) => u128::from(a),
-    }
-}
-
-/// Whether every address of `r` is in one of `ranges` (which may be
-/// adjacent: a range may span two neighbouring ranges of one pool).
-fn covered_by(ranges: &[IpRange], r: &IpRange) -> bool {
-    let mut same: Vec<(u128, u128)> = ranges
-        .iter()
-        .filter(|x| x.first.is_ipv4() == r.first.is_ipv4())
-        .map(|x| (ordinal(x.first), ordinal(x.last)))
-        .collect();
-    same.sort_unstable();
-    let (mut next, last) = (ordinal(r.first), ordinal(r.last));
-    for (a, b) in same {
-        if a > next {
-            break;
-        }
-        if b >= next {
-            if b >= last {
-                return true;
-            }
-            next = b + 1;
-        }
-    }
-    false
-}
-
-/// An assigned source in words (`pool:NAME`, `range:A-B`).
-fn source_text(s: &IgwSource) -> String {
-    match s {
-        IgwSource::Pool(p) => format!("pool:{p}"),
-        IgwSource::Range(r) => format!("range:{r}"),
-    }
-}
-
-/// The addresses a source stands for.
-fn source_ranges(pools: &BTreeMap<String, IpPool>, s: &IgwSource) -> Vec<IpRange> {
-    match s {
-        IgwSource::Pool(p) => pools.get(p).map(|p| p.ranges.clone()).unwrap_or_default(),
-        IgwSource::Range(r) => vec![*r],
-    }
-}
 
 fn port_name(dir: &PortDirectory, port: PortIdx) -> String {
     dir.names.get(port as usize).cloned().unwrap_or_default()
@@ -156,23 +68,22 @@ fn ports_routing_through(s: &Snapshot, tag: Option<IgwTag>) -> Vec<PortIdx> {
         .collect()
 }
 
-/// Publishes `change`; its `Ok` is the ports whose epoch it moved (it bumps
-/// them itself), answered by name.
+/// The answer to a change: the generation and the ports it updated.
+fn updated(dir: &PortDirectory, c: Change) -> Reply {
+    Reply::Updated {
+        generation: c.generation,
+        updated_ports: c.moved.into_iter().map(|p| port_name(dir, p)).collect(),
+    }
+}
+
+/// Changes the state in force with `f` and commits it.
 fn publish(
     dir: &PortDirectory,
     tables: &TableStore,
-    change: impl FnOnce(&mut Snapshot) -> Result<Vec<PortIdx>, String>,
+    cmd: &str,
+    f: impl FnOnce(&mut vswitch_api::state::SwitchState) -> Result<(), String>,
 ) -> Result<Reply, String> {
-    let mut moved = Vec::new();
-    let snap = tables.update(|s| {
-        moved = change(s)?;
-        Ok::<(), String>(())
-    })?;
-    moved.sort_unstable();
-    Ok(Reply::Updated {
-        generation: snap.generation,
-        updated_ports: moved.into_iter().map(|p| port_name(dir, p)).collect(),
-    })
+    commit::change(dir, tables, cmd, f).map(|c| updated(dir, c))
 }
 
 /// `pool-create`.
@@ -182,92 +93,57 @@ pub fn pool_create(
     name: &str,
     ranges: &[String],
 ) -> Result<Reply, String> {
-    let cmd = "pool-create";
-    if name.is_empty() || name.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "{cmd}: pool name {name:?} must be non-empty, without spaces"
-        ));
-    }
-    if ranges.is_empty() {
-        return Err(format!("{cmd}: pool {name:?} needs at least one range"));
-    }
-    let parsed = ranges
-        .iter()
-        .map(|r| parse_range(r).map_err(|e| format!("{cmd}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, a) in parsed.iter().enumerate() {
-        if let Some(b) = parsed.iter().take(i).find(|b| b.overlaps(a)) {
-            return Err(format!(
-                "{cmd}: range {a} overlaps range {b} of the same request"
-            ));
+    publish(dir, tables, "pool-create", |s| {
+        if s.pools.iter().any(|p| p.name == name) {
+            return Err(format!("pool {name:?} already exists"));
         }
-    }
-    publish(dir, tables, |s| {
-        let igws = Arc::make_mut(&mut s.vpc.igws);
-        if igws.pools.contains_key(name) {
-            return Err(format!("{cmd}: pool {name:?} already exists"));
-        }
-        for a in &parsed {
-            for p in igws.pools.values() {
-                if let Some(b) = p.ranges.iter().find(|b| b.overlaps(a)) {
-                    return Err(format!(
-                        "{cmd}: range {a} overlaps range {b} of pool {:?}",
-                        p.name
-                    ));
-                }
-            }
-        }
-        igws.pools.insert(
-            name.to_string(),
-            IpPool {
-                name: name.to_string(),
-                ranges: parsed,
-            },
-        );
+        s.pools.push(PoolState {
+            name: name.to_string(),
+            ranges: ranges.to_vec(),
+        });
         // No gateway can have this pool yet: nothing in the data plane changes.
-        Ok(vec![])
+        Ok(())
     })
 }
 
 /// `pool-delete`.
 pub fn pool_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Result<Reply, String> {
     let cmd = "pool-delete";
-    publish(dir, tables, |s| {
-        let pool = s
-            .vpc
-            .igws
-            .pools
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("{cmd}: unknown pool {name:?}"))?;
-        for (id, g) in &s.vpc.igws.igws {
-            for src in &g.sources {
-                let uses = match src {
-                    IgwSource::Pool(p) => p == name,
-                    IgwSource::Range(r) => pool.ranges.iter().any(|x| x.overlaps(r)),
-                };
-                if uses {
-                    return Err(format!(
-                        "{cmd}: pool {name:?} is assigned to igw:{id} ({}); igw-unassign it first",
-                        source_text(src)
-                    ));
-                }
-            }
-        }
-        for v in s.vpc.vnics.iter().flatten() {
-            if let Some(ip) = v
-                .external_ips
-                .all()
-                .find(|ip| pool.ranges.iter().any(|r| r.contains(*ip)))
-            {
+    let cur = tables.current();
+    let t = &cur.vpc.igws;
+    let pool = t
+        .pools
+        .get(name)
+        .ok_or_else(|| format!("{cmd}: unknown pool {name:?}"))?;
+    for (id, g) in &t.igws {
+        for src in &g.sources {
+            let uses = match src {
+                IgwSource::Pool(p) => p == name,
+                IgwSource::Range(r) => pool.ranges.iter().any(|x| x.overlaps(r)),
+            };
+            if uses {
                 return Err(format!(
-                    "{cmd}: pool {name:?} holds {ip}, an external IP of port {:?}",
-                    port_name(dir, v.port)
+                    "{cmd}: pool {name:?} is assigned to igw:{id} ({}); igw-unassign it first",
+                    source_text(src)
                 ));
             }
         }
-        Arc::make_mut(&mut s.vpc.igws).pools.remove(name);
-        Ok(vec![])
+    }
+    for v in cur.vpc.vnics.iter().flatten() {
+        if let Some(ip) = v
+            .external_ips
+            .all()
+            .find(|ip| pool.ranges.iter().any(|r| r.contains(*ip)))
+        {
+            return Err(format!(
+                "{cmd}: pool {name:?} holds {ip}, an external IP of port {:?}",
+                port_name(dir, v.port)
+            ));
+        }
+    }
+    publish(dir, tables, cmd, |s| {
+        s.pools.retain(|p| p.name != name);
+        Ok(())
     })
 }
 
@@ -313,52 +189,51 @@ pub fn igw_create(
     id: u32,
     name: Option<&str>,
 ) -> Result<Reply, String> {
-    let cmd = "igw-create";
-    publish(dir, tables, |s| {
-        if s.vpc.igws.igws.contains_key(&id) {
-            return Err(format!("{cmd}: igw:{id} already exists"));
+    publish(dir, tables, "igw-create", |s| {
+        if s.igws.iter().any(|g| g.id == id) {
+            return Err(format!("igw:{id} already exists"));
         }
-        Arc::make_mut(&mut s.vpc.igws).igws.insert(
+        s.igws.push(IgwState {
             id,
-            crate::nat::igw::Igw {
-                name: name.unwrap_or_default().to_string(),
-                sources: BTreeSet::new(),
-            },
-        );
+            name: name.map(str::to_string),
+            pools: Vec::new(),
+            ranges: Vec::new(),
+        });
         // No route and no igw_map can name it yet: no epoch moves.
-        Ok(vec![])
+        Ok(())
     })
 }
 
 /// `igw-delete`.
 pub fn igw_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<Reply, String> {
     let cmd = "igw-delete";
-    publish(dir, tables, |s| {
-        if !s.vpc.igws.igws.contains_key(&id) {
-            return Err(format!("{cmd}: unknown gateway igw:{id}"));
-        }
-        if let Some(p) = ports_routing_through(s, Some(Some(id))).first() {
+    let cur = tables.current();
+    if !cur.vpc.igws.igws.contains_key(&id) {
+        return Err(format!("{cmd}: unknown gateway igw:{id}"));
+    }
+    if let Some(p) = ports_routing_through(&cur, Some(Some(id))).first() {
+        return Err(format!(
+            "{cmd}: port {:?} has a route to igw:{id}; route-del it first",
+            port_name(dir, *p)
+        ));
+    }
+    for v in cur.vpc.vnics.iter().flatten() {
+        let named = v
+            .external_ips
+            .igw_map
+            .iter()
+            .flatten()
+            .find(|(_, set)| set.contains(&Some(id)));
+        if let Some((ip, _)) = named {
             return Err(format!(
-                "{cmd}: port {:?} has a route to igw:{id}; route-del it first",
-                port_name(dir, *p)
+                "{cmd}: port {:?} maps its external IP {ip} to igw:{id}; external-set that port without it first",
+                port_name(dir, v.port)
             ));
         }
-        for v in s.vpc.vnics.iter().flatten() {
-            let named = v
-                .external_ips
-                .igw_map
-                .iter()
-                .flatten()
-                .find(|(_, set)| set.contains(&Some(id)));
-            if let Some((ip, _)) = named {
-                return Err(format!(
-                    "{cmd}: port {:?} maps its external IP {ip} to igw:{id}; external-set that port without it first",
-                    port_name(dir, v.port)
-                ));
-            }
-        }
-        Arc::make_mut(&mut s.vpc.igws).igws.remove(&id);
-        Ok(vec![])
+    }
+    publish(dir, tables, cmd, |s| {
+        s.igws.retain(|g| g.id != id);
+        Ok(())
     })
 }
 
@@ -373,6 +248,14 @@ fn source_arg(cmd: &str, pool: Option<&str>, range: Option<&str>) -> Result<IgwS
     }
 }
 
+/// The gateway `id` of the document, to change.
+fn igw_mut(s: &mut vswitch_api::state::SwitchState, id: u32) -> Result<&mut IgwState, String> {
+    s.igws
+        .iter_mut()
+        .find(|g| g.id == id)
+        .ok_or_else(|| format!("unknown gateway igw:{id} (igw-create first)"))
+}
+
 /// `igw-assign`: updates exactly the VNICs that route through the gateway.
 pub fn igw_assign(
     dir: &PortDirectory,
@@ -383,45 +266,26 @@ pub fn igw_assign(
 ) -> Result<Reply, String> {
     let cmd = "igw-assign";
     let src = source_arg(cmd, pool, range)?;
-    publish(dir, tables, |s| {
-        let t = &s.vpc.igws;
-        let g = t
-            .igws
-            .get(&id)
-            .ok_or_else(|| format!("{cmd}: unknown gateway igw:{id} (igw-create first)"))?;
-        match &src {
-            IgwSource::Pool(p) => {
-                if !t.pools.contains_key(p) {
-                    return Err(format!("{cmd}: unknown pool {p:?}"));
-                }
-            }
-            IgwSource::Range(r) => {
-                if !t.pools.values().any(|p| covered_by(&p.ranges, r)) {
-                    return Err(format!(
-                        "{cmd}: range {r} is not inside one pool (every address of it must be in the same pool)"
-                    ));
-                }
+    if let IgwSource::Range(r) = &src {
+        let cur = tables.current();
+        if !cur.vpc.igws.pools.values().any(|p| covered_by(&p.ranges, r)) {
+            return Err(format!(
+                "{cmd}: range {r} is not inside one pool (every address of it must be in the same pool)"
+            ));
+        }
+    }
+    publish(dir, tables, cmd, |s| {
+        if let IgwSource::Pool(p) = &src {
+            if !s.pools.iter().any(|x| x.name == *p) {
+                return Err(format!("unknown pool {p:?}"));
             }
         }
-        let new = source_ranges(&t.pools, &src);
-        for old in &g.sources {
-            if source_ranges(&t.pools, old)
-                .iter()
-                .any(|o| new.iter().any(|n| n.overlaps(o)))
-            {
-                return Err(format!(
-                    "{cmd}: {} overlaps {}, already assigned to igw:{id}",
-                    source_text(&src),
-                    source_text(old)
-                ));
-            }
+        let g = igw_mut(s, id)?;
+        match src {
+            IgwSource::Pool(p) => g.pools.push(p),
+            IgwSource::Range(r) => g.ranges.push(r.to_string()),
         }
-        if let Some(g) = Arc::make_mut(&mut s.vpc.igws).igws.get_mut(&id) {
-            g.sources.insert(src);
-        }
-        let ports = ports_routing_through(s, Some(Some(id)));
-        s.vpc.bump_epochs(&ports);
-        Ok(ports)
+        Ok(())
     })
 }
 
@@ -435,15 +299,33 @@ pub fn igw_unassign(
 ) -> Result<Reply, String> {
     let cmd = "igw-unassign";
     let src = source_arg(cmd, pool, range)?;
-    publish(dir, tables, |s| {
-        let g = Arc::make_mut(&mut s.vpc.igws)
-            .igws
-            .get_mut(&id)
-            .ok_or_else(|| format!("{cmd}: unknown gateway igw:{id}"))?;
-        if !g.sources.remove(&src) {
-            let has = g.sources.iter().map(source_text).collect::<Vec<_>>();
+    publish(dir, tables, cmd, |s| {
+        let g = igw_mut(s, id).map_err(|_| format!("unknown gateway igw:{id}"))?;
+        let found = match &src {
+            IgwSource::Pool(p) => g.pools.iter().position(|x| x == p).map(|i| {
+                g.pools.remove(i);
+            }),
+            IgwSource::Range(r) => g
+                .ranges
+                .iter()
+                .position(|x| parse_range(x).is_ok_and(|x| x == *r))
+                .map(|i| {
+                    g.ranges.remove(i);
+                }),
+        };
+        if found.is_none() {
+            let has: Vec<String> = g
+                .pools
+                .iter()
+                .map(|p| format!("pool:{p}"))
+                .chain(g.ranges.iter().filter_map(|r| {
+                    parse_range(r)
+                        .ok()
+                        .map(|r| source_text(&IgwSource::Range(r)))
+                }))
+                .collect();
             return Err(format!(
-                "{cmd}: {} is not assigned to igw:{id} (assigned: {})",
+                "{} is not assigned to igw:{id} (assigned: {})",
                 source_text(&src),
                 if has.is_empty() {
                     "none".to_string()
@@ -452,9 +334,7 @@ pub fn igw_unassign(
                 }
             ));
         }
-        let ports = ports_routing_through(s, Some(Some(id)));
-        s.vpc.bump_epochs(&ports);
-        Ok(ports)
+        Ok(())
     })
 }
 
@@ -476,31 +356,6 @@ pub fn igw_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<IgwInfo> {
         .collect()
 }
 
-/// A gateway of an `igw_map`: `system` or an id.
-fn gateway(cmd: &str, ip: IpAddr, g: &GatewayRef) -> Result<IgwTag, String> {
-    match g {
-        GatewayRef::Id(id) => Ok(Some(*id)),
-        GatewayRef::Named(n) if n == "system" => Ok(None),
-        GatewayRef::Named(n) => n.parse().map(Some).map_err(|_| {
-            format!("{cmd}: unknown gateway {n:?} in igw_map[{ip}] (system or an IGW id)")
-        }),
-    }
-}
-
-/// Replaces the VNIC of `port` by a copy with `ext` and the next epoch.
-fn put_external(s: &mut Snapshot, port: PortIdx, ext: crate::nat::igw::ExternalIps) {
-    let epoch = s.vpc.next_epoch();
-    if let Some(slot) = s.vpc.vnics.get_mut(port as usize) {
-        if let Some(v) = slot.as_ref() {
-            let mut nv = Vnic::clone(v);
-            nv.external_ips = ext;
-            nv.epoch = epoch;
-            *slot = Some(Arc::new(nv));
-        }
-    }
-    s.vpc.rebuild_owners();
-}
-
 /// `external-set`: replaces a VNIC's external IPs; updates that VNIC only.
 pub fn external_set(
     dir: &PortDirectory,
@@ -508,129 +363,20 @@ pub fn external_set(
     req: &ExternalIpsSpec,
 ) -> Result<Reply, String> {
     let cmd = "external-set";
-    let port = guest_port(dir, cmd, &req.port)?;
+    guest_port(dir, cmd, &req.port)?;
     let name = &req.port;
-    // The request on its own.
-    let snat = match req.snat {
-        Some(SnatRange {
-            ip,
-            first_port,
-            last_port,
-        }) => {
-            if first_port == 0 || first_port > last_port {
-                return Err(format!(
-                    "{cmd}: snat ports {first_port}-{last_port}: first_port must be at least 1 and not above last_port"
-                ));
-            }
-            Some(SnatSpec {
-                ip,
-                first_port,
-                last_port,
-            })
-        }
-        None => None,
-    };
-    let mut seen: Vec<(IpAddr, &str)> = Vec::new();
-    let listed = req
-        .floating
-        .iter()
-        .map(|ip| (*ip, "floating"))
-        .chain(req.ephemeral.map(|ip| (ip, "ephemeral")))
-        .chain(snat.map(|s| (s.ip, "snat")));
-    for (ip, kind) in listed {
-        if let Some((_, was)) = seen.iter().find(|(a, _)| *a == ip) {
-            return Err(format!(
-                "{cmd}: {ip} is given twice (as {was} and as {kind}); an external IP has one role"
-            ));
-        }
-        if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
-            return Err(format!(
-                "{cmd}: {ip} ({kind}) cannot be an external address"
-            ));
-        }
-        seen.push((ip, kind));
-    }
-    let mut igw_map = None;
-    if let Some(m) = &req.igw_map {
-        let mut out = HashMap::new();
-        for (ip, gws) in m {
-            if !seen.iter().any(|(a, _)| a == ip) {
-                return Err(format!(
-                    "{cmd}: igw_map key {ip} is not one of this port's external IPs"
-                ));
-            }
-            let tags = gws
-                .iter()
-                .map(|g| gateway(cmd, *ip, g))
-                .collect::<Result<BTreeSet<_>, _>>()?;
-            out.insert(*ip, tags);
-        }
-        igw_map = Some(out);
-    }
-    let ext = crate::nat::igw::ExternalIps {
-        floating: req.floating.clone(),
-        ephemeral: req.ephemeral,
-        snat,
-        igw_map,
-    };
-    publish(dir, tables, |s| {
-        if s.vpc.vnic(port).is_none() {
-            return Err(format!(
-                "{cmd}: port {name:?} has no VNIC (vnic-create first)"
-            ));
-        }
-        let t = &s.vpc.igws;
-        for (ip, kind) in &seen {
-            if t.pool_of(*ip).is_none() {
-                return Err(format!(
-                    "{cmd}: {ip} ({kind}) is an IP outside every pool (pool-create first)"
-                ));
-            }
-        }
-        for (ip, tags) in ext.igw_map.iter().flatten() {
-            for tag in tags.iter().flatten() {
-                if !t.igws.contains_key(tag) {
-                    return Err(format!(
-                        "{cmd}: unknown gateway igw:{tag} in igw_map[{ip}] (igw-create first)"
-                    ));
-                }
-            }
-        }
-        // Against the other ports: a 1:1 address is one port's alone; a
-        // SNAT address is shared only by SNAT, with disjoint port ranges.
-        for v in s.vpc.vnics.iter().flatten().filter(|v| v.port != port) {
-            let other = port_name(dir, v.port);
-            let theirs = &v.external_ips;
-            let their_one_to_one =
-                |ip: IpAddr| theirs.floating.contains(&ip) || theirs.ephemeral == Some(ip);
-            for (ip, kind) in seen.iter().filter(|(_, k)| *k != "snat") {
-                if their_one_to_one(*ip) || theirs.snat.is_some_and(|x| x.ip == *ip) {
-                    return Err(format!(
-                        "{cmd}: {ip} ({kind}) is already held by port {other:?}"
-                    ));
-                }
-            }
-            if let Some(mine) = ext.snat {
-                if their_one_to_one(mine.ip) {
-                    return Err(format!(
-                        "{cmd}: SNAT address {} is a 1:1 address (floating or ephemeral) of port {other:?}",
-                        mine.ip
-                    ));
-                }
-                if let Some(x) = theirs.snat.filter(|x| {
-                    x.ip == mine.ip
-                        && x.first_port <= mine.last_port
-                        && mine.first_port <= x.last_port
-                }) {
-                    return Err(format!(
-                        "{cmd}: SNAT ports {}-{} on {} overlap ports {}-{} of port {other:?}",
-                        mine.first_port, mine.last_port, mine.ip, x.first_port, x.last_port
-                    ));
-                }
-            }
-        }
-        put_external(s, port, ext);
-        Ok(vec![port])
+    publish(dir, tables, cmd, |s| {
+        let v = s
+            .vnic_mut(name)
+            .ok_or_else(|| format!("port {name:?} has no VNIC (vnic-create first)"))?;
+        let x = ExternalState {
+            floating: req.floating.clone(),
+            ephemeral: req.ephemeral,
+            snat: req.snat,
+            igw_map: req.igw_map.clone(),
+        };
+        v.external = (x != ExternalState::default()).then_some(x);
+        Ok(())
     })
 }
 
@@ -642,21 +388,13 @@ pub fn external_clear(
     name: &str,
 ) -> Result<Reply, String> {
     let cmd = "external-clear";
-    let port = guest_port(dir, cmd, name)?;
-    let cur = tables.current();
-    let v = cur
-        .vpc
-        .vnic(port)
-        .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC"))?;
-    if v.external_ips == Default::default() {
-        return Ok(Reply::Updated {
-            generation: cur.generation,
-            updated_ports: vec![],
-        });
-    }
-    publish(dir, tables, |s| {
-        put_external(s, port, Default::default());
-        Ok(vec![port])
+    guest_port(dir, cmd, name)?;
+    publish(dir, tables, cmd, |s| {
+        let v = s
+            .vnic_mut(name)
+            .ok_or_else(|| format!("port {name:?} has no VNIC"))?;
+        v.external = None;
+        Ok(())
     })
 }
 
@@ -691,18 +429,6 @@ pub fn external_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<ExternalIpsSpe
         .collect()
 }
 
-/// A V2B prefix: host bits zero.
-fn v2b_prefix(cmd: &str, s: &str) -> Result<ipnet::IpNet, String> {
-    let p = specs::prefix("prefix", s).map_err(|e| format!("{cmd}: {e}"))?;
-    if p.trunc() != p {
-        return Err(format!(
-            "{cmd}: prefix {p} has host bits set (did you mean {}?)",
-            p.trunc()
-        ));
-    }
-    Ok(p)
-}
-
 /// `v2b-set`: updates the VNICs that have a route to an internet gateway.
 pub fn v2b_set(
     dir: &PortDirectory,
@@ -711,39 +437,36 @@ pub fn v2b_set(
     endpoints: &[std::net::Ipv6Addr],
 ) -> Result<Reply, String> {
     let cmd = "v2b-set";
-    let p = v2b_prefix(cmd, prefix)?;
-    if endpoints.is_empty() {
-        return Err(format!("{cmd}: {p} needs at least one boundary endpoint"));
-    }
-    for (i, e) in endpoints.iter().enumerate() {
-        if e.is_unspecified() || e.is_multicast() || e.is_loopback() {
-            return Err(format!(
-                "{cmd}: {e} cannot be a boundary's underlay address"
-            ));
+    let p = v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
+    publish(dir, tables, cmd, |s| {
+        let entry = V2bEntry {
+            prefix: p.to_string(),
+            endpoints: endpoints.to_vec(),
+        };
+        match s
+            .v2b
+            .iter_mut()
+            .find(|e| v2b_prefix(&e.prefix).is_ok_and(|x| x == p))
+        {
+            Some(e) => *e = entry,
+            None => s.v2b.push(entry),
         }
-        if endpoints[..i].contains(e) {
-            return Err(format!("{cmd}: endpoint {e} is given twice"));
-        }
-    }
-    publish(dir, tables, |s| {
-        Arc::make_mut(&mut s.vpc.v2b).set(p, endpoints.to_vec());
-        let ports = ports_routing_through(s, None);
-        s.vpc.bump_epochs(&ports);
-        Ok(ports)
+        Ok(())
     })
 }
 
 /// `v2b-clear`: updates the VNICs that have a route to an internet gateway.
 pub fn v2b_clear(dir: &PortDirectory, tables: &TableStore, prefix: &str) -> Result<Reply, String> {
     let cmd = "v2b-clear";
-    let p = v2b_prefix(cmd, prefix)?;
-    publish(dir, tables, |s| {
-        if !Arc::make_mut(&mut s.vpc.v2b).remove(&p) {
-            return Err(format!("{cmd}: no V2B entry for {p}"));
+    let p = v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
+    publish(dir, tables, cmd, |s| {
+        let before = s.v2b.len();
+        s.v2b
+            .retain(|e| !v2b_prefix(&e.prefix).is_ok_and(|x| x == p));
+        if s.v2b.len() == before {
+            return Err(format!("no V2B entry for {p}"));
         }
-        let ports = ports_routing_through(s, None);
-        s.vpc.bump_epochs(&ports);
-        Ok(ports)
+        Ok(())
     })
 }
 
@@ -762,6 +485,8 @@ pub fn v2b_list(snap: &Snapshot) -> Vec<V2bEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
     use crate::control::vpc::{route_add, route_del, vnic_create};
     use crate::nat::igw::{select_source, NatSource};
     use crate::testing::{port, Switch};
@@ -1161,7 +886,7 @@ mod tests {
                 )
             },
         );
-        refused(&t, "of the same request", || {
+        refused(&t, "of the same pool", || {
             pool_create(&dir, &t, "c", &strings(&["172.16.0.0/24", "172.16.0.9"]))
         });
         refused(&t, "ends before it starts", || {

@@ -1,19 +1,18 @@
 //! The management thread's VPC commands: VNICs, underlay, V2P, routes and
-//! firewall rules. Each builds the next snapshot from the current one and
-//! publishes it whole; a refused command publishes nothing.
+//! firewall rules. Each changes the state document in force and commits it
+//! (`commit.rs`: checked whole, compiled, published as one generation); a
+//! refused command publishes nothing.
 
-use crate::control::specs;
-use crate::firewall::FirewallRules;
-use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI};
-use crate::overlay::v2p::PhysTarget;
-use crate::router::{priority, RouteEntry, RouterTable, RouterTarget};
+use crate::control::{commit, specs};
+use crate::router::priority;
 use crate::tables::{Snapshot, TableStore};
-use crate::vnic::{DhcpOptions, LayerHits, Vnic, VnicSpec};
+use crate::vnic::Vnic;
 use crate::vpc::Underlay;
 use crate::PortRole;
 use crate::{Direction, PortIdx};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use vswitch_api::state::{RouteState, UnderlayState, V2pTarget, VnicState};
 use vswitch_api::{FwRuleSpec, LayerInfo, LayersInfo, RuleInfo, V2pEntry, VnicCreate, VnicInfo};
 use wire::MacAddr;
 
@@ -98,126 +97,39 @@ fn vnic_of<'a>(
         .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC (vnic-create first)"))
 }
 
-/// `vnic-create`: binds a new VNIC to a guest port (replacing any there).
+/// `vnic-create`: binds a new VNIC to a guest port (replacing any there,
+/// with its routes, rules and external IPs).
 pub fn vnic_create(
     dir: &PortDirectory,
     tables: &TableStore,
     req: &VnicCreate,
 ) -> Result<u64, String> {
     let cmd = "vnic-create";
-    let port = dir.guest(cmd, &req.port)?;
-    // Flow state lives with a worker; until packets are handed to the worker
-    // that owns their flow, both directions must meet on one worker.
-    if dir.workers > 1 {
-        return Err(format!(
-            "{cmd}: VPC ports need a single worker for now ({} configured in workers.lcores): \
-             a flow's two directions arrive on different ports and must reach the worker holding its state",
-            dir.workers
-        ));
-    }
-    if req.vni > 0x00ff_ffff {
-        return Err(format!("{cmd}: vni {} does not fit in 24 bits", req.vni));
-    }
-    if req.vni == BOUNDARY_VNI {
-        return Err(format!(
-            "{cmd}: vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"
-        ));
-    }
-    let mac = specs::mac("mac", &req.mac).map_err(|e| format!("{cmd}: {e}"))?;
-    let gateway_mac =
-        specs::mac("gateway_mac", &req.gateway_mac).map_err(|e| format!("{cmd}: {e}"))?;
-    if !mac.is_unicast() || !gateway_mac.is_unicast() {
-        return Err(format!(
-            "{cmd}: mac and gateway_mac must be unicast addresses"
-        ));
-    }
-    if mac.0 == BOUNDARY_MAC || gateway_mac.0 == BOUNDARY_MAC {
-        return Err(format!(
-            "{cmd}: MAC {} is reserved (the inner destination of boundary traffic)",
-            MacAddr(BOUNDARY_MAC)
-        ));
-    }
-    let flow_quota = req.flow_quota.map_or(dir.flow_quota, |q| q as usize);
-    if flow_quota == 0 {
-        return Err(format!("{cmd}: flow_quota must be at least 1"));
-    }
-    if req.ipv4.is_none() && req.ipv6.is_none() {
-        return Err(format!("{cmd}: the VNIC needs an ipv4 or an ipv6 address"));
-    }
-    if req.ipv4.is_some() != req.gateway_ipv4.is_some()
-        || req.ipv6.is_some() != req.gateway_ipv6.is_some()
-    {
-        return Err(format!("{cmd}: each guest address family needs its gateway address (gateway_ipv4, gateway_ipv6)"));
-    }
-    let spec = VnicSpec {
-        id: req.id,
-        vni: req.vni,
-        mac,
-        ipv4: req.ipv4,
-        ipv6: req.ipv6,
-        gateway_mac,
-        gateway_ipv4: req.gateway_ipv4,
-        gateway_ipv6: req.gateway_ipv6,
-        dhcp: DhcpOptions {
-            dns: req.dns.clone(),
-            hostname: req.hostname.clone(),
-            domain: req.domain.clone(),
-            mtu: req.mtu,
-        },
-    };
-    tables
-        .update(|s| {
-            let patched = s.patch.entries().any(|(f, t)| f == port || t == port);
-            if patched {
-                return Err(format!(
-                    "{cmd}: port {:?} is patched (patch-clear it first): a port carries a patch or a VNIC, not both",
-                    req.port
-                ));
-            }
-            if let Some(other) = s.vpc.by_vni_mac.get(&(req.vni, mac)) {
-                if *other != port {
-                    return Err(format!(
-                        "{cmd}: MAC {mac} is already used in VNI {} by port {:?}",
-                        req.vni,
-                        dir.names.get(*other as usize).cloned().unwrap_or_default()
-                    ));
-                }
-            }
-            let epoch = s.vpc.next_epoch();
-            let (mtu, clamp_mtu) = guest_mtu(dir, port, req.mtu, s.vpc.underlay.as_ref());
-            let router = RouterTable::new();
-            let firewall = FirewallRules::default();
-            let hits = Arc::new(LayerHits::new(&firewall, &router, None, false));
-            s.vpc.put_vnic(Vnic {
-                port,
-                spec,
-                epoch,
-                birth: epoch,
-                flow_quota,
-                mtu,
-                clamp_mtu,
-                router,
-                firewall,
-                hits,
-                external_ips: Default::default(),
-            });
-            s.vpc.rebuild_owners();
-            Ok(())
-        })
-        .map(|s| s.generation)
+    dir.guest(cmd, &req.port)?;
+    commit::change(dir, tables, cmd, |s| {
+        let v = Arc::new(VnicState::new(req.clone()));
+        match s.vnics.iter_mut().find(|x| x.nic.port == req.port) {
+            Some(slot) => *slot = v,
+            None => s.vnics.push(v),
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `vnic-delete`.
 pub fn vnic_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Result<u64, String> {
-    let port = dir.guest("vnic-delete", name)?;
-    tables
-        .update(|s| {
-            s.vpc
-                .remove_vnic(port)
-                .map(|_| ())
-                .ok_or_else(|| format!("vnic-delete: port {name:?} has no VNIC"))
-        })
-        .map(|s| s.generation)
+    let cmd = "vnic-delete";
+    dir.guest(cmd, name)?;
+    commit::change(dir, tables, cmd, |s| {
+        let before = s.vnics.len();
+        s.vnics.retain(|v| v.nic.port != name);
+        if s.vnics.len() == before {
+            return Err(format!("port {name:?} has no VNIC"));
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `vnic-list`.
@@ -250,95 +162,50 @@ pub fn underlay_set(
     nexthop_mac: &str,
 ) -> Result<u64, String> {
     let cmd = "underlay-set";
-    let idx = dir.index(cmd, uplink)?;
-    if dir.roles.get(idx as usize) != Some(&PortRole::Uplink) {
-        return Err(format!("{cmd}: port {uplink:?} is not an uplink port"));
-    }
-    if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
-        return Err(format!("{cmd}: {addr} cannot be a sled's underlay address"));
-    }
-    let nexthop_mac = specs::mac("nexthop_mac", nexthop_mac).map_err(|e| format!("{cmd}: {e}"))?;
-    let uplink_mac = dir
-        .macs
-        .get(idx as usize)
-        .copied()
-        .unwrap_or(MacAddr([0; 6]));
-    tables
-        .update(|s| {
-            let u = Underlay {
-                addr,
-                uplink: idx,
-                uplink_mac,
-                nexthop_mac,
-                mtu: dir.mtu(idx),
-            };
-            s.vpc.underlay = Some(u);
-            // Every flow's outer headers change: recompute them all; and the
-            // MTU that fits the uplink may change.
-            s.vpc.bump_where(|_| true);
-            for v in s.vpc.vnics.iter_mut().flatten() {
-                let (mtu, clamp_mtu) = guest_mtu(dir, v.port, v.spec.dhcp.mtu, Some(&u));
-                if (mtu, clamp_mtu) != (v.mtu, v.clamp_mtu) {
-                    let mut nv = Vnic::clone(v);
-                    nv.mtu = mtu;
-                    nv.clamp_mtu = clamp_mtu;
-                    *v = Arc::new(nv);
-                }
-            }
-            Ok::<(), String>(())
-        })
-        .map(|s| s.generation)
+    dir.index(cmd, uplink)?;
+    commit::change(dir, tables, cmd, |s| {
+        s.underlay = Some(UnderlayState {
+            addr,
+            uplink: uplink.to_string(),
+            nexthop_mac: nexthop_mac.to_string(),
+        });
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
-/// `v2p-set`: also bumps the epoch of every VNIC of the VNI, so established
+/// `v2p-set`: also moves the epoch of every VNIC of the VNI, so established
 /// flows follow the new mapping (OPTE does not; live migration needs it).
 pub fn v2p_set(
+    dir: &PortDirectory,
     tables: &TableStore,
     vni: u32,
     ip: std::net::IpAddr,
     mac: &str,
     underlay: std::net::Ipv6Addr,
 ) -> Result<u64, String> {
-    let mac = specs::mac("mac", mac).map_err(|e| format!("v2p-set: {e}"))?;
-    if vni > 0x00ff_ffff {
-        return Err(format!("v2p-set: vni {vni} does not fit in 24 bits"));
-    }
-    if vni == BOUNDARY_VNI {
-        return Err(format!(
-            "v2p-set: vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"
-        ));
-    }
-    if !mac.is_unicast() || mac.0 == BOUNDARY_MAC {
-        return Err(format!(
-            "v2p-set: mac {mac} is not a guest's unicast address"
-        ));
-    }
-    if underlay.is_unspecified() || underlay.is_multicast() || underlay.is_loopback() {
-        return Err(format!(
-            "v2p-set: underlay {underlay} is not a sled's unicast address"
-        ));
-    }
-    tables
-        .update(|s| {
-            s.vpc.v2p.set(vni, ip, PhysTarget { mac, underlay });
-            s.vpc.bump_vni_epochs(vni);
-            Ok::<(), String>(())
-        })
-        .map(|s| s.generation)
+    commit::change(dir, tables, "v2p-set", |s| {
+        let mac = mac.to_string();
+        s.v2p.set(vni, ip, V2pTarget { mac, underlay });
+        Ok(())
+    })
+    .map(|c| c.generation)
 }
 
 /// `v2p-clear`.
-pub fn v2p_clear(tables: &TableStore, vni: u32, ip: std::net::IpAddr) -> Result<u64, String> {
-    tables
-        .update(|s| {
-            s.vpc
-                .v2p
-                .remove(vni, ip)
-                .ok_or_else(|| format!("v2p-clear: no mapping for {ip} in VNI {vni}"))?;
-            s.vpc.bump_vni_epochs(vni);
-            Ok(())
-        })
-        .map(|s| s.generation)
+pub fn v2p_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    vni: u32,
+    ip: std::net::IpAddr,
+) -> Result<u64, String> {
+    commit::change(dir, tables, "v2p-clear", |s| {
+        s.v2p
+            .remove(vni, ip)
+            .map(|_| ())
+            .ok_or_else(|| format!("no mapping for {ip} in VNI {vni}"))
+    })
+    .map(|c| c.generation)
 }
 
 /// `v2p-list`.
@@ -356,29 +223,22 @@ pub fn v2p_list(snap: &Snapshot) -> Vec<V2pEntry> {
         .collect()
 }
 
+/// Changes the document of the VNIC on port `name` with `f`.
 fn change_vnic(
     dir: &PortDirectory,
     tables: &TableStore,
     cmd: &str,
     name: &str,
-    change: impl FnOnce(&mut Vnic) -> Result<bool, String>,
+    f: impl FnOnce(&mut VnicState) -> Result<(), String>,
 ) -> Result<u64, String> {
-    let port = dir.guest(cmd, name)?;
-    tables
-        .update(|s| {
-            let mut v = Vnic::clone(vnic_of(s, cmd, port, name)?);
-            let keep_fw = change(&mut v)?;
-            v.epoch = s.vpc.next_epoch();
-            v.hits = Arc::new(LayerHits::new(
-                &v.firewall,
-                &v.router,
-                Some(&v.hits),
-                keep_fw,
-            ));
-            s.vpc.put_vnic(v);
-            Ok(())
-        })
-        .map(|s| s.generation)
+    dir.guest(cmd, name)?;
+    commit::change(dir, tables, cmd, |s| {
+        let v = s
+            .vnic_mut(name)
+            .ok_or_else(|| format!("port {name:?} has no VNIC (vnic-create first)"))?;
+        f(v)
+    })
+    .map(|c| c.generation)
 }
 
 /// `route-add`.
@@ -390,23 +250,13 @@ pub fn route_add(
     target: &str,
     class: Option<&str>,
 ) -> Result<u64, String> {
-    let cmd = "route-add";
-    let entry = RouteEntry {
-        dest: specs::prefix("dest", dest).map_err(|e| format!("{cmd}: {e}"))?,
-        target: specs::route_target(target).map_err(|e| format!("{cmd}: {e}"))?,
-        class: specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?,
-    };
-    // A route may only name a gateway that exists (only this thread publishes).
-    if let RouterTarget::InternetGateway(Some(id)) = entry.target {
-        if !tables.current().vpc.igws.igws.contains_key(&id) {
-            return Err(format!(
-                "{cmd}: unknown gateway igw:{id} (igw-create first)"
-            ));
-        }
-    }
-    change_vnic(dir, tables, cmd, port, |v| {
-        v.router.add(entry).map_err(|e| format!("{cmd}: {e}"))?;
-        Ok(true)
+    change_vnic(dir, tables, "route-add", port, |v| {
+        v.routes.push(RouteState {
+            dest: dest.to_string(),
+            target: target.to_string(),
+            class: class.map(str::to_string),
+        });
+        Ok(())
     })
 }
 
@@ -422,10 +272,16 @@ pub fn route_del(
     let dest = specs::prefix("dest", dest).map_err(|e| format!("{cmd}: {e}"))?;
     let class = specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?;
     change_vnic(dir, tables, cmd, port, |v| {
-        v.router
-            .remove(dest, class)
-            .map_err(|e| format!("{cmd}: {e}"))?;
-        Ok(true)
+        let i = v
+            .routes
+            .iter()
+            .position(|r| {
+                specs::prefix("dest", &r.dest).is_ok_and(|d| d == dest)
+                    && specs::route_class(r.class.as_deref()).is_ok_and(|c| c == class)
+            })
+            .ok_or_else(|| format!("no route {dest} ({class}) on port {port:?}"))?;
+        v.routes.remove(i);
+        Ok(())
     })
 }
 
@@ -436,17 +292,9 @@ pub fn firewall_set(
     port: &str,
     rules: &[FwRuleSpec],
 ) -> Result<u64, String> {
-    let cmd = "firewall-set";
-    let parsed = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| specs::fw_rule(i, r))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let fw = FirewallRules::new(parsed).map_err(|e| format!("{cmd}: {e}"))?;
-    change_vnic(dir, tables, cmd, port, |v| {
-        v.firewall = fw;
-        Ok(false)
+    change_vnic(dir, tables, "firewall-set", port, |v| {
+        v.firewall = rules.to_vec();
+        Ok(())
     })
 }
 
@@ -651,27 +499,27 @@ mod tests {
         let mac = "a8:40:25:00:00:09";
         let ip: std::net::IpAddr = "172.30.0.9".parse().unwrap();
         let sled: std::net::Ipv6Addr = "fd00:1701:d:102::1".parse().unwrap();
-        refused(&t, "vni 99 is reserved", || v2p_set(&t, 99, ip, mac, sled));
+        refused(&t, "vni 99 is reserved", || v2p_set(&dir, &t, 99, ip, mac, sled));
         refused(&t, "not a guest's unicast", || {
-            v2p_set(&t, 100, ip, "a8:40:25:77:77:77", sled)
+            v2p_set(&dir, &t, 100, ip, "a8:40:25:77:77:77", sled)
         });
         refused(&t, "not a guest's unicast", || {
-            v2p_set(&t, 100, ip, "ff:ff:ff:ff:ff:ff", sled)
+            v2p_set(&dir, &t, 100, ip, "ff:ff:ff:ff:ff:ff", sled)
         });
         for bad in ["::", "ff02::1", "::1"] {
             let u: std::net::Ipv6Addr = bad.parse().unwrap();
-            refused(&t, "not a sled's unicast", || v2p_set(&t, 100, ip, mac, u));
+            refused(&t, "not a sled's unicast", || v2p_set(&dir, &t, 100, ip, mac, u));
         }
         // A patched port takes no VNIC.
         let names = dir.names.clone();
-        crate::control::patch::patch_set(&names, &t, "g", "up").unwrap();
+        crate::control::patch::patch_set(&dir, &t, "g", "up").unwrap();
         refused(&t, "is patched", || vnic_create(&dir, &t, &req()));
-        crate::control::patch::patch_clear(&names, &t, None).unwrap();
+        crate::control::patch::patch_clear(&dir, &t, None).unwrap();
         vnic_create(&dir, &t, &req()).unwrap();
         // And a port with a VNIC takes no patch, either way.
         let before = t.current().generation;
         for (from, to) in [("g", "up"), ("up", "g")] {
-            let e = crate::control::patch::patch_set(&names, &t, from, to).unwrap_err();
+            let e = crate::control::patch::patch_set(&dir, &t, from, to).unwrap_err();
             assert!(e.contains("has a VNIC"), "{e}");
         }
         assert_eq!(t.current().generation, before);
@@ -712,8 +560,7 @@ mod tests {
         };
         refused(&t, "rule 0", || firewall_set(&dir, &t, "g", &[bad]));
         refused(&t, "is not a MAC", || {
-            v2p_set(
-                &t,
+            v2p_set(&dir, &t,
                 100,
                 "172.30.0.6".parse().unwrap(),
                 "x",
@@ -721,7 +568,7 @@ mod tests {
             )
         });
         refused(&t, "no mapping", || {
-            v2p_clear(&t, 100, "172.30.0.6".parse().unwrap())
+            v2p_clear(&dir, &t, 100, "172.30.0.6".parse().unwrap())
         });
         refused(&t, "not an uplink", || {
             underlay_set(
@@ -747,8 +594,7 @@ mod tests {
         let (dir, t) = setup();
         vnic_create(&dir, &t, &req()).unwrap();
         let e0 = t.current().vpc.vnic(0).map(|v| v.epoch);
-        v2p_set(
-            &t,
+        v2p_set(&dir, &t,
             200,
             "10.0.0.1".parse().unwrap(),
             "a8:40:25:00:00:09",
@@ -760,8 +606,7 @@ mod tests {
             e0,
             "another VPC's V2P change leaves this VNIC alone"
         );
-        v2p_set(
-            &t,
+        v2p_set(&dir, &t,
             100,
             "172.30.0.9".parse().unwrap(),
             "a8:40:25:00:00:09",

@@ -2,19 +2,19 @@
 //! (docs/VPC-MODEL.md's reference case from OPTE's `select_eip_conditioned_on_igw`),
 //! floating-IP spread, SNAT port allocation, release and exhaustion, replies
 //! and ICMP errors translated back, inbound DNAT to a floating IP, and soft
-//! revalidation. State is set in the snapshot directly (the control commands
-//! that set it have their own tests); frames are checked with `etherparse`.
+//! revalidation. State is set through the control commands; frames are
+//! checked with `etherparse`.
 
+use crate::control::igw as igw_admin;
 use crate::control::vpc as admin;
 use crate::frame::offsets::BOUNDARY_MAC;
-use crate::nat::igw::{ExternalIps, Igw, IgwSource, IpPool, IpRange, SnatSpec};
+use crate::nat::igw::{ExternalIps, SnatSpec};
 use crate::tests::*;
-use crate::vnic::Vnic;
 use crate::{DropReason, PortIdx};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Arc;
+use vswitch_api::{ExternalIpsSpec, GatewayRef, SnatRange};
 
 const IGW_A: u32 = 1;
 const IGW_B: u32 = 2;
@@ -34,9 +34,6 @@ pub(crate) fn ip(a: [u8; 4]) -> IpAddr {
     IpAddr::from(a)
 }
 
-fn range(a: [u8; 4], b: [u8; 4]) -> IpRange {
-    IpRange::new(ip(a), ip(b)).unwrap()
-}
 
 /// The world of `tests.rs` plus pools, gateways A-D, a boundary endpoint
 /// for every destination, and guest a's routes of the reference case.
@@ -44,45 +41,22 @@ pub(crate) fn igw_world() -> World {
     igw_world_on(World::new())
 }
 
-/// [`igw_world`] built on `w`.
+/// [`igw_world`] built on `w`, through the control commands.
 pub(crate) fn igw_world_on(w: World) -> World {
-    w.tables
-        .update(|s| {
-            let t = Arc::make_mut(&mut s.vpc.igws);
-            t.pools.insert(
-                "public".into(),
-                IpPool {
-                    name: "public".into(),
-                    ranges: vec![range([192, 168, 0, 0], [192, 168, 0, 255])],
-                },
-            );
-            t.pools.insert(
-                "snat".into(),
-                IpPool {
-                    name: "snat".into(),
-                    ranges: vec![range([10, 77, 77, 0], [10, 77, 77, 255])],
-                },
-            );
-            let igw = |sources: Vec<IgwSource>| Igw {
-                name: String::new(),
-                sources: sources.into_iter().collect(),
-            };
-            t.igws
-                .insert(IGW_A, igw(vec![IgwSource::Range(range(FIP2, FIP3))]));
-            t.igws
-                .insert(IGW_B, igw(vec![IgwSource::Range(range(FIP4, FIP4))]));
-            t.igws.insert(IGW_C, igw(vec![]));
-            t.igws.insert(
-                IGW_D,
-                igw(vec![
-                    IgwSource::Pool("public".into()),
-                    IgwSource::Pool("snat".into()),
-                ]),
-            );
-            Arc::make_mut(&mut s.vpc.v2b).set("0.0.0.0/0".parse().unwrap(), vec![boundary()]);
-            Ok::<(), String>(())
-        })
-        .unwrap();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (d, t) = (&w.dir, &w.tables);
+    igw_admin::pool_create(d, t, "public", &strings(&["192.168.0.0/24"])).unwrap();
+    igw_admin::pool_create(d, t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+    for id in [IGW_A, IGW_B, IGW_C, IGW_D] {
+        igw_admin::igw_create(d, t, id, None).unwrap();
+    }
+    let text = |a: [u8; 4]| ip(a).to_string();
+    let fips = format!("{}-{}", text(FIP2), text(FIP3));
+    igw_admin::igw_assign(d, t, IGW_A, None, Some(&fips)).unwrap();
+    igw_admin::igw_assign(d, t, IGW_B, None, Some(&text(FIP4))).unwrap();
+    igw_admin::igw_assign(d, t, IGW_D, Some("public"), None).unwrap();
+    igw_admin::igw_assign(d, t, IGW_D, Some("snat"), None).unwrap();
+    igw_admin::v2b_set(d, t, "0.0.0.0/0", &[boundary()]).unwrap();
     for (dest, target) in [
         ("0.0.0.0/0", "igw"),
         ("1.1.1.0/24", "igw:1"),
@@ -90,25 +64,42 @@ pub(crate) fn igw_world_on(w: World) -> World {
         ("3.3.3.0/24", "igw:3"),
         ("4.4.4.0/24", "igw:4"),
     ] {
-        admin::route_add(&w.dir, &w.tables, "a", dest, target, None).unwrap();
+        admin::route_add(d, t, "a", dest, target, None).unwrap();
     }
     w
 }
 
-/// Sets guest port `port`'s external IPs (bumping its epoch, as the control
-/// command does).
+/// Sets guest port `port`'s external IPs through `external-set` (which
+/// moves its epoch); an address outside the pools gets a pool of its own.
 pub(crate) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
-    w.tables
-        .update(|s| {
-            let v = s.vpc.vnic(port).cloned().ok_or("no vnic")?;
-            let mut nv = Vnic::clone(&v);
-            nv.external_ips = ext;
-            nv.epoch = s.vpc.next_epoch();
-            s.vpc.vnics[port as usize] = Some(Arc::new(nv));
-            s.vpc.rebuild_owners();
-            Ok::<(), String>(())
-        })
-        .unwrap();
+    let name = w.dir.names[port as usize].clone();
+    let mut ips: Vec<IpAddr> = ext.all().collect();
+    ips.retain(|ip| w.tables.current().vpc.igws.pool_of(*ip).is_none());
+    ips.sort();
+    ips.dedup();
+    for ip in ips {
+        igw_admin::pool_create(&w.dir, &w.tables, &format!("p-{ip}"), &[ip.to_string()]).unwrap();
+    }
+    let gw = |t: &Option<u32>| match t {
+        None => GatewayRef::Named("system".into()),
+        Some(id) => GatewayRef::Id(*id),
+    };
+    let spec = ExternalIpsSpec {
+        port: name,
+        floating: ext.floating.clone(),
+        ephemeral: ext.ephemeral,
+        snat: ext.snat.map(|s| SnatRange {
+            ip: s.ip,
+            first_port: s.first_port,
+            last_port: s.last_port,
+        }),
+        igw_map: ext.igw_map.as_ref().map(|m| {
+            m.iter()
+                .map(|(ip, set)| (*ip, set.iter().map(gw).collect()))
+                .collect()
+        }),
+    };
+    igw_admin::external_set(&w.dir, &w.tables, &spec).unwrap();
 }
 
 /// The reference case's external IPs: SNAT 10.77.77.13, ephemeral
@@ -452,16 +443,9 @@ fn changing_one_external_ip_keeps_the_other_flows() {
             ..Default::default()
         },
     );
-    w.tables
-        .update(|s| {
-            let d = Arc::make_mut(&mut s.vpc.igws)
-                .igws
-                .get_mut(&IGW_D)
-                .ok_or("no D")?;
-            d.sources.insert(IgwSource::Range(range(FIP4, FIP4)));
-            Ok::<(), String>(())
-        })
-        .unwrap();
+    // And a gateway of a's routes gets .4 too (a's epoch moves again).
+    let fip4 = ip(FIP4).to_string();
+    igw_admin::igw_assign(&w.dir, &w.tables, IGW_C, None, Some(&fip4)).unwrap();
     for (sport, before) in on {
         let (_, out) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], 20000 + sport, 80), S);
         let now = source_of(&check_to_boundary(&out)).0;
@@ -520,24 +504,15 @@ fn ipv6_external_addresses_translate_both_ways() {
     let guest6: Ipv6Addr = "fd00:172:30::5".parse().unwrap();
     let fip6: Ipv6Addr = "2001:db8:77::20".parse().unwrap();
     let remote6: Ipv6Addr = "2001:db8:ffff::10".parse().unwrap();
-    w.tables
-        .update(|s| {
-            let v = s.vpc.vnic(GUEST_A).cloned().ok_or("no vnic")?;
-            let mut nv = Vnic::clone(&v);
-            nv.spec.ipv6 = Some(guest6);
-            nv.spec.gateway_ipv6 = Some("fd00:172:30::1".parse().unwrap());
-            s.vpc.vnics[GUEST_A as usize] = Some(Arc::new(nv));
-            Arc::make_mut(&mut s.vpc.igws).pools.insert(
-                "public6".into(),
-                IpPool {
-                    name: "public6".into(),
-                    ranges: vec![IpRange::new(fip6.into(), fip6.into()).unwrap()],
-                },
-            );
-            Arc::make_mut(&mut s.vpc.v2b).set("::/0".parse().unwrap(), vec![boundary()]);
-            Ok::<(), String>(())
-        })
-        .unwrap();
+    crate::control::commit::change(&w.dir, &w.tables, "test", |s| {
+        let v = s.vnic_mut("a").ok_or("no vnic")?;
+        v.nic.ipv6 = Some(guest6);
+        v.nic.gateway_ipv6 = Some("fd00:172:30::1".parse().unwrap());
+        Ok(())
+    })
+    .unwrap();
+    igw_admin::pool_create(&w.dir, &w.tables, "public6", &[fip6.to_string()]).unwrap();
+    igw_admin::v2b_set(&w.dir, &w.tables, "::/0", &[boundary()]).unwrap();
     admin::route_add(&w.dir, &w.tables, "a", "::/0", "igw", None).unwrap();
     set_external(
         &w,

@@ -44,6 +44,20 @@ impl V2pTable {
         old
     }
 
+    /// Sets the whole map of `vni` (an empty map removes the VNI).
+    pub fn put_vni(&mut self, vni: u32, map: Arc<HashMap<IpAddr, PhysTarget>>) {
+        if map.is_empty() {
+            self.by_vni.remove(&vni);
+        } else {
+            self.by_vni.insert(vni, map);
+        }
+    }
+
+    /// Keeps only the VNIs for which `keep` holds.
+    pub fn retain_vnis(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        self.by_vni.retain(|vni, _| keep(*vni));
+    }
+
     /// How many mappings there are.
     pub fn len(&self) -> usize {
         self.by_vni.values().map(|m| m.len()).sum()

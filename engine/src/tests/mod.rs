@@ -85,7 +85,7 @@ impl World {
             (IP_B, MAC_B, 1),
             (IP_REMOTE, MAC_REMOTE, 2),
         ] {
-            admin::v2p_set(&w.tables, VNI, ip.into(), &mac_s(mac), sled(s)).unwrap();
+            admin::v2p_set(&w.dir, &w.tables, VNI, ip.into(), &mac_s(mac), sled(s)).unwrap();
         }
         for port in ["a", "b"] {
             admin::route_add(
@@ -379,8 +379,7 @@ fn v2p_change_redirects_an_established_flow() {
     let (o, _) = w.run(GUEST_A, &frame, S);
     assert_eq!(o.path, Path::Fast);
     // The remote guest migrates to sled 3: one V2P swap.
-    admin::v2p_set(
-        &w.tables,
+    admin::v2p_set(&w.dir, &w.tables,
         VNI,
         IP_REMOTE.into(),
         &mac_s(MAC_REMOTE),
@@ -688,7 +687,7 @@ fn a_patched_ports_burst_is_forwarded_untouched() {
     let mut w = World::new();
     admin::vnic_delete(&w.dir, &w.tables, "a").unwrap();
     admin::vnic_delete(&w.dir, &w.tables, "b").unwrap();
-    crate::control::patch::patch_set(&w.dir.names, &w.tables, "a", "b").unwrap();
+    crate::control::patch::patch_set(&w.dir, &w.tables, "a", "b").unwrap();
     let snap = w.tables.current();
     let frames: Vec<Vec<u8>> = (0..70u16).map(|i| udp_from_a(IP_REMOTE, i, 53)).collect();
     let mut burst: Vec<VecPacket> = frames.iter().map(|f| VecPacket::new(f)).collect();

@@ -19,8 +19,10 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::IgwList
         | Command::ExternalList
         | Command::V2bList
-        | Command::BoundaryMapList => false,
+        | Command::BoundaryMapList
+        | Command::Export => false,
         Command::PatchSet { .. }
+        | Command::Apply { .. }
         | Command::PatchClear { .. }
         | Command::VnicCreate(_)
         | Command::VnicDelete { .. }

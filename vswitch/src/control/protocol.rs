@@ -1,12 +1,13 @@
 //! Turning one request line into a command, with errors a person can act on.
 
 use serde_json::Value;
-use vswitch_api::{Command, Request, API_VERSION};
+use vswitch_api::{Command, Request, API_VERSION, MIN_API_VERSION};
 
 const COMMANDS: &str = "status, ports, stats, patch-set, patch-clear, patch-list, vnic-create, vnic-delete, \
 vnic-list, underlay-set, v2p-set, v2p-clear, v2p-list, route-add, route-del, firewall-set, layers, flows, \
 flows-clear, pool-create, pool-delete, pool-list, igw-create, igw-delete, igw-assign, igw-unassign, \
-igw-list, external-set, external-clear, external-list, v2b-set, v2b-clear, v2b-list, shutdown";
+igw-list, external-set, external-clear, external-list, v2b-set, v2b-clear, v2b-list, \
+external-port-set, boundary-map-set, boundary-map-clear, boundary-map-list, export, apply, shutdown";
 
 /// Parses one request line. An error is the text of the error response.
 pub fn parse_request(line: &str) -> Result<Command, String> {
@@ -21,9 +22,14 @@ pub fn parse_request(line: &str) -> Result<Command, String> {
                 "request has no \"version\" (this switch speaks API version {API_VERSION})"
             ))
         }
-        Some(v) if v.as_u64() != Some(API_VERSION as u64) => {
+        Some(v)
+            if !v
+                .as_u64()
+                .is_some_and(|v| (MIN_API_VERSION as u64..=API_VERSION as u64).contains(&v)) =>
+        {
             return Err(format!(
-                "unsupported API version {v} (this switch speaks {API_VERSION})"
+                "unsupported API version {v} (this switch speaks {API_VERSION}, and answers \
+                 {MIN_API_VERSION} to {API_VERSION}: send \"version\":{API_VERSION})"
             ))
         }
         Some(_) => {}
@@ -86,7 +92,14 @@ mod tests {
         let e = parse_request(r#"{"command":"status"}"#).unwrap_err();
         assert!(e.contains("no \"version\""), "{e}");
         let e = parse_request(r#"{"version":7,"command":"status"}"#).unwrap_err();
-        assert_eq!(e, "unsupported API version 7 (this switch speaks 1)");
+        assert!(
+            e.starts_with("unsupported API version 7 (this switch speaks 2"),
+            "{e}"
+        );
+        assert_eq!(
+            parse_request(r#"{"version":2,"command":"export"}"#),
+            Ok(Command::Export)
+        );
         let e = parse_request(r#"{"version":1}"#).unwrap_err();
         assert!(e.contains("no \"command\""), "{e}");
         let e = parse_request(r#"{"version":1,"command":"reboot"}"#).unwrap_err();

@@ -1,0 +1,506 @@
+//! The desired state of a switch: one document of everything it has been
+//! told. `export` prints it, `apply` replaces it whole, the state file keeps
+//! it across restarts, and every command of the control socket is a change
+//! to it (README, *The state document*).
+
+use crate::{
+    BoundaryMapEntry, FwRuleSpec, GatewayRef, PatchEntry, SnatRange, V2bEntry, V2pEntry,
+    VnicCreate,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+/// The format version of [`SwitchState`] this build reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything a switch has been told, as one typed document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchState {
+    /// Format version; must be [`STATE_VERSION`].
+    pub version: u32,
+    /// The generation of the snapshot this state was published as (in an
+    /// export and in the state file; `apply` ignores it: see `if_generation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// `sled` or `boundary`; must be the switch's own (set at start-up).
+    pub role: String,
+    /// This sled's place on the underlay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay: Option<UnderlayState>,
+    /// The VNICs, each bound to a guest port, with their layers' rules.
+    /// Each behind its own `Arc`, so that a change copies only its VNIC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vnics: Vec<Arc<VnicState>>,
+    /// Virtual-to-physical mappings (a list in the document; kept per VNI).
+    #[serde(default, skip_serializing_if = "V2pMap::is_empty")]
+    pub v2p: V2pMap,
+    /// Pools of external addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<PoolState>,
+    /// Internet gateways and what is assigned to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub igws: Vec<IgwState>,
+    /// External prefixes -> boundary endpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub v2b: Vec<V2bEntry>,
+    /// Boundary role: the port toward the internet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_port: Option<ExternalPortState>,
+    /// Boundary role: external IP -> the sled that owns it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boundary_map: Vec<BoundaryMapEntry>,
+    /// Patch entries (ingress port -> egress port).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<PatchEntry>,
+}
+
+impl SwitchState {
+    /// The state of a switch of `role` that has been told nothing.
+    pub fn empty(role: &str) -> Self {
+        SwitchState {
+            version: STATE_VERSION,
+            generation: None,
+            role: role.to_string(),
+            underlay: None,
+            vnics: Vec::new(),
+            v2p: V2pMap::default(),
+            pools: Vec::new(),
+            igws: Vec::new(),
+            v2b: Vec::new(),
+            external_port: None,
+            boundary_map: Vec::new(),
+            patches: Vec::new(),
+        }
+    }
+
+    /// The VNIC bound to guest port `port`.
+    pub fn vnic(&self, port: &str) -> Option<&VnicState> {
+        self.vnics.iter().find(|v| v.nic.port == port).map(|v| &**v)
+    }
+
+    /// The VNIC bound to guest port `port`, to change it (copied first if
+    /// another state shares it).
+    pub fn vnic_mut(&mut self, port: &str) -> Option<&mut VnicState> {
+        self.vnics
+            .iter_mut()
+            .find(|v| v.nic.port == port)
+            .map(Arc::make_mut)
+    }
+
+    /// The same state without its generation, for comparing two states.
+    pub fn without_generation(&self) -> SwitchState {
+        SwitchState {
+            generation: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// Where a guest IP lives: its MAC and its sled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct V2pTarget {
+    /// Guest MAC.
+    pub mac: String,
+    /// Sled underlay address.
+    pub underlay: Ipv6Addr,
+}
+
+/// The V2P mappings, one map per VNI behind its own `Arc` (a change copies
+/// only its VNI's map, and the compiler reuses a VNI's table when its map is
+/// the very one it compiled before). Written as a flat list of
+/// [`V2pEntry`], sorted by VNI and IP; a (VNI, IP) given twice is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<V2pEntry>", into = "Vec<V2pEntry>")]
+pub struct V2pMap {
+    by_vni: BTreeMap<u32, Arc<BTreeMap<IpAddr, V2pTarget>>>,
+}
+
+impl V2pMap {
+    /// Whether there is no mapping.
+    pub fn is_empty(&self) -> bool {
+        self.by_vni.is_empty()
+    }
+
+    /// How many mappings there are.
+    pub fn len(&self) -> usize {
+        self.by_vni.values().map(|m| m.len()).sum()
+    }
+
+    /// The mapping of `ip` in `vni`.
+    pub fn get(&self, vni: u32, ip: IpAddr) -> Option<&V2pTarget> {
+        self.by_vni.get(&vni)?.get(&ip)
+    }
+
+    /// Sets a mapping; returns the one it replaces.
+    pub fn set(&mut self, vni: u32, ip: IpAddr, target: V2pTarget) -> Option<V2pTarget> {
+        Arc::make_mut(self.by_vni.entry(vni).or_default()).insert(ip, target)
+    }
+
+    /// Removes a mapping.
+    pub fn remove(&mut self, vni: u32, ip: IpAddr) -> Option<V2pTarget> {
+        let map = self.by_vni.get_mut(&vni)?;
+        let old = Arc::make_mut(map).remove(&ip);
+        if map.is_empty() {
+            self.by_vni.remove(&vni);
+        }
+        old
+    }
+
+    /// The map of each VNI.
+    pub fn vnis(&self) -> impl Iterator<Item = (u32, &Arc<BTreeMap<IpAddr, V2pTarget>>)> {
+        self.by_vni.iter().map(|(v, m)| (*v, m))
+    }
+
+    /// The map of one VNI.
+    pub fn vni(&self, vni: u32) -> Option<&Arc<BTreeMap<IpAddr, V2pTarget>>> {
+        self.by_vni.get(&vni)
+    }
+
+    /// Every mapping, by VNI and IP.
+    pub fn entries(&self) -> impl Iterator<Item = V2pEntry> + '_ {
+        self.by_vni.iter().flat_map(|(vni, m)| {
+            m.iter().map(|(ip, t)| V2pEntry {
+                vni: *vni,
+                ip: *ip,
+                mac: t.mac.clone(),
+                underlay: t.underlay,
+            })
+        })
+    }
+}
+
+impl TryFrom<Vec<V2pEntry>> for V2pMap {
+    type Error = String;
+
+    fn try_from(list: Vec<V2pEntry>) -> Result<Self, String> {
+        let mut m = V2pMap::default();
+        for e in list {
+            let t = V2pTarget {
+                mac: e.mac,
+                underlay: e.underlay,
+            };
+            if m.set(e.vni, e.ip, t).is_some() {
+                return Err(format!(
+                    "v2p: {} in VNI {} is given twice",
+                    e.ip, e.vni
+                ));
+            }
+        }
+        Ok(m)
+    }
+}
+
+impl From<V2pMap> for Vec<V2pEntry> {
+    fn from(m: V2pMap) -> Self {
+        m.entries().collect()
+    }
+}
+
+/// `underlay-set`'s arguments, kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UnderlayState {
+    /// The sled's underlay address.
+    pub addr: Ipv6Addr,
+    /// The uplink port name.
+    pub uplink: String,
+    /// MAC of the underlay next hop.
+    pub nexthop_mac: String,
+}
+
+/// A VNIC: its identity and addresses (`vnic-create`'s arguments), its
+/// routes, firewall rules and external IPs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VnicState {
+    /// Identity, addresses and DHCP options, as `vnic-create` takes them.
+    pub nic: VnicCreate,
+    /// Router entries, in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteState>,
+    /// Firewall rules (`firewall-set`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewall: Vec<FwRuleSpec>,
+    /// External IPs (`external-set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalState>,
+}
+
+impl VnicState {
+    /// A VNIC with no route, rule or external IP.
+    pub fn new(nic: VnicCreate) -> Self {
+        VnicState {
+            nic,
+            routes: Vec::new(),
+            firewall: Vec::new(),
+            external: None,
+        }
+    }
+}
+
+/// One router entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteState {
+    /// Destination prefix.
+    pub dest: String,
+    /// `drop`, `igw`, `igw:ID`, `ip:ADDR`, `subnet:PREFIX` or `nic:ID`.
+    pub target: String,
+    /// `custom` (the default) or `system`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
+impl RouteState {
+    /// The class, with its default.
+    pub fn class_name(&self) -> &str {
+        self.class.as_deref().unwrap_or("custom")
+    }
+}
+
+/// A VNIC's external IPs (`external-set` without the port).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalState {
+    /// Floating IPs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floating: Vec<IpAddr>,
+    /// The ephemeral IP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<IpAddr>,
+    /// The SNAT address and port range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat: Option<SnatRange>,
+    /// External IP -> the gateways it may leave through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub igw_map: Option<BTreeMap<IpAddr, Vec<GatewayRef>>>,
+}
+
+/// A pool of external addresses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolState {
+    /// Pool name.
+    pub name: String,
+    /// Ranges: `A-B`, `A` or `A/N`.
+    pub ranges: Vec<String>,
+}
+
+/// An internet gateway and the pools and ranges assigned to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IgwState {
+    /// Gateway id.
+    pub id: u32,
+    /// A name, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Pools assigned whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<String>,
+    /// Ranges assigned (each inside one pool).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<String>,
+}
+
+/// The boundary's external port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalPortState {
+    /// External port name.
+    pub port: String,
+    /// MAC of the external next hop.
+    pub nexthop_mac: String,
+    /// The boundary's own address on the external link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<Ipv4Addr>,
+}
+
+/// What replacing one state by another changes, object by object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateDiff {
+    /// Objects only the new state has.
+    pub added: Vec<String>,
+    /// Objects both have, different.
+    pub changed: Vec<String>,
+    /// Objects only the old state has.
+    pub removed: Vec<String>,
+}
+
+impl StateDiff {
+    /// Whether the two states are the same.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+
+    fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
+        &mut self,
+        kind: &str,
+        old: impl IntoIterator<Item = (K, V)>,
+        new: impl IntoIterator<Item = (K, V)>,
+    ) {
+        let old: BTreeMap<K, V> = old.into_iter().collect();
+        let new: BTreeMap<K, V> = new.into_iter().collect();
+        let keys: BTreeSet<&K> = old.keys().chain(new.keys()).collect();
+        for k in keys {
+            let name = format!("{kind} {k}");
+            match (old.get(k), new.get(k)) {
+                (None, Some(_)) => self.added.push(name),
+                (Some(_), None) => self.removed.push(name),
+                (Some(a), Some(b)) if a != b => self.changed.push(name),
+                _ => {}
+            }
+        }
+    }
+
+    /// V2P entries, comparing only the VNIs whose maps are not shared.
+    fn compare_v2p(&mut self, old: &V2pMap, new: &V2pMap) {
+        let vnis: BTreeSet<u32> = old.by_vni.keys().chain(new.by_vni.keys()).copied().collect();
+        let empty = Arc::new(BTreeMap::new());
+        for vni in vnis {
+            let a = old.by_vni.get(&vni).unwrap_or(&empty);
+            let b = new.by_vni.get(&vni).unwrap_or(&empty);
+            if Arc::ptr_eq(a, b) {
+                continue;
+            }
+            let named = |m: &BTreeMap<IpAddr, V2pTarget>| {
+                m.iter()
+                    .map(|(ip, t)| (format!("{vni}/{ip}"), t.clone()))
+                    .collect::<Vec<_>>()
+            };
+            self.compare("v2p", named(a), named(b));
+        }
+    }
+
+    /// The objects `new` adds to, changes in and removes from `old`.
+    pub fn between(old: &SwitchState, new: &SwitchState) -> StateDiff {
+        let mut d = StateDiff::default();
+        let one = |s: &SwitchState| s.underlay.clone().map(|u| ("", u));
+        d.compare("underlay", one(old), one(new));
+        let ext = |s: &SwitchState| s.external_port.clone().map(|x| ("", x));
+        d.compare("external-port", ext(old), ext(new));
+        let vnics = |s: &SwitchState| {
+            s.vnics
+                .iter()
+                .map(|v| (v.nic.port.clone(), Arc::clone(v)))
+                .collect::<Vec<_>>()
+        };
+        d.compare("vnic", vnics(old), vnics(new));
+        d.compare_v2p(&old.v2p, &new.v2p);
+        let pools = |s: &SwitchState| {
+            s.pools
+                .iter()
+                .map(|p| (p.name.clone(), p.clone()))
+                .collect::<Vec<_>>()
+        };
+        d.compare("pool", pools(old), pools(new));
+        let igws = |s: &SwitchState| s.igws.iter().map(|g| (g.id, g.clone())).collect::<Vec<_>>();
+        d.compare("igw", igws(old), igws(new));
+        let v2b = |s: &SwitchState| {
+            s.v2b
+                .iter()
+                .map(|e| (e.prefix.clone(), e.clone()))
+                .collect::<Vec<_>>()
+        };
+        d.compare("v2b", v2b(old), v2b(new));
+        let bmap = |s: &SwitchState| {
+            s.boundary_map
+                .iter()
+                .map(|e| (e.ip, e.sled))
+                .collect::<Vec<_>>()
+        };
+        d.compare("boundary-map", bmap(old), bmap(new));
+        let patches = |s: &SwitchState| {
+            s.patches
+                .iter()
+                .map(|p| (p.from.clone(), p.to.clone()))
+                .collect::<Vec<_>>()
+        };
+        d.compare("patch", patches(old), patches(new));
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nic(port: &str) -> VnicCreate {
+        VnicCreate {
+            port: port.into(),
+            id: 1,
+            vni: 100,
+            mac: "a8:40:25:00:00:05".into(),
+            ipv4: Some("172.30.0.5".parse().unwrap()),
+            ipv6: None,
+            gateway_mac: "a8:40:25:00:00:01".into(),
+            gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
+            gateway_ipv6: None,
+            dns: vec![],
+            hostname: None,
+            domain: None,
+            mtu: None,
+            flow_quota: None,
+        }
+    }
+
+    #[test]
+    fn json_round_trips_and_refuses_unknown_fields() {
+        let mut s = SwitchState::empty("sled");
+        let mut v = VnicState::new(nic("g0"));
+        v.routes.push(RouteState {
+            dest: "0.0.0.0/0".into(),
+            target: "igw".into(),
+            class: None,
+        });
+        s.vnics.push(Arc::new(v));
+        s.v2p.set(
+            100,
+            "172.30.0.9".parse().unwrap(),
+            V2pTarget {
+                mac: "a8:40:25:00:00:09".into(),
+                underlay: "fd00::2".parse().unwrap(),
+            },
+        );
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<SwitchState>(&text).unwrap(), s);
+        let bad = text.replacen("\"routes\"", "\"routez\"", 1);
+        let e = serde_json::from_str::<SwitchState>(&bad).unwrap_err();
+        assert!(e.to_string().contains("routez"), "{e}");
+    }
+
+    #[test]
+    fn diff_names_each_object() {
+        let mut a = SwitchState::empty("sled");
+        a.vnics.push(Arc::new(VnicState::new(nic("g0"))));
+        a.vnics.push(Arc::new(VnicState::new(nic("g1"))));
+        a.pools.push(PoolState {
+            name: "p".into(),
+            ranges: vec!["192.0.2.0/28".into()],
+        });
+        let mut b = a.clone();
+        b.vnics.remove(1);
+        Arc::make_mut(&mut b.vnics[0]).firewall.push(FwRuleSpec {
+            direction: "in".into(),
+            priority: 1,
+            action: "allow".into(),
+            hosts: vec![],
+            protocols: vec![],
+            ports: vec![],
+        });
+        b.igws.push(IgwState {
+            id: 4,
+            name: None,
+            pools: vec!["p".into()],
+            ranges: vec![],
+        });
+        let d = StateDiff::between(&a, &b);
+        assert_eq!(d.added, vec!["igw 4"]);
+        assert_eq!(d.changed, vec!["vnic g0"]);
+        assert_eq!(d.removed, vec!["vnic g1"]);
+        assert!(StateDiff::between(&b, &b).is_empty());
+    }
+}

@@ -1,0 +1,178 @@
+//! The one path of every change: a new [`SwitchState`] is checked whole,
+//! compiled against the snapshot in force, written by the journal (the
+//! state file) and published as one generation; or refused with every error
+//! found, and nothing changes.
+
+use crate::control::check::check;
+use crate::control::compile::{compile, Compiled};
+use crate::control::specs;
+use crate::control::vpc::PortDirectory;
+use crate::tables::{Snapshot, TableStore};
+use crate::PortIdx;
+use std::sync::Arc;
+use vswitch_api::state::{StateDiff, SwitchState};
+
+/// What a change did (or, planned, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The generation in force after it (unchanged when nothing changed or
+    /// for a plan).
+    pub generation: u64,
+    /// Whether the state differs from the one in force.
+    pub changed: bool,
+    /// Guest ports whose VNIC's epoch moves.
+    pub moved: Vec<PortIdx>,
+    /// Guest ports whose VNIC is created, replaced or removed.
+    pub reborn: Vec<PortIdx>,
+}
+
+/// Spells every MAC address of `state` the one way the switch writes them,
+/// so that two spellings of one address are not a change.
+fn canonical_macs(prev: &SwitchState, state: &mut SwitchState) {
+    let canon = |s: &mut String| {
+        if let Ok(m) = specs::mac("", s) {
+            let c = m.to_string();
+            if *s != c {
+                *s = c;
+            }
+        }
+    };
+    let kept: std::collections::HashSet<*const vswitch_api::state::VnicState> =
+        prev.vnics.iter().map(Arc::as_ptr).collect();
+    for v in &mut state.vnics {
+        if kept.contains(&Arc::as_ptr(v)) {
+            continue;
+        }
+        let needs = |s: &str| specs::mac("", s).is_ok_and(|m| m.to_string() != s);
+        if needs(&v.nic.mac) || needs(&v.nic.gateway_mac) {
+            let v = Arc::make_mut(v);
+            canon(&mut v.nic.mac);
+            canon(&mut v.nic.gateway_mac);
+        }
+    }
+    if let Some(u) = &mut state.underlay {
+        canon(&mut u.nexthop_mac);
+    }
+    if let Some(x) = &mut state.external_port {
+        canon(&mut x.nexthop_mac);
+    }
+    let fix: Vec<_> = state
+        .v2p
+        .vnis()
+        .filter(|(vni, m)| !prev.v2p.vni(*vni).is_some_and(|p| Arc::ptr_eq(p, m)))
+        .flat_map(|(vni, m)| {
+            m.iter()
+                .filter_map(|(ip, t)| {
+                    let c = specs::mac("", &t.mac).ok()?.to_string();
+                    (c != t.mac).then(|| (vni, *ip, c, t.underlay))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (vni, ip, mac, underlay) in fix {
+        state
+            .v2p
+            .set(vni, ip, vswitch_api::state::V2pTarget { mac, underlay });
+    }
+}
+
+/// Checks and compiles `state` against the snapshot in force, publishing
+/// nothing. `Ok(None)`: it is the state in force.
+fn prepare(
+    dir: &PortDirectory,
+    cur: &Snapshot,
+    mut state: SwitchState,
+) -> Result<Option<Compiled>, Vec<String>> {
+    state.generation = cur.state.generation;
+    canonical_macs(&cur.state, &mut state);
+    if state == *cur.state {
+        return Ok(None);
+    }
+    let checked = check(dir, cur, &state)?;
+    Ok(Some(compile(dir, cur, Arc::new(state), checked)))
+}
+
+/// Publishes `state` as the next generation, or refuses it with every
+/// error found. The state in force again publishes nothing.
+pub fn commit(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    state: SwitchState,
+) -> Result<Change, Vec<String>> {
+    let cur = tables.current();
+    let Some(c) = prepare(dir, &cur, state)? else {
+        return Ok(Change {
+            generation: cur.generation,
+            changed: false,
+            moved: Vec::new(),
+            reborn: Vec::new(),
+        });
+    };
+    let (moved, reborn) = (c.moved, c.reborn);
+    let next = tables.publish(c.snapshot).map_err(|e| vec![e])?;
+    Ok(Change {
+        generation: next.generation,
+        changed: true,
+        moved,
+        reborn,
+    })
+}
+
+/// What `commit` would do with `state`, and the objects it would add,
+/// change and remove; publishes nothing.
+pub fn plan(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    state: SwitchState,
+) -> Result<(Change, StateDiff), Vec<String>> {
+    let cur = tables.current();
+    let Some(c) = prepare(dir, &cur, state)? else {
+        let change = Change {
+            generation: cur.generation,
+            changed: false,
+            moved: Vec::new(),
+            reborn: Vec::new(),
+        };
+        return Ok((change, StateDiff::default()));
+    };
+    let diff = StateDiff::between(&cur.state, &c.snapshot.state);
+    let change = Change {
+        generation: cur.generation,
+        changed: true,
+        moved: c.moved,
+        reborn: c.reborn,
+    };
+    Ok((change, diff))
+}
+
+/// Changes the state in force with `f` and commits the result; errors are
+/// prefixed with `cmd`, the command's name.
+pub fn change(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    cmd: &str,
+    f: impl FnOnce(&mut SwitchState) -> Result<(), String>,
+) -> Result<Change, String> {
+    let mut state = SwitchState::clone(&tables.current().state);
+    f(&mut state).map_err(|e| format!("{cmd}: {e}"))?;
+    commit(dir, tables, state).map_err(|errs| format!("{cmd}: {}", errs.join("; ")))
+}
+
+/// Loads a state at start-up, into the first snapshot (generation and all):
+/// the state file's document, checked whole.
+pub fn load(
+    dir: &PortDirectory,
+    first: &Snapshot,
+    state: SwitchState,
+) -> Result<Snapshot, Vec<String>> {
+    let generation = state.generation.unwrap_or(first.generation);
+    let mut state = state;
+    state.generation = first.state.generation;
+    canonical_macs(&first.state, &mut state);
+    let checked = check(dir, first, &state)?;
+    state.generation = Some(generation);
+    let mut c = compile(dir, first, Arc::new(state), checked);
+    c.snapshot.generation = generation;
+    c.snapshot.resolve_ports();
+    Ok(c.snapshot)
+}
