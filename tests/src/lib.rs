@@ -67,7 +67,7 @@ impl Vswitch {
     }
 
     /// As [`Vswitch::start`], with extra environment variables for the switch
-    /// (`VSWITCH_...` overrides, or `RUST_LOG`, which is `warn` unless given).
+    /// (`VSWITCH_CFG__...` overrides, or `RUST_LOG`, which is `warn` unless given).
     pub fn start_with_env(dir: &Path, toml: &str, env: &[(&str, &str)]) -> Vswitch {
         let socket = dir.join("vswitch.sock");
         let port = free_tcp_port();

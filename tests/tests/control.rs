@@ -17,7 +17,7 @@ fn idle_switch(dir: &std::path::Path) -> Vswitch {
     idle_switch_with(dir, &[])
 }
 
-/// An idle switch with extra environment (`VSWITCH_CONTROL__...` overrides, `RUST_LOG`).
+/// An idle switch with extra environment (`VSWITCH_CFG__CONTROL__...` overrides, `RUST_LOG`).
 fn idle_switch_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Vswitch {
     let toml = format!(
         r#"
@@ -339,7 +339,7 @@ fn bad_configuration_names_the_key() {
         .arg("--config")
         .arg(&cfg)
         .arg("--check")
-        .env("VSWITCH_METRICS__LISTEN", "bogus")
+        .env("VSWITCH_CFG__METRICS__LISTEN", "bogus")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -349,12 +349,58 @@ fn bad_configuration_names_the_key() {
         .arg("--config")
         .arg(&cfg)
         .arg("--check")
-        .env("VSWITCH_EAL__ARGS", "--no-huge -m 128")
+        .env("VSWITCH_CFG__EAL__ARGS", "--no-huge -m 128")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("--no-huge -m 128"), "{text}");
+}
+
+#[test]
+fn other_vswitch_variables_are_ignored_by_the_switch() {
+    // vswitchctl's VSWITCH_SOCKET, the tests' VSWITCH_BIN_DIR and any other
+    // VSWITCH_* name that is not VSWITCH_CFG__... neither stop the switch nor
+    // change its configuration: it starts and answers on its configured socket.
+    let dir = tempfile::tempdir().unwrap();
+    let sw = idle_switch_with(
+        dir.path(),
+        &[
+            ("VSWITCH_SOCKET", "/nonexistent/x.sock"),
+            ("VSWITCH_BIN_DIR", "/nonexistent/bin"),
+            ("VSWITCH_FOO", "bar"),
+        ],
+    );
+    assert_eq!(sw.socket, dir.path().join("vswitch.sock"));
+    match sw.request(Cmd::Status) {
+        Reply::Status(s) => assert_eq!(s.role, "sled"),
+        other => panic!("status: {other:?}"),
+    }
+    let (code, out, err) = ctl(&sw, &["status"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (status, _) = sw.shutdown();
+    assert!(status.success());
+
+    // The old spelling of an override is no longer read either.
+    let cfg = dir.path().join("check.toml");
+    std::fs::write(
+        &cfg,
+        "[workers]\nlcores = [1]\n[[ports]]\nname = \"a\"\ndevargs = \"net_null0\"\nrole = \"guest\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin("vswitch"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--check")
+        .env("VSWITCH_METRICS__LISTEN", "bogus")
+        .env("VSWITCH_SOCKET", "/nonexistent/x.sock")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -386,7 +432,10 @@ fn raw_connect(sw: &Vswitch) -> BufReader<UnixStream> {
 #[test]
 fn connections_past_the_cap_are_refused_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let sw = idle_switch_with(dir.path(), &[("VSWITCH_CONTROL__MAX_CONNECTIONS", "2")]);
+    let sw = idle_switch_with(
+        dir.path(),
+        &[("VSWITCH_CFG__CONTROL__MAX_CONNECTIONS", "2")],
+    );
     let mut a = sw.connect();
     let mut b = sw.connect();
     assert!(a.request(&Cmd::Status).ok);
@@ -443,7 +492,10 @@ fn connections_past_the_cap_are_refused_with_one_line() {
 #[test]
 fn an_idle_connection_is_closed_while_a_busy_one_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
-    let sw = idle_switch_with(dir.path(), &[("VSWITCH_CONTROL__IDLE_TIMEOUT_SECS", "1")]);
+    let sw = idle_switch_with(
+        dir.path(),
+        &[("VSWITCH_CFG__CONTROL__IDLE_TIMEOUT_SECS", "1")],
+    );
     let mut idle = raw_connect(&sw);
     let t0 = Instant::now();
     let watcher = std::thread::spawn(move || {

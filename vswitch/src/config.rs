@@ -1,10 +1,15 @@
-//! The appliance's configuration: a TOML file plus `VSWITCH_...` environment
-//! overrides (nested keys joined by `__`, e.g. `VSWITCH_CONTROL__SOCKET`), read
-//! with the `config` crate and then validated so that a bad value stops
-//! start-up with one line naming the key.
+//! The appliance's configuration: a TOML file plus `VSWITCH_CFG__...`
+//! environment overrides (the key path in capitals, levels joined by `__`,
+//! e.g. `VSWITCH_CFG__CONTROL__SOCKET`), read with the `config` crate and then
+//! validated so that a bad value stops start-up with one line naming the key.
+//!
+//! Only variables starting with [`ENV_PREFIX`] are read: other `VSWITCH_*`
+//! names (`VSWITCH_SOCKET` of `vswitchctl`, `VSWITCH_BIN_DIR` of the tests
+//! and `perf/run`) belong to other tools and are ignored.
 
 use serde::Deserialize;
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +42,39 @@ fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
 }
 
 pub use engine::{PortRole, SwitchRole};
+
+/// The prefix of the environment variables that override the file: the key
+/// path follows in capitals with `__` between levels, e.g.
+/// `VSWITCH_CFG__CONTROL__SOCKET`, `VSWITCH_CFG__EAL__ARGS` (lists are
+/// space-separated). Matched case-sensitively.
+pub const ENV_PREFIX: &str = "VSWITCH_CFG__";
+
+/// The overrides among `vars` (names and values, e.g. `std::env::vars_os()`):
+/// those named [`ENV_PREFIX`] + key path, with the prefix removed. Every other
+/// variable is ignored, as are names that are not UTF-8 (they can name no
+/// key); a value that is not UTF-8 is an error naming the variable.
+fn env_overrides<I, K, V>(vars: I) -> Result<config::Map<String, String>, ConfigError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<OsString>,
+    V: Into<OsString>,
+{
+    let mut out = config::Map::new();
+    for (name, value) in vars {
+        let Ok(name) = name.into().into_string() else {
+            continue;
+        };
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let value = value
+            .into()
+            .into_string()
+            .map_err(|_| err(name.clone(), "the value is not valid UTF-8"))?;
+        out.insert(path.to_string(), value);
+    }
+    Ok(out)
+}
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -324,16 +362,30 @@ struct RawPort {
 }
 
 impl Config {
-    /// Reads `path` and the `VSWITCH_...` environment, then validates.
+    /// Reads `path` and the `VSWITCH_CFG__...` variables of the process
+    /// environment, then validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, std::env::vars_os())
+    }
+
+    /// Reads `path` with overrides from `env` (variable names and values;
+    /// only those starting with [`ENV_PREFIX`] are used), then validates.
+    pub fn load_with_env<I, K, V>(path: &Path, env: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
         if !path.exists() {
             return Err(err(
                 "",
                 format!("configuration file {} does not exist", path.display()),
             ));
         }
-        let env = config::Environment::with_prefix("VSWITCH")
-            .prefix_separator("_")
+        // The prefix is matched and removed here, not by the crate (which
+        // lower-cases names before matching them): what is left is the key path.
+        let env = config::Environment::default()
+            .source(Some(env_overrides(env)?))
             .separator("__")
             .try_parsing(true)
             .list_separator(" ")
@@ -792,6 +844,51 @@ mod tests {
         let argv = c.eal_argv();
         assert!(!argv.contains(&"--in-memory".to_string()));
         assert_eq!(argv.iter().filter(|a| *a == "-l").count(), 1);
+    }
+
+    /// `GOOD` in a file, loaded with `env` as the whole environment.
+    fn load_good_with(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vswitch.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        Config::load_with_env(&path, env.iter().copied())
+    }
+
+    #[test]
+    fn only_vswitch_cfg_variables_override() {
+        let others = [
+            ("VSWITCH_SOCKET", "/nonexistent/x.sock"),
+            ("VSWITCH_BIN_DIR", "/nonexistent/bin"),
+            ("VSWITCH_FOO", "bar"),
+            ("VSWITCH_CONTROL__SOCKET", "/old/spelling.sock"),
+            ("vswitch_cfg__control__max_connections", "not a number"),
+            ("VSWITCH_CFG_CONTROL__MAX_CONNECTIONS", "not a number"),
+        ];
+        // Other tools' variables (and the old spelling) are ignored...
+        let c = load_good_with(&others).unwrap();
+        assert_eq!(c.control.socket, default_socket());
+        assert_eq!(c.control.max_connections, default_max_connections());
+        // ...while the switch's own apply, nested keys and lists included.
+        let mut env = others.to_vec();
+        env.extend([
+            ("VSWITCH_CFG__CONTROL__SOCKET", "/tmp/vs.sock"),
+            ("VSWITCH_CFG__CONTROL__MAX_CONNECTIONS", "3"),
+            ("VSWITCH_CFG__EAL__ARGS", "--no-huge -m 512"),
+            ("VSWITCH_CFG__WORKERS__LCORES", "1 2"),
+        ]);
+        let c = load_good_with(&env).unwrap();
+        assert_eq!(c.control.socket, PathBuf::from("/tmp/vs.sock"));
+        assert_eq!(c.control.max_connections, 3);
+        assert_eq!(c.eal.args, ["--no-huge", "-m", "512"]);
+        assert_eq!(c.workers.lcores, [1, 2]);
+    }
+
+    #[test]
+    fn a_bad_override_names_the_key() {
+        let e = load_good_with(&[("VSWITCH_CFG__CONTROL__SOKET", "/tmp/vs.sock")]).unwrap_err();
+        assert!(e.to_string().contains("soket"), "{e}");
+        let e = load_good_with(&[("VSWITCH_CFG__METRICS__LISTEN", "bogus")]).unwrap_err();
+        assert!(e.to_string().contains("metrics.listen"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use vswitch::config::Config;
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// Configuration file (TOML); `VSWITCH_...` environment variables override it.
+    /// Configuration file (TOML); `VSWITCH_CFG__...` environment variables override it.
     #[arg(long, short)]
     config: PathBuf,
     /// Validate the configuration, print the EAL arguments, and exit.
