@@ -63,20 +63,29 @@ impl World {
         Self::with_uplink_mtu(9000)
     }
 
-    /// The world with an uplink of MTU `mtu` (guest ports 1500).
-    pub(crate) fn with_uplink_mtu(mtu: u16) -> Self {
+    /// The world's ports with nothing configured.
+    pub(crate) fn bare() -> Self {
+        Self::bare_with_uplink_mtu(9000)
+    }
+
+    fn bare_with_uplink_mtu(mtu: u16) -> Self {
         let uplink = crate::testing::TestPort {
             mtu: Some(mtu),
             ..port("up", PortRole::Uplink, UPLINK_MAC)
         };
-        let w = World(Switch::new(
+        World(Switch::new(
             SwitchRole::Sled,
             &[
                 port("a", PortRole::Guest, [2, 0, 0, 0, 0, 0xa]),
                 uplink,
                 port("b", PortRole::Guest, [2, 0, 0, 0, 0, 0xb]),
             ],
-        ));
+        ))
+    }
+
+    /// The world with an uplink of MTU `mtu` (guest ports 1500).
+    pub(crate) fn with_uplink_mtu(mtu: u16) -> Self {
+        let w = Self::bare_with_uplink_mtu(mtu);
         w.vnic("a", MAC_A, IP_A);
         w.vnic("b", MAC_B, IP_B);
         admin::underlay_set(&w.dir, &w.tables, sled(1), "up", &mac_s(NEXTHOP_MAC)).unwrap();
@@ -627,6 +636,7 @@ fn hinted_processing_equals_unhinted() {
 
 mod hostile;
 mod mtu;
+mod state;
 
 /// A burst is processed as its packets one by one would be: the same
 /// outcome and the same bytes for each, whether its flows are new (slow
