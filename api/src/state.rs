@@ -4,8 +4,7 @@
 //! to it (README, *The state document*).
 
 use crate::{
-    BoundaryMapEntry, FwRuleSpec, GatewayRef, PatchEntry, SnatRange, V2bEntry, V2pEntry,
-    VnicCreate,
+    BoundaryMapEntry, FwRuleSpec, GatewayRef, PatchEntry, SnatRange, V2bEntry, V2pEntry, VnicCreate,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,10 +182,7 @@ impl TryFrom<Vec<V2pEntry>> for V2pMap {
                 underlay: e.underlay,
             };
             if m.set(e.vni, e.ip, t).is_some() {
-                return Err(format!(
-                    "v2p: {} in VNI {} is given twice",
-                    e.ip, e.vni
-                ));
+                return Err(format!("v2p: {} in VNI {} is given twice", e.ip, e.vni));
             }
         }
         Ok(m)
@@ -358,7 +354,12 @@ impl StateDiff {
 
     /// V2P entries, comparing only the VNIs whose maps are not shared.
     fn compare_v2p(&mut self, old: &V2pMap, new: &V2pMap) {
-        let vnis: BTreeSet<u32> = old.by_vni.keys().chain(new.by_vni.keys()).copied().collect();
+        let vnis: BTreeSet<u32> = old
+            .by_vni
+            .keys()
+            .chain(new.by_vni.keys())
+            .copied()
+            .collect();
         let empty = Arc::new(BTreeMap::new());
         for vni in vnis {
             let a = old.by_vni.get(&vni).unwrap_or(&empty);

@@ -76,7 +76,11 @@ pub fn render_plan(
     ports: &[String],
 ) -> String {
     let mut out = Vec::new();
-    for (mark, list) in [("+", &diff.added), ("~", &diff.changed), ("-", &diff.removed)] {
+    for (mark, list) in [
+        ("+", &diff.added),
+        ("~", &diff.changed),
+        ("-", &diff.removed),
+    ] {
         out.extend(list.iter().map(|o| format!("{mark} {o}")));
     }
     if out.is_empty() {

@@ -60,7 +60,8 @@ pub struct Vswitch {
 
 impl Vswitch {
     /// Writes `toml` (which must not contain `[control]`) to `dir`, adds a
-    /// control socket in `dir` and metrics on a free port, starts the switch,
+    /// control socket in `dir`, metrics on a free port and (unless `toml`
+    /// has a `[state]`) the state file `dir/state.json`, starts the switch,
     /// and waits until it reports it is running.
     pub fn start(dir: &Path, toml: &str) -> Vswitch {
         Self::start_with_env(dir, toml, &[])
@@ -72,10 +73,18 @@ impl Vswitch {
         let socket = dir.join("vswitch.sock");
         let port = free_tcp_port();
         let metrics = format!("127.0.0.1:{port}");
-        let text = format!(
+        let mut text = format!(
             "{toml}\n[control]\nsocket = \"{}\"\n[metrics]\nlisten = \"{metrics}\"\n",
             socket.display()
         );
+        // Each switch keeps its state file in its own directory (a restart
+        // in the same directory loads it), never in the shared default.
+        if !toml.contains("[state]") {
+            text.push_str(&format!(
+                "[state]\npath = \"{}\"\n",
+                dir.join("state.json").display()
+            ));
+        }
         let cfg = dir.join("vswitch.toml");
         std::fs::write(&cfg, text).expect("write config");
         let mut child = Command::new(bin("vswitch"))

@@ -64,7 +64,7 @@ fn every_command_works_through_the_socket() {
 
     match sw.request(Cmd::Status) {
         Reply::Status(s) => {
-            assert_eq!(s.api_version, 1);
+            assert_eq!(s.api_version, 2);
             assert_eq!(s.role, "sled");
             assert!(s.dpdk_version.starts_with("22.11"));
             assert_eq!(
@@ -176,7 +176,7 @@ fn bad_requests_are_refused_and_change_nothing() {
     ];
     for (req, want) in cases {
         let resp: serde_json::Value = serde_json::from_str(&c.raw(req)).expect("response is JSON");
-        assert_eq!(resp["version"], 1, "{req}");
+        assert_eq!(resp["version"], vswitch_api::API_VERSION, "{req}");
         assert_eq!(resp["ok"], false, "{req} must be refused");
         let err = resp["error"].as_str().unwrap_or_default();
         assert!(
@@ -217,11 +217,14 @@ fn several_clients_at_once() {
             let socket = socket.clone();
             std::thread::spawn(move || {
                 let mut c = vswitch_e2e::Ctl::connect(&socket);
-                for j in 0..50 {
+                for j in 0..50u8 {
+                    // Each change is a new mapping: none is a no-op.
                     let cmd = if j % 2 == 0 {
-                        Cmd::PatchSet {
-                            from: "b".into(),
-                            to: if i % 2 == 0 { "a".into() } else { "b".into() },
+                        Cmd::V2pSet {
+                            vni: 100,
+                            ip: std::net::Ipv4Addr::new(10, 0, i, j).into(),
+                            mac: format!("a8:40:25:00:{i:02x}:{j:02x}"),
+                            underlay: "fd00:1701:d:102::1".parse().unwrap(),
                         }
                     } else {
                         Cmd::Stats
@@ -240,6 +243,10 @@ fn several_clients_at_once() {
         8 * 25,
         "every change was applied exactly once"
     );
+    match sw.request(Cmd::V2pList) {
+        Reply::V2p { entries } => assert_eq!(entries.len(), 8 * 25, "and none was lost"),
+        other => panic!("{other:?}"),
+    }
     let (status, _) = sw.shutdown();
     assert!(status.success());
 }
@@ -448,7 +455,7 @@ fn connections_past_the_cap_are_refused_with_one_line() {
     c.read_line(&mut line).unwrap();
     assert_eq!(
         line,
-        "{\"version\":1,\"ok\":false,\"error\":\"too many control connections (2 open); try again later\"}\n"
+        "{\"version\":2,\"ok\":false,\"error\":\"too many control connections (2 open); try again later\"}\n"
     );
     line.clear();
     assert_eq!(c.read_line(&mut line).unwrap(), 0, "then EOF: {line:?}");
@@ -517,7 +524,7 @@ fn an_idle_connection_is_closed_while_a_busy_one_keeps_working() {
     let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
     assert_eq!(
         (v["version"].as_u64(), v["ok"].as_bool()),
-        (Some(1), Some(false))
+        (Some(vswitch_api::API_VERSION as u64), Some(false))
     );
     assert_eq!(
         v["error"],

@@ -4,16 +4,20 @@ use crate::config::Config;
 use crate::control::{ControlRequest, ControlServer};
 use crate::manager::Manager;
 use crate::metrics::MetricsServer;
+use crate::state_file::StateFile;
 use crate::stats::Stats;
 use crate::switch::{Switch, SwitchPort, WorkerInfo};
 use crate::worker::Worker;
 use crossbeam_channel::RecvTimeoutError;
 use dpdk::{self, Eal, Mempool, Port, PortSetup};
+use engine::control::{commit, PortDirectory};
 use engine::tables::{Snapshot, TableStore};
 use engine::PortIdx;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vswitch_api::state::SwitchState;
+use vswitch_api::PatchEntry;
 
 /// A failure that stops the appliance.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +28,66 @@ pub enum AppError {
     /// Something else, described.
     #[error("{0}")]
     Other(String),
+}
+
+/// The tables the switch starts with: the state file's document when there
+/// is one (checked whole: a fault stops start-up, naming the object and the
+/// field, and the file is kept as it is), else the configuration's patches.
+/// Every accepted change is then written to the state file before it is
+/// published.
+fn initial_tables(cfg: &Config, dir: &PortDirectory) -> Result<TableStore, AppError> {
+    let first = Snapshot::with_role(cfg.role, dir.names.len());
+    let file = if cfg.state.path.as_os_str().is_empty() {
+        None
+    } else {
+        Some(StateFile::new(&cfg.state.path).map_err(AppError::Other)?)
+    };
+    let loaded = match &file {
+        Some(f) => f.read().map_err(AppError::Other)?,
+        None => None,
+    };
+    let from_file = loaded.is_some();
+    let state = loaded.unwrap_or_else(|| {
+        let mut s = SwitchState::empty(cfg.role.as_str());
+        s.patches = cfg
+            .patch
+            .iter()
+            .map(|p| PatchEntry {
+                from: p.from.clone(),
+                to: p.to.clone(),
+            })
+            .collect();
+        s.patches.sort();
+        s
+    });
+    let snapshot = commit::load(dir, &first, state).map_err(|errors| {
+        let source = match &file {
+            Some(f) if from_file => format!(
+                "state file {} (kept as it is; fix it, or move it away to start empty)",
+                f.path().display()
+            ),
+            _ => "the configuration's patches".to_string(),
+        };
+        AppError::Other(format!(
+            "{source}: the state is refused ({} error{}):\n  {}",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            errors.join("\n  ")
+        ))
+    })?;
+    if from_file {
+        tracing::info!(
+            generation = snapshot.generation,
+            vnics = snapshot.state.vnics.len(),
+            "state loaded from {}",
+            cfg.state.path.display()
+        );
+    }
+    let tables = TableStore::new(snapshot);
+    if let Some(f) = file {
+        tables.set_journal(Box::new(f)).map_err(AppError::Other)?;
+    }
+    Ok(tables)
 }
 
 /// Runs the switch until SIGINT, SIGTERM or the `shutdown` command.
@@ -95,22 +159,16 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         });
     }
 
-    let mut snapshot = Snapshot::with_role(cfg.role, ports.len());
-    for e in &cfg.patch {
-        let idx = |n: &str| {
-            ports
-                .iter()
-                .position(|p| p.cfg.name == n)
-                .map(|i| i as PortIdx)
-        };
-        if let (Some(f), Some(t)) = (idx(&e.from), idx(&e.to)) {
-            snapshot
-                .patch
-                .set(f, t)
-                .map_err(|err| AppError::Other(format!("patch: {err}")))?;
-        }
-    }
-    let tables = Arc::new(TableStore::new(snapshot));
+    let directory = engine::control::vpc::PortDirectory {
+        names: ports.iter().map(|p| p.cfg.name.clone()).collect(),
+        roles: ports.iter().map(|p| p.cfg.role).collect(),
+        macs: ports.iter().map(|p| wire::MacAddr(p.port.mac())).collect(),
+        workers: nworkers,
+        flow_quota: cfg.workers.flow_quota_per_vnic,
+        mtus: ports.iter().map(|p| p.cfg.mtu).collect(),
+    };
+    // Published before any worker runs: the first packet sees the state.
+    let tables = Arc::new(initial_tables(&cfg, &directory)?);
     let stats = Arc::new(Stats::new(nworkers, ports.len()));
     let running = Arc::new(AtomicBool::new(true));
 
@@ -161,14 +219,6 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         launched.push(*lcore);
     }
 
-    let directory = engine::control::vpc::PortDirectory {
-        names: ports.iter().map(|p| p.cfg.name.clone()).collect(),
-        roles: ports.iter().map(|p| p.cfg.role).collect(),
-        macs: ports.iter().map(|p| wire::MacAddr(p.port.mac())).collect(),
-        workers: nworkers,
-        flow_quota: cfg.workers.flow_quota_per_vnic,
-        mtus: ports.iter().map(|p| p.cfg.mtu).collect(),
-    };
     let sw = Arc::new(Switch {
         directory,
         role: cfg.role,

@@ -95,7 +95,35 @@ pub struct Config {
     pub control: ControlConfig,
     /// The metrics endpoint.
     pub metrics: MetricsConfig,
+    /// The state file.
+    pub state: StateConfig,
 }
+
+/// Where the switch keeps its state document across restarts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The state file; every accepted change is written to it before it is
+    /// answered, and it is loaded at start-up. Empty: no state file (a
+    /// restart starts empty).
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            path: default_state_path(),
+        }
+    }
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from(DEFAULT_STATE_PATH)
+}
+
+/// The default state file.
+pub const DEFAULT_STATE_PATH: &str = "/var/lib/vswitch/state.json";
 
 /// EAL settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +371,8 @@ struct RawConfig {
     control: ControlConfig,
     #[serde(default)]
     metrics: MetricsConfig,
+    #[serde(default)]
+    state: StateConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -616,6 +646,7 @@ impl Config {
             patch: raw.patch,
             control: raw.control,
             metrics: raw.metrics,
+            state: raw.state,
         })
     }
 

@@ -32,8 +32,14 @@ impl StateFile {
     /// A state file at `path`; its directory is created if missing.
     pub fn new(path: &Path) -> Result<Self, String> {
         let dir = parent(path);
-        fs::create_dir_all(dir)
-            .map_err(|e| format!("state.path {}: cannot create {}: {}", path.display(), dir.display(), reason(&e)))?;
+        fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "state.path {}: cannot create {}: {}",
+                path.display(),
+                dir.display(),
+                reason(&e)
+            )
+        })?;
         Ok(StateFile {
             path: path.to_path_buf(),
         })

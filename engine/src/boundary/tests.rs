@@ -108,8 +108,16 @@ impl World {
         let w = World::bare();
         w.underlay();
         w.external_port();
-        badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(1)).unwrap();
-        badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, fip6().into(), sled(2)).unwrap();
+        badmin::boundary_map_set(&w.dir, SwitchRole::Boundary, &w.tables, FIP.into(), sled(1))
+            .unwrap();
+        badmin::boundary_map_set(
+            &w.dir,
+            SwitchRole::Boundary,
+            &w.tables,
+            fip6().into(),
+            sled(2),
+        )
+        .unwrap();
         w
     }
 

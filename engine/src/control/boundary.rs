@@ -254,7 +254,14 @@ mod tests {
                 )
             });
         }
-        boundary_map_set(&dir, SwitchRole::Boundary, &t, ip("203.0.113.5"), v6("fd00::1")).unwrap();
+        boundary_map_set(
+            &dir,
+            SwitchRole::Boundary,
+            &t,
+            ip("203.0.113.5"),
+            v6("fd00::1"),
+        )
+        .unwrap();
         refused(&t, "is an external IP in the boundary map", || {
             external_port_set(
                 &dir,

@@ -7,8 +7,8 @@ use crate::control::specs;
 use crate::control::vpc::PortDirectory;
 use crate::firewall::FirewallRules;
 use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI};
-use crate::nat::igw::{ExternalIps, Igw, IgwSource, IgwTable, IgwTag, IpPool, IpRange, SnatSpec};
 use crate::nat::igw::V2bTable;
+use crate::nat::igw::{ExternalIps, Igw, IgwSource, IgwTable, IgwTag, IpPool, IpRange, SnatSpec};
 use crate::overlay::v2p::PhysTarget;
 use crate::patch::PatchTable;
 use crate::router::{RouteEntry, RouterTable, RouterTarget};
@@ -134,12 +134,7 @@ pub(crate) fn port_named(dir: &PortDirectory, name: &str) -> Result<PortIdx, Str
         .iter()
         .position(|n| n == name)
         .map(|i| i as PortIdx)
-        .ok_or_else(|| {
-            format!(
-                "unknown port {name:?} (ports: {})",
-                dir.names.join(", ")
-            )
-        })
+        .ok_or_else(|| format!("unknown port {name:?} (ports: {})", dir.names.join(", ")))
 }
 
 /// The port called `name`, which must have role `want`.
@@ -262,9 +257,10 @@ fn gateway_ref(ip: IpAddr, g: &GatewayRef) -> Result<IgwTag, String> {
     match g {
         GatewayRef::Id(id) => Ok(Some(*id)),
         GatewayRef::Named(n) if n == "system" => Ok(None),
-        GatewayRef::Named(n) => n.parse().map(Some).map_err(|_| {
-            format!("unknown gateway {n:?} in igw_map[{ip}] (system or an IGW id)")
-        }),
+        GatewayRef::Named(n) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("unknown gateway {n:?} in igw_map[{ip}] (system or an IGW id)")),
     }
 }
 
@@ -340,7 +336,10 @@ fn check_patches(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> Pa
     let mut t = PatchTable::new(dir.names.len());
     for p in &state.patches {
         let obj = format!("patch {:?}", p.from);
-        let from = e.ok(&obj, port_named(dir, &p.from).map_err(|m| format!("from: {m}")));
+        let from = e.ok(
+            &obj,
+            port_named(dir, &p.from).map_err(|m| format!("from: {m}")),
+        );
         let to = e.ok(&obj, port_named(dir, &p.to).map_err(|m| format!("to: {m}")));
         if let (Some(f), Some(to)) = (from, to) {
             if t.entries().any(|(x, _)| x == f) {
@@ -407,7 +406,10 @@ fn check_igws(state: &SwitchState, e: &mut Errors) -> IgwTable {
                 continue;
             };
             if let Some(b) = ranges.iter().find(|b| b.overlaps(&a)) {
-                e.add(&obj, format!("range {a} overlaps range {b} of the same pool"));
+                e.add(
+                    &obj,
+                    format!("range {a} overlaps range {b} of the same pool"),
+                );
                 continue;
             }
             if let Some((other, b)) = t
@@ -506,7 +508,10 @@ fn check_v2b(state: &SwitchState, e: &mut Errors) -> V2bTable {
             continue;
         }
         if v.endpoints.is_empty() {
-            e.add(&obj, format!("endpoints: {p} needs at least one boundary endpoint"));
+            e.add(
+                &obj,
+                format!("endpoints: {p} needs at least one boundary endpoint"),
+            );
         }
         for (i, ep) in v.endpoints.iter().enumerate() {
             if !unicast_v6(*ep) {
@@ -536,7 +541,10 @@ fn check_v2p(
         }
         let mut built = HashMap::with_capacity(map.len());
         if vni > 0x00ff_ffff {
-            e.add(&format!("v2p {vni}"), format!("vni {vni} does not fit in 24 bits"));
+            e.add(
+                &format!("v2p {vni}"),
+                format!("vni {vni} does not fit in 24 bits"),
+            );
         }
         if vni == BOUNDARY_VNI {
             e.add(
@@ -835,7 +843,12 @@ fn check_vnic(
         .firewall
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| e.ok(obj, specs::fw_rule(i, r).map_err(|m| format!("firewall: {m}"))))
+        .filter_map(|(i, r)| {
+            e.ok(
+                obj,
+                specs::fw_rule(i, r).map_err(|m| format!("firewall: {m}")),
+            )
+        })
         .collect::<Vec<_>>();
     let firewall = e.ok(
         obj,
@@ -923,7 +936,10 @@ fn check_links(
             if let Some(id) = tag.filter(|id| !igws.igws.contains_key(id)) {
                 e.add(
                     obj,
-                    format!("routes: the route to {} names unknown gateway igw:{id} (igw-create first)", r.dest),
+                    format!(
+                        "routes: the route to {} names unknown gateway igw:{id} (igw-create first)",
+                        r.dest
+                    ),
                 );
             }
             gateways.insert(tag);
@@ -939,7 +955,11 @@ fn check_links(
         }
     }
     for (ip, tags) in x.igw_map.iter().flatten() {
-        for id in tags.iter().flatten().filter(|id| !igws.igws.contains_key(id)) {
+        for id in tags
+            .iter()
+            .flatten()
+            .filter(|id| !igws.igws.contains_key(id))
+        {
             e.add(
                 obj,
                 format!("external.igw_map: unknown gateway igw:{id} in igw_map[{ip}] (igw-create first)"),
@@ -1010,7 +1030,9 @@ fn check_external(
             if !seen.iter().any(|(a, _)| a == ip) {
                 e.add(
                     obj,
-                    format!("external.igw_map: igw_map key {ip} is not one of this port's external IPs"),
+                    format!(
+                        "external.igw_map: igw_map key {ip} is not one of this port's external IPs"
+                    ),
                 );
                 continue;
             }
@@ -1067,7 +1089,10 @@ fn check_boundary(
         );
         let nexthop = e.ok(obj, specs::mac("nexthop_mac", &x.nexthop_mac));
         if let Some(m) = nexthop.filter(|m| !m.is_unicast()) {
-            e.add(obj, format!("nexthop_mac: nexthop_mac {m} must be a unicast address"));
+            e.add(
+                obj,
+                format!("nexthop_mac: nexthop_mac {m} must be a unicast address"),
+            );
         }
         if let Some(a) = x.addr.filter(|a| !unicast_v4(*a)) {
             e.add(
@@ -1092,19 +1117,28 @@ fn check_boundary(
         if !unicast(m.ip) {
             e.add(
                 &obj,
-                format!("ip: {} cannot be an external IP (not a unicast address)", m.ip),
+                format!(
+                    "ip: {} cannot be an external IP (not a unicast address)",
+                    m.ip
+                ),
             );
         }
         if !unicast_v6(m.sled) {
             e.add(
                 &obj,
-                format!("sled: {} cannot be a sled's underlay address (not a unicast address)", m.sled),
+                format!(
+                    "sled: {} cannot be a sled's underlay address (not a unicast address)",
+                    m.sled
+                ),
             );
         }
         if underlay.is_some_and(|u| u.addr == m.sled) {
             e.add(
                 &obj,
-                format!("sled: {} is this boundary's own underlay address, not a sled's", m.sled),
+                format!(
+                    "sled: {} is this boundary's own underlay address, not a sled's",
+                    m.sled
+                ),
             );
         }
         if state

@@ -108,7 +108,12 @@ pub(crate) fn compile(
                 v.epoch = vpc.next_epoch();
                 v.mtu = mtu;
                 v.clamp_mtu = clamp_mtu;
-                v.hits = Arc::new(LayerHits::new(&v.firewall, &v.router, Some(&old.hits), true));
+                v.hits = Arc::new(LayerHits::new(
+                    &v.firewall,
+                    &v.router,
+                    Some(&old.hits),
+                    true,
+                ));
                 v
             }
             CheckedVnic::Parsed(p) => {
@@ -122,8 +127,7 @@ pub(crate) fn compile(
                     gateways,
                 } = p;
                 by_vni_mac.insert((spec.vni, spec.mac), port);
-                let (mtu, clamp_mtu) =
-                    guest_mtu(dir, port, spec.dhcp.mtu, vpc.underlay.as_ref());
+                let (mtu, clamp_mtu) = guest_mtu(dir, port, spec.dhcp.mtu, vpc.underlay.as_ref());
                 match (old, old_doc) {
                     (Some(old), Some(old_doc)) if old_doc.nic == doc.nic => {
                         if old_doc == &**doc && !view_moved(&gateways, spec.vni) {

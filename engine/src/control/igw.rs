@@ -268,7 +268,13 @@ pub fn igw_assign(
     let src = source_arg(cmd, pool, range)?;
     if let IgwSource::Range(r) = &src {
         let cur = tables.current();
-        if !cur.vpc.igws.pools.values().any(|p| covered_by(&p.ranges, r)) {
+        if !cur
+            .vpc
+            .igws
+            .pools
+            .values()
+            .any(|p| covered_by(&p.ranges, r))
+        {
             return Err(format!(
                 "{cmd}: range {r} is not inside one pool (every address of it must be in the same pool)"
             ));
@@ -485,12 +491,12 @@ pub fn v2b_list(snap: &Snapshot) -> Vec<V2bEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-    use std::net::IpAddr;
     use crate::control::vpc::{route_add, route_del, vnic_create};
     use crate::nat::igw::{select_source, NatSource};
     use crate::testing::{port, Switch};
     use crate::SwitchRole;
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
     use vswitch_api::VnicCreate;
 
     /// Three guest ports (g0, g1, g2) with a VNIC each, and an uplink.

@@ -499,7 +499,9 @@ mod tests {
         let mac = "a8:40:25:00:00:09";
         let ip: std::net::IpAddr = "172.30.0.9".parse().unwrap();
         let sled: std::net::Ipv6Addr = "fd00:1701:d:102::1".parse().unwrap();
-        refused(&t, "vni 99 is reserved", || v2p_set(&dir, &t, 99, ip, mac, sled));
+        refused(&t, "vni 99 is reserved", || {
+            v2p_set(&dir, &t, 99, ip, mac, sled)
+        });
         refused(&t, "not a guest's unicast", || {
             v2p_set(&dir, &t, 100, ip, "a8:40:25:77:77:77", sled)
         });
@@ -508,7 +510,9 @@ mod tests {
         });
         for bad in ["::", "ff02::1", "::1"] {
             let u: std::net::Ipv6Addr = bad.parse().unwrap();
-            refused(&t, "not a sled's unicast", || v2p_set(&dir, &t, 100, ip, mac, u));
+            refused(&t, "not a sled's unicast", || {
+                v2p_set(&dir, &t, 100, ip, mac, u)
+            });
         }
         // A patched port takes no VNIC.
         let names = dir.names.clone();
@@ -560,7 +564,9 @@ mod tests {
         };
         refused(&t, "rule 0", || firewall_set(&dir, &t, "g", &[bad]));
         refused(&t, "is not a MAC", || {
-            v2p_set(&dir, &t,
+            v2p_set(
+                &dir,
+                &t,
                 100,
                 "172.30.0.6".parse().unwrap(),
                 "x",
@@ -594,7 +600,9 @@ mod tests {
         let (dir, t) = setup();
         vnic_create(&dir, &t, &req()).unwrap();
         let e0 = t.current().vpc.vnic(0).map(|v| v.epoch);
-        v2p_set(&dir, &t,
+        v2p_set(
+            &dir,
+            &t,
             200,
             "10.0.0.1".parse().unwrap(),
             "a8:40:25:00:00:09",
@@ -606,7 +614,9 @@ mod tests {
             e0,
             "another VPC's V2P change leaves this VNIC alone"
         );
-        v2p_set(&dir, &t,
+        v2p_set(
+            &dir,
+            &t,
             100,
             "172.30.0.9".parse().unwrap(),
             "a8:40:25:00:00:09",

@@ -34,7 +34,6 @@ pub(crate) fn ip(a: [u8; 4]) -> IpAddr {
     IpAddr::from(a)
 }
 
-
 /// The world of `tests.rs` plus pools, gateways A-D, a boundary endpoint
 /// for every destination, and guest a's routes of the reference case.
 pub(crate) fn igw_world() -> World {

@@ -103,7 +103,9 @@ fn a_port_reused_for_another_tenant_inherits_nothing() {
     assert_eq!(dropped(o), DropReason::NoPatch, "no VNIC: nothing passes");
     let other = VNI + 1;
     create_a(&w, other);
-    admin::v2p_set(&w.dir, &w.tables,
+    admin::v2p_set(
+        &w.dir,
+        &w.tables,
         other,
         IP_REMOTE.into(),
         &mac_s(MAC_REMOTE),

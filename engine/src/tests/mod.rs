@@ -388,7 +388,9 @@ fn v2p_change_redirects_an_established_flow() {
     let (o, _) = w.run(GUEST_A, &frame, S);
     assert_eq!(o.path, Path::Fast);
     // The remote guest migrates to sled 3: one V2P swap.
-    admin::v2p_set(&w.dir, &w.tables,
+    admin::v2p_set(
+        &w.dir,
+        &w.tables,
         VNI,
         IP_REMOTE.into(),
         &mac_s(MAC_REMOTE),

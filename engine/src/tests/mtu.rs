@@ -166,7 +166,15 @@ fn too_big_ipv6_gets_packet_too_big() {
     let mut w = World::with_uplink_mtu(1500);
     vnic_without_mtu(&w, "b", MAC_B, IP_B);
     let remote6: Ipv6Addr = "fd00::9".parse().unwrap();
-    admin::v2p_set(&w.dir, &w.tables, VNI, remote6.into(), &mac_s(MAC_REMOTE), sled(2)).unwrap();
+    admin::v2p_set(
+        &w.dir,
+        &w.tables,
+        VNI,
+        remote6.into(),
+        &mac_s(MAC_REMOTE),
+        sled(2),
+    )
+    .unwrap();
     let mut f = Vec::new();
     PacketBuilder::ethernet2(MAC_B, GW_MAC)
         .ipv6(

@@ -125,7 +125,11 @@ fn whole_documents_keep_the_update_rules() {
     assert_eq!(diff.added, vec!["igw 9"]);
     assert!(diff.changed.is_empty() && diff.removed.is_empty());
     assert!(c.moved.is_empty());
-    assert_eq!(w.tables.current().state.igws.len(), 4, "a plan publishes nothing");
+    assert_eq!(
+        w.tables.current().state.igws.len(),
+        4,
+        "a plan publishes nothing"
+    );
     assert!(commit(&w.dir, &w.tables, s).unwrap().moved.is_empty());
     assert_eq!(epochs(&w), e0);
     // A gateway's new range moves exactly the VNICs routing through it (a).

@@ -14,7 +14,7 @@ pub fn parse_request(line: &str) -> Result<Command, String> {
     let value: Value =
         serde_json::from_str(line).map_err(|e| format!("request is not valid JSON: {e}"))?;
     let obj = value.as_object().ok_or_else(|| {
-        "request must be a JSON object such as {\"version\":1,\"command\":\"status\"}".to_string()
+        "request must be a JSON object such as {\"version\":2,\"command\":\"status\"}".to_string()
     })?;
     match obj.get("version") {
         None => {
