@@ -95,22 +95,23 @@ to = "out"
     }
     let mut c = sw.connect();
     for i in 0..1000 {
-        // Each request publishes a new snapshot; `in -> out` stays in every one.
+        // Each request changes the table, so each publishes a new snapshot
+        // (setting what is already in force publishes nothing); `in -> out`
+        // stays in every one.
         let cmd = match i % 4 {
             0 => Cmd::PatchSet {
                 from: "spare".into(),
                 to: "out".into(),
             },
             1 => Cmd::PatchSet {
-                from: "in".into(),
-                to: "out".into(),
+                from: "out".into(),
+                to: "spare".into(),
             },
             2 => Cmd::PatchClear {
                 from: Some("spare".into()),
             },
-            _ => Cmd::PatchSet {
-                from: "out".into(),
-                to: "spare".into(),
+            _ => Cmd::PatchClear {
+                from: Some("out".into()),
             },
         };
         let r = c.request(&cmd);

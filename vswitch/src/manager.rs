@@ -412,10 +412,10 @@ impl Manager {
                 if_generation,
             } => {
                 let done = apply(sw, *state, dry_run, if_generation);
-                return self.after(before, done);
+                return self.after(before, done.map_err(|b| *b));
             }
         };
-        self.after(before, result.map_err(|e| Response::err(e)))
+        self.after(before, result.map_err(Response::err))
     }
 
     /// Answers a command, after removing the flows of every port whose VNIC
@@ -442,19 +442,19 @@ fn apply(
     state: SwitchState,
     dry_run: bool,
     if_generation: Option<u64>,
-) -> Result<Reply, Response> {
+) -> Result<Reply, Box<Response>> {
     let cur = sw.tables.current();
     if let Some(want) = if_generation {
         if want != cur.generation {
-            return Err(Response::err(format!(
+            return Err(Box::new(Response::err(format!(
                 "apply: the state in force is generation {}, not {want} (export it again and redo the change)",
                 cur.generation
-            )));
+            ))));
         }
     }
     let names = |ports: Vec<PortIdx>| ports.into_iter().map(|p| sw.port_name(p)).collect();
     let refused = |errors: Vec<String>| {
-        Response::errs(
+        Box::new(Response::errs(
             format!(
                 "apply: the state is refused ({} error{}; nothing changed): {}",
                 errors.len(),
@@ -462,7 +462,7 @@ fn apply(
                 errors.first().cloned().unwrap_or_default()
             ),
             errors,
-        )
+        ))
     };
     let (change, diff) = commit::plan(&sw.directory, &sw.tables, state.clone()).map_err(refused)?;
     if dry_run || !change.changed {

@@ -29,7 +29,7 @@ use wire::MacAddr;
 #[derive(Debug, Clone)]
 pub(crate) enum CheckedVnic {
     /// Parsed from a new or changed document.
-    Parsed(ParsedVnic),
+    Parsed(Box<ParsedVnic>),
     /// Unchanged: the compiled VNIC in force, with the gateways its routes name.
     Kept(Arc<Vnic>, BTreeSet<IgwTag>),
 }
@@ -357,13 +357,7 @@ fn check_underlay(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> O
     let obj = "underlay";
     let idx = e.ok(
         obj,
-        port_of_role(dir, &u.uplink, PortRole::Uplink).map_err(|m| {
-            if m.starts_with("unknown") {
-                format!("uplink: {m}")
-            } else {
-                format!("uplink: {m} (not an uplink port)")
-            }
-        }),
+        port_of_role(dir, &u.uplink, PortRole::Uplink).map_err(|m| format!("uplink: {m}")),
     );
     if !unicast_v6(u.addr) {
         e.add(
@@ -714,7 +708,7 @@ fn check_vnics(
                 None => continue,
             },
             None => match check_vnic(dir, &names, v, patch, igws, &obj, e) {
-                Some(c) => CheckedVnic::Parsed(c),
+                Some(c) => CheckedVnic::Parsed(Box::new(c)),
                 None => continue,
             },
         };

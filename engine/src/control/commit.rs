@@ -64,7 +64,7 @@ fn canonical_macs(prev: &SwitchState, state: &mut SwitchState) {
             m.iter()
                 .filter_map(|(ip, t)| {
                     let c = specs::mac("", &t.mac).ok()?.to_string();
-                    (c != t.mac).then(|| (vni, *ip, c, t.underlay))
+                    (c != t.mac).then_some((vni, *ip, c, t.underlay))
                 })
                 .collect::<Vec<_>>()
         })

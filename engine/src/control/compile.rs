@@ -125,7 +125,7 @@ pub(crate) fn compile(
                     firewall,
                     external_ips,
                     gateways,
-                } = p;
+                } = *p;
                 by_vni_mac.insert((spec.vni, spec.mac), port);
                 let (mtu, clamp_mtu) = guest_mtu(dir, port, spec.dhcp.mtu, vpc.underlay.as_ref());
                 match (old, old_doc) {

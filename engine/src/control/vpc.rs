@@ -515,7 +515,6 @@ mod tests {
             });
         }
         // A patched port takes no VNIC.
-        let names = dir.names.clone();
         crate::control::patch::patch_set(&dir, &t, "g", "up").unwrap();
         refused(&t, "is patched", || vnic_create(&dir, &t, &req()));
         crate::control::patch::patch_clear(&dir, &t, None).unwrap();
