@@ -913,6 +913,26 @@ pub struct StatsInfo {
     pub mempool_free: u32,
     /// Mbufs in use.
     pub mempool_in_use: u32,
+    /// The last change published, timed on the switch's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publication: Option<PublicationInfo>,
+}
+
+/// When the last change was received, published and answered, in
+/// nanoseconds on the switch's own monotonic clock (the one the workers'
+/// `generation_seen_ns` is read on): `generation_seen_ns - received_ns` is
+/// the time from a command's arrival to the first packet processed under
+/// its generation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublicationInfo {
+    /// The generation it published.
+    pub generation: u64,
+    /// When its request line was read.
+    pub received_ns: u64,
+    /// When its snapshot was published (after the state file was written).
+    pub published_ns: u64,
+    /// When its answer was ready.
+    pub answered_ns: u64,
 }
 
 /// One worker's counters.
@@ -959,6 +979,13 @@ pub struct WorkerStats {
     /// NAT reply keys held: one per translated flow.
     #[serde(default)]
     pub nat_reverse: u64,
+    /// The newest table generation it processed a packet under.
+    #[serde(default)]
+    pub generation_seen: u64,
+    /// When it first processed a packet under that generation (the
+    /// switch's clock, as [`PublicationInfo`]).
+    #[serde(default)]
+    pub generation_seen_ns: u64,
 }
 
 #[cfg(test)]

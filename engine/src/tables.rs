@@ -111,6 +111,10 @@ pub struct TableStore {
     current: ArcSwap<Snapshot>,
     swaps: AtomicU64,
     journal: OnceLock<Box<dyn Journal>>,
+    /// The clock of [`Self::now_ns`].
+    anchor: std::time::Instant,
+    /// When the current snapshot was published ([`Self::now_ns`]).
+    published_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for TableStore {
@@ -131,7 +135,26 @@ impl TableStore {
             current: ArcSwap::from_pointee(initial),
             swaps: AtomicU64::new(0),
             journal: OnceLock::new(),
+            anchor: std::time::Instant::now(),
+            published_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Nanoseconds on the store's own clock (monotonic, from its creation):
+    /// the one clock the control side and the workers time a change by, from
+    /// the command's arrival to the first packet processed under it.
+    pub fn now_ns(&self) -> u64 {
+        self.ns_at(std::time::Instant::now())
+    }
+
+    /// `t` on the store's clock.
+    pub fn ns_at(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.anchor).as_nanos() as u64
+    }
+
+    /// When the snapshot in force was published, on the store's clock.
+    pub fn published_ns(&self) -> u64 {
+        self.published_ns.load(Ordering::Relaxed)
     }
 
     /// Sets where accepted states are written before they are published

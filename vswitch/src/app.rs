@@ -208,6 +208,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             mailbox,
             clearing: Vec::new(),
             credit: Vec::new(),
+            seen_generation: u64::MAX,
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);
@@ -228,6 +229,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         stats,
         pool,
         started: Instant::now(),
+        publication: std::sync::Mutex::new(None),
     });
 
     let (to_manager, requests) = crossbeam_channel::bounded::<ControlRequest>(64);
@@ -266,7 +268,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         }
         match requests.recv_timeout(Duration::from_millis(100)) {
             Ok(req) => {
-                let resp = manager.handle(req.command);
+                let resp = manager.handle_at(req.command, req.received);
                 let _ = req.reply.send(resp);
                 if manager.shutdown_requested() {
                     break "shutdown command";

@@ -17,7 +17,9 @@ use engine::{Direction, PortIdx};
 use std::sync::Arc;
 use std::time::Duration;
 use vswitch_api::state::SwitchState;
-use vswitch_api::{Command, FlowInfo, Reply, Response, FLOWS_PAGE, FLOWS_PAGE_MAX};
+use vswitch_api::{
+    Command, FlowInfo, PublicationInfo, Reply, Response, FLOWS_PAGE, FLOWS_PAGE_MAX,
+};
 
 /// How long the management thread waits for a worker's answer.
 const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -231,6 +233,28 @@ impl Manager {
     /// Whether a `shutdown` command was received.
     pub fn shutdown_requested(&self) -> bool {
         self.shutdown_requested
+    }
+
+    /// Carries out one command whose request line was read at `received`,
+    /// and keeps the times of the change it published, if any.
+    pub fn handle_at(&mut self, command: Command, received: std::time::Instant) -> Response {
+        let sw = Arc::clone(&self.sw);
+        let tables = &sw.tables;
+        let before = tables.current().generation;
+        let resp = self.handle(command);
+        let now = tables.current().generation;
+        if now != before {
+            let info = PublicationInfo {
+                generation: now,
+                received_ns: tables.ns_at(received),
+                published_ns: tables.published_ns(),
+                answered_ns: tables.now_ns(),
+            };
+            if let Ok(mut p) = sw.publication.lock() {
+                *p = Some(info);
+            }
+        }
+        resp
     }
 
     /// Carries out one command.

@@ -116,12 +116,15 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                         })
                         .collect(),
                     nat_reverse: loops.map_or(0, |l| l.nat_reverse.load(Relaxed)),
+                    generation_seen: loops.map_or(0, |l| l.generation_seen.load(Relaxed)),
+                    generation_seen_ns: loops.map_or(0, |l| l.generation_seen_ns.load(Relaxed)),
                 }
             })
             .collect(),
         snapshot_swaps: sw.tables.swaps(),
         mempool_free: sw.pool.available(),
         mempool_in_use: sw.pool.in_use(),
+        publication: sw.publication.lock().ok().and_then(|p| p.clone()),
     }
 }
 

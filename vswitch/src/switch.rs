@@ -59,6 +59,8 @@ pub struct Switch {
     pub started: Instant,
     /// Names, roles and MACs of the ports, for the VPC commands.
     pub directory: engine::control::vpc::PortDirectory,
+    /// The last change published, timed (written by the management thread).
+    pub publication: std::sync::Mutex<Option<vswitch_api::PublicationInfo>>,
 }
 
 impl Switch {

@@ -114,6 +114,8 @@ pub struct Worker {
     pub clearing: Vec<Clearing>,
     /// Cycles each rx queue may still spend in this pass (by queue index).
     pub credit: Vec<i64>,
+    /// The newest generation it processed a packet under (`u64::MAX`: none yet).
+    pub seen_generation: u64,
 }
 
 /// A monotonic clock in nanoseconds from the TSC.
@@ -299,6 +301,7 @@ impl Worker {
             tables,
             burst,
             credit,
+            seen_generation,
             ..
         } = self;
         let snapshot = tables.load();
@@ -330,6 +333,19 @@ impl Worker {
                 bump(&inc.rx_bytes, rx.total_bytes());
                 let now = clock.now_ns();
                 let n = engine.process_burst(&snapshot, *in_port, rx, now, &mut outcomes[..]);
+                if snapshot.generation != *seen_generation && n > 0 {
+                    // The first packet under a new generation: when a change
+                    // took effect (`stats`: publication to first packet).
+                    *seen_generation = snapshot.generation;
+                    counters
+                        .loops
+                        .generation_seen
+                        .store(snapshot.generation, Ordering::Relaxed);
+                    counters
+                        .loops
+                        .generation_seen_ns
+                        .store(tables.now_ns(), Ordering::Relaxed);
+                }
                 let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
                 for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
                     match outcome.path {

@@ -2,7 +2,7 @@
 //!
 //! Bounds against a misbehaving client: at most `max_connections` served at
 //! once (the next one gets one error line and is closed, without a thread),
-//! an idle timeout per connection, and a 1 MiB request line. The socket file
+//! an idle timeout per connection, and a 32 MiB request line (an `apply` carries a whole state). The socket file
 //! appears at its path already with mode 0660, and the acceptor polls its stop
 //! flag, so shutdown never depends on the socket file still being there.
 
@@ -22,8 +22,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vswitch_api::{Command, Response};
 
-/// Longest request line accepted; a longer one closes the connection.
-const MAX_LINE: u64 = 1 << 20;
+/// Longest request line accepted; a longer one closes the connection. An
+/// `apply` carries a whole state document: 32 MiB holds one of about
+/// 300,000 V2P entries.
+const MAX_LINE: u64 = 32 << 20;
 
 /// How often the acceptor looks at its stop flag while no client connects.
 const ACCEPT_TICK: Duration = Duration::from_millis(100);
@@ -63,6 +65,8 @@ impl Default for ControlLimits {
 pub struct ControlRequest {
     /// The command.
     pub command: Command,
+    /// When its line was read (a change is timed from here).
+    pub received: std::time::Instant,
     /// Where the response goes.
     pub reply: Sender<Response>,
 }
@@ -301,7 +305,7 @@ fn peer_of(conn: &UnixStream) -> String {
 }
 
 /// Answers requests on one connection until the client closes it, stays
-/// silent for `idle`, or sends a line over 1 MiB.
+/// silent for `idle`, or sends a line over 32 MiB.
 fn serve_connection(
     conn: UnixStream,
     peer: &str,
@@ -346,10 +350,14 @@ fn serve_connection(
         if n as u64 > MAX_LINE {
             let _ = send(
                 &mut writer,
-                &Response::err("request longer than 1 MiB; closing"),
+                &Response::err(format!(
+                    "request longer than {} MiB; closing",
+                    MAX_LINE >> 20
+                )),
             );
             return;
         }
+        let received = std::time::Instant::now();
         let text = line.trim();
         if text.is_empty() {
             continue;
@@ -363,7 +371,11 @@ fn serve_connection(
                 }
                 let (tx, rx) = bounded(1);
                 if to_manager
-                    .send(ControlRequest { command, reply: tx })
+                    .send(ControlRequest {
+                        command,
+                        received,
+                        reply: tx,
+                    })
                     .is_err()
                 {
                     Response::err("the switch is shutting down")
@@ -591,6 +603,6 @@ mod tests {
         // The server may close before all of it is written.
         let _ = c.get_mut().write_all(&big);
         let r = read_reply(&mut c);
-        assert_eq!(r["error"], "request longer than 1 MiB; closing");
+        assert_eq!(r["error"], "request longer than 32 MiB; closing");
     }
 }
