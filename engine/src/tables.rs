@@ -166,21 +166,18 @@ impl TableStore {
     }
 
     /// Publishes `next` (compiled from the current snapshot) as the next
-    /// generation, after the journal, if any, has written its state; a state
-    /// the journal cannot write is not published.
-    pub fn publish(&self, mut next: Snapshot) -> Result<Arc<Snapshot>, String> {
+    /// generation.
+    pub fn publish(&self, mut next: Snapshot) -> Arc<Snapshot> {
         next.resolve_ports();
         next.generation = self.current.load().generation + 1;
         if next.state.generation != Some(next.generation) {
             Arc::make_mut(&mut next.state).generation = Some(next.generation);
         }
-        if let Some(j) = self.journal.get() {
-            j.write(&next.state)?;
-        }
         let next = Arc::new(next);
         self.current.store(Arc::clone(&next));
+        self.published_ns.store(self.now_ns(), Ordering::Relaxed);
         self.swaps.fetch_add(1, Ordering::Relaxed);
-        Ok(next)
+        next
     }
 
     /// The current snapshot, for a worker's poll loop (lock-free).
@@ -192,6 +189,14 @@ impl TableStore {
     /// The current snapshot as an owned `Arc`, for the management side.
     pub fn current(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Has the journal, if any, write `state` durably.
+    pub fn journal(&self, state: &SwitchState) -> Result<(), String> {
+        match self.journal.get() {
+            Some(j) => j.write(state),
+            None => Ok(()),
+        }
     }
 
     /// Builds the next snapshot from the current one with `change` and publishes it.

@@ -72,12 +72,13 @@ impl StateFile {
     /// Writes `state` durably: temporary file, fsync, rename, fsync of the
     /// directory.
     pub fn write_state(&self, state: &SwitchState) -> Result<(), String> {
-        let text = serde_json::to_vec_pretty(state)
+        // Compact: the file is written at every change (`export` pretty-prints).
+        let text = serde_json::to_vec(state)
             .map_err(|e| format!("state file: cannot encode the state: {e}"))?;
         let tmp = self.path.with_extension("json.tmp");
         let fail = |what: &str, e: io::Error| {
             format!(
-                "state file {}: cannot {what}: {} (the change is not applied)",
+                "state file {}: cannot {what}: {}",
                 self.path.display(),
                 reason(&e)
             )
@@ -148,6 +149,6 @@ mod tests {
         // A directory where the temporary file would go.
         fs::create_dir(path.with_extension("json.tmp")).unwrap();
         let e = f.write_state(&SwitchState::empty("sled")).unwrap_err();
-        assert!(e.contains("not applied"), "{e}");
+        assert!(e.contains("cannot create its temporary file"), "{e}");
     }
 }

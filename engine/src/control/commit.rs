@@ -94,6 +94,12 @@ fn prepare(
 
 /// Publishes `state` as the next generation, or refuses it with every
 /// error found. The state in force again publishes nothing.
+///
+/// The new snapshot is published first (the workers take it at once),
+/// then the journal writes the state durably before this returns, so an
+/// answered change is on disk. If the journal cannot write it, the state in
+/// force before (which the state file still holds) is published again as
+/// the next generation, and the change is refused.
 pub fn commit(
     dir: &PortDirectory,
     tables: &TableStore,
@@ -109,7 +115,18 @@ pub fn commit(
         });
     };
     let (moved, reborn) = (c.moved, c.reborn);
-    let next = tables.publish(c.snapshot).map_err(|e| vec![e])?;
+    let next = tables.publish(c.snapshot);
+    if let Err(e) = tables.journal(&next.state) {
+        let undone = match prepare(dir, &next, SwitchState::clone(&cur.state)) {
+            Ok(Some(back)) => {
+                tables.publish(back.snapshot);
+                "the change is undone"
+            }
+            Ok(None) => "the change is undone",
+            Err(_) => "the change could not be undone",
+        };
+        return Err(vec![format!("{e} ({undone})")]);
+    }
     Ok(Change {
         generation: next.generation,
         changed: true,

@@ -167,3 +167,38 @@ fn a_vnic_replaced_or_removed_in_a_document_is_reborn() {
     assert!(now.vpc.vnic(GUEST_A).map(|v| v.birth) > births[0]);
     assert!(now.vpc.vnic(GUEST_B).is_none());
 }
+
+/// A journal that cannot write (a full disk).
+struct FullDisk;
+
+impl crate::tables::Journal for FullDisk {
+    fn write(&self, _: &SwitchState) -> Result<(), String> {
+        Err("state file: cannot write: No space left on device".into())
+    }
+}
+
+#[test]
+fn a_change_the_journal_cannot_write_is_undone_and_refused() {
+    let w = igw_world();
+    let before = w.tables.current();
+    w.tables.set_journal(Box::new(FullDisk)).unwrap();
+    let e = admin::route_add(&w.dir, &w.tables, "a", "192.0.2.0/24", "drop", None).unwrap_err();
+    assert!(e.contains("No space left") && e.contains("undone"), "{e}");
+    let now = w.tables.current();
+    let (mut a, mut b) = (SwitchState::clone(&now.state), doc_of(&before));
+    a.generation = None;
+    b.generation = None;
+    assert_eq!(a, b, "the state in force is the one before");
+    assert_eq!(
+        now.generation,
+        before.generation + 2,
+        "published, then undone"
+    );
+    let routes = |s: &crate::tables::Snapshot| s.vpc.vnic(GUEST_A).map(|v| v.router.len());
+    assert_eq!(routes(&now), routes(&before));
+    assert!(now.vpc.vnic(GUEST_A).map(|v| v.epoch) > before.vpc.vnic(GUEST_A).map(|v| v.epoch));
+}
+
+fn doc_of(s: &crate::tables::Snapshot) -> SwitchState {
+    SwitchState::clone(&s.state)
+}
