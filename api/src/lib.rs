@@ -54,9 +54,13 @@ impl Request {
     }
 }
 
-/// The commands of the control socket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The commands of the control socket: the one list of them. The socket's
+/// help (`Command::VARIANTS`, spelt as the protocol spells them) is derived
+/// from it, and `vswitchctl` has a subcommand of the same name for each (its
+/// tests check).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, strum::VariantNames)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Command {
     /// Version, uptime, ports, workers.
     Status,
@@ -991,6 +995,23 @@ pub struct WorkerStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantNames;
+
+    /// Every name of the derived list is a command the protocol knows.
+    #[test]
+    fn the_command_list_is_the_protocols() {
+        assert!(Command::VARIANTS.len() >= 40);
+        for name in Command::VARIANTS {
+            let line = format!(r#"{{"version":2,"command":"{name}"}}"#);
+            let e = serde_json::from_str::<Request>(&line).err();
+            assert!(
+                e.as_ref()
+                    .is_none_or(|e| !e.to_string().contains("unknown variant")),
+                "{name}: {e:?}"
+            );
+        }
+        assert!(Command::VARIANTS.contains(&"boundary-map-list"));
+    }
 
     #[test]
     fn external_set_json_round_trips() {

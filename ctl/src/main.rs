@@ -822,6 +822,27 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    /// Every command of the API's one list has a subcommand of its name, and
+    /// every subcommand but `raw` is a command of the list.
+    #[test]
+    fn subcommands_are_the_apis_commands() {
+        use strum::VariantNames;
+        let cli = Cli::command();
+        let subs: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        for name in Command::VARIANTS {
+            assert!(
+                subs.contains(name),
+                "the API's {name} has no vswitchctl subcommand"
+            );
+        }
+        for sub in subs.iter().filter(|s| **s != "raw") {
+            assert!(
+                Command::VARIANTS.contains(sub),
+                "vswitchctl {sub} is not an API command"
+            );
+        }
+    }
+
     fn action(args: &[&str]) -> Action {
         let mut argv = vec!["vswitchctl"];
         argv.extend_from_slice(args);

@@ -1,13 +1,14 @@
 //! Turning one request line into a command, with errors a person can act on.
 
 use serde_json::Value;
+use strum::VariantNames;
 use vswitch_api::{Command, Request, API_VERSION, MIN_API_VERSION};
 
-const COMMANDS: &str = "status, ports, stats, patch-set, patch-clear, patch-list, vnic-create, vnic-delete, \
-vnic-list, underlay-set, v2p-set, v2p-clear, v2p-list, route-add, route-del, firewall-set, layers, flows, \
-flows-clear, pool-create, pool-delete, pool-list, igw-create, igw-delete, igw-assign, igw-unassign, \
-igw-list, external-set, external-clear, external-list, v2b-set, v2b-clear, v2b-list, \
-external-port-set, boundary-map-set, boundary-map-clear, boundary-map-list, export, apply, shutdown";
+/// The commands, as the help of a refusal lists them (derived from the API's
+/// one list, so it cannot drift).
+fn commands() -> String {
+    Command::VARIANTS.join(", ")
+}
 
 /// Parses one request line. An error is the text of the error response.
 pub fn parse_request(line: &str) -> Result<Command, String> {
@@ -35,7 +36,12 @@ pub fn parse_request(line: &str) -> Result<Command, String> {
         Some(_) => {}
     }
     let name = match obj.get("command") {
-        None => return Err(format!("request has no \"command\" (commands: {COMMANDS})")),
+        None => {
+            return Err(format!(
+                "request has no \"command\" (commands: {})",
+                commands()
+            ))
+        }
         Some(Value::String(s)) => s.clone(),
         Some(other) => return Err(format!("\"command\" must be a string, not {other}")),
     };
@@ -44,7 +50,7 @@ pub fn parse_request(line: &str) -> Result<Command, String> {
         .map_err(|e| {
             let msg = e.to_string();
             if msg.starts_with("unknown variant") {
-                format!("unknown command {name:?} (commands: {COMMANDS})")
+                format!("unknown command {name:?} (commands: {})", commands())
             } else {
                 format!("{name}: {msg}")
             }
