@@ -22,6 +22,12 @@ pub const FLOWS_PAGE: u32 = 1000;
 pub const FLOWS_PAGE_MAX: u32 = 10_000;
 
 pub mod state;
+pub mod types;
+
+pub use types::{
+    AddrRange, FwAction, FwDirection, FwHostSpec, FwProtocolSpec, IcmpMatch, MacAddr,
+    PortRangeSpec, Prefix, RouteClass, RouteTarget, Vni,
+};
 
 /// The protocol version this build speaks.
 pub const API_VERSION: u32 = 2;
@@ -99,23 +105,23 @@ pub enum Command {
         /// The uplink port name.
         uplink: String,
         /// MAC of the underlay next hop (outer destination MAC).
-        nexthop_mac: String,
+        nexthop_mac: MacAddr,
     },
     /// Sets a V2P mapping: guest `ip` of VPC `vni` lives at `mac` on sled `underlay`.
     V2pSet {
         /// VPC VNI.
-        vni: u32,
+        vni: Vni,
         /// Guest IP.
         ip: std::net::IpAddr,
         /// Guest MAC.
-        mac: String,
+        mac: MacAddr,
         /// Sled underlay address.
         underlay: std::net::Ipv6Addr,
     },
     /// Removes a V2P mapping.
     V2pClear {
         /// VPC VNI.
-        vni: u32,
+        vni: Vni,
         /// Guest IP.
         ip: std::net::IpAddr,
     },
@@ -126,22 +132,22 @@ pub enum Command {
         /// Guest port name.
         port: String,
         /// Destination prefix, e.g. `10.0.0.0/8`.
-        dest: String,
+        dest: Prefix,
         /// `drop`, `igw`, `igw:ID`, `ip:ADDR`, `subnet:PREFIX` or `nic:ID`.
-        target: String,
+        target: RouteTarget,
         /// `custom` (default) or `system`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        class: Option<String>,
+        class: Option<RouteClass>,
     },
     /// Deletes a router entry of a VNIC.
     RouteDel {
         /// Guest port name.
         port: String,
         /// Destination prefix.
-        dest: String,
+        dest: Prefix,
         /// `custom` (default) or `system`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        class: Option<String>,
+        class: Option<RouteClass>,
     },
     /// Replaces a VNIC's firewall rules, atomically.
     FirewallSet {
@@ -182,7 +188,7 @@ pub enum Command {
         /// Pool name.
         name: String,
         /// Its ranges: `A-B`, a single address `A`, or a CIDR `A/N`; IPv4 or IPv6.
-        ranges: Vec<String>,
+        ranges: Vec<AddrRange>,
     },
     /// Deletes a pool; refused while a gateway has it (or a range of it)
     /// assigned or a VNIC's external IP lies in it.
@@ -218,7 +224,7 @@ pub enum Command {
         pool: Option<String>,
         /// A range (`A-B`, `A` or `A/N`) inside one pool.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        range: Option<String>,
+        range: Option<AddrRange>,
     },
     /// Takes a pool or a range assigned by `igw-assign` back; exactly one of
     /// `pool`, `range`. Bumps the epoch of exactly the VNICs that route
@@ -231,7 +237,7 @@ pub enum Command {
         pool: Option<String>,
         /// A range, as assigned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        range: Option<String>,
+        range: Option<AddrRange>,
     },
     /// Lists the internet gateways, their pools and ranges and the ports
     /// that route through each.
@@ -250,7 +256,7 @@ pub enum Command {
     /// epoch of the VNICs that have a route to an internet gateway.
     V2bSet {
         /// External prefix, e.g. `0.0.0.0/0`.
-        prefix: String,
+        prefix: Prefix,
         /// Underlay addresses of boundary switches (at least one); a flow
         /// picks one by hash.
         endpoints: Vec<std::net::Ipv6Addr>,
@@ -258,7 +264,7 @@ pub enum Command {
     /// Removes the V2B entry of a prefix.
     V2bClear {
         /// External prefix.
-        prefix: String,
+        prefix: Prefix,
     },
     /// Lists the V2B table.
     V2bList,
@@ -269,7 +275,7 @@ pub enum Command {
         /// External port name.
         port: String,
         /// MAC of the external next hop (destination MAC of what leaves).
-        nexthop_mac: String,
+        nexthop_mac: MacAddr,
         /// The boundary's own address on the external link.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         addr: Option<std::net::Ipv4Addr>,
@@ -575,7 +581,7 @@ pub struct IgwInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct V2bEntry {
     /// External prefix.
-    pub prefix: String,
+    pub prefix: Prefix,
     /// Boundary underlay endpoints.
     pub endpoints: Vec<std::net::Ipv6Addr>,
 }
@@ -589,9 +595,9 @@ pub struct VnicCreate {
     /// NIC id.
     pub id: u32,
     /// VPC VNI (24 bits).
-    pub vni: u32,
+    pub vni: Vni,
     /// Guest MAC.
-    pub mac: String,
+    pub mac: MacAddr,
     /// Guest private IPv4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<std::net::Ipv4Addr>,
@@ -599,7 +605,7 @@ pub struct VnicCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<std::net::Ipv6Addr>,
     /// Gateway MAC.
-    pub gateway_mac: String,
+    pub gateway_mac: MacAddr,
     /// Gateway IPv4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_ipv4: Option<std::net::Ipv4Addr>,
@@ -629,20 +635,20 @@ pub struct VnicCreate {
 #[serde(deny_unknown_fields)]
 pub struct FwRuleSpec {
     /// `in` or `out`.
-    pub direction: String,
+    pub direction: FwDirection,
     /// Lower first.
     pub priority: u16,
     /// `allow` or `deny`.
-    pub action: String,
+    pub action: FwAction,
     /// `any`, `ip:ADDR`, `subnet:PREFIX` or `vni:N`; empty = any.
     #[serde(default)]
-    pub hosts: Vec<String>,
+    pub hosts: Vec<FwHostSpec>,
     /// `any`, `tcp`, `udp`, `icmp[:TYPE[/CODE]]`, `icmp6[:TYPE[/CODE]]` or `proto:N`; empty = any.
     #[serde(default)]
-    pub protocols: Vec<String>,
+    pub protocols: Vec<FwProtocolSpec>,
     /// `PORT` or `FIRST-LAST`; empty = any.
     #[serde(default)]
-    pub ports: Vec<String>,
+    pub ports: Vec<PortRangeSpec>,
 }
 
 /// A VNIC as `vnic-list` shows it.
@@ -675,11 +681,11 @@ pub struct VnicInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct V2pEntry {
     /// VNI.
-    pub vni: u32,
+    pub vni: Vni,
     /// Guest IP.
     pub ip: std::net::IpAddr,
     /// Guest MAC.
-    pub mac: String,
+    pub mac: MacAddr,
     /// Sled underlay address.
     pub underlay: std::net::Ipv6Addr,
 }
@@ -1042,7 +1048,7 @@ mod tests {
             req.command,
             Command::ExternalPortSet {
                 port: "ext0".into(),
-                nexthop_mac: "02:00:00:00:00:fe".into(),
+                nexthop_mac: "02:00:00:00:00:fe".parse().unwrap(),
                 addr: Some("192.0.2.1".parse().unwrap()),
             }
         );

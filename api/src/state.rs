@@ -4,7 +4,8 @@
 //! to it (README, *The state document*).
 
 use crate::{
-    BoundaryMapEntry, FwRuleSpec, GatewayRef, PatchEntry, SnatRange, V2bEntry, V2pEntry, VnicCreate,
+    AddrRange, BoundaryMapEntry, FwRuleSpec, GatewayRef, MacAddr, PatchEntry, Prefix, RouteClass,
+    RouteTarget, SnatRange, V2bEntry, V2pEntry, Vni, VnicCreate,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,7 +103,7 @@ impl SwitchState {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct V2pTarget {
     /// Guest MAC.
-    pub mac: String,
+    pub mac: MacAddr,
     /// Sled underlay address.
     pub underlay: Ipv6Addr,
 }
@@ -114,7 +115,7 @@ pub struct V2pTarget {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<V2pEntry>", into = "Vec<V2pEntry>")]
 pub struct V2pMap {
-    by_vni: BTreeMap<u32, Arc<BTreeMap<IpAddr, V2pTarget>>>,
+    by_vni: BTreeMap<Vni, Arc<BTreeMap<IpAddr, V2pTarget>>>,
 }
 
 impl V2pMap {
@@ -129,17 +130,17 @@ impl V2pMap {
     }
 
     /// The mapping of `ip` in `vni`.
-    pub fn get(&self, vni: u32, ip: IpAddr) -> Option<&V2pTarget> {
+    pub fn get(&self, vni: Vni, ip: IpAddr) -> Option<&V2pTarget> {
         self.by_vni.get(&vni)?.get(&ip)
     }
 
     /// Sets a mapping; returns the one it replaces.
-    pub fn set(&mut self, vni: u32, ip: IpAddr, target: V2pTarget) -> Option<V2pTarget> {
+    pub fn set(&mut self, vni: Vni, ip: IpAddr, target: V2pTarget) -> Option<V2pTarget> {
         Arc::make_mut(self.by_vni.entry(vni).or_default()).insert(ip, target)
     }
 
     /// Removes a mapping.
-    pub fn remove(&mut self, vni: u32, ip: IpAddr) -> Option<V2pTarget> {
+    pub fn remove(&mut self, vni: Vni, ip: IpAddr) -> Option<V2pTarget> {
         let map = self.by_vni.get_mut(&vni)?;
         let old = Arc::make_mut(map).remove(&ip);
         if map.is_empty() {
@@ -149,12 +150,12 @@ impl V2pMap {
     }
 
     /// The map of each VNI.
-    pub fn vnis(&self) -> impl Iterator<Item = (u32, &Arc<BTreeMap<IpAddr, V2pTarget>>)> {
+    pub fn vnis(&self) -> impl Iterator<Item = (Vni, &Arc<BTreeMap<IpAddr, V2pTarget>>)> {
         self.by_vni.iter().map(|(v, m)| (*v, m))
     }
 
     /// The map of one VNI.
-    pub fn vni(&self, vni: u32) -> Option<&Arc<BTreeMap<IpAddr, V2pTarget>>> {
+    pub fn vni(&self, vni: Vni) -> Option<&Arc<BTreeMap<IpAddr, V2pTarget>>> {
         self.by_vni.get(&vni)
     }
 
@@ -164,7 +165,7 @@ impl V2pMap {
             m.iter().map(|(ip, t)| V2pEntry {
                 vni: *vni,
                 ip: *ip,
-                mac: t.mac.clone(),
+                mac: t.mac,
                 underlay: t.underlay,
             })
         })
@@ -204,7 +205,7 @@ pub struct UnderlayState {
     /// The uplink port name.
     pub uplink: String,
     /// MAC of the underlay next hop.
-    pub nexthop_mac: String,
+    pub nexthop_mac: MacAddr,
 }
 
 /// A VNIC: its identity and addresses (`vnic-create`'s arguments), its
@@ -242,18 +243,18 @@ impl VnicState {
 #[serde(deny_unknown_fields)]
 pub struct RouteState {
     /// Destination prefix.
-    pub dest: String,
+    pub dest: Prefix,
     /// `drop`, `igw`, `igw:ID`, `ip:ADDR`, `subnet:PREFIX` or `nic:ID`.
-    pub target: String,
+    pub target: RouteTarget,
     /// `custom` (the default) or `system`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
+    pub class: Option<RouteClass>,
 }
 
 impl RouteState {
     /// The class, with its default.
-    pub fn class_name(&self) -> &str {
-        self.class.as_deref().unwrap_or("custom")
+    pub fn class(&self) -> RouteClass {
+        self.class.unwrap_or_default()
     }
 }
 
@@ -282,7 +283,7 @@ pub struct PoolState {
     /// Pool name.
     pub name: String,
     /// Ranges: `A-B`, `A` or `A/N`.
-    pub ranges: Vec<String>,
+    pub ranges: Vec<AddrRange>,
 }
 
 /// An internet gateway and the pools and ranges assigned to it.
@@ -299,7 +300,7 @@ pub struct IgwState {
     pub pools: Vec<String>,
     /// Ranges assigned (each inside one pool).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ranges: Vec<String>,
+    pub ranges: Vec<AddrRange>,
 }
 
 /// The boundary's external port.
@@ -309,7 +310,7 @@ pub struct ExternalPortState {
     /// External port name.
     pub port: String,
     /// MAC of the external next hop.
-    pub nexthop_mac: String,
+    pub nexthop_mac: MacAddr,
     /// The boundary's own address on the external link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addr: Option<Ipv4Addr>,
@@ -354,7 +355,7 @@ impl StateDiff {
 
     /// V2P entries, comparing only the VNIs whose maps are not shared.
     fn compare_v2p(&mut self, old: &V2pMap, new: &V2pMap) {
-        let vnis: BTreeSet<u32> = old
+        let vnis: BTreeSet<Vni> = old
             .by_vni
             .keys()
             .chain(new.by_vni.keys())
@@ -403,7 +404,7 @@ impl StateDiff {
         let v2b = |s: &SwitchState| {
             s.v2b
                 .iter()
-                .map(|e| (e.prefix.clone(), e.clone()))
+                .map(|e| (e.prefix, e.clone()))
                 .collect::<Vec<_>>()
         };
         d.compare("v2b", v2b(old), v2b(new));
@@ -428,16 +429,21 @@ impl StateDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{FwAction, FwDirection};
+
+    fn vni(n: u32) -> Vni {
+        Vni::try_from(n).unwrap()
+    }
 
     fn nic(port: &str) -> VnicCreate {
         VnicCreate {
             port: port.into(),
             id: 1,
-            vni: 100,
-            mac: "a8:40:25:00:00:05".into(),
+            vni: vni(100),
+            mac: "a8:40:25:00:00:05".parse().unwrap(),
             ipv4: Some("172.30.0.5".parse().unwrap()),
             ipv6: None,
-            gateway_mac: "a8:40:25:00:00:01".into(),
+            gateway_mac: "a8:40:25:00:00:01".parse().unwrap(),
             gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
             gateway_ipv6: None,
             dns: vec![],
@@ -453,16 +459,16 @@ mod tests {
         let mut s = SwitchState::empty("sled");
         let mut v = VnicState::new(nic("g0"));
         v.routes.push(RouteState {
-            dest: "0.0.0.0/0".into(),
-            target: "igw".into(),
+            dest: "0.0.0.0/0".parse().unwrap(),
+            target: RouteTarget::Igw(None),
             class: None,
         });
         s.vnics.push(Arc::new(v));
         s.v2p.set(
-            100,
+            vni(100),
             "172.30.0.9".parse().unwrap(),
             V2pTarget {
-                mac: "a8:40:25:00:00:09".into(),
+                mac: "a8:40:25:00:00:09".parse().unwrap(),
                 underlay: "fd00::2".parse().unwrap(),
             },
         );
@@ -480,14 +486,14 @@ mod tests {
         a.vnics.push(Arc::new(VnicState::new(nic("g1"))));
         a.pools.push(PoolState {
             name: "p".into(),
-            ranges: vec!["192.0.2.0/28".into()],
+            ranges: vec!["192.0.2.0/28".parse().unwrap()],
         });
         let mut b = a.clone();
         b.vnics.remove(1);
         Arc::make_mut(&mut b.vnics[0]).firewall.push(FwRuleSpec {
-            direction: "in".into(),
+            direction: FwDirection::In,
             priority: 1,
-            action: "allow".into(),
+            action: FwAction::Allow,
             hosts: vec![],
             protocols: vec![],
             ports: vec![],
@@ -503,5 +509,49 @@ mod tests {
         assert_eq!(d.changed, vec!["vnic g0"]);
         assert_eq!(d.removed, vec!["vnic g1"]);
         assert!(StateDiff::between(&b, &b).is_empty());
+    }
+
+    /// The typed values are written as the same text as before they were
+    /// typed: a state file or an export reads back the same.
+    #[test]
+    fn typed_values_keep_their_json_text() {
+        let text = r#"{"version":1,"role":"sled","underlay":{"addr":"fd00::1","uplink":"up","nexthop_mac":"02:00:00:00:00:fe"},"vnics":[{"nic":{"port":"g0","id":1,"vni":100,"mac":"a8:40:25:00:00:05","ipv4":"172.30.0.5","gateway_mac":"a8:40:25:00:00:01","gateway_ipv4":"172.30.0.1","dns":[]},"routes":[{"dest":"0.0.0.0/0","target":"igw:4"},{"dest":"10.1.0.0/16","target":"subnet:10.1.0.0/16","class":"system"}],"firewall":[{"direction":"in","priority":100,"action":"allow","hosts":["subnet:10.0.0.0/8","vni:7"],"protocols":["tcp","icmp:8/0"],"ports":["22","1000-2000"]}]}],"v2p":[{"vni":100,"ip":"172.30.0.9","mac":"a8:40:25:00:00:09","underlay":"fd00::2"}],"pools":[{"name":"p","ranges":["192.0.2.0-192.0.2.15","192.0.2.99"]}],"igws":[{"id":4,"ranges":["192.0.2.0-192.0.2.7"]}],"v2b":[{"prefix":"0.0.0.0/0","endpoints":["fd00::9"]}]}"#;
+        let s: SwitchState = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&s).unwrap(), text);
+        let r = &s.vnics[0].routes;
+        assert_eq!(r[0].target, RouteTarget::Igw(Some(4)));
+        assert_eq!(
+            (r[0].class(), r[1].class()),
+            (RouteClass::Custom, RouteClass::System)
+        );
+        assert!(s.v2p.get(vni(100), "172.30.0.9".parse().unwrap()).is_some());
+    }
+
+    /// A bad value is refused where the document is read, with the type's
+    /// message.
+    #[test]
+    fn bad_values_are_refused_at_parse_time() {
+        let doc = |nic: &str| {
+            format!(
+                r#"{{"version":1,"role":"sled","vnics":[{{"nic":{{"port":"g0","id":1,{nic},"gateway_mac":"a8:40:25:00:00:01"}}}}]}}"#
+            )
+        };
+        for (nic, want) in [
+            (
+                r#""vni":100,"mac":"zz""#,
+                r#""zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#,
+            ),
+            (
+                r#""vni":16777216,"mac":"a8:40:25:00:00:05""#,
+                "vni 16777216 does not fit in 24 bits",
+            ),
+        ] {
+            let e = serde_json::from_str::<SwitchState>(&doc(nic)).unwrap_err();
+            assert!(e.to_string().starts_with(want), "{e}");
+        }
+        let bad_range =
+            r#"{"version":1,"role":"sled","pools":[{"name":"p","ranges":["10.0.0.9-10.0.0.1"]}]}"#;
+        let e = serde_json::from_str::<SwitchState>(bad_range).unwrap_err();
+        assert!(e.to_string().contains("ends before it starts"), "{e}");
     }
 }

@@ -21,8 +21,8 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use vswitch_api::{
-    Command, ExternalIpsSpec, FwRuleSpec, GatewayRef, Response, SnatRange, VnicCreate,
-    DEFAULT_SOCKET,
+    AddrRange, Command, ExternalIpsSpec, FwRuleSpec, GatewayRef, MacAddr, Prefix, Response,
+    RouteClass, RouteTarget, SnatRange, Vni, VnicCreate, DEFAULT_SOCKET,
 };
 
 use client::{Client, ClientError, DEFAULT_TIMEOUT};
@@ -87,25 +87,23 @@ enum Sub {
         uplink: String,
         /// MAC of the underlay next hop (outer destination MAC)
         #[arg(long, value_name = "MAC")]
-        nexthop_mac: String,
+        nexthop_mac: MacAddr,
     },
     /// Map guest IP of VPC VNI to guest MAC on the sled at UNDERLAY
     V2pSet {
         /// VPC VNI (24 bits)
-        #[arg(value_parser = vni_parser())]
-        vni: u32,
+        vni: Vni,
         /// Guest IP
         ip: IpAddr,
         /// Guest MAC
-        mac: String,
+        mac: MacAddr,
         /// The sled's underlay IPv6 address
         underlay: Ipv6Addr,
     },
     /// Remove the V2P mapping of guest IP in VPC VNI
     V2pClear {
         /// VPC VNI (24 bits)
-        #[arg(value_parser = vni_parser())]
-        vni: u32,
+        vni: Vni,
         /// Guest IP
         ip: IpAddr,
     },
@@ -116,22 +114,22 @@ enum Sub {
         /// Guest port name
         port: String,
         /// Destination prefix, e.g. 10.0.0.0/8
-        dest: String,
+        dest: Prefix,
         /// drop, igw, igw:ID, ip:ADDR, subnet:PREFIX or nic:ID
-        target: String,
-        /// Route class [default: custom]
-        #[arg(long, value_parser = ["custom", "system"])]
-        class: Option<String>,
+        target: RouteTarget,
+        /// Route class: custom or system [default: custom]
+        #[arg(long)]
+        class: Option<RouteClass>,
     },
     /// Delete a router entry of the VNIC of PORT
     RouteDel {
         /// Guest port name
         port: String,
         /// Destination prefix, e.g. 10.0.0.0/8
-        dest: String,
-        /// Route class [default: custom]
-        #[arg(long, value_parser = ["custom", "system"])]
-        class: Option<String>,
+        dest: Prefix,
+        /// Route class: custom or system [default: custom]
+        #[arg(long)]
+        class: Option<RouteClass>,
     },
     /// Replace the firewall rules of the VNIC of PORT, atomically
     ///
@@ -179,7 +177,7 @@ enum Sub {
         name: String,
         /// Its ranges: A-B, a single address A, or a CIDR A/N (IPv4 or IPv6)
         #[arg(required = true, value_name = "RANGE")]
-        ranges: Vec<String>,
+        ranges: Vec<AddrRange>,
     },
     /// Delete a pool (refused while a gateway or a VNIC uses it)
     PoolDelete {
@@ -213,7 +211,7 @@ enum Sub {
         pool: Option<String>,
         /// A range inside one pool: A-B, A or A/N
         #[arg(long, value_name = "RANGE")]
-        range: Option<String>,
+        range: Option<AddrRange>,
     },
     /// Take back a pool or a range assigned to an internet gateway
     ///
@@ -227,7 +225,7 @@ enum Sub {
         pool: Option<String>,
         /// A range, as assigned
         #[arg(long, value_name = "RANGE")]
-        range: Option<String>,
+        range: Option<AddrRange>,
     },
     /// List the internet gateways, their pools and ranges, and the ports routing through each
     IgwList,
@@ -246,7 +244,7 @@ enum Sub {
     /// Send traffic for an external PREFIX to these boundary endpoints (V2B)
     V2bSet {
         /// External prefix, e.g. 0.0.0.0/0
-        prefix: String,
+        prefix: Prefix,
         /// Underlay addresses of boundary switches; a flow picks one by hash
         #[arg(required = true, value_name = "ENDPOINT")]
         endpoints: Vec<Ipv6Addr>,
@@ -254,7 +252,7 @@ enum Sub {
     /// Remove the V2B entry of PREFIX
     V2bClear {
         /// External prefix
-        prefix: String,
+        prefix: Prefix,
     },
     /// List the V2B table
     V2bList,
@@ -266,7 +264,7 @@ enum Sub {
         port: String,
         /// MAC of the external next hop (destination MAC of what leaves)
         #[arg(long, value_name = "MAC")]
-        nexthop_mac: String,
+        nexthop_mac: MacAddr,
         /// The boundary's own IPv4 address on the external link (answered to ARP and ping)
         #[arg(long, value_name = "IPV4")]
         addr: Option<Ipv4Addr>,
@@ -329,14 +327,14 @@ struct VnicCreateArgs {
     #[arg(long)]
     id: u32,
     /// VPC VNI (24 bits)
-    #[arg(long, value_parser = vni_parser())]
-    vni: u32,
+    #[arg(long)]
+    vni: Vni,
     /// Guest MAC
     #[arg(long, value_name = "MAC")]
-    mac: String,
+    mac: MacAddr,
     /// Gateway MAC
     #[arg(long, value_name = "MAC")]
-    gateway_mac: String,
+    gateway_mac: MacAddr,
     /// Guest private IPv4 (needs --gateway-ipv4)
     #[arg(long, value_name = "ADDR", requires = "gateway_ipv4")]
     ipv4: Option<Ipv4Addr>,
@@ -492,19 +490,11 @@ impl TryFrom<ExternalSetArgs> for ExternalIpsSpec {
     }
 }
 
-/// Largest VNI: VNIs are 24 bits.
-const MAX_VNI: u64 = 0xff_ffff;
-
-/// Parses a VNI, refusing values that do not fit in 24 bits.
-fn vni_parser() -> clap::builder::RangedU64ValueParser<u32> {
-    clap::builder::RangedU64ValueParser::<u32>::new().range(0..=MAX_VNI)
-}
-
 /// Parses a compact firewall rule,
 /// `DIRECTION PRIORITY ACTION [hosts=a,b] [protocols=a,b] [ports=a,b]`,
 /// e.g. `in 100 allow hosts=subnet:10.0.0.0/8 protocols=tcp ports=22,80-90`.
-/// Only the shape is checked here; the switch checks each host, protocol
-/// and port and names the one it does not accept.
+/// Each part is parsed as the API's type and named when it is refused; the
+/// switch checks what a well-formed rule can still get wrong.
 fn parse_rule(text: &str) -> Result<FwRuleSpec, String> {
     const SHAPE: &str = "DIRECTION PRIORITY ACTION [hosts=a,b] [protocols=a,b] [ports=a,b]";
     let mut words = text.split_whitespace();
@@ -513,19 +503,15 @@ fn parse_rule(text: &str) -> Result<FwRuleSpec, String> {
     else {
         return Err(format!("expected {SHAPE}"));
     };
-    if !matches!(direction, "in" | "out") {
-        return Err(format!("direction {direction:?} is not one of in, out"));
-    }
+    let direction = direction.parse().map_err(|e| format!("direction: {e}"))?;
     let priority = priority
         .parse::<u16>()
         .map_err(|_| format!("priority {priority:?} is not a number from 0 to 65535"))?;
-    if !matches!(action, "allow" | "deny") {
-        return Err(format!("action {action:?} is not one of allow, deny"));
-    }
+    let action = action.parse().map_err(|e| format!("action: {e}"))?;
     let mut rule = FwRuleSpec {
-        direction: direction.to_owned(),
+        direction,
         priority,
-        action: action.to_owned(),
+        action,
         hosts: Vec::new(),
         protocols: Vec::new(),
         ports: Vec::new(),
@@ -535,28 +521,38 @@ fn parse_rule(text: &str) -> Result<FwRuleSpec, String> {
         let Some((key, value)) = word.split_once('=') else {
             return Err(format!("{word:?} is not KEY=VALUES (expected {SHAPE})"));
         };
-        let list = match key {
-            "hosts" => &mut rule.hosts,
-            "protocols" => &mut rule.protocols,
-            "ports" => &mut rule.ports,
-            _ => {
-                return Err(format!(
-                    "unknown key {key:?} (expected hosts=, protocols= or ports=)"
-                ))
-            }
-        };
+        if !matches!(key, "hosts" | "protocols" | "ports") {
+            return Err(format!(
+                "unknown key {key:?} (expected hosts=, protocols= or ports=)"
+            ));
+        }
         if seen.contains(&key) {
             return Err(format!("{key}= given twice"));
         }
         seen.push(key);
-        for item in value.split(',') {
-            if item.is_empty() {
-                return Err(format!("{key}= has an empty item in {value:?}"));
-            }
-            list.push(item.to_owned());
+        match key {
+            "hosts" => rule.hosts = rule_items(key, value)?,
+            "protocols" => rule.protocols = rule_items(key, value)?,
+            _ => rule.ports = rule_items(key, value)?,
         }
     }
     Ok(rule)
+}
+
+/// The comma-separated items of a rule's `KEY=a,b`, each parsed.
+fn rule_items<T: std::str::FromStr<Err = String>>(
+    key: &str,
+    value: &str,
+) -> Result<Vec<T>, String> {
+    value
+        .split(',')
+        .map(|item| {
+            if item.is_empty() {
+                return Err(format!("{key}= has an empty item in {value:?}"));
+            }
+            item.parse().map_err(|e| format!("{key}: {e}"))
+        })
+        .collect()
 }
 
 /// Reads the value of `--rules`: inline JSON when it starts with `[` or
@@ -602,11 +598,17 @@ fn load_state(path: &std::path::Path) -> Result<vswitch_api::state::SwitchState,
     } else {
         std::fs::read_to_string(path).map_err(|e| format!("{shown}: {}", io_reason(&e)))?
     };
-    if path.extension().is_some_and(|e| e == "toml") {
-        toml::from_str(&text).map_err(|e| format!("{shown}: not a state document: {e}"))
+    let parsed = if path.extension().is_some_and(|e| e == "toml") {
+        toml::de::Deserializer::parse(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|d| serde_path_to_error::deserialize(d).map_err(|e| e.to_string()))
     } else {
-        serde_json::from_str(&text).map_err(|e| format!("{shown}: not a state document: {e}"))
-    }
+        let mut d = serde_json::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(&mut d)
+            .map_err(|e| e.to_string())
+            .and_then(|s| d.end().map(|()| s).map_err(|e| e.to_string()))
+    };
+    parsed.map_err(|e| format!("{shown}: not a state document: {e}"))
 }
 
 /// What a parsed command line asks for.
@@ -873,17 +875,21 @@ mod tests {
 
     fn rule(direction: &str, priority: u16, action: &str) -> FwRuleSpec {
         FwRuleSpec {
-            direction: direction.into(),
+            direction: direction.parse().unwrap(),
             priority,
-            action: action.into(),
+            action: action.parse().unwrap(),
             hosts: vec![],
             protocols: vec![],
             ports: vec![],
         }
     }
 
-    fn strings(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
+    /// Typed API values from their texts.
+    fn strings<T: std::str::FromStr>(items: &[&str]) -> Vec<T>
+    where
+        T::Err: std::fmt::Debug,
+    {
+        items.iter().map(|s| s.parse().unwrap()).collect()
     }
 
     #[test]
@@ -957,11 +963,11 @@ mod tests {
             Command::VnicCreate(VnicCreate {
                 port: "vm1".into(),
                 id: 7,
-                vni: 1234,
-                mac: "a8:40:25:00:00:07".into(),
+                vni: Vni::try_from(1234).unwrap(),
+                mac: "a8:40:25:00:00:07".parse().unwrap(),
                 ipv4: Some(Ipv4Addr::new(172, 30, 0, 5)),
                 ipv6: Some("fd00::5".parse().unwrap()),
-                gateway_mac: "a8:40:25:ff:ff:ff".into(),
+                gateway_mac: "a8:40:25:ff:ff:ff".parse().unwrap(),
                 gateway_ipv4: Some(Ipv4Addr::new(172, 30, 0, 1)),
                 gateway_ipv6: Some("fd00::1".parse().unwrap()),
                 dns: vec![
@@ -991,11 +997,11 @@ mod tests {
             Command::VnicCreate(VnicCreate {
                 port: "vm2".into(),
                 id: 1,
-                vni: 0xff_ffff,
-                mac: "02:00:00:00:00:02".into(),
+                vni: Vni::try_from(0xff_ffff).unwrap(),
+                mac: "02:00:00:00:00:02".parse().unwrap(),
                 ipv4: None,
                 ipv6: None,
-                gateway_mac: "02:00:00:00:00:01".into(),
+                gateway_mac: "02:00:00:00:00:01".parse().unwrap(),
                 gateway_ipv4: None,
                 gateway_ipv6: None,
                 dns: vec![],
@@ -1026,7 +1032,7 @@ mod tests {
             Command::UnderlaySet {
                 addr: "fd00:99::1".parse().unwrap(),
                 uplink: "uplink0".into(),
-                nexthop_mac: "02:aa:00:00:00:01".into(),
+                nexthop_mac: "02:aa:00:00:00:01".parse().unwrap(),
             }
         );
         assert_eq!(
@@ -1038,16 +1044,16 @@ mod tests {
                 "fd00:99::2"
             ]),
             Command::V2pSet {
-                vni: 1234,
+                vni: Vni::try_from(1234).unwrap(),
                 ip: "172.30.0.9".parse().unwrap(),
-                mac: "a8:40:25:00:00:09".into(),
+                mac: "a8:40:25:00:00:09".parse().unwrap(),
                 underlay: "fd00:99::2".parse().unwrap(),
             }
         );
         assert_eq!(
             api(&["v2p-clear", "1234", "fd00::9"]),
             Command::V2pClear {
-                vni: 1234,
+                vni: Vni::try_from(1234).unwrap(),
                 ip: "fd00::9".parse().unwrap(),
             }
         );
@@ -1067,15 +1073,20 @@ mod tests {
             ]),
             Command::ExternalPortSet {
                 port: "ext0".into(),
-                nexthop_mac: "02:00:00:00:00:fe".into(),
+                nexthop_mac: "02:00:00:00:00:fe".parse().unwrap(),
                 addr: Some("192.0.2.1".parse().unwrap()),
             }
         );
         assert_eq!(
-            api(&["external-port-set", "ext0", "--nexthop-mac", "m"]),
+            api(&[
+                "external-port-set",
+                "ext0",
+                "--nexthop-mac",
+                "02:00:00:00:00:FE"
+            ]),
             Command::ExternalPortSet {
                 port: "ext0".into(),
-                nexthop_mac: "m".into(),
+                nexthop_mac: "02:00:00:00:00:fe".parse().unwrap(),
                 addr: None,
             }
         );
@@ -1119,8 +1130,8 @@ mod tests {
             api(&["route-add", "vm1", "0.0.0.0/0", "igw:3"]),
             Command::RouteAdd {
                 port: "vm1".into(),
-                dest: "0.0.0.0/0".into(),
-                target: "igw:3".into(),
+                dest: "0.0.0.0/0".parse().unwrap(),
+                target: "igw:3".parse().unwrap(),
                 class: None,
             }
         );
@@ -1135,16 +1146,16 @@ mod tests {
             ]),
             Command::RouteAdd {
                 port: "vm1".into(),
-                dest: "10.0.0.0/24".into(),
-                target: "subnet:10.0.0.0/24".into(),
-                class: Some("system".into()),
+                dest: "10.0.0.0/24".parse().unwrap(),
+                target: "subnet:10.0.0.0/24".parse().unwrap(),
+                class: Some("system".parse().unwrap()),
             }
         );
         assert_eq!(
             api(&["route-del", "vm1", "0.0.0.0/0"]),
             Command::RouteDel {
                 port: "vm1".into(),
-                dest: "0.0.0.0/0".into(),
+                dest: "0.0.0.0/0".parse().unwrap(),
                 class: None,
             }
         );
@@ -1152,8 +1163,8 @@ mod tests {
             api(&["route-del", "vm1", "10.0.0.0/24", "--class", "custom"]),
             Command::RouteDel {
                 port: "vm1".into(),
-                dest: "10.0.0.0/24".into(),
-                class: Some("custom".into()),
+                dest: "10.0.0.0/24".parse().unwrap(),
+                class: Some("custom".parse().unwrap()),
             }
         );
     }
@@ -1289,10 +1300,28 @@ mod tests {
         for (text, needle) in [
             ("", "expected DIRECTION PRIORITY ACTION"),
             ("in 100", "expected DIRECTION PRIORITY ACTION"),
-            ("sideways 1 allow", "direction \"sideways\""),
+            (
+                "sideways 1 allow",
+                "direction: \"sideways\" is not one of in, out",
+            ),
             ("in high allow", "priority \"high\""),
             ("in 65536 allow", "priority \"65536\""),
-            ("in 1 permit", "action \"permit\""),
+            (
+                "in 1 permit",
+                "action: \"permit\" is not one of allow, deny",
+            ),
+            (
+                "in 1 allow hosts=subnet:10.0.0.0",
+                "hosts: \"10.0.0.0\" is not a prefix",
+            ),
+            (
+                "in 1 allow protocols=sctp",
+                "protocols: \"sctp\" is not one of",
+            ),
+            (
+                "in 1 allow ports=90-80",
+                "ports: port range 90-80 has first > last",
+            ),
             ("in 1 allow tcp", "\"tcp\" is not KEY=VALUES"),
             ("in 1 allow host=any", "unknown key \"host\""),
             ("in 1 allow ports=1 ports=2", "ports= given twice"),
@@ -1348,6 +1377,113 @@ mod tests {
         assert!(!err.contains("os error"), "{err}");
     }
 
+    /// A value that does not parse is refused by clap with the API type's
+    /// message, naming the argument.
+    #[test]
+    fn bad_values_are_refused_with_the_types_message() {
+        for (args, arg, want) in [
+            (
+                &["v2p-set", "1", "10.0.0.1", "zz", "fd00::1"][..],
+                "<MAC>",
+                "\"zz\" is not a MAC address (aa:bb:cc:dd:ee:ff)",
+            ),
+            (
+                &[
+                    "v2p-set",
+                    "16777216",
+                    "10.0.0.1",
+                    "02:00:00:00:00:01",
+                    "fd00::1",
+                ],
+                "<VNI>",
+                "vni 16777216 does not fit in 24 bits",
+            ),
+            (
+                &[
+                    "underlay-set",
+                    "fd00::1",
+                    "--uplink",
+                    "u",
+                    "--nexthop-mac",
+                    "m",
+                ],
+                "--nexthop-mac <MAC>",
+                "\"m\" is not a MAC address",
+            ),
+            (
+                &["route-add", "vm1", "10.0.0.0", "drop"],
+                "<DEST>",
+                "\"10.0.0.0\" is not a prefix (e.g. 10.0.0.0/8, fd00::/64)",
+            ),
+            (
+                &["route-add", "vm1", "10.0.0.0/8", "gateway"],
+                "<TARGET>",
+                "\"gateway\" is not one of drop, igw, igw:ID, ip:ADDR, subnet:PREFIX, nic:ID",
+            ),
+            (
+                &["route-del", "vm1", "10.0.0.0/8", "--class", "vip"],
+                "--class <CLASS>",
+                "\"vip\" is not one of custom, system",
+            ),
+            (
+                &["pool-create", "p", "10.0.0.9-10.0.0.1"],
+                "<RANGE>",
+                "range \"10.0.0.9-10.0.0.1\" ends before it starts",
+            ),
+            (
+                &["igw-assign", "1", "--range", "10.0.0.1/24"],
+                "--range <RANGE>",
+                "has host bits set (did you mean 10.0.0.0/24?)",
+            ),
+            (
+                &["v2b-clear", "8.8.8.8"],
+                "<PREFIX>",
+                "\"8.8.8.8\" is not a prefix",
+            ),
+        ] {
+            let mut argv = vec!["vswitchctl"];
+            argv.extend_from_slice(args);
+            let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(err.contains(arg) && err.contains(want), "{args:?}: {err}");
+        }
+    }
+
+    /// A state document whose value does not parse is refused with the
+    /// path of the field, in JSON and in TOML.
+    #[test]
+    fn a_bad_state_document_names_the_field() {
+        let dir = std::env::temp_dir();
+        let nic = r#""port":"g0","id":1,"vni":100,"gateway_mac":"a8:40:25:00:00:01""#;
+        let json =
+            format!(r#"{{"version":1,"role":"sled","vnics":[{{"nic":{{{nic},"mac":"zz"}}}}]}}"#);
+        let toml = "version = 1\nrole = \"sled\"\n[[vnics]]\n[vnics.nic]\nport = \"g0\"\n\
+                    id = 1\nvni = 100\nmac = \"a8:40:25:00:00:05\"\ngateway_mac = \"zz\"\n";
+        for (name, text, want) in [
+            (
+                "bad.json",
+                json.as_str(),
+                r#"vnics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#,
+            ),
+            // TOML's own message shows the line between the path and ours.
+            (
+                "bad.toml",
+                toml,
+                "vnics[0].nic.gateway_mac: TOML parse error",
+            ),
+        ] {
+            let path = dir.join(format!("vswitchctl-test-{}-{name}", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            let err = action_error(&["apply", path.to_str().unwrap()]);
+            let _ = std::fs::remove_file(&path);
+            assert!(err.contains("not a state document: "), "{err}");
+            assert!(err.contains(want), "{err}");
+            assert!(
+                err.contains(r#""zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
+                "{err}"
+            );
+        }
+    }
+
     #[test]
     fn new_subcommands_reject_bad_usage() {
         let bad: &[&[&str]] = &[
@@ -1360,7 +1496,7 @@ mod tests {
                 "--vni",
                 "2",
                 "--mac",
-                "m",
+                "02:00:00:00:00:01",
             ],
             // An address family without its gateway, and the reverse.
             &[
@@ -1371,9 +1507,9 @@ mod tests {
                 "--vni",
                 "2",
                 "--mac",
-                "m",
+                "02:00:00:00:00:01",
                 "--gateway-mac",
-                "g",
+                "02:00:00:00:00:02",
                 "--ipv4",
                 "10.0.0.2",
             ],
@@ -1385,9 +1521,9 @@ mod tests {
                 "--vni",
                 "2",
                 "--mac",
-                "m",
+                "02:00:00:00:00:01",
                 "--gateway-mac",
-                "g",
+                "02:00:00:00:00:02",
                 "--gateway-ipv6",
                 "fd00::1",
             ],
@@ -1400,12 +1536,18 @@ mod tests {
                 "--vni",
                 "16777216",
                 "--mac",
-                "m",
+                "02:00:00:00:00:01",
                 "--gateway-mac",
-                "g",
+                "02:00:00:00:00:02",
             ],
-            &["v2p-set", "16777216", "10.0.0.1", "m", "fd00::1"],
-            &["v2p-set", "1", "10.0.0.1", "m", "10.0.0.2"],
+            &[
+                "v2p-set",
+                "16777216",
+                "10.0.0.1",
+                "02:00:00:00:00:01",
+                "fd00::1",
+            ],
+            &["v2p-set", "1", "10.0.0.1", "02:00:00:00:00:01", "10.0.0.2"],
             &["v2p-clear", "1", "not-an-ip"],
             &["underlay-set", "fd00::1", "--uplink", "u"],
             &[
@@ -1414,7 +1556,7 @@ mod tests {
                 "--uplink",
                 "u",
                 "--nexthop-mac",
-                "m",
+                "02:00:00:00:00:01",
             ],
             &["route-add", "vm1", "0.0.0.0/0"],
             &["route-add", "vm1", "0.0.0.0/0", "drop", "--class", "other"],
@@ -1476,7 +1618,7 @@ mod tests {
             Command::IgwAssign {
                 id: 1,
                 pool: None,
-                range: Some("192.168.0.2-192.168.0.3".into())
+                range: Some("192.168.0.2-192.168.0.3".parse().unwrap())
             }
         );
         assert_eq!(
@@ -1484,21 +1626,21 @@ mod tests {
             Command::IgwUnassign {
                 id: 1,
                 pool: None,
-                range: Some("192.168.0.2-192.168.0.3".into())
+                range: Some("192.168.0.2-192.168.0.3".parse().unwrap())
             }
         );
         assert_eq!(api(&["igw-list"]), Command::IgwList);
         assert_eq!(
             api(&["v2b-set", "0.0.0.0/0", "fd00:99::1", "fd00:99::2"]),
             Command::V2bSet {
-                prefix: "0.0.0.0/0".into(),
+                prefix: "0.0.0.0/0".parse().unwrap(),
                 endpoints: vec!["fd00:99::1".parse().unwrap(), "fd00:99::2".parse().unwrap()],
             }
         );
         assert_eq!(
             api(&["v2b-clear", "0.0.0.0/0"]),
             Command::V2bClear {
-                prefix: "0.0.0.0/0".into()
+                prefix: "0.0.0.0/0".parse().unwrap()
             }
         );
         assert_eq!(api(&["v2b-list"]), Command::V2bList);

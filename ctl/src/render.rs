@@ -495,7 +495,7 @@ pub fn render_v2p(entries: &[V2pEntry]) -> String {
         t.add_row(vec![
             e.vni.to_string(),
             e.ip.to_string(),
-            e.mac.clone(),
+            e.mac.to_string(),
             e.underlay.to_string(),
         ]);
     }
@@ -642,7 +642,7 @@ pub fn render_v2b(entries: &[V2bEntry]) -> String {
     }
     let mut t = table(&["prefix", "boundary endpoints"], &[]);
     for e in entries {
-        t.add_row(vec![e.prefix.clone(), list_or_dash(&e.endpoints)]);
+        t.add_row(vec![e.prefix.to_string(), list_or_dash(&e.endpoints)]);
     }
     t.to_string()
 }
@@ -1126,7 +1126,7 @@ mod tests {
         }
         let text = render(&Reply::V2b {
             entries: vec![V2bEntry {
-                prefix: "0.0.0.0/0".into(),
+                prefix: "0.0.0.0/0".parse().unwrap(),
                 endpoints: vec!["fd00:99::1".parse().unwrap(), "fd00:99::2".parse().unwrap()],
             }],
         });
@@ -1215,9 +1215,9 @@ mod tests {
     fn v2p_shows_the_mappings() {
         let text = render(&Reply::V2p {
             entries: vec![V2pEntry {
-                vni: 99,
+                vni: vswitch_api::Vni::try_from(99).unwrap(),
                 ip: "172.30.0.9".parse().unwrap(),
-                mac: "a8:40:25:00:00:09".into(),
+                mac: "a8:40:25:00:00:09".parse().unwrap(),
                 underlay: "fd00:99::2".parse().unwrap(),
             }],
         });

@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 use vswitch_api::state::V2pTarget;
-use vswitch_api::VnicCreate;
+use vswitch_api::{RouteTarget, VnicCreate};
 use vswitch_engine::control::commit;
 use vswitch_engine::control::vpc::{self as admin, PortDirectory};
 use vswitch_engine::tables::{Snapshot, TableStore};
@@ -25,13 +25,12 @@ const VPCS: u32 = 10;
 const V2P: u32 = 100_000;
 const ROUNDS: usize = 400;
 
-fn mac(n: u32) -> String {
-    format!(
-        "a8:40:25:{:02x}:{:02x}:{:02x}",
-        (n >> 16) & 0xff,
-        (n >> 8) & 0xff,
-        n & 0xff
-    )
+fn mac(n: u32) -> vswitch_api::MacAddr {
+    vswitch_api::MacAddr([0xa8, 0x40, 0x25, (n >> 16) as u8, (n >> 8) as u8, n as u8])
+}
+
+fn vni(n: u32) -> vswitch_api::Vni {
+    vswitch_api::Vni::try_from(n).unwrap()
 }
 
 fn ip(vpc: u32, n: u32) -> Ipv4Addr {
@@ -60,7 +59,14 @@ fn main() {
         mtus: vec![],
     };
     let tables = TableStore::new(Snapshot::empty(VNICS + 1));
-    admin::underlay_set(&dir, &tables, sled(0), "up", "02:00:00:00:00:fe").unwrap();
+    admin::underlay_set(
+        &dir,
+        &tables,
+        sled(0),
+        "up",
+        vswitch_api::MacAddr([2, 0, 0, 0, 0, 0xfe]),
+    )
+    .unwrap();
     let t0 = Instant::now();
     for i in 0..VNICS as u32 {
         let vpc = i % VPCS;
@@ -70,11 +76,11 @@ fn main() {
             &VnicCreate {
                 port: format!("g{i}"),
                 id: i,
-                vni: 100 + vpc,
+                vni: vni(100 + vpc),
                 mac: mac(i),
                 ipv4: Some(ip(vpc, 10 + i / VPCS)),
                 ipv6: None,
-                gateway_mac: "a8:40:25:ff:00:01".into(),
+                gateway_mac: mac(0xff_0001),
                 gateway_ipv4: Some(Ipv4Addr::new(10, vpc as u8, 0, 1)),
                 gateway_ipv6: None,
                 dns: vec![],
@@ -91,12 +97,11 @@ fn main() {
         for n in 0..V2P {
             let vpc = n % VPCS;
             let target = V2pTarget {
-                mac: MacAddr([0xa8, 0x40, 0x25, (n >> 16) as u8, (n >> 8) as u8, n as u8])
-                    .to_string(),
+                mac: mac(n),
                 underlay: sled(n),
             };
             s.v2p
-                .set(100 + vpc, IpAddr::V4(ip(vpc, 1000 + n / VPCS)), target);
+                .set(vni(100 + vpc), IpAddr::V4(ip(vpc, 1000 + n / VPCS)), target);
         }
         Ok(())
     })
@@ -108,14 +113,15 @@ fn main() {
     );
 
     // One route change per publication, alternately added and removed.
+    let dest: vswitch_api::Prefix = "192.0.2.0/24".parse().unwrap();
     let mut times = Vec::with_capacity(ROUNDS);
     for r in 0..ROUNDS {
         let port = format!("g{}", (r / 2) % VNICS);
         let t = Instant::now();
         if r % 2 == 0 {
-            admin::route_add(&dir, &tables, &port, "192.0.2.0/24", "drop", None).unwrap();
+            admin::route_add(&dir, &tables, &port, dest, RouteTarget::Drop, None).unwrap();
         } else {
-            admin::route_del(&dir, &tables, &port, "192.0.2.0/24", None).unwrap();
+            admin::route_del(&dir, &tables, &port, dest, None).unwrap();
         }
         times.push(t.elapsed());
     }

@@ -104,9 +104,31 @@ impl Switch {
     }
 }
 
-/// The MAC as the control commands spell it.
-pub(crate) fn mac_s(m: [u8; 6]) -> String {
-    MacAddr(m).to_string()
+/// The MAC as the control commands take it.
+pub(crate) fn mac_s(m: [u8; 6]) -> vswitch_api::MacAddr {
+    vswitch_api::MacAddr(m)
+}
+
+/// The VNI `n` as the control commands take it.
+pub(crate) fn vni(n: u32) -> vswitch_api::Vni {
+    vswitch_api::Vni::try_from(n).expect("a 24-bit test VNI")
+}
+
+/// A typed API value from a test's literal (`"10.0.0.0/8"`, `"igw:4"`...).
+pub(crate) fn typed<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse()
+        .unwrap_or_else(|e| panic!("test literal {s:?}: {e:?}"))
+}
+
+/// Typed API values from a test's literals.
+pub(crate) fn typed_all<T: std::str::FromStr>(s: &[&str]) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    s.iter().map(|x| typed(x)).collect()
 }
 
 /// The underlay address of test sled `n`.

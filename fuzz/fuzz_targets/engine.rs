@@ -47,15 +47,28 @@ fn dir(names: &[&str], roles: Vec<PortRole>) -> PortDirectory {
     }
 }
 
+/// A typed API value from a literal of the set-up.
+fn typed<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse().expect("a literal of the set-up")
+}
+
+/// The VNI `n`.
+fn vni(n: u32) -> vswitch_api::Vni {
+    vswitch_api::Vni::try_from(n).expect("a 24-bit VNI")
+}
+
 fn vnic(port: &str, n: u8) -> VnicCreate {
     VnicCreate {
         port: port.into(),
         id: u32::from(n),
-        vni: 100,
-        mac: format!("a8:40:25:00:00:0{n}"),
+        vni: vni(100),
+        mac: typed(&format!("a8:40:25:00:00:0{n}")),
         ipv4: Some([172, 30, 0, n].into()),
         ipv6: Some(format!("fd00::{n}").parse().expect("v6")),
-        gateway_mac: "a8:40:25:00:00:01".into(),
+        gateway_mac: typed("a8:40:25:00:00:01"),
         gateway_ipv4: Some([172, 30, 0, 1].into()),
         gateway_ipv6: Some("fd00::1".parse().expect("v6")),
         dns: vec![[172, 30, 0, 1].into()],
@@ -80,7 +93,7 @@ fn sled() -> TableStore {
         &t,
         "fd00:1701:d:101::1".parse().expect("v6"),
         "up",
-        "02:00:00:00:00:fe",
+        typed("02:00:00:00:00:fe"),
     ));
     for (ip, mac, sled) in [
         ("172.30.0.5", "a8:40:25:00:00:05", "fd00:1701:d:101::1"),
@@ -91,9 +104,9 @@ fn sled() -> TableStore {
         must(vpc_admin::v2p_set(
             &d,
             &t,
-            100,
+            vni(100),
             ip.parse().expect("ip"),
-            mac,
+            typed(mac),
             sled.parse().expect("v6"),
         ));
     }
@@ -104,14 +117,21 @@ fn sled() -> TableStore {
             ("0.0.0.0/0", "igw"),
             ("10.9.0.0/16", "drop"),
         ] {
-            must(vpc_admin::route_add(&d, &t, port, dest, target, Some("system")));
+            must(vpc_admin::route_add(
+                &d,
+                &t,
+                port,
+                typed(dest),
+                typed(target),
+                Some(typed("system")),
+            ));
         }
         let rule = |dir: &str, protocols: &[&str]| FwRuleSpec {
-            direction: dir.into(),
+            direction: typed(dir),
             priority: 100,
-            action: "allow".into(),
-            hosts: vec!["any".into()],
-            protocols: protocols.iter().map(|s| s.to_string()).collect(),
+            action: typed("allow"),
+            hosts: vec![typed("any")],
+            protocols: protocols.iter().map(|s| typed(s)).collect(),
             ports: vec![],
         };
         must(vpc_admin::firewall_set(
@@ -121,7 +141,7 @@ fn sled() -> TableStore {
             &[rule("in", &["tcp", "udp", "icmp"])],
         ));
     }
-    igw_admin::pool_create(&d, &t, "public", &["198.51.100.0/24".into()]).expect("pool");
+    igw_admin::pool_create(&d, &t, "public", &[typed("198.51.100.0/24")]).expect("pool");
     igw_admin::external_set(
         &d,
         &t,
@@ -154,7 +174,7 @@ fn sled() -> TableStore {
         },
     )
     .expect("external");
-    igw_admin::v2b_set(&d, &t, "0.0.0.0/0", &["fd00:1701:d:1::1".parse().expect("v6")])
+    igw_admin::v2b_set(&d, &t, typed("0.0.0.0/0"), &["fd00:1701:d:1::1".parse().expect("v6")])
         .expect("v2b");
     t
 }
@@ -170,7 +190,7 @@ fn boundary() -> TableStore {
         &t,
         "fd00:1701:d:1::1".parse().expect("v6"),
         "up",
-        "02:00:00:00:00:fe",
+        typed("02:00:00:00:00:fe"),
     )
     .expect("underlay");
     boundary_admin::external_port_set(
@@ -178,7 +198,7 @@ fn boundary() -> TableStore {
         SwitchRole::Boundary,
         &t,
         "ext",
-        "02:00:00:00:00:e1",
+        typed("02:00:00:00:00:e1"),
         Some([192, 0, 2, 1].into()),
     )
     .expect("external port");

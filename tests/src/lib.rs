@@ -381,17 +381,40 @@ pub fn tap_send(iface: &str, frames: &[Vec<u8>]) {
     );
 }
 
+/// A typed API value from a test's literal (`"10.0.0.0/8"`, `"igw:4"`,
+/// a MAC...).
+pub fn typed<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse()
+        .unwrap_or_else(|e| panic!("test literal {s:?}: {e:?}"))
+}
+
+/// Typed API values from a test's literals.
+pub fn typed_all<T: std::str::FromStr>(s: &[&str]) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    s.iter().map(|x| typed(x)).collect()
+}
+
+/// The VNI `n`.
+pub fn vni(n: u32) -> vswitch_api::Vni {
+    vswitch_api::Vni::try_from(n).expect("a 24-bit test VNI")
+}
+
 /// A VNIC request for a guest on `port` in `vni` with `mac` and `ipv4`, its
 /// gateway 172.30.0.1 (MAC a8:40:25:00:00:01), nothing else set.
-pub fn guest_vnic(port: &str, vni: u32, mac: &str, ipv4: &str) -> vswitch_api::VnicCreate {
+pub fn guest_vnic(port: &str, vni_n: u32, mac: &str, ipv4: &str) -> vswitch_api::VnicCreate {
     vswitch_api::VnicCreate {
         port: port.into(),
         id: 1,
-        vni,
-        mac: mac.into(),
+        vni: vni(vni_n),
+        mac: typed(mac),
         ipv4: Some(ipv4.parse().expect("an IPv4 address")),
         ipv6: None,
-        gateway_mac: "a8:40:25:00:00:01".into(),
+        gateway_mac: typed("a8:40:25:00:00:01"),
         gateway_ipv4: Some(std::net::Ipv4Addr::new(172, 30, 0, 1)),
         gateway_ipv6: None,
         dns: vec![],

@@ -4,11 +4,11 @@
 //! TCP from the VNI). Shared by the tests that need two sleds.
 
 use crate::netns::{in_ns, sh, Guest, Namespaces};
-use crate::{Vswitch, TEST_EAL};
+use crate::{typed, typed_all, Vswitch, TEST_EAL};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vswitch_api::{Command as Cmd, FwRuleSpec, VnicCreate};
+use vswitch_api::{Command as Cmd, FwHostSpec, FwRuleSpec, VnicCreate};
 
 /// The VPC's VNI.
 pub const VNI: u32 = 100;
@@ -51,11 +51,11 @@ pub fn configure(
     ok(Cmd::VnicCreate(VnicCreate {
         port: "g".into(),
         id: 1,
-        vni: VNI,
-        mac: me.mac.into(),
+        vni: crate::vni(VNI),
+        mac: typed(me.mac),
         ipv4: Some(me.ip.parse().unwrap()),
         ipv6: None,
-        gateway_mac: GW_MAC.into(),
+        gateway_mac: typed(GW_MAC),
         gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
         gateway_ipv6: None,
         dns: vec!["172.30.0.1".parse().unwrap()],
@@ -67,28 +67,28 @@ pub fn configure(
     ok(Cmd::UnderlaySet {
         addr: my_sled.parse().unwrap(),
         uplink: "up".into(),
-        nexthop_mac: "02:00:00:00:00:fe".into(),
+        nexthop_mac: typed("02:00:00:00:00:fe"),
     });
     for (g, sled) in [(me, my_sled), (peer, peer_sled)] {
         ok(Cmd::V2pSet {
-            vni: VNI,
+            vni: crate::vni(VNI),
             ip: g.ip.parse().unwrap(),
-            mac: g.mac.into(),
+            mac: typed(g.mac),
             underlay: sled.parse().unwrap(),
         });
     }
     ok(Cmd::RouteAdd {
         port: "g".into(),
-        dest: "172.30.0.0/22".into(),
-        target: "subnet:172.30.0.0/22".into(),
-        class: Some("system".into()),
+        dest: typed("172.30.0.0/22"),
+        target: typed("subnet:172.30.0.0/22"),
+        class: Some(typed("system")),
     });
     let rule = |protocols: &[&str]| FwRuleSpec {
-        direction: "in".into(),
+        direction: typed("in"),
         priority: 100,
-        action: "allow".into(),
-        hosts: vec![format!("vni:{VNI}")],
-        protocols: protocols.iter().map(|s| s.to_string()).collect(),
+        action: typed("allow"),
+        hosts: vec![FwHostSpec::Vni(VNI)],
+        protocols: typed_all(protocols),
         ports: vec![],
     };
     ok(Cmd::FirewallSet {

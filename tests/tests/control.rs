@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, Reply};
-use vswitch_e2e::{bin, proc_status, Ctl, Vswitch, TEST_EAL};
+use vswitch_e2e::{bin, proc_status, typed, vni, Ctl, Vswitch, TEST_EAL};
 
 fn idle_switch(dir: &std::path::Path) -> Vswitch {
     idle_switch_with(dir, &[])
@@ -221,9 +221,9 @@ fn several_clients_at_once() {
                     // Each change is a new mapping: none is a no-op.
                     let cmd = if j % 2 == 0 {
                         Cmd::V2pSet {
-                            vni: 100,
+                            vni: vni(100),
                             ip: std::net::Ipv4Addr::new(10, 0, i, j).into(),
-                            mac: format!("a8:40:25:00:{i:02x}:{j:02x}"),
+                            mac: typed(&format!("a8:40:25:00:{i:02x}:{j:02x}")),
                             underlay: "fd00:1701:d:102::1".parse().unwrap(),
                         }
                     } else {

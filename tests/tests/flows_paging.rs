@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, Reply};
-use vswitch_e2e::{bin, guest_vnic, tap_send, Vswitch, TEST_EAL};
+use vswitch_e2e::{bin, guest_vnic, tap_send, typed, vni, Vswitch, TEST_EAL};
 
 const FLOWS: u16 = 5000;
 
@@ -65,19 +65,19 @@ role = "uplink"
     ok(Cmd::UnderlaySet {
         addr: "fd00:1701:d:101::1".parse().unwrap(),
         uplink: "up".into(),
-        nexthop_mac: "02:00:00:00:00:fe".into(),
+        nexthop_mac: typed("02:00:00:00:00:fe"),
     });
     ok(Cmd::V2pSet {
-        vni: 100,
+        vni: vni(100),
         ip: "172.30.0.9".parse().unwrap(),
-        mac: "a8:40:25:00:00:09".into(),
+        mac: typed("a8:40:25:00:00:09"),
         underlay: "fd00:1701:d:102::1".parse().unwrap(),
     });
     ok(Cmd::RouteAdd {
         port: "g".into(),
-        dest: "172.30.0.0/22".into(),
-        target: "subnet:172.30.0.0/22".into(),
-        class: Some("system".into()),
+        dest: typed("172.30.0.0/22"),
+        target: typed("subnet:172.30.0.0/22"),
+        class: Some(typed("system")),
     });
     let frames: Vec<Vec<u8>> = (0..FLOWS)
         .map(|i| {

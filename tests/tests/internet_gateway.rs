@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, ExternalIpsSpec, FwRuleSpec, Reply, SnatRange, VnicCreate};
 use vswitch_e2e::netns::{dhcp, in_ns, sh, Guest, Namespaces};
-use vswitch_e2e::{prom, Vswitch, TEST_EAL};
+use vswitch_e2e::{prom, typed, typed_all, vni, Vswitch, TEST_EAL};
 
 const SLED: &str = "fd00:1701:d:101::1";
 const BOUNDARY: &str = "fd00:1701:d:1::1";
@@ -129,11 +129,11 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::VnicCreate(VnicCreate {
             port: "g".into(),
             id: 1,
-            vni: 100,
-            mac: guest.mac.into(),
+            vni: vni(100),
+            mac: typed(guest.mac),
             ipv4: Some(guest.ip.parse().unwrap()),
             ipv6: None,
-            gateway_mac: "a8:40:25:00:00:01".into(),
+            gateway_mac: typed("a8:40:25:00:00:01"),
             gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
             gateway_ipv6: None,
             dns: vec![],
@@ -148,23 +148,23 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::UnderlaySet {
             addr: SLED.parse().unwrap(),
             uplink: "up".into(),
-            nexthop_mac: bnd_mac.clone(),
+            nexthop_mac: typed(&bnd_mac),
         },
     );
     ok(
         &sled,
         Cmd::RouteAdd {
             port: "g".into(),
-            dest: "0.0.0.0/0".into(),
-            target: "igw".into(),
-            class: Some("system".into()),
+            dest: typed("0.0.0.0/0"),
+            target: typed("igw"),
+            class: Some(typed("system")),
         },
     );
     ok(
         &sled,
         Cmd::PoolCreate {
             name: "public".into(),
-            ranges: vec!["198.51.100.0/24".into()],
+            ranges: typed_all(&["198.51.100.0/24"]),
         },
     );
     let snat = Some(SnatRange {
@@ -185,7 +185,7 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
     ok(
         &sled,
         Cmd::V2bSet {
-            prefix: "0.0.0.0/0".into(),
+            prefix: typed("0.0.0.0/0"),
             endpoints: vec![BOUNDARY.parse().unwrap()],
         },
     );
@@ -196,14 +196,14 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::UnderlaySet {
             addr: BOUNDARY.parse().unwrap(),
             uplink: "up".into(),
-            nexthop_mac: sled_mac,
+            nexthop_mac: typed(&sled_mac),
         },
     );
     ok(
         &bnd,
         Cmd::ExternalPortSet {
             port: "ext".into(),
-            nexthop_mac: INET_MAC.into(),
+            nexthop_mac: typed(INET_MAC),
             addr: Some(BOUNDARY_EXT.parse().unwrap()),
         },
     );
@@ -318,12 +318,12 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::FirewallSet {
             port: "g".into(),
             rules: vec![FwRuleSpec {
-                direction: "in".into(),
+                direction: typed("in"),
                 priority: 100,
-                action: "allow".into(),
+                action: typed("allow"),
                 hosts: vec![],
-                protocols: vec!["tcp".into()],
-                ports: vec!["8081".into()],
+                protocols: typed_all(&["tcp"]),
+                ports: typed_all(&["8081"]),
             }],
         },
     );

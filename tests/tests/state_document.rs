@@ -119,7 +119,8 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     assert_eq!(g1, g0 + 1);
     assert_eq!(st.generation, Some(g1));
     assert_eq!(
-        st.vnics[0].nic.mac, "a8:40:25:00:00:05",
+        st.vnics[0].nic.mac.to_string(),
+        "a8:40:25:00:00:05",
         "MACs are written one way"
     );
     match sw.request(Cmd::VnicList) {
@@ -142,10 +143,11 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     // A bad document: every error, each naming its object and field; nothing changes.
     let mut bad: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
-    bad["vnics"][0]["nic"]["mac"] = "zz".into();
+    assert_eq!(bad["pools"][0]["ranges"][0], "192.0.2.0-192.0.2.15");
+    bad["vnics"][0]["nic"]["mac"] = "ff:ff:ff:ff:ff:ff".into();
     bad["vnics"][0]["routes"][0]["target"] = "igw:5".into();
     bad["underlay"]["uplink"] = "a".into();
-    bad["pools"][0]["ranges"][0] = "192.0.2.1/28".into();
+    bad["pools"][0]["ranges"] = serde_json::json!(["192.0.2.0/28", "192.0.2.3"]);
     let bad_path = dir.path().join("bad.json");
     std::fs::write(&bad_path, bad.to_string()).unwrap();
     let o = ctl(&sw, &["apply", bad_path.to_str().unwrap()]);
@@ -153,10 +155,10 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     for want in [
         "4 errors",
-        "- vnic \"a\": mac: \"zz\" is not a MAC address",
+        "- vnic \"a\": mac: mac and gateway_mac must be unicast addresses (ff:ff:ff:ff:ff:ff is not)",
         "- vnic \"a\": routes[0]: unknown gateway igw:5",
         "- underlay: uplink: port \"a\" is a guest port, not an uplink port",
-        "- pool \"public\": ranges: range \"192.0.2.1/28\" has host bits set",
+        "- pool \"public\": range 192.0.2.3 overlaps range 192.0.2.0-192.0.2.15 of the same pool",
     ] {
         assert!(err.contains(want), "{want:?} not in:\n{err}");
     }
@@ -165,6 +167,29 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
         (g1, st.clone()),
         "a refused apply changes nothing"
     );
+
+    // A value that does not parse is refused where it is read, named by its
+    // path: by vswitchctl, which sends nothing, and by the switch, for a
+    // request that another client sends.
+    bad["vnics"][0]["nic"]["mac"] = "zz".into();
+    std::fs::write(&bad_path, bad.to_string()).unwrap();
+    let o = ctl(&sw, &["apply", bad_path.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains(r#"not a state document: vnics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
+        "{err}"
+    );
+    let line = serde_json::json!({"version": 2, "command": "apply", "state": bad}).to_string();
+    let o = ctl(&sw, &["raw", &line]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let reply: vswitch_api::Response = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        reply.error.as_deref(),
+        Some(r#"apply: state.vnics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#)
+    );
+    assert_eq!(export(&sw).0, g1, "nothing changes");
 
     // --dry-run says what would change and publishes nothing.
     let mut more: serde_json::Value =

@@ -12,7 +12,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vswitch_api::{Command as Cmd, ExternalIpsSpec, Reply, SnatRange, StatsInfo};
-use vswitch_e2e::{guest_vnic, pcap, tap_send, Vswitch, TEST_EAL};
+use vswitch_e2e::{guest_vnic, pcap, tap_send, typed, typed_all, vni, Vswitch, TEST_EAL};
 
 const GUEST_MAC: &str = "a8:40:25:00:00:05";
 
@@ -27,13 +27,13 @@ fn vnic(vni: u32) -> Cmd {
 }
 
 /// The tenant's VPC: its peer 172.30.0.6 on sled `peer_sled`, and a route.
-fn vpc(sw: &Vswitch, vni: u32, peer_sled: &str) {
+fn vpc(sw: &Vswitch, vni_n: u32, peer_sled: &str) {
     ok(
         sw,
         Cmd::V2pSet {
-            vni,
+            vni: vni(vni_n),
             ip: "172.30.0.6".parse().unwrap(),
-            mac: "a8:40:25:00:00:06".into(),
+            mac: typed("a8:40:25:00:00:06"),
             underlay: peer_sled.parse().unwrap(),
         },
     );
@@ -41,9 +41,9 @@ fn vpc(sw: &Vswitch, vni: u32, peer_sled: &str) {
         sw,
         Cmd::RouteAdd {
             port: "g".into(),
-            dest: "172.30.0.0/22".into(),
-            target: "subnet:172.30.0.0/22".into(),
-            class: Some("system".into()),
+            dest: typed("172.30.0.0/22"),
+            target: typed("subnet:172.30.0.0/22"),
+            class: Some(typed("system")),
         },
     );
 }
@@ -127,7 +127,7 @@ role = "uplink"
         Cmd::UnderlaySet {
             addr: "fd00:1701:d:101::1".parse().unwrap(),
             uplink: "up".into(),
-            nexthop_mac: "02:00:00:00:00:fe".into(),
+            nexthop_mac: typed("02:00:00:00:00:fe"),
         },
     );
     // The first tenant: VNI 100, a VPC peer on sled 2, and the internet
@@ -138,16 +138,16 @@ role = "uplink"
         &sw,
         Cmd::PoolCreate {
             name: "public".into(),
-            ranges: vec!["198.51.100.0/24".into()],
+            ranges: typed_all(&["198.51.100.0/24"]),
         },
     );
     ok(
         &sw,
         Cmd::RouteAdd {
             port: "g".into(),
-            dest: "0.0.0.0/0".into(),
-            target: "igw".into(),
-            class: Some("system".into()),
+            dest: typed("0.0.0.0/0"),
+            target: typed("igw"),
+            class: Some(typed("system")),
         },
     );
     ok(
@@ -167,7 +167,7 @@ role = "uplink"
     ok(
         &sw,
         Cmd::V2bSet {
-            prefix: "0.0.0.0/0".into(),
+            prefix: typed("0.0.0.0/0"),
             endpoints: vec!["fd00:1701:d:1::1".parse().unwrap()],
         },
     );

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vswitch_api::state::{PoolState, RouteState, SwitchState, UnderlayState, V2pTarget, VnicState};
-use vswitch_api::{Command as Cmd, ExternalIpsSpec, FwRuleSpec, Reply};
-use vswitch_e2e::{guest_vnic, Vswitch, TEST_EAL};
+use vswitch_api::{Command as Cmd, ExternalIpsSpec, FwHostSpec, FwRuleSpec, Reply};
+use vswitch_e2e::{guest_vnic, typed, typed_all, vni, Vswitch, TEST_EAL};
 
 const VNI: u32 = 100;
 const GUEST_MAC: &str = "a8:40:25:00:00:05";
@@ -104,12 +104,12 @@ role = "guest"
     // the state file the switch loads before its workers take traffic: not a
     // frame meets a half-configured switch.
     let mut vnic = guest_vnic("g", VNI, GUEST_MAC, "172.30.0.5");
-    vnic.gateway_mac = GW_MAC.into();
+    vnic.gateway_mac = typed(GW_MAC);
     let mut g = VnicState::new(vnic);
     g.routes.push(RouteState {
-        dest: "172.30.0.0/22".into(),
-        target: "subnet:172.30.0.0/22".into(),
-        class: Some("system".into()),
+        dest: typed("172.30.0.0/22"),
+        target: typed("subnet:172.30.0.0/22"),
+        class: Some(typed("system")),
     });
     let mut state = SwitchState::empty("sled");
     state.vnics = vec![
@@ -124,19 +124,19 @@ role = "guest"
     state.underlay = Some(UnderlayState {
         addr: "fd00:1701:d:101::1".parse().unwrap(),
         uplink: "up".into(),
-        nexthop_mac: "02:aa:00:00:00:01".into(),
+        nexthop_mac: typed("02:aa:00:00:00:01"),
     });
     state.v2p.set(
-        VNI,
+        vni(VNI),
         "172.30.0.9".parse().unwrap(),
         V2pTarget {
-            mac: "a8:40:25:00:00:09".into(),
+            mac: typed("a8:40:25:00:00:09"),
             underlay: "fd00:1701:d:102::1".parse().unwrap(),
         },
     );
     state.pools.push(PoolState {
         name: "public".into(),
-        ranges: vec!["203.0.113.0/28".into()],
+        ranges: typed_all(&["203.0.113.0/28"]),
     });
     std::fs::write(
         dir.path().join("state.json"),
@@ -161,19 +161,19 @@ role = "guest"
     };
     let mut with_extra: SwitchState = base.clone();
     with_extra.v2p.set(
-        VNI,
+        vni(VNI),
         "172.30.0.78".parse().unwrap(),
         V2pTarget {
-            mac: "a8:40:25:00:00:78".into(),
+            mac: typed("a8:40:25:00:00:78"),
             underlay: "fd00:1701:d:103::1".parse().unwrap(),
         },
     );
     let rule = FwRuleSpec {
-        direction: "in".into(),
+        direction: typed("in"),
         priority: 100,
-        action: "allow".into(),
-        hosts: vec![format!("vni:{VNI}")],
-        protocols: vec!["tcp".into()],
+        action: typed("allow"),
+        hosts: vec![FwHostSpec::Vni(VNI)],
+        protocols: typed_all(&["tcp"]),
         ports: vec![],
     };
     for i in 0..1000 {
@@ -181,13 +181,13 @@ role = "guest"
         let cmd = match i % 10 {
             0 => Cmd::RouteAdd {
                 port: "g".into(),
-                dest: "192.0.2.0/24".into(),
-                target: "drop".into(),
+                dest: typed("192.0.2.0/24"),
+                target: typed("drop"),
                 class: None,
             },
             1 => Cmd::RouteDel {
                 port: "g".into(),
-                dest: "192.0.2.0/24".into(),
+                dest: typed("192.0.2.0/24"),
                 class: None,
             },
             2 => Cmd::FirewallSet {
@@ -199,13 +199,13 @@ role = "guest"
                 rules: vec![],
             },
             4 => Cmd::V2pSet {
-                vni: VNI,
+                vni: vni(VNI),
                 ip: "172.30.0.77".parse().unwrap(),
-                mac: "a8:40:25:00:00:77".into(),
+                mac: typed("a8:40:25:00:00:77"),
                 underlay: "fd00:1701:d:103::1".parse().unwrap(),
             },
             5 => Cmd::V2pClear {
-                vni: VNI,
+                vni: vni(VNI),
                 ip: "172.30.0.77".parse().unwrap(),
             },
             6 => Cmd::ExternalSet(ExternalIpsSpec {

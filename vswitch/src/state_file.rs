@@ -60,7 +60,7 @@ impl StateFile {
                 ))
             }
         };
-        serde_json::from_str(&text).map(Some).map_err(|e| {
+        parse_state(&text).map(Some).map_err(|e| {
             format!(
                 "state file {}: not a state document: {e} (the file is kept as it is; \
                  fix it, or move it away to start empty)",
@@ -107,6 +107,15 @@ impl StateFile {
     }
 }
 
+/// Parses a state document; an error names the path of the field at fault
+/// (`vnics[0].nic.mac: ...`).
+fn parse_state(text: &str) -> Result<SwitchState, String> {
+    let mut d = serde_json::Deserializer::from_str(text);
+    let state = serde_path_to_error::deserialize(&mut d).map_err(|e| e.to_string())?;
+    d.end().map_err(|e| e.to_string())?;
+    Ok(state)
+}
+
 fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -139,6 +148,19 @@ mod tests {
         let e = f.read().unwrap_err();
         assert!(e.contains("vnicz") && e.contains("kept"), "{e}");
         assert!(fs::read_to_string(&path).unwrap().contains("vnicz"));
+        // A value that does not parse is named by its path.
+        fs::write(
+            &path,
+            r#"{"version":1,"role":"sled","underlay":{"addr":"fd00::1","uplink":"up","nexthop_mac":"zz"}}"#,
+        )
+        .unwrap();
+        let e = f.read().unwrap_err();
+        assert!(
+            e.contains(r#"underlay.nexthop_mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
+            "{e}"
+        );
+        fs::write(&path, "{\"version\":1,\"role\":\"sled\"} x").unwrap();
+        assert!(f.read().unwrap_err().contains("trailing characters"));
     }
 
     #[test]

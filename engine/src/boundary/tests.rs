@@ -86,7 +86,7 @@ impl World {
             &self.tables,
             boundary_addr(),
             "up",
-            &mac_s(UNDERLAY_NEXTHOP),
+            mac_s(UNDERLAY_NEXTHOP),
         )
         .unwrap();
     }
@@ -97,7 +97,7 @@ impl World {
             SwitchRole::Boundary,
             &self.tables,
             "ext",
-            &mac_s(EXT_NEXTHOP),
+            mac_s(EXT_NEXTHOP),
             Some(BOUNDARY_IP.into()),
         )
         .unwrap();

@@ -35,7 +35,7 @@ pub fn external_port_set(
     role: SwitchRole,
     tables: &TableStore,
     port: &str,
-    nexthop_mac: &str,
+    nexthop_mac: vswitch_api::MacAddr,
     addr: Option<Ipv4Addr>,
 ) -> Result<u64, String> {
     let cmd = "external-port-set";
@@ -52,7 +52,7 @@ pub fn external_port_set(
         }
         s.external_port = Some(ExternalPortState {
             port: port.to_string(),
-            nexthop_mac: nexthop_mac.to_string(),
+            nexthop_mac,
             addr,
         });
         Ok(())
@@ -133,7 +133,7 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{port, Switch};
+    use crate::testing::{port, typed, Switch};
     use crate::vpc::ExternalPort;
     use crate::PortRole;
     use wire::MacAddr;
@@ -181,7 +181,7 @@ mod tests {
             SwitchRole::Boundary,
             &t,
             "ext",
-            "02:00:00:00:00:fe",
+            typed("02:00:00:00:00:fe"),
             Some("192.0.2.1".parse().unwrap()),
         )
         .unwrap();
@@ -201,7 +201,7 @@ mod tests {
             SwitchRole::Boundary,
             &t,
             "ext",
-            "02:00:00:00:00:fd",
+            typed("02:00:00:00:00:fd"),
             None,
         )
         .unwrap();
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn bad_external_port_requests_are_refused_whole() {
         let (dir, t) = setup();
-        let mac = "02:00:00:00:00:fe";
+        let mac = typed("02:00:00:00:00:fe");
         refused(&t, "sled switch", || {
             external_port_set(&dir, SwitchRole::Sled, &t, "ext", mac, None)
         });
@@ -229,16 +229,21 @@ mod tests {
         refused(&t, "is a guest port, not an external port", || {
             external_port_set(&dir, SwitchRole::Boundary, &t, "g", mac, None)
         });
-        refused(&t, "is not a MAC address", || {
-            external_port_set(&dir, SwitchRole::Boundary, &t, "ext", "zz", None)
-        });
+        // What is not a MAC address is refused where the request is read.
+        let line = r#"{"version":2,"command":"external-port-set","port":"ext","nexthop_mac":"zz"}"#;
+        let e = serde_json::from_str::<vswitch_api::Request>(line).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(r#""zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
+            "{e}"
+        );
         refused(&t, "must be a unicast address", || {
             external_port_set(
                 &dir,
                 SwitchRole::Boundary,
                 &t,
                 "ext",
-                "ff:ff:ff:ff:ff:ff",
+                typed("ff:ff:ff:ff:ff:ff"),
                 None,
             )
         });
@@ -313,7 +318,7 @@ mod tests {
             r,
             &t,
             "ext",
-            "02:00:00:00:00:fe",
+            typed("02:00:00:00:00:fe"),
             Some("192.0.2.1".parse().unwrap()),
         )
         .unwrap();
@@ -359,7 +364,7 @@ mod tests {
             &t,
             v6("fd00:1701:d:1::1"),
             "up",
-            "02:00:00:00:00:fe",
+            typed("02:00:00:00:00:fe"),
         )
         .unwrap();
         refused(&t, "this boundary's own underlay address", || {
@@ -370,7 +375,7 @@ mod tests {
             r,
             &t,
             "ext",
-            "02:00:00:00:00:fe",
+            typed("02:00:00:00:00:fe"),
             Some("192.0.2.1".parse().unwrap()),
         )
         .unwrap();

@@ -1,7 +1,10 @@
-//! Checks a whole [`SwitchState`] and parses it, once, into the engine's
-//! types: every error is collected (not only the first), each naming the
-//! object and the field, so that `apply` can refuse a document with all that
-//! is wrong with it, and a command with what its change broke.
+//! Checks a whole [`SwitchState`] and builds the engine's types from it
+//! (its values were parsed once, where the document or the request was read;
+//! what is checked here is what a well-formed value can still get wrong:
+//! reserved values, host bits, overlaps, links between objects): every error
+//! is collected (not only the first), each naming the object and the field,
+//! so that `apply` can refuse a document with all that is wrong with it, and
+//! a command with what its change broke.
 
 use crate::control::specs;
 use crate::control::vpc::PortDirectory;
@@ -21,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use vswitch_api::state::{SwitchState, VnicState, STATE_VERSION};
-use vswitch_api::GatewayRef;
+use vswitch_api::{GatewayRef, Prefix};
 use wire::MacAddr;
 
 /// A VNIC of the state: parsed, or, when its document is the one the
@@ -166,44 +169,6 @@ pub(crate) fn port_of_role(
     }
 }
 
-/// Parses a range of addresses: `A-B`, a single address `A`, or a CIDR
-/// `A/N` (host bits zero); IPv4 or IPv6.
-pub fn parse_range(s: &str) -> Result<IpRange, String> {
-    let s = s.trim();
-    let addr = |a: &str| {
-        a.trim().parse::<IpAddr>().map_err(|_| {
-            format!("range {s:?}: {a:?} is not an IP address (ranges are A-B, A or A/N)")
-        })
-    };
-    if s.contains('/') {
-        let net = specs::prefix("range", s)?;
-        if net.trunc() != net {
-            return Err(format!(
-                "range {s:?} has host bits set (did you mean {}?)",
-                net.trunc()
-            ));
-        }
-        return IpRange::new(net.network(), net.broadcast())
-            .ok_or_else(|| format!("range {s:?} is empty"));
-    }
-    match s.split_once('-') {
-        Some((a, b)) => {
-            let (a, b) = (addr(a)?, addr(b)?);
-            IpRange::new(a, b).ok_or_else(|| {
-                if a.is_ipv4() != b.is_ipv4() {
-                    format!("range {s:?} mixes IPv4 and IPv6")
-                } else {
-                    format!("range {s:?} ends before it starts")
-                }
-            })
-        }
-        None => {
-            let a = addr(s)?;
-            Ok(IpRange { first: a, last: a })
-        }
-    }
-}
-
 /// An address as a number in its family's space (for walking ranges).
 fn ordinal(ip: IpAddr) -> u128 {
     match ip {
@@ -265,15 +230,14 @@ fn gateway_ref(ip: IpAddr, g: &GatewayRef) -> Result<IgwTag, String> {
 }
 
 /// A V2B prefix: host bits zero.
-pub(crate) fn v2b_prefix(s: &str) -> Result<ipnet::IpNet, String> {
-    let p = specs::prefix("prefix", s)?;
-    if p.trunc() != p {
+pub(crate) fn v2b_prefix(p: Prefix) -> Result<ipnet::IpNet, String> {
+    if p.has_host_bits() {
         return Err(format!(
             "prefix {p} has host bits set (did you mean {}?)",
-            p.trunc()
+            p.network()
         ));
     }
-    Ok(p)
+    Ok(specs::prefix(p))
 }
 
 /// Checks `state` whole for the switch with ports `dir` whose snapshot in
@@ -365,7 +329,6 @@ fn check_underlay(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> O
             format!("addr: {} cannot be a sled's underlay address", u.addr),
         );
     }
-    let nexthop_mac = e.ok(obj, specs::mac("nexthop_mac", &u.nexthop_mac));
     let idx = idx?;
     Some(Underlay {
         addr: u.addr,
@@ -375,7 +338,7 @@ fn check_underlay(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> O
             .get(idx as usize)
             .copied()
             .unwrap_or(MacAddr([0; 6])),
-        nexthop_mac: nexthop_mac?,
+        nexthop_mac: specs::mac(u.nexthop_mac),
         mtu: dir.mtu(idx),
     })
 }
@@ -396,9 +359,7 @@ fn check_igws(state: &SwitchState, e: &mut Errors) -> IgwTable {
         }
         let mut ranges: Vec<IpRange> = Vec::new();
         for r in &p.ranges {
-            let Some(a) = e.ok(&obj, parse_range(r).map_err(|m| format!("ranges: {m}"))) else {
-                continue;
-            };
+            let a = specs::range(*r);
             if let Some(b) = ranges.iter().find(|b| b.overlaps(&a)) {
                 e.add(
                     &obj,
@@ -437,14 +398,9 @@ fn check_igws(state: &SwitchState, e: &mut Errors) -> IgwTable {
         let given = g
             .pools
             .iter()
-            .map(|p| Ok(IgwSource::Pool(p.clone())))
-            .chain(g.ranges.iter().map(|r| {
-                parse_range(r)
-                    .map(IgwSource::Range)
-                    .map_err(|m| format!("ranges: {m}"))
-            }));
+            .map(|p| IgwSource::Pool(p.clone()))
+            .chain(g.ranges.iter().map(|r| IgwSource::Range(specs::range(*r))));
         for src in given {
-            let Some(src) = e.ok(&obj, src) else { continue };
             match &src {
                 IgwSource::Pool(p) if !t.pools.contains_key(p) => {
                     e.add(&obj, format!("pools: unknown pool {p:?}"));
@@ -494,7 +450,7 @@ fn check_v2b(state: &SwitchState, e: &mut Errors) -> V2bTable {
     let mut seen = BTreeSet::new();
     for v in &state.v2b {
         let obj = format!("v2b {}", v.prefix);
-        let Some(p) = e.ok(&obj, v2b_prefix(&v.prefix)) else {
+        let Some(p) = e.ok(&obj, v2b_prefix(v.prefix)) else {
             continue;
         };
         if !seen.insert(p) {
@@ -534,13 +490,7 @@ fn check_v2p(
             continue;
         }
         let mut built = HashMap::with_capacity(map.len());
-        if vni > 0x00ff_ffff {
-            e.add(
-                &format!("v2p {vni}"),
-                format!("vni {vni} does not fit in 24 bits"),
-            );
-        }
-        if vni == BOUNDARY_VNI {
+        if vni.get() == BOUNDARY_VNI {
             e.add(
                 &format!("v2p {vni}"),
                 format!("vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"),
@@ -548,16 +498,12 @@ fn check_v2p(
         }
         for (ip, t) in map.iter() {
             let obj = format!("v2p {vni}/{ip}");
-            let mac = match specs::mac("mac", &t.mac) {
-                Ok(m) if m.is_unicast() && m.0 != BOUNDARY_MAC => Some(m),
-                Ok(m) => {
-                    e.add(&obj, format!("mac: {m} is not a guest's unicast address"));
-                    None
-                }
-                Err(m) => {
-                    e.add(&obj, m);
-                    None
-                }
+            let mac = specs::mac(t.mac);
+            let mac = if mac.is_unicast() && mac.0 != BOUNDARY_MAC {
+                Some(mac)
+            } else {
+                e.add(&obj, format!("mac: {mac} is not a guest's unicast address"));
+                None
             };
             if !unicast_v6(t.underlay) {
                 e.add(
@@ -575,7 +521,7 @@ fn check_v2p(
                 );
             }
         }
-        out.push((vni, Arc::new(built)));
+        out.push((vni.get(), Arc::new(built)));
     }
     out
 }
@@ -765,24 +711,20 @@ fn check_vnic(
     if let Some(p) = port {
         check_unpatched(dir, patch, p, obj, e);
     }
-    if n.vni > 0x00ff_ffff {
-        e.add(obj, format!("vni: vni {} does not fit in 24 bits", n.vni));
-    }
-    if n.vni == BOUNDARY_VNI {
+    if n.vni.get() == BOUNDARY_VNI {
         e.add(
             obj,
             format!("vni: vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"),
         );
     }
-    let mac = e.ok(obj, specs::mac("mac", &n.mac));
-    let gateway_mac = e.ok(obj, specs::mac("gateway_mac", &n.gateway_mac));
+    let (mac, gateway_mac) = (specs::mac(n.mac), specs::mac(n.gateway_mac));
     for (field, m) in [("mac", mac), ("gateway_mac", gateway_mac)] {
         match m {
-            Some(m) if !m.is_unicast() => e.add(
+            m if !m.is_unicast() => e.add(
                 obj,
                 format!("{field}: mac and gateway_mac must be unicast addresses ({m} is not)"),
             ),
-            Some(m) if m.0 == BOUNDARY_MAC => e.add(
+            m if m.0 == BOUNDARY_MAC => e.add(
                 obj,
                 format!(
                     "{field}: MAC {} is reserved (the inner destination of boundary traffic)",
@@ -808,15 +750,10 @@ fn check_vnic(
     let mut router = RouterTable::new();
     let mut gateways = BTreeSet::new();
     for (i, r) in v.routes.iter().enumerate() {
-        let parsed = (|| {
-            Ok::<_, String>(RouteEntry {
-                dest: specs::prefix("dest", &r.dest)?,
-                target: specs::route_target(&r.target)?,
-                class: specs::route_class(r.class.as_deref())?,
-            })
-        })();
-        let Some(entry) = e.ok(obj, parsed.map_err(|m| format!("routes[{i}]: {m}"))) else {
-            continue;
+        let entry = RouteEntry {
+            dest: specs::prefix(r.dest),
+            target: specs::route_target(r.target),
+            class: specs::route_class(r.class),
         };
         if let RouterTarget::InternetGateway(tag) = entry.target {
             if let Some(id) = tag {
@@ -833,17 +770,7 @@ fn check_vnic(
             e.add(obj, format!("routes[{i}]: {err}"));
         }
     }
-    let rules = v
-        .firewall
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            e.ok(
-                obj,
-                specs::fw_rule(i, r).map_err(|m| format!("firewall: {m}")),
-            )
-        })
-        .collect::<Vec<_>>();
+    let rules = v.firewall.iter().map(specs::fw_rule).collect::<Vec<_>>();
     let firewall = e.ok(
         obj,
         FirewallRules::new(rules).map_err(|m| format!("firewall: {m}")),
@@ -856,11 +783,11 @@ fn check_vnic(
         port: port?,
         spec: VnicSpec {
             id: n.id,
-            vni: n.vni,
-            mac: mac?,
+            vni: n.vni.get(),
+            mac,
             ipv4: n.ipv4,
             ipv6: n.ipv6,
-            gateway_mac: gateway_mac?,
+            gateway_mac,
             gateway_ipv4: n.gateway_ipv4,
             gateway_ipv6: n.gateway_ipv6,
             dhcp: DhcpOptions {
@@ -1081,11 +1008,11 @@ fn check_boundary(
             obj,
             port_of_role(dir, &x.port, PortRole::External).map_err(|m| format!("port: {m}")),
         );
-        let nexthop = e.ok(obj, specs::mac("nexthop_mac", &x.nexthop_mac));
-        if let Some(m) = nexthop.filter(|m| !m.is_unicast()) {
+        let nexthop = specs::mac(x.nexthop_mac);
+        if !nexthop.is_unicast() {
             e.add(
                 obj,
-                format!("nexthop_mac: nexthop_mac {m} must be a unicast address"),
+                format!("nexthop_mac: nexthop_mac {nexthop} must be a unicast address"),
             );
         }
         if let Some(a) = x.addr.filter(|a| !unicast_v4(*a)) {
@@ -1094,11 +1021,11 @@ fn check_boundary(
                 format!("addr: {a} cannot be the boundary's address (not a unicast address)"),
             );
         }
-        if let (Some(i), Some(n)) = (idx, nexthop) {
+        if let Some(i) = idx {
             external = dir.macs.get(i as usize).map(|mac| ExternalPort {
                 port: i,
                 mac: *mac,
-                nexthop_mac: n,
+                nexthop_mac: nexthop,
                 addr: x.addr,
             });
         }

@@ -5,7 +5,6 @@
 
 use crate::control::check::check;
 use crate::control::compile::{compile, Compiled};
-use crate::control::specs;
 use crate::control::vpc::PortDirectory;
 use crate::tables::{Snapshot, TableStore};
 use crate::PortIdx;
@@ -26,56 +25,6 @@ pub struct Change {
     pub reborn: Vec<PortIdx>,
 }
 
-/// Spells every MAC address of `state` the one way the switch writes them,
-/// so that two spellings of one address are not a change.
-fn canonical_macs(prev: &SwitchState, state: &mut SwitchState) {
-    let canon = |s: &mut String| {
-        if let Ok(m) = specs::mac("", s) {
-            let c = m.to_string();
-            if *s != c {
-                *s = c;
-            }
-        }
-    };
-    let kept: std::collections::HashSet<*const vswitch_api::state::VnicState> =
-        prev.vnics.iter().map(Arc::as_ptr).collect();
-    for v in &mut state.vnics {
-        if kept.contains(&Arc::as_ptr(v)) {
-            continue;
-        }
-        let needs = |s: &str| specs::mac("", s).is_ok_and(|m| m.to_string() != s);
-        if needs(&v.nic.mac) || needs(&v.nic.gateway_mac) {
-            let v = Arc::make_mut(v);
-            canon(&mut v.nic.mac);
-            canon(&mut v.nic.gateway_mac);
-        }
-    }
-    if let Some(u) = &mut state.underlay {
-        canon(&mut u.nexthop_mac);
-    }
-    if let Some(x) = &mut state.external_port {
-        canon(&mut x.nexthop_mac);
-    }
-    let fix: Vec<_> = state
-        .v2p
-        .vnis()
-        .filter(|(vni, m)| !prev.v2p.vni(*vni).is_some_and(|p| Arc::ptr_eq(p, m)))
-        .flat_map(|(vni, m)| {
-            m.iter()
-                .filter_map(|(ip, t)| {
-                    let c = specs::mac("", &t.mac).ok()?.to_string();
-                    (c != t.mac).then_some((vni, *ip, c, t.underlay))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    for (vni, ip, mac, underlay) in fix {
-        state
-            .v2p
-            .set(vni, ip, vswitch_api::state::V2pTarget { mac, underlay });
-    }
-}
-
 /// Checks and compiles `state` against the snapshot in force, publishing
 /// nothing. `Ok(None)`: it is the state in force.
 fn prepare(
@@ -84,7 +33,6 @@ fn prepare(
     mut state: SwitchState,
 ) -> Result<Option<Compiled>, Vec<String>> {
     state.generation = cur.state.generation;
-    canonical_macs(&cur.state, &mut state);
     if state == *cur.state {
         return Ok(None);
     }
@@ -185,7 +133,6 @@ pub fn load(
     let generation = state.generation.unwrap_or(first.generation);
     let mut state = state;
     state.generation = first.state.generation;
-    canonical_macs(&first.state, &mut state);
     let checked = check(dir, first, &state)?;
     state.generation = Some(generation);
     let mut c = compile(dir, first, Arc::new(state), checked);

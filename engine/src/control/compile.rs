@@ -59,7 +59,9 @@ pub(crate) fn compile(
     // V2P: the maps of the VNIs the document still shares are the very ones
     // compiled before.
     let mut v2p = prev.vpc.v2p.clone();
-    v2p.retain_vnis(|vni| state.v2p.vni(vni).is_some());
+    v2p.retain_vnis(|vni| {
+        vswitch_api::Vni::try_from(vni).is_ok_and(|v| state.v2p.vni(v).is_some())
+    });
     let mut v2p_moved: BTreeSet<u32> = BTreeSet::new();
     for (vni, map) in c.v2p {
         v2p.put_vni(vni, map);
@@ -67,7 +69,7 @@ pub(crate) fn compile(
     }
     for (vni, _) in old_state.v2p.vnis() {
         if state.v2p.vni(vni).is_none() {
-            v2p_moved.insert(vni);
+            v2p_moved.insert(vni.get());
         }
     }
     vpc.v2p = v2p;

@@ -16,9 +16,9 @@
 //! - setting a VNIC's external IPs updates that VNIC only;
 //! - a V2B change updates the VNICs that have a route to any gateway.
 
-pub use crate::control::check::parse_range;
 use crate::control::check::{covered_by, source_text, v2b_prefix};
 use crate::control::commit::{self, Change};
+use crate::control::specs;
 use crate::control::vpc::PortDirectory;
 use crate::nat::igw::{IgwSource, IgwTag};
 use crate::router::RouterTarget;
@@ -26,7 +26,9 @@ use crate::tables::{Snapshot, TableStore};
 use crate::PortIdx;
 use crate::PortRole;
 use vswitch_api::state::{ExternalState, IgwState, PoolState};
-use vswitch_api::{ExternalIpsSpec, GatewayRef, IgwInfo, PoolInfo, Reply, SnatRange, V2bEntry};
+use vswitch_api::{
+    AddrRange, ExternalIpsSpec, GatewayRef, IgwInfo, PoolInfo, Prefix, Reply, SnatRange, V2bEntry,
+};
 
 fn port_name(dir: &PortDirectory, port: PortIdx) -> String {
     dir.names.get(port as usize).cloned().unwrap_or_default()
@@ -91,7 +93,7 @@ pub fn pool_create(
     dir: &PortDirectory,
     tables: &TableStore,
     name: &str,
-    ranges: &[String],
+    ranges: &[AddrRange],
 ) -> Result<Reply, String> {
     publish(dir, tables, "pool-create", |s| {
         if s.pools.iter().any(|p| p.name == name) {
@@ -238,12 +240,14 @@ pub fn igw_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<R
 }
 
 /// The source `igw-assign` / `igw-unassign` name: exactly one of a pool and a range.
-fn source_arg(cmd: &str, pool: Option<&str>, range: Option<&str>) -> Result<IgwSource, String> {
+fn source_arg(
+    cmd: &str,
+    pool: Option<&str>,
+    range: Option<AddrRange>,
+) -> Result<IgwSource, String> {
     match (pool, range) {
         (Some(p), None) => Ok(IgwSource::Pool(p.to_string())),
-        (None, Some(r)) => parse_range(r)
-            .map(IgwSource::Range)
-            .map_err(|e| format!("{cmd}: {e}")),
+        (None, Some(r)) => Ok(IgwSource::Range(specs::range(r))),
         _ => Err(format!("{cmd}: give exactly one of pool, range")),
     }
 }
@@ -262,7 +266,7 @@ pub fn igw_assign(
     tables: &TableStore,
     id: u32,
     pool: Option<&str>,
-    range: Option<&str>,
+    range: Option<AddrRange>,
 ) -> Result<Reply, String> {
     let cmd = "igw-assign";
     let src = source_arg(cmd, pool, range)?;
@@ -289,7 +293,8 @@ pub fn igw_assign(
         let g = igw_mut(s, id)?;
         match src {
             IgwSource::Pool(p) => g.pools.push(p),
-            IgwSource::Range(r) => g.ranges.push(r.to_string()),
+            // The range as given (the source was made from it).
+            IgwSource::Range(_) => g.ranges.extend(range),
         }
         Ok(())
     })
@@ -301,7 +306,7 @@ pub fn igw_unassign(
     tables: &TableStore,
     id: u32,
     pool: Option<&str>,
-    range: Option<&str>,
+    range: Option<AddrRange>,
 ) -> Result<Reply, String> {
     let cmd = "igw-unassign";
     let src = source_arg(cmd, pool, range)?;
@@ -314,7 +319,7 @@ pub fn igw_unassign(
             IgwSource::Range(r) => g
                 .ranges
                 .iter()
-                .position(|x| parse_range(x).is_ok_and(|x| x == *r))
+                .position(|x| specs::range(*x) == *r)
                 .map(|i| {
                     g.ranges.remove(i);
                 }),
@@ -324,11 +329,11 @@ pub fn igw_unassign(
                 .pools
                 .iter()
                 .map(|p| format!("pool:{p}"))
-                .chain(g.ranges.iter().filter_map(|r| {
-                    parse_range(r)
-                        .ok()
-                        .map(|r| source_text(&IgwSource::Range(r)))
-                }))
+                .chain(
+                    g.ranges
+                        .iter()
+                        .map(|r| source_text(&IgwSource::Range(specs::range(*r)))),
+                )
                 .collect();
             return Err(format!(
                 "{} is not assigned to igw:{id} (assigned: {})",
@@ -439,21 +444,17 @@ pub fn external_list(dir: &PortDirectory, snap: &Snapshot) -> Vec<ExternalIpsSpe
 pub fn v2b_set(
     dir: &PortDirectory,
     tables: &TableStore,
-    prefix: &str,
+    prefix: Prefix,
     endpoints: &[std::net::Ipv6Addr],
 ) -> Result<Reply, String> {
     let cmd = "v2b-set";
-    let p = v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
+    v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
     publish(dir, tables, cmd, |s| {
         let entry = V2bEntry {
-            prefix: p.to_string(),
+            prefix,
             endpoints: endpoints.to_vec(),
         };
-        match s
-            .v2b
-            .iter_mut()
-            .find(|e| v2b_prefix(&e.prefix).is_ok_and(|x| x == p))
-        {
+        match s.v2b.iter_mut().find(|e| e.prefix == prefix) {
             Some(e) => *e = entry,
             None => s.v2b.push(entry),
         }
@@ -462,30 +463,29 @@ pub fn v2b_set(
 }
 
 /// `v2b-clear`: updates the VNICs that have a route to an internet gateway.
-pub fn v2b_clear(dir: &PortDirectory, tables: &TableStore, prefix: &str) -> Result<Reply, String> {
+pub fn v2b_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    prefix: Prefix,
+) -> Result<Reply, String> {
     let cmd = "v2b-clear";
-    let p = v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
+    v2b_prefix(prefix).map_err(|e| format!("{cmd}: {e}"))?;
     publish(dir, tables, cmd, |s| {
         let before = s.v2b.len();
-        s.v2b
-            .retain(|e| !v2b_prefix(&e.prefix).is_ok_and(|x| x == p));
+        s.v2b.retain(|e| e.prefix != prefix);
         if s.v2b.len() == before {
-            return Err(format!("no V2B entry for {p}"));
+            return Err(format!("no V2B entry for {prefix}"));
         }
         Ok(())
     })
 }
 
-/// `v2b-list`.
+/// `v2b-list`: the entries in force (those of the document the snapshot
+/// was compiled from), by prefix.
 pub fn v2b_list(snap: &Snapshot) -> Vec<V2bEntry> {
-    snap.vpc
-        .v2b
-        .entries()
-        .map(|(p, eps)| V2bEntry {
-            prefix: p.to_string(),
-            endpoints: eps.clone(),
-        })
-        .collect()
+    let mut v = snap.state.v2b.clone();
+    v.sort_by_key(|e| e.prefix);
+    v
 }
 
 #[cfg(test)]
@@ -493,7 +493,7 @@ mod tests {
     use super::*;
     use crate::control::vpc::{route_add, route_del, vnic_create};
     use crate::nat::igw::{select_source, NatSource};
-    use crate::testing::{port, Switch};
+    use crate::testing::{port, typed, typed_all, vni, Switch};
     use crate::SwitchRole;
     use std::collections::BTreeMap;
     use std::net::IpAddr;
@@ -521,11 +521,11 @@ mod tests {
                 &VnicCreate {
                     port: format!("g{i}"),
                     id: i as u32,
-                    vni: 100,
-                    mac: format!("a8:40:25:00:00:0{}", i + 5),
+                    vni: vni(100),
+                    mac: typed(&format!("a8:40:25:00:00:0{}", i + 5)),
                     ipv4: Some(format!("172.30.0.{}", i + 5).parse().unwrap()),
                     ipv6: None,
-                    gateway_mac: "a8:40:25:00:00:01".into(),
+                    gateway_mac: typed("a8:40:25:00:00:01"),
                     gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
                     gateway_ipv6: None,
                     dns: vec![],
@@ -620,49 +620,27 @@ mod tests {
         })
     }
 
+    /// A range inside adjacent ranges of one pool is covered (ranges are
+    /// parsed by the API: `vswitch_api::AddrRange`'s tests).
     #[test]
-    fn ranges_parse() {
-        let r = |s: &str| parse_range(s).map(|r| (r.first, r.last));
-        assert_eq!(r("10.0.0.1-10.0.0.9"), Ok((ip("10.0.0.1"), ip("10.0.0.9"))));
-        assert_eq!(r(" 10.0.0.7 "), Ok((ip("10.0.0.7"), ip("10.0.0.7"))));
-        assert_eq!(r("10.1.0.0/16"), Ok((ip("10.1.0.0"), ip("10.1.255.255"))));
-        assert_eq!(r("fd00::/126"), Ok((ip("fd00::"), ip("fd00::3"))));
+    fn ranges_cover() {
+        let r = |s: &str| specs::range(typed(s));
         assert_eq!(
-            r("2001:db8::1-2001:db8::ff"),
-            Ok((ip("2001:db8::1"), ip("2001:db8::ff")))
+            (r("10.1.0.0/16").first, r("10.1.0.0/16").last),
+            (ip("10.1.0.0"), ip("10.1.255.255"))
         );
-        for (bad, want) in [
-            ("10.0.0.9-10.0.0.1", "ends before it starts"),
-            ("10.0.0.1-fd00::1", "mixes IPv4 and IPv6"),
-            ("10.1.0.1/16", "host bits"),
-            ("10.0.0.0/33", "is not a prefix"),
-            ("ten", "is not an IP address"),
-            ("10.0.0.1-", "is not an IP address"),
-        ] {
-            let e = parse_range(bad).unwrap_err();
-            assert!(e.contains(want), "{bad}: {e}");
-        }
-        let two = [
-            parse_range("10.0.0.0-10.0.0.9").unwrap(),
-            parse_range("10.0.0.10-10.0.0.19").unwrap(),
-        ];
-        assert!(covered_by(
-            &two,
-            &parse_range("10.0.0.5-10.0.0.15").unwrap()
-        ));
-        assert!(!covered_by(
-            &two,
-            &parse_range("10.0.0.5-10.0.0.20").unwrap()
-        ));
-        assert!(!covered_by(&two, &parse_range("::5").unwrap()));
+        let two = [r("10.0.0.0-10.0.0.9"), r("10.0.0.10-10.0.0.19")];
+        assert!(covered_by(&two, &r("10.0.0.5-10.0.0.15")));
+        assert!(!covered_by(&two, &r("10.0.0.5-10.0.0.20")));
+        assert!(!covered_by(&two, &r("::5")));
     }
 
     #[test]
     fn creating_a_gateway_or_a_pool_moves_no_epoch() {
         let (dir, t) = setup();
-        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw", None).unwrap();
+        route_add(&dir, &t, "g0", typed("0.0.0.0/0"), typed("igw"), None).unwrap();
         moves(&t, &[], || {
-            pool_create(&dir, &t, "ext", &strings(&["192.168.0.0/24"]))
+            pool_create(&dir, &t, "ext", &typed_all(&["192.168.0.0/24"]))
         });
         moves(&t, &[], || igw_create(&dir, &t, 1, Some("a")));
         moves(&t, &[], || igw_create(&dir, &t, 2, None));
@@ -679,30 +657,30 @@ mod tests {
     #[test]
     fn assigning_a_gateways_ips_updates_exactly_the_ports_routing_through_it() {
         let (dir, t) = setup();
-        pool_create(&dir, &t, "a", &strings(&["192.168.0.0/24"])).unwrap();
+        pool_create(&dir, &t, "a", &typed_all(&["192.168.0.0/24"])).unwrap();
         pool_create(
             &dir,
             &t,
             "b",
-            &strings(&["198.51.100.0/24", "2001:db8::/64"]),
+            &typed_all(&["198.51.100.0/24", "2001:db8::/64"]),
         )
         .unwrap();
         igw_create(&dir, &t, 1, None).unwrap();
         igw_create(&dir, &t, 2, None).unwrap();
         // g0 routes through igw:1, g1 through igw:2 (twice), g2 through the system gateway.
-        route_add(&dir, &t, "g0", "1.1.1.0/24", "igw:1", None).unwrap();
-        route_add(&dir, &t, "g1", "2.2.2.0/24", "igw:2", None).unwrap();
-        route_add(&dir, &t, "g1", "::/0", "igw:2", None).unwrap();
-        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        route_add(&dir, &t, "g0", typed("1.1.1.0/24"), typed("igw:1"), None).unwrap();
+        route_add(&dir, &t, "g1", typed("2.2.2.0/24"), typed("igw:2"), None).unwrap();
+        route_add(&dir, &t, "g1", typed("::/0"), typed("igw:2"), None).unwrap();
+        route_add(&dir, &t, "g2", typed("0.0.0.0/0"), typed("igw"), None).unwrap();
         moves(&t, &[0], || igw_assign(&dir, &t, 1, Some("a"), None));
         moves(&t, &[1], || {
-            igw_assign(&dir, &t, 2, None, Some("198.51.100.8-198.51.100.15"))
+            igw_assign(&dir, &t, 2, None, Some(typed("198.51.100.8-198.51.100.15")))
         });
         moves(&t, &[1], || {
-            igw_assign(&dir, &t, 2, None, Some("2001:db8::/120"))
+            igw_assign(&dir, &t, 2, None, Some(typed("2001:db8::/120")))
         });
         moves(&t, &[0], || {
-            igw_assign(&dir, &t, 1, None, Some("198.51.100.16/28"))
+            igw_assign(&dir, &t, 1, None, Some(typed("198.51.100.16/28")))
         });
         let igws = igw_list(&dir, &t.current());
         assert_eq!(
@@ -722,7 +700,7 @@ mod tests {
         );
         // Taking them back is the same update.
         moves(&t, &[1], || {
-            igw_unassign(&dir, &t, 2, None, Some("2001:db8::/120"))
+            igw_unassign(&dir, &t, 2, None, Some(typed("2001:db8::/120")))
         });
         moves(&t, &[0], || igw_unassign(&dir, &t, 1, Some("a"), None));
         let s = t.current();
@@ -739,18 +717,18 @@ mod tests {
     fn a_route_to_a_gateway_is_a_route_update() {
         let (dir, t) = setup();
         refused(&t, "unknown gateway igw:5", || {
-            route_add(&dir, &t, "g1", "0.0.0.0/0", "igw:5", None)
+            route_add(&dir, &t, "g1", typed("0.0.0.0/0"), typed("igw:5"), None)
         });
         igw_create(&dir, &t, 5, None).unwrap();
         let e = epochs(&t);
-        route_add(&dir, &t, "g1", "0.0.0.0/0", "igw:5", None).unwrap();
+        route_add(&dir, &t, "g1", typed("0.0.0.0/0"), typed("igw:5"), None).unwrap();
         let f = epochs(&t);
         assert!(
             f[0] == e[0] && f[1] > e[1] && f[2] == e[2],
             "{e:?} -> {f:?}"
         );
         // The system gateway always exists.
-        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        route_add(&dir, &t, "g2", typed("0.0.0.0/0"), typed("igw"), None).unwrap();
         let g = epochs(&t);
         assert!(
             g[0] == e[0] && g[1] == f[1] && g[2] > f[1],
@@ -758,7 +736,7 @@ mod tests {
         );
         assert_eq!(igw_list(&dir, &t.current())[0].ports, strings(&["g1"]));
         refused(&t, "has a route to igw:5", || igw_delete(&dir, &t, 5));
-        route_del(&dir, &t, "g1", "0.0.0.0/0", None).unwrap();
+        route_del(&dir, &t, "g1", typed("0.0.0.0/0"), None).unwrap();
         let h = epochs(&t);
         assert!(
             h[0] == e[0] && h[1] > g[2] && h[2] == g[2],
@@ -774,13 +752,13 @@ mod tests {
             &dir,
             &t,
             "ext",
-            &strings(&["192.168.0.0/24", "fd00:ee::/64"]),
+            &typed_all(&["192.168.0.0/24", "fd00:ee::/64"]),
         )
         .unwrap();
-        pool_create(&dir, &t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+        pool_create(&dir, &t, "snat", &typed_all(&["10.77.77.0/24"])).unwrap();
         igw_create(&dir, &t, 4, None).unwrap();
-        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw:4", None).unwrap();
-        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw:4", None).unwrap();
+        route_add(&dir, &t, "g0", typed("0.0.0.0/0"), typed("igw:4"), None).unwrap();
+        route_add(&dir, &t, "g2", typed("0.0.0.0/0"), typed("igw:4"), None).unwrap();
         let mut a = ext("g0");
         a.floating = vec![ip("192.168.0.2"), ip("fd00:ee::2")];
         a.ephemeral = Some(ip("192.168.0.1"));
@@ -841,28 +819,40 @@ mod tests {
     fn v2b_changes_update_the_ports_with_a_gateway_route() {
         let (dir, t) = setup();
         igw_create(&dir, &t, 1, None).unwrap();
-        route_add(&dir, &t, "g0", "1.1.1.0/24", "igw:1", None).unwrap();
-        route_add(&dir, &t, "g1", "10.0.0.0/8", "subnet:10.0.0.0/8", None).unwrap();
-        route_add(&dir, &t, "g2", "0.0.0.0/0", "igw", None).unwrap();
+        route_add(&dir, &t, "g0", typed("1.1.1.0/24"), typed("igw:1"), None).unwrap();
+        route_add(
+            &dir,
+            &t,
+            "g1",
+            typed("10.0.0.0/8"),
+            typed("subnet:10.0.0.0/8"),
+            None,
+        )
+        .unwrap();
+        route_add(&dir, &t, "g2", typed("0.0.0.0/0"), typed("igw"), None).unwrap();
         let b1: std::net::Ipv6Addr = "fd00:99::1".parse().unwrap();
         let b2: std::net::Ipv6Addr = "fd00:99::2".parse().unwrap();
-        moves(&t, &[0, 2], || v2b_set(&dir, &t, "0.0.0.0/0", &[b1, b2]));
-        moves(&t, &[0, 2], || v2b_set(&dir, &t, "8.8.8.0/24", &[b2]));
+        moves(&t, &[0, 2], || {
+            v2b_set(&dir, &t, typed("0.0.0.0/0"), &[b1, b2])
+        });
+        moves(&t, &[0, 2], || {
+            v2b_set(&dir, &t, typed("8.8.8.0/24"), &[b2])
+        });
         assert_eq!(
             v2b_list(&t.current()),
             vec![
                 V2bEntry {
-                    prefix: "0.0.0.0/0".into(),
+                    prefix: typed("0.0.0.0/0"),
                     endpoints: vec![b1, b2]
                 },
                 V2bEntry {
-                    prefix: "8.8.8.0/24".into(),
+                    prefix: typed("8.8.8.0/24"),
                     endpoints: vec![b2]
                 },
             ]
         );
         assert_eq!(t.current().vpc.v2b.lookup(ip("8.8.8.8"), 0), Some(b2));
-        moves(&t, &[0, 2], || v2b_clear(&dir, &t, "8.8.8.0/24"));
+        moves(&t, &[0, 2], || v2b_clear(&dir, &t, typed("8.8.8.0/24")));
         assert_eq!(v2b_list(&t.current()).len(), 1);
     }
 
@@ -873,12 +863,12 @@ mod tests {
             &dir,
             &t,
             "a",
-            &strings(&["192.168.0.0/24", "10.0.0.0-10.0.0.9"]),
+            &typed_all(&["192.168.0.0/24", "10.0.0.0-10.0.0.9"]),
         )
         .unwrap();
-        pool_create(&dir, &t, "b", &strings(&["10.0.0.10-10.0.0.19"])).unwrap();
+        pool_create(&dir, &t, "b", &typed_all(&["10.0.0.10-10.0.0.19"])).unwrap();
         refused(&t, "pool \"a\" already exists", || {
-            pool_create(&dir, &t, "a", &strings(&["172.16.0.1"]))
+            pool_create(&dir, &t, "a", &typed_all(&["172.16.0.1"]))
         });
         refused(
             &t,
@@ -888,22 +878,16 @@ mod tests {
                     &dir,
                     &t,
                     "c",
-                    &strings(&["172.16.0.1", "192.168.0.200-192.168.1.5"]),
+                    &typed_all(&["172.16.0.1", "192.168.0.200-192.168.1.5"]),
                 )
             },
         );
         refused(&t, "of the same pool", || {
-            pool_create(&dir, &t, "c", &strings(&["172.16.0.0/24", "172.16.0.9"]))
-        });
-        refused(&t, "ends before it starts", || {
-            pool_create(&dir, &t, "c", &strings(&["172.16.0.9-172.16.0.1"]))
-        });
-        refused(&t, "host bits", || {
-            pool_create(&dir, &t, "c", &strings(&["172.16.0.1/24"]))
+            pool_create(&dir, &t, "c", &typed_all(&["172.16.0.0/24", "172.16.0.9"]))
         });
         refused(&t, "at least one range", || pool_create(&dir, &t, "c", &[]));
         refused(&t, "non-empty", || {
-            pool_create(&dir, &t, "", &strings(&["172.16.0.1"]))
+            pool_create(&dir, &t, "", &typed_all(&["172.16.0.1"]))
         });
         refused(&t, "unknown pool \"z\"", || pool_delete(&dir, &t, "z"));
 
@@ -914,7 +898,7 @@ mod tests {
             igw_assign(&dir, &t, 1, None, None)
         });
         refused(&t, "exactly one of pool, range", || {
-            igw_assign(&dir, &t, 1, Some("a"), Some("10.0.0.1"))
+            igw_assign(&dir, &t, 1, Some("a"), Some(typed("10.0.0.1")))
         });
         refused(&t, "unknown gateway igw:9", || {
             igw_assign(&dir, &t, 9, Some("a"), None)
@@ -923,28 +907,36 @@ mod tests {
             igw_assign(&dir, &t, 1, Some("z"), None)
         });
         refused(&t, "not inside one pool", || {
-            igw_assign(&dir, &t, 1, None, Some("172.16.0.1"))
+            igw_assign(&dir, &t, 1, None, Some(typed("172.16.0.1")))
         });
         // 10.0.0.5-10.0.0.15 spans pools a and b.
         refused(&t, "not inside one pool", || {
-            igw_assign(&dir, &t, 1, None, Some("10.0.0.5-10.0.0.15"))
+            igw_assign(&dir, &t, 1, None, Some(typed("10.0.0.5-10.0.0.15")))
         });
-        igw_assign(&dir, &t, 1, None, Some("192.168.0.0/25")).unwrap();
+        igw_assign(&dir, &t, 1, None, Some(typed("192.168.0.0/25"))).unwrap();
         refused(
             &t,
             "overlaps range:192.168.0.0-192.168.0.127, already assigned to igw:1",
-            || igw_assign(&dir, &t, 1, None, Some("192.168.0.100-192.168.0.130")),
+            || {
+                igw_assign(
+                    &dir,
+                    &t,
+                    1,
+                    None,
+                    Some(typed("192.168.0.100-192.168.0.130")),
+                )
+            },
         );
         refused(&t, "already assigned to igw:1", || {
             igw_assign(&dir, &t, 1, Some("a"), None)
         });
         refused(&t, "already assigned to igw:1", || {
-            igw_assign(&dir, &t, 1, None, Some("192.168.0.0/25"))
+            igw_assign(&dir, &t, 1, None, Some(typed("192.168.0.0/25")))
         });
         refused(
             &t,
             "range:192.168.0.0-192.168.0.255 is not assigned to igw:1",
-            || igw_unassign(&dir, &t, 1, None, Some("192.168.0.0/24")),
+            || igw_unassign(&dir, &t, 1, None, Some(typed("192.168.0.0/24"))),
         );
         refused(&t, "unknown gateway igw:9", || {
             igw_unassign(&dir, &t, 9, Some("a"), None)
@@ -956,26 +948,57 @@ mod tests {
             pool_delete(&dir, &t, "b")
         });
         refused(&t, "host bits", || {
-            v2b_set(&dir, &t, "8.8.8.8/24", &["fd00::1".parse().unwrap()])
+            v2b_set(&dir, &t, typed("8.8.8.8/24"), &["fd00::1".parse().unwrap()])
         });
         refused(&t, "at least one boundary endpoint", || {
-            v2b_set(&dir, &t, "8.8.8.0/24", &[])
+            v2b_set(&dir, &t, typed("8.8.8.0/24"), &[])
         });
         refused(&t, "given twice", || {
             v2b_set(
                 &dir,
                 &t,
-                "8.8.8.0/24",
+                typed("8.8.8.0/24"),
                 &["fd00::1".parse().unwrap(), "fd00::1".parse().unwrap()],
             )
         });
         refused(&t, "cannot be a boundary", || {
-            v2b_set(&dir, &t, "8.8.8.0/24", &["::".parse().unwrap()])
+            v2b_set(&dir, &t, typed("8.8.8.0/24"), &["::".parse().unwrap()])
         });
-        refused(&t, "is not a prefix", || v2b_clear(&dir, &t, "8.8.8.8"));
+        refused(&t, "host bits", || v2b_clear(&dir, &t, typed("8.8.8.8/24")));
         refused(&t, "no V2B entry for 8.8.8.0/24", || {
-            v2b_clear(&dir, &t, "8.8.8.0/24")
+            v2b_clear(&dir, &t, typed("8.8.8.0/24"))
         });
+    }
+
+    /// Ranges and prefixes that do not parse are refused where the request
+    /// is read, with the type's message.
+    #[test]
+    fn bad_ranges_and_prefixes_are_refused_when_the_request_is_read() {
+        use vswitch_api::Request;
+        for (fields, want) in [
+            (
+                r#""command":"pool-create","name":"c","ranges":["172.16.0.1","172.16.0.9-172.16.0.1"]"#,
+                r#"range "172.16.0.9-172.16.0.1" ends before it starts"#,
+            ),
+            (
+                r#""command":"pool-create","name":"c","ranges":["172.16.0.1/24"]"#,
+                r#"range "172.16.0.1/24" has host bits set (did you mean 172.16.0.0/24?)"#,
+            ),
+            (
+                r#""command":"igw-assign","id":1,"range":"10.0.0.1-fd00::1""#,
+                r#"range "10.0.0.1-fd00::1" mixes IPv4 and IPv6"#,
+            ),
+            (
+                r#""command":"v2b-clear","prefix":"8.8.8.8""#,
+                r#""8.8.8.8" is not a prefix (e.g. 10.0.0.0/8, fd00::/64)"#,
+            ),
+        ] {
+            let line = format!(r#"{{"version":2,{fields}}}"#);
+            let e = serde_json::from_str::<Request>(&line)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{line}: {e}");
+        }
     }
 
     #[test]
@@ -985,11 +1008,11 @@ mod tests {
             &dir,
             &t,
             "ext",
-            &strings(&["192.168.0.0/24", "10.77.77.0/24"]),
+            &typed_all(&["192.168.0.0/24", "10.77.77.0/24"]),
         )
         .unwrap();
         igw_create(&dir, &t, 1, None).unwrap();
-        route_add(&dir, &t, "g0", "0.0.0.0/0", "igw:1", None).unwrap();
+        route_add(&dir, &t, "g0", typed("0.0.0.0/0"), typed("igw:1"), None).unwrap();
         let mut held = ext("g1");
         held.floating = vec![ip("192.168.0.2")];
         held.ephemeral = Some(ip("192.168.0.1"));
@@ -1111,7 +1134,7 @@ mod tests {
             || pool_delete(&dir, &t, "ext"),
         );
         refused(&t, "g0\" has a route to igw:1", || igw_delete(&dir, &t, 1));
-        route_del(&dir, &t, "g0", "0.0.0.0/0", None).unwrap();
+        route_del(&dir, &t, "g0", typed("0.0.0.0/0"), None).unwrap();
         refused(&t, "maps its external IP 192.168.0.2 to igw:1", || {
             igw_delete(&dir, &t, 1)
         });
@@ -1144,7 +1167,7 @@ mod tests {
             &dir,
             &t,
             "p",
-            &strings(&["192.168.0.0/24", "10.77.77.0/24"]),
+            &typed_all(&["192.168.0.0/24", "10.77.77.0/24"]),
         )
         .unwrap();
         igw_create(&dir, &t, 1, None).unwrap();
@@ -1163,14 +1186,14 @@ mod tests {
     #[test]
     fn reference_case_configured_through_the_commands() {
         let (dir, t) = setup();
-        pool_create(&dir, &t, "ext", &strings(&["192.168.0.0/24"])).unwrap();
-        pool_create(&dir, &t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+        pool_create(&dir, &t, "ext", &typed_all(&["192.168.0.0/24"])).unwrap();
+        pool_create(&dir, &t, "snat", &typed_all(&["10.77.77.0/24"])).unwrap();
         let (a, b, c, d) = (1, 2, 3, 4);
         for id in [a, b, c, d] {
             igw_create(&dir, &t, id, None).unwrap();
         }
-        igw_assign(&dir, &t, a, None, Some("192.168.0.2-192.168.0.3")).unwrap();
-        igw_assign(&dir, &t, b, None, Some("192.168.0.4")).unwrap();
+        igw_assign(&dir, &t, a, None, Some(typed("192.168.0.2-192.168.0.3"))).unwrap();
+        igw_assign(&dir, &t, b, None, Some(typed("192.168.0.4"))).unwrap();
         igw_assign(&dir, &t, d, Some("ext"), None).unwrap();
         igw_assign(&dir, &t, d, Some("snat"), None).unwrap();
         for (dest, target) in [
@@ -1180,7 +1203,7 @@ mod tests {
             ("3.3.3.0/24", "igw:3"),
             ("4.4.4.0/24", "igw:4"),
         ] {
-            route_add(&dir, &t, "g0", dest, target, None).unwrap();
+            route_add(&dir, &t, "g0", typed(dest), typed(target), None).unwrap();
         }
         let g = |v: &[GatewayRef]| v.to_vec();
         let (sys, id) = (GatewayRef::Named("system".into()), GatewayRef::Id);

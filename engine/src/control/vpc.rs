@@ -3,7 +3,7 @@
 //! (`commit.rs`: checked whole, compiled, published as one generation); a
 //! refused command publishes nothing.
 
-use crate::control::{commit, specs};
+use crate::control::commit;
 use crate::router::priority;
 use crate::tables::{Snapshot, TableStore};
 use crate::vnic::Vnic;
@@ -13,7 +13,10 @@ use crate::{Direction, PortIdx};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vswitch_api::state::{RouteState, UnderlayState, V2pTarget, VnicState};
-use vswitch_api::{FwRuleSpec, LayerInfo, LayersInfo, RuleInfo, V2pEntry, VnicCreate, VnicInfo};
+use vswitch_api::{
+    FwRuleSpec, LayerInfo, LayersInfo, Prefix, RouteClass, RouteTarget, RuleInfo, V2pEntry, Vni,
+    VnicCreate, VnicInfo,
+};
 use wire::MacAddr;
 
 /// The switch's ports as the VPC commands need them.
@@ -159,7 +162,7 @@ pub fn underlay_set(
     tables: &TableStore,
     addr: std::net::Ipv6Addr,
     uplink: &str,
-    nexthop_mac: &str,
+    nexthop_mac: vswitch_api::MacAddr,
 ) -> Result<u64, String> {
     let cmd = "underlay-set";
     dir.index(cmd, uplink)?;
@@ -167,7 +170,7 @@ pub fn underlay_set(
         s.underlay = Some(UnderlayState {
             addr,
             uplink: uplink.to_string(),
-            nexthop_mac: nexthop_mac.to_string(),
+            nexthop_mac,
         });
         Ok(())
     })
@@ -179,13 +182,12 @@ pub fn underlay_set(
 pub fn v2p_set(
     dir: &PortDirectory,
     tables: &TableStore,
-    vni: u32,
+    vni: Vni,
     ip: std::net::IpAddr,
-    mac: &str,
+    mac: vswitch_api::MacAddr,
     underlay: std::net::Ipv6Addr,
 ) -> Result<u64, String> {
     commit::change(dir, tables, "v2p-set", |s| {
-        let mac = mac.to_string();
         s.v2p.set(vni, ip, V2pTarget { mac, underlay });
         Ok(())
     })
@@ -196,7 +198,7 @@ pub fn v2p_set(
 pub fn v2p_clear(
     dir: &PortDirectory,
     tables: &TableStore,
-    vni: u32,
+    vni: Vni,
     ip: std::net::IpAddr,
 ) -> Result<u64, String> {
     commit::change(dir, tables, "v2p-clear", |s| {
@@ -208,19 +210,10 @@ pub fn v2p_clear(
     .map(|c| c.generation)
 }
 
-/// `v2p-list`.
+/// `v2p-list`: the mappings in force (those of the document the snapshot
+/// was compiled from), by VNI and IP.
 pub fn v2p_list(snap: &Snapshot) -> Vec<V2pEntry> {
-    snap.vpc
-        .v2p
-        .entries()
-        .into_iter()
-        .map(|(vni, ip, t)| V2pEntry {
-            vni,
-            ip,
-            mac: t.mac.to_string(),
-            underlay: t.underlay,
-        })
-        .collect()
+    snap.state.v2p.entries().collect()
 }
 
 /// Changes the document of the VNIC on port `name` with `f`.
@@ -246,15 +239,15 @@ pub fn route_add(
     dir: &PortDirectory,
     tables: &TableStore,
     port: &str,
-    dest: &str,
-    target: &str,
-    class: Option<&str>,
+    dest: Prefix,
+    target: RouteTarget,
+    class: Option<RouteClass>,
 ) -> Result<u64, String> {
     change_vnic(dir, tables, "route-add", port, |v| {
         v.routes.push(RouteState {
-            dest: dest.to_string(),
-            target: target.to_string(),
-            class: class.map(str::to_string),
+            dest,
+            target,
+            class,
         });
         Ok(())
     })
@@ -265,20 +258,16 @@ pub fn route_del(
     dir: &PortDirectory,
     tables: &TableStore,
     port: &str,
-    dest: &str,
-    class: Option<&str>,
+    dest: Prefix,
+    class: Option<RouteClass>,
 ) -> Result<u64, String> {
     let cmd = "route-del";
-    let dest = specs::prefix("dest", dest).map_err(|e| format!("{cmd}: {e}"))?;
-    let class = specs::route_class(class).map_err(|e| format!("{cmd}: {e}"))?;
+    let class = class.unwrap_or_default();
     change_vnic(dir, tables, cmd, port, |v| {
         let i = v
             .routes
             .iter()
-            .position(|r| {
-                specs::prefix("dest", &r.dest).is_ok_and(|d| d == dest)
-                    && specs::route_class(r.class.as_deref()).is_ok_and(|c| c == class)
-            })
+            .position(|r| r.dest == dest && r.class() == class)
             .ok_or_else(|| format!("no route {dest} ({class}) on port {port:?}"))?;
         v.routes.remove(i);
         Ok(())
@@ -403,8 +392,9 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{port, Switch};
+    use crate::testing::{port, typed, vni, Switch};
     use crate::SwitchRole;
+    use vswitch_api::{FwAction, FwDirection};
 
     fn setup() -> (PortDirectory, TableStore) {
         Switch::tables(
@@ -420,11 +410,11 @@ mod tests {
         VnicCreate {
             port: "g".into(),
             id: 1,
-            vni: 100,
-            mac: "a8:40:25:00:00:05".into(),
+            vni: vni(100),
+            mac: typed("a8:40:25:00:00:05"),
             ipv4: Some("172.30.0.5".parse().unwrap()),
             ipv6: None,
-            gateway_mac: "a8:40:25:00:00:01".into(),
+            gateway_mac: typed("a8:40:25:00:00:01"),
             gateway_ipv4: Some("172.30.0.1".parse().unwrap()),
             gateway_ipv6: None,
             dns: vec![],
@@ -457,16 +447,10 @@ mod tests {
         r.port = "nope".into();
         refused(&t, "unknown port", || vnic_create(&dir, &t, &r));
         let mut r = req();
-        r.mac = "zz:00".into();
-        refused(&t, "is not a MAC address", || vnic_create(&dir, &t, &r));
-        let mut r = req();
-        r.vni = 1 << 24;
-        refused(&t, "24 bits", || vnic_create(&dir, &t, &r));
-        let mut r = req();
         r.gateway_ipv4 = None;
         refused(&t, "gateway address", || vnic_create(&dir, &t, &r));
         let mut r = req();
-        r.mac = "01:00:5e:00:00:01".into();
+        r.mac = typed("01:00:5e:00:00:01");
         refused(&t, "unicast", || vnic_create(&dir, &t, &r));
         refused(&t, "has no VNIC", || vnic_delete(&dir, &t, "g"));
         let two = PortDirectory {
@@ -478,6 +462,48 @@ mod tests {
         assert!(t.current().vpc.vnic(0).is_none());
     }
 
+    /// What does not parse is refused where the request is read, with the
+    /// type's message, before any command runs.
+    #[test]
+    fn bad_values_are_refused_when_the_request_is_read() {
+        use vswitch_api::Request;
+        let vnic = r#""command":"vnic-create","port":"g","id":1,"ipv4":"172.30.0.5","gateway_ipv4":"172.30.0.1""#;
+        for (fields, want) in [
+            (
+                format!(r#"{vnic},"vni":100,"mac":"zz:00","gateway_mac":"a8:40:25:00:00:01""#),
+                r#""zz:00" is not a MAC address (aa:bb:cc:dd:ee:ff)"#,
+            ),
+            (
+                format!(r#"{vnic},"vni":16777216,"mac":"a8:40:25:00:00:05","gateway_mac":"a8:40:25:00:00:01""#),
+                "vni 16777216 does not fit in 24 bits",
+            ),
+            (
+                r#""command":"route-add","port":"g","dest":"10.0.0.0/8","target":"elsewhere""#.into(),
+                r#""elsewhere" is not one of drop, igw, igw:ID, ip:ADDR, subnet:PREFIX, nic:ID"#,
+            ),
+            (
+                r#""command":"route-add","port":"g","dest":"10.0.0.0/8","target":"drop","class":"vip""#.into(),
+                r#""vip" is not one of custom, system"#,
+            ),
+            (
+                r#""command":"route-del","port":"g","dest":"10.0.0.0""#.into(),
+                r#""10.0.0.0" is not a prefix (e.g. 10.0.0.0/8, fd00::/64)"#,
+            ),
+            (
+                r#""command":"firewall-set","port":"g","rules":[{"direction":"in","priority":1,"action":"allow","ports":["90-80"]}]"#.into(),
+                "port range 90-80 has first > last",
+            ),
+            (
+                r#""command":"v2p-set","vni":100,"ip":"172.30.0.6","mac":"x","underlay":"fd00::1""#.into(),
+                r#""x" is not a MAC address (aa:bb:cc:dd:ee:ff)"#,
+            ),
+        ] {
+            let line = format!(r#"{{"version":2,{fields}}}"#);
+            let e = serde_json::from_str::<Request>(&line).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{line}: {e}");
+        }
+    }
+
     /// Values the switch keeps for itself are refused: the boundary's VNI
     /// and inner MAC, underlay addresses that are not a sled's, and a port
     /// carrying both a patch and a VNIC.
@@ -485,33 +511,33 @@ mod tests {
     fn reserved_values_are_refused() {
         let (dir, t) = setup();
         let mut r = req();
-        r.vni = 99;
+        r.vni = vni(99);
         refused(&t, "vni 99 is reserved", || vnic_create(&dir, &t, &r));
         let mut r = req();
-        r.mac = "a8:40:25:77:77:77".into();
+        r.mac = typed("a8:40:25:77:77:77");
         refused(&t, "is reserved", || vnic_create(&dir, &t, &r));
         let mut r = req();
-        r.gateway_mac = "A8:40:25:77:77:77".into();
+        r.gateway_mac = typed("A8:40:25:77:77:77");
         refused(&t, "is reserved", || vnic_create(&dir, &t, &r));
         let mut r = req();
         r.flow_quota = Some(0);
         refused(&t, "flow_quota", || vnic_create(&dir, &t, &r));
-        let mac = "a8:40:25:00:00:09";
+        let mac = typed("a8:40:25:00:00:09");
         let ip: std::net::IpAddr = "172.30.0.9".parse().unwrap();
         let sled: std::net::Ipv6Addr = "fd00:1701:d:102::1".parse().unwrap();
         refused(&t, "vni 99 is reserved", || {
-            v2p_set(&dir, &t, 99, ip, mac, sled)
+            v2p_set(&dir, &t, vni(99), ip, mac, sled)
         });
         refused(&t, "not a guest's unicast", || {
-            v2p_set(&dir, &t, 100, ip, "a8:40:25:77:77:77", sled)
+            v2p_set(&dir, &t, vni(100), ip, typed("a8:40:25:77:77:77"), sled)
         });
         refused(&t, "not a guest's unicast", || {
-            v2p_set(&dir, &t, 100, ip, "ff:ff:ff:ff:ff:ff", sled)
+            v2p_set(&dir, &t, vni(100), ip, typed("ff:ff:ff:ff:ff:ff"), sled)
         });
         for bad in ["::", "ff02::1", "::1"] {
             let u: std::net::Ipv6Addr = bad.parse().unwrap();
             refused(&t, "not a sled's unicast", || {
-                v2p_set(&dir, &t, 100, ip, mac, u)
+                v2p_set(&dir, &t, vni(100), ip, mac, u)
             });
         }
         // A patched port takes no VNIC.
@@ -533,47 +559,33 @@ mod tests {
     fn bad_route_firewall_and_v2p_requests_are_refused_whole() {
         let (dir, t) = setup();
         refused(&t, "has no VNIC", || {
-            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None)
+            route_add(&dir, &t, "g", typed("10.0.0.0/8"), typed("drop"), None)
         });
         vnic_create(&dir, &t, &req()).unwrap();
         let epoch = t.current().vpc.vnic(0).map(|v| v.epoch);
         refused(&t, "host bits", || {
-            route_add(&dir, &t, "g", "10.0.0.1/8", "drop", None)
+            route_add(&dir, &t, "g", typed("10.0.0.1/8"), typed("drop"), None)
         });
-        refused(&t, "target", || {
-            route_add(&dir, &t, "g", "10.0.0.0/8", "elsewhere", None)
-        });
-        refused(&t, "class", || {
-            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", Some("vip"))
-        });
-        route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None).unwrap();
+        route_add(&dir, &t, "g", typed("10.0.0.0/8"), typed("drop"), None).unwrap();
         refused(&t, "already exists", || {
-            route_add(&dir, &t, "g", "10.0.0.0/8", "drop", None)
+            route_add(&dir, &t, "g", typed("10.0.0.0/8"), typed("drop"), None)
         });
         refused(&t, "10.9.0.0/16", || {
-            route_del(&dir, &t, "g", "10.9.0.0/16", None)
+            route_del(&dir, &t, "g", typed("10.9.0.0/16"), None)
         });
         let bad = FwRuleSpec {
-            direction: "in".into(),
+            direction: FwDirection::In,
             priority: 1,
-            action: "allow".into(),
-            hosts: vec![],
-            protocols: vec!["tcp".into()],
-            ports: vec!["90-80".into()],
+            action: FwAction::Allow,
+            hosts: vec![typed("subnet:10.0.0.1/8")],
+            protocols: vec![typed("tcp")],
+            ports: vec![typed("80-90")],
         };
-        refused(&t, "rule 0", || firewall_set(&dir, &t, "g", &[bad]));
-        refused(&t, "is not a MAC", || {
-            v2p_set(
-                &dir,
-                &t,
-                100,
-                "172.30.0.6".parse().unwrap(),
-                "x",
-                "fd00::1".parse().unwrap(),
-            )
+        refused(&t, "rule 0: subnet 10.0.0.1/8 has host bits set", || {
+            firewall_set(&dir, &t, "g", &[bad])
         });
         refused(&t, "no mapping", || {
-            v2p_clear(&dir, &t, 100, "172.30.0.6".parse().unwrap())
+            v2p_clear(&dir, &t, vni(100), "172.30.0.6".parse().unwrap())
         });
         refused(&t, "not an uplink", || {
             underlay_set(
@@ -581,11 +593,17 @@ mod tests {
                 &t,
                 "fd00::1".parse().unwrap(),
                 "g",
-                "02:00:00:00:00:01",
+                typed("02:00:00:00:00:01"),
             )
         });
         refused(&t, "cannot be a sled", || {
-            underlay_set(&dir, &t, "::".parse().unwrap(), "up", "02:00:00:00:00:01")
+            underlay_set(
+                &dir,
+                &t,
+                "::".parse().unwrap(),
+                "up",
+                typed("02:00:00:00:00:01"),
+            )
         });
         // Only the one successful route-add moved the epoch.
         assert_eq!(
@@ -602,9 +620,9 @@ mod tests {
         v2p_set(
             &dir,
             &t,
-            200,
+            vni(200),
             "10.0.0.1".parse().unwrap(),
-            "a8:40:25:00:00:09",
+            typed("a8:40:25:00:00:09"),
             "fd00::2".parse().unwrap(),
         )
         .unwrap();
@@ -616,9 +634,9 @@ mod tests {
         v2p_set(
             &dir,
             &t,
-            100,
+            vni(100),
             "172.30.0.9".parse().unwrap(),
-            "a8:40:25:00:00:09",
+            typed("a8:40:25:00:00:09"),
             "fd00::2".parse().unwrap(),
         )
         .unwrap();

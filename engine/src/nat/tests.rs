@@ -14,7 +14,7 @@ use crate::{DropReason, PortIdx};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
-use vswitch_api::{ExternalIpsSpec, GatewayRef, SnatRange};
+use vswitch_api::{AddrRange, ExternalIpsSpec, GatewayRef, SnatRange};
 
 const IGW_A: u32 = 1;
 const IGW_B: u32 = 2;
@@ -40,22 +40,25 @@ pub(crate) fn igw_world() -> World {
     igw_world_on(World::new())
 }
 
+/// The range of the one address `a`.
+fn one(a: IpAddr) -> AddrRange {
+    AddrRange::new(a, a).unwrap()
+}
+
 /// [`igw_world`] built on `w`, through the control commands.
 pub(crate) fn igw_world_on(w: World) -> World {
-    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let (d, t) = (&w.dir, &w.tables);
-    igw_admin::pool_create(d, t, "public", &strings(&["192.168.0.0/24"])).unwrap();
-    igw_admin::pool_create(d, t, "snat", &strings(&["10.77.77.0/24"])).unwrap();
+    igw_admin::pool_create(d, t, "public", &typed_all(&["192.168.0.0/24"])).unwrap();
+    igw_admin::pool_create(d, t, "snat", &typed_all(&["10.77.77.0/24"])).unwrap();
     for id in [IGW_A, IGW_B, IGW_C, IGW_D] {
         igw_admin::igw_create(d, t, id, None).unwrap();
     }
-    let text = |a: [u8; 4]| ip(a).to_string();
-    let fips = format!("{}-{}", text(FIP2), text(FIP3));
-    igw_admin::igw_assign(d, t, IGW_A, None, Some(&fips)).unwrap();
-    igw_admin::igw_assign(d, t, IGW_B, None, Some(&text(FIP4))).unwrap();
+    let fips = AddrRange::new(ip(FIP2), ip(FIP3)).unwrap();
+    igw_admin::igw_assign(d, t, IGW_A, None, Some(fips)).unwrap();
+    igw_admin::igw_assign(d, t, IGW_B, None, Some(one(ip(FIP4)))).unwrap();
     igw_admin::igw_assign(d, t, IGW_D, Some("public"), None).unwrap();
     igw_admin::igw_assign(d, t, IGW_D, Some("snat"), None).unwrap();
-    igw_admin::v2b_set(d, t, "0.0.0.0/0", &[boundary()]).unwrap();
+    igw_admin::v2b_set(d, t, typed("0.0.0.0/0"), &[boundary()]).unwrap();
     for (dest, target) in [
         ("0.0.0.0/0", "igw"),
         ("1.1.1.0/24", "igw:1"),
@@ -63,7 +66,7 @@ pub(crate) fn igw_world_on(w: World) -> World {
         ("3.3.3.0/24", "igw:3"),
         ("4.4.4.0/24", "igw:4"),
     ] {
-        admin::route_add(d, t, "a", dest, target, None).unwrap();
+        admin::route_add(d, t, "a", typed(dest), typed(target), None).unwrap();
     }
     w
 }
@@ -77,7 +80,7 @@ pub(crate) fn set_external(w: &World, port: PortIdx, ext: ExternalIps) {
     ips.sort();
     ips.dedup();
     for ip in ips {
-        igw_admin::pool_create(&w.dir, &w.tables, &format!("p-{ip}"), &[ip.to_string()]).unwrap();
+        igw_admin::pool_create(&w.dir, &w.tables, &format!("p-{ip}"), &[one(ip)]).unwrap();
     }
     let gw = |t: &Option<u32>| match t {
         None => GatewayRef::Named("system".into()),
@@ -443,8 +446,7 @@ fn changing_one_external_ip_keeps_the_other_flows() {
         },
     );
     // And a gateway of a's routes gets .4 too (a's epoch moves again).
-    let fip4 = ip(FIP4).to_string();
-    igw_admin::igw_assign(&w.dir, &w.tables, IGW_C, None, Some(&fip4)).unwrap();
+    igw_admin::igw_assign(&w.dir, &w.tables, IGW_C, None, Some(one(ip(FIP4)))).unwrap();
     for (sport, before) in on {
         let (_, out) = w.run(GUEST_A, &tcp_from_a([77, 77, 77, 77], 20000 + sport, 80), S);
         let now = source_of(&check_to_boundary(&out)).0;
@@ -510,9 +512,9 @@ fn ipv6_external_addresses_translate_both_ways() {
         Ok(())
     })
     .unwrap();
-    igw_admin::pool_create(&w.dir, &w.tables, "public6", &[fip6.to_string()]).unwrap();
-    igw_admin::v2b_set(&w.dir, &w.tables, "::/0", &[boundary()]).unwrap();
-    admin::route_add(&w.dir, &w.tables, "a", "::/0", "igw", None).unwrap();
+    igw_admin::pool_create(&w.dir, &w.tables, "public6", &[one(fip6.into())]).unwrap();
+    igw_admin::v2b_set(&w.dir, &w.tables, typed("::/0"), &[boundary()]).unwrap();
+    admin::route_add(&w.dir, &w.tables, "a", typed("::/0"), typed("igw"), None).unwrap();
     set_external(
         &w,
         GUEST_A,

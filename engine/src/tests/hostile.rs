@@ -106,9 +106,9 @@ fn a_port_reused_for_another_tenant_inherits_nothing() {
     admin::v2p_set(
         &w.dir,
         &w.tables,
-        other,
+        vni(other),
         IP_REMOTE.into(),
-        &mac_s(MAC_REMOTE),
+        mac_s(MAC_REMOTE),
         sled(3),
     )
     .unwrap();
@@ -116,9 +116,9 @@ fn a_port_reused_for_another_tenant_inherits_nothing() {
         &w.dir,
         &w.tables,
         "a",
-        "172.30.0.0/22",
-        "subnet:172.30.0.0/22",
-        Some("system"),
+        typed("172.30.0.0/22"),
+        typed("subnet:172.30.0.0/22"),
+        Some(typed("system")),
     )
     .unwrap();
     let v = w.tables.current().vpc.vnic(GUEST_A).cloned().unwrap();
@@ -306,7 +306,7 @@ fn guest_icmp_errors_obey_the_router_and_the_firewall() {
     assert_eq!(dropped(o), DropReason::FirewallDeny);
     // Once the router no longer sends the source to a gateway, the error is
     // VPC traffic of its own, and there is no route for it.
-    admin::route_del(&w.dir, &w.tables, "a", "0.0.0.0/0", None).unwrap();
+    admin::route_del(&w.dir, &w.tables, "a", typed("0.0.0.0/0"), None).unwrap();
     let (o, _) = w.run(GUEST_A, &icmp_error_from_a([203, 0, 113, 7], &quote), 3 * S);
     assert_eq!(dropped(o), DropReason::NoRoute);
 }

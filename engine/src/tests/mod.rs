@@ -8,6 +8,7 @@ use crate::pktbuf::{PacketBuf, VecPacket};
 use crate::sequencer::Engine;
 pub(crate) use crate::testing::{dropped, forwarded, mac_s, sled};
 use crate::testing::{port, Switch};
+pub(crate) use crate::testing::{typed, typed_all, vni};
 use crate::{DropReason, PortIdx};
 use crate::{Outcome, Path};
 use crate::{PortRole, SwitchRole};
@@ -88,22 +89,22 @@ impl World {
         let w = Self::bare_with_uplink_mtu(mtu);
         w.vnic("a", MAC_A, IP_A);
         w.vnic("b", MAC_B, IP_B);
-        admin::underlay_set(&w.dir, &w.tables, sled(1), "up", &mac_s(NEXTHOP_MAC)).unwrap();
+        admin::underlay_set(&w.dir, &w.tables, sled(1), "up", mac_s(NEXTHOP_MAC)).unwrap();
         for (ip, mac, s) in [
             (IP_A, MAC_A, 1),
             (IP_B, MAC_B, 1),
             (IP_REMOTE, MAC_REMOTE, 2),
         ] {
-            admin::v2p_set(&w.dir, &w.tables, VNI, ip.into(), &mac_s(mac), sled(s)).unwrap();
+            admin::v2p_set(&w.dir, &w.tables, vni(VNI), ip.into(), mac_s(mac), sled(s)).unwrap();
         }
         for port in ["a", "b"] {
             admin::route_add(
                 &w.dir,
                 &w.tables,
                 port,
-                "172.30.0.0/22",
-                "subnet:172.30.0.0/22",
-                Some("system"),
+                typed("172.30.0.0/22"),
+                typed("subnet:172.30.0.0/22"),
+                Some(typed("system")),
             )
             .unwrap();
         }
@@ -120,7 +121,7 @@ impl World {
         port: &str,
         mac: [u8; 6],
         ip: [u8; 4],
-        vni: u32,
+        vni_n: u32,
         mtu: Option<u16>,
     ) {
         admin::vnic_create(
@@ -129,7 +130,7 @@ impl World {
             &VnicCreate {
                 port: port.into(),
                 id: 1,
-                vni,
+                vni: vni(vni_n),
                 mac: mac_s(mac),
                 ipv4: Some(ip.into()),
                 ipv6: None,
@@ -150,12 +151,12 @@ impl World {
         let specs: Vec<FwRuleSpec> = rules
             .iter()
             .map(|(d, prio, action, hosts, protos, ports)| FwRuleSpec {
-                direction: d.to_string(),
+                direction: typed(d),
                 priority: *prio,
-                action: action.to_string(),
-                hosts: hosts.iter().map(|s| s.to_string()).collect(),
-                protocols: protos.iter().map(|s| s.to_string()).collect(),
-                ports: ports.iter().map(|s| s.to_string()).collect(),
+                action: typed(action),
+                hosts: typed_all(hosts),
+                protocols: typed_all(protos),
+                ports: typed_all(ports),
             })
             .collect();
         admin::firewall_set(&self.dir, &self.tables, port, &specs).unwrap();
@@ -360,8 +361,24 @@ fn outbound_deny_rule_drops_and_caches() {
 #[test]
 fn routes_drop_igw_and_missing() {
     let mut w = World::new();
-    admin::route_add(&w.dir, &w.tables, "a", "10.0.0.0/8", "drop", None).unwrap();
-    admin::route_add(&w.dir, &w.tables, "a", "0.0.0.0/0", "igw", Some("system")).unwrap();
+    admin::route_add(
+        &w.dir,
+        &w.tables,
+        "a",
+        typed("10.0.0.0/8"),
+        typed("drop"),
+        None,
+    )
+    .unwrap();
+    admin::route_add(
+        &w.dir,
+        &w.tables,
+        "a",
+        typed("0.0.0.0/0"),
+        typed("igw"),
+        Some(typed("system")),
+    )
+    .unwrap();
     let (o, _) = w.run(GUEST_A, &udp_from_a([10, 1, 2, 3], 1, 2), 0);
     assert_eq!(dropped(o), DropReason::RouteDrop);
     let (o, _) = w.run(GUEST_A, &udp_from_a([8, 8, 8, 8], 1, 2), 0);
@@ -370,11 +387,26 @@ fn routes_drop_igw_and_missing() {
         DropReason::NoExternalIp,
         "no NAT yet: IGW traffic never leaves without an external IP"
     );
-    admin::route_del(&w.dir, &w.tables, "a", "0.0.0.0/0", Some("system")).unwrap();
+    admin::route_del(
+        &w.dir,
+        &w.tables,
+        "a",
+        typed("0.0.0.0/0"),
+        Some(typed("system")),
+    )
+    .unwrap();
     let (o, _) = w.run(GUEST_A, &udp_from_a([8, 8, 8, 8], 1, 3), 0);
     assert_eq!(dropped(o), DropReason::NoRoute);
     // A longer custom route beats the system subnet route.
-    admin::route_add(&w.dir, &w.tables, "a", "172.30.0.9/32", "drop", None).unwrap();
+    admin::route_add(
+        &w.dir,
+        &w.tables,
+        "a",
+        typed("172.30.0.9/32"),
+        typed("drop"),
+        None,
+    )
+    .unwrap();
     let (o, _) = w.run(GUEST_A, &udp_from_a(IP_REMOTE, 1, 4), 0);
     assert_eq!(dropped(o), DropReason::RouteDrop);
 }
@@ -391,9 +423,9 @@ fn v2p_change_redirects_an_established_flow() {
     admin::v2p_set(
         &w.dir,
         &w.tables,
-        VNI,
+        vni(VNI),
         IP_REMOTE.into(),
-        &mac_s(MAC_REMOTE),
+        mac_s(MAC_REMOTE),
         sled(3),
     )
     .unwrap();

@@ -79,7 +79,7 @@ fn vnic_without_mtu(w: &World, port: &str, mac: [u8; 6], ip: [u8; 4]) {
         &VnicCreate {
             port: port.into(),
             id: 9,
-            vni: VNI,
+            vni: vni(VNI),
             mac: mac_s(mac),
             ipv4: Some(ip.into()),
             ipv6: Some("fd00::5".parse().unwrap()),
@@ -98,7 +98,15 @@ fn vnic_without_mtu(w: &World, port: &str, mac: [u8; 6], ip: [u8; 4]) {
         ("172.30.0.0/22", "subnet:172.30.0.0/22"),
         ("fd00::/64", "subnet:fd00::/64"),
     ] {
-        admin::route_add(&w.dir, &w.tables, port, dest, target, Some("system")).unwrap();
+        admin::route_add(
+            &w.dir,
+            &w.tables,
+            port,
+            typed(dest),
+            typed(target),
+            Some(typed("system")),
+        )
+        .unwrap();
     }
 }
 
@@ -169,9 +177,9 @@ fn too_big_ipv6_gets_packet_too_big() {
     admin::v2p_set(
         &w.dir,
         &w.tables,
-        VNI,
+        vni(VNI),
         remote6.into(),
-        &mac_s(MAC_REMOTE),
+        mac_s(MAC_REMOTE),
         sled(2),
     )
     .unwrap();

@@ -26,23 +26,23 @@ fn a_bad_state_is_refused_with_every_error_and_nothing_changes() {
     let w = igw_world();
     let before = w.tables.current();
     let mut s = doc(&w);
-    Arc::make_mut(&mut s.vnics[0]).nic.mac = "zz".into();
+    Arc::make_mut(&mut s.vnics[0]).nic.mac = typed("ff:ff:ff:ff:ff:ff");
     Arc::make_mut(&mut s.vnics[1]).routes.push(RouteState {
-        dest: "10.0.0.1/8".into(),
-        target: "drop".into(),
+        dest: typed("10.0.0.1/8"),
+        target: typed("drop"),
         class: None,
     });
     s.v2p.set(
-        99,
+        vni(99),
         "10.0.0.1".parse().unwrap(),
         V2pTarget {
-            mac: "a8:40:25:00:00:01".into(),
+            mac: typed("a8:40:25:00:00:01"),
             underlay: sled(2),
         },
     );
     s.pools.push(PoolState {
         name: "bad".into(),
-        ranges: vec!["10.9.0.9-10.9.0.1".into()],
+        ranges: typed_all(&["10.9.0.0/24", "10.9.0.9"]),
     });
     s.igws.push(IgwState {
         id: 42,
@@ -52,10 +52,10 @@ fn a_bad_state_is_refused_with_every_error_and_nothing_changes() {
     });
     let errors = commit(&w.dir, &w.tables, s).unwrap_err();
     for want in [
-        "vnic \"a\": mac: \"zz\" is not a MAC address",
+        "vnic \"a\": mac: mac and gateway_mac must be unicast addresses (ff:ff:ff:ff:ff:ff is not)",
         "vnic \"b\": routes[1]: route 10.0.0.1/8 has host bits set",
         "v2p 99: vni 99 is reserved",
-        "pool \"bad\": ranges: range \"10.9.0.9-10.9.0.1\" ends before it starts",
+        "pool \"bad\": range 10.9.0.9 overlaps range 10.9.0.0-10.9.0.255 of the same pool",
         "igw 42: pools: unknown pool \"nowhere\"",
     ] {
         assert!(
@@ -76,11 +76,16 @@ fn the_state_in_force_applied_again_changes_nothing() {
     let c = commit(&w.dir, &w.tables, doc(&w)).unwrap();
     assert!(!c.changed && c.moved.is_empty());
     assert_eq!((c.generation, w.tables.swaps()), (g, swaps));
-    // Nor does another spelling of the same MAC address.
-    let mut s = doc(&w);
-    let v = Arc::make_mut(&mut s.vnics[0]);
-    v.nic.mac = v.nic.mac.to_uppercase();
-    assert!(!commit(&w.dir, &w.tables, s).unwrap().changed);
+    // Nor does another spelling of the same MAC address: it reads as the
+    // same address.
+    let s = doc(&w);
+    let mac = s.vnics[0].nic.mac.to_string();
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains(&mac));
+    let upper: SwitchState =
+        serde_json::from_str(&text.replace(&mac, &mac.to_uppercase())).unwrap();
+    assert_eq!(upper, s);
+    assert!(!commit(&w.dir, &w.tables, upper).unwrap().changed);
 }
 
 #[test]
@@ -135,14 +140,14 @@ fn whole_documents_keep_the_update_rules() {
     // A gateway's new range moves exactly the VNICs routing through it (a).
     let mut s = doc(&w);
     let g = s.igws.iter_mut().find(|g| g.id == 2).unwrap();
-    g.ranges.push("192.168.0.9".into());
+    g.ranges.push(typed("192.168.0.9"));
     let c = commit(&w.dir, &w.tables, s).unwrap();
     assert_eq!(c.moved, vec![GUEST_A]);
     let e1 = epochs(&w);
     assert!(e1[0] > e0[0] && e1[1] == e0[1], "{e0:?} -> {e1:?}");
     // A V2P change moves the VNICs of its VNI, both here.
     let mut s = doc(&w);
-    s.v2p.remove(VNI, IP_REMOTE.into());
+    s.v2p.remove(vni(VNI), IP_REMOTE.into());
     let c = commit(&w.dir, &w.tables, s).unwrap();
     assert_eq!(c.moved, vec![GUEST_A, GUEST_B]);
     assert!(c.reborn.is_empty(), "the VNICs are the same");
@@ -182,7 +187,15 @@ fn a_change_the_journal_cannot_write_is_undone_and_refused() {
     let w = igw_world();
     let before = w.tables.current();
     w.tables.set_journal(Box::new(FullDisk)).unwrap();
-    let e = admin::route_add(&w.dir, &w.tables, "a", "192.0.2.0/24", "drop", None).unwrap_err();
+    let e = admin::route_add(
+        &w.dir,
+        &w.tables,
+        "a",
+        typed("192.0.2.0/24"),
+        typed("drop"),
+        None,
+    )
+    .unwrap_err();
     assert!(e.contains("No space left") && e.contains("undone"), "{e}");
     let now = w.tables.current();
     let (mut a, mut b) = (SwitchState::clone(&now.state), doc_of(&before));

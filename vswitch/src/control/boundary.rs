@@ -18,7 +18,7 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             sw.role,
             &sw.tables,
             &port,
-            &nexthop_mac,
+            nexthop_mac,
             addr,
         )),
         Command::BoundaryMapSet { ip, sled } => applied(boundary_admin::boundary_map_set(

@@ -20,20 +20,12 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             igw_admin::igw_create(&sw.directory, &sw.tables, id, name.as_deref())
         }
         Command::IgwDelete { id } => igw_admin::igw_delete(&sw.directory, &sw.tables, id),
-        Command::IgwAssign { id, pool, range } => igw_admin::igw_assign(
-            &sw.directory,
-            &sw.tables,
-            id,
-            pool.as_deref(),
-            range.as_deref(),
-        ),
-        Command::IgwUnassign { id, pool, range } => igw_admin::igw_unassign(
-            &sw.directory,
-            &sw.tables,
-            id,
-            pool.as_deref(),
-            range.as_deref(),
-        ),
+        Command::IgwAssign { id, pool, range } => {
+            igw_admin::igw_assign(&sw.directory, &sw.tables, id, pool.as_deref(), range)
+        }
+        Command::IgwUnassign { id, pool, range } => {
+            igw_admin::igw_unassign(&sw.directory, &sw.tables, id, pool.as_deref(), range)
+        }
         Command::IgwList => Ok(Reply::Igws {
             igws: igw_admin::igw_list(&sw.directory, &sw.tables.current()),
         }),
@@ -45,9 +37,9 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             externals: igw_admin::external_list(&sw.directory, &sw.tables.current()),
         }),
         Command::V2bSet { prefix, endpoints } => {
-            igw_admin::v2b_set(&sw.directory, &sw.tables, &prefix, &endpoints)
+            igw_admin::v2b_set(&sw.directory, &sw.tables, prefix, &endpoints)
         }
-        Command::V2bClear { prefix } => igw_admin::v2b_clear(&sw.directory, &sw.tables, &prefix),
+        Command::V2bClear { prefix } => igw_admin::v2b_clear(&sw.directory, &sw.tables, prefix),
         Command::V2bList => Ok(Reply::V2b {
             entries: igw_admin::v2b_list(&sw.tables.current()),
         }),
