@@ -1078,6 +1078,45 @@ mod tests {
         );
     }
 
+    /// The typed commands read and write the text they always did.
+    #[test]
+    fn typed_commands_keep_their_json_text() {
+        for line in [
+            r#"{"version":2,"command":"vnic-create","port":"g","id":1,"vni":100,"mac":"a8:40:25:00:00:05","gateway_mac":"a8:40:25:00:00:01","dns":[]}"#,
+            r#"{"version":2,"command":"underlay-set","addr":"fd00::1","uplink":"up","nexthop_mac":"02:00:00:00:00:fe"}"#,
+            r#"{"version":2,"command":"v2p-set","vni":100,"ip":"172.30.0.9","mac":"a8:40:25:00:00:09","underlay":"fd00::2"}"#,
+            r#"{"version":2,"command":"v2p-clear","vni":16777215,"ip":"172.30.0.9"}"#,
+            r#"{"version":2,"command":"route-add","port":"g","dest":"0.0.0.0/0","target":"igw:4","class":"system"}"#,
+            r#"{"version":2,"command":"route-del","port":"g","dest":"10.0.0.1/8"}"#,
+            r#"{"version":2,"command":"firewall-set","port":"g","rules":[{"direction":"out","priority":7,"action":"deny","hosts":["ip:fd00::1"],"protocols":["icmp6:128/0","proto:47"],"ports":["53","1000-2000"]}]}"#,
+            r#"{"version":2,"command":"pool-create","name":"p","ranges":["192.0.2.0-192.0.2.15","192.0.2.99"]}"#,
+            r#"{"version":2,"command":"igw-assign","id":4,"range":"192.0.2.0-192.0.2.7"}"#,
+            r#"{"version":2,"command":"igw-unassign","id":4,"pool":"p"}"#,
+            r#"{"version":2,"command":"v2b-set","prefix":"0.0.0.0/0","endpoints":["fd00::9"]}"#,
+            r#"{"version":2,"command":"v2b-clear","prefix":"::/0"}"#,
+            r#"{"version":2,"command":"external-port-set","port":"ext","nexthop_mac":"02:00:00:00:00:fe"}"#,
+        ] {
+            let req: Request = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(serde_json::to_string(&req).unwrap(), line);
+        }
+        let line = r#"{"version":2,"command":"v2p-set","vni":100,"ip":"172.30.0.9","mac":"A8:40:25:00:00:0A","underlay":"fd00::2"}"#;
+        let Command::V2pSet { mac, vni, .. } =
+            serde_json::from_str::<Request>(line).unwrap().command
+        else {
+            panic!("not v2p-set")
+        };
+        assert_eq!(
+            (mac.to_string(), vni.get()),
+            ("a8:40:25:00:00:0a".into(), 100)
+        );
+        let line = r#"{"version":2,"command":"pool-create","name":"p","ranges":["192.0.2.0/28"]}"#;
+        let again = serde_json::to_string(&serde_json::from_str::<Request>(line).unwrap()).unwrap();
+        assert!(
+            again.contains(r#""ranges":["192.0.2.0-192.0.2.15"]"#),
+            "{again}"
+        );
+    }
+
     #[test]
     fn igw_commands_refuse_unknown_fields() {
         for line in [

@@ -719,19 +719,19 @@ fn check_vnic(
     }
     let (mac, gateway_mac) = (specs::mac(n.mac), specs::mac(n.gateway_mac));
     for (field, m) in [("mac", mac), ("gateway_mac", gateway_mac)] {
-        match m {
-            m if !m.is_unicast() => e.add(
+        if !m.is_unicast() {
+            e.add(
                 obj,
                 format!("{field}: mac and gateway_mac must be unicast addresses ({m} is not)"),
-            ),
-            m if m.0 == BOUNDARY_MAC => e.add(
+            );
+        } else if m.0 == BOUNDARY_MAC {
+            e.add(
                 obj,
                 format!(
                     "{field}: MAC {} is reserved (the inner destination of boundary traffic)",
                     MacAddr(BOUNDARY_MAC)
                 ),
-            ),
-            _ => {}
+            );
         }
     }
     if n.flow_quota == Some(0) {
