@@ -587,7 +587,7 @@ pub struct V2bEntry {
 }
 
 /// A VNIC to create, bound to a guest port.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct VnicCreate {
     /// Guest port name (from the configuration).
@@ -631,7 +631,7 @@ pub struct VnicCreate {
 }
 
 /// A firewall rule as the API carries it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct FwRuleSpec {
     /// `in` or `out`.

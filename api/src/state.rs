@@ -210,7 +210,7 @@ pub struct UnderlayState {
 
 /// A VNIC: its identity and addresses (`vnic-create`'s arguments), its
 /// routes, firewall rules and external IPs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct VnicState {
     /// Identity, addresses and DHCP options, as `vnic-create` takes them.
@@ -259,7 +259,7 @@ impl RouteState {
 }
 
 /// A VNIC's external IPs (`external-set` without the port).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalState {
     /// Floating IPs.

@@ -106,12 +106,12 @@ pub(crate) struct Checked {
 struct Errors(Vec<String>);
 
 impl Errors {
-    fn add(&mut self, object: &str, msg: impl std::fmt::Display) {
+    fn add(&mut self, object: impl std::fmt::Display, msg: impl std::fmt::Display) {
         self.0.push(format!("{object}: {msg}"));
     }
 
     /// The value of `r`, or `None` with its error kept.
-    fn ok<T>(&mut self, object: &str, r: Result<T, String>) -> Option<T> {
+    fn ok<T>(&mut self, object: impl std::fmt::Display, r: Result<T, String>) -> Option<T> {
         r.map_err(|e| self.add(object, e)).ok()
     }
 }
@@ -544,6 +544,15 @@ fn vnic_order(prev: &SwitchState, state: &SwitchState) -> Vec<usize> {
     a
 }
 
+/// A VNIC as an error names it (`vnic "g0"`).
+struct VnicObject<'a>(&'a str);
+
+impl std::fmt::Display for VnicObject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "vnic {:?}", self.0)
+    }
+}
+
 /// An external IP held by a VNIC checked before: its port and, for a SNAT
 /// address, its port range (`None`: a 1:1 address).
 struct Held {
@@ -558,7 +567,7 @@ fn check_held(
     dir: &PortDirectory,
     held: &HashMap<IpAddr, Vec<Held>>,
     mine: &ExternalIps,
-    obj: &str,
+    obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) {
     let name = |p: PortIdx| dir.names.get(p as usize).cloned().unwrap_or_default();
@@ -626,8 +635,9 @@ fn check_vnics(
         );
     }
     let mut out: Vec<(usize, CheckedVnic)> = Vec::new();
-    let mut by_port: HashMap<PortIdx, usize> = HashMap::new();
-    let mut by_vni_mac: HashMap<(u32, MacAddr), String> = HashMap::new();
+    let n = state.vnics.len();
+    let mut by_port: HashMap<PortIdx, usize> = HashMap::with_capacity(n);
+    let mut by_vni_mac: HashMap<(u32, MacAddr), &str> = HashMap::with_capacity(n);
     let mut held: HashMap<IpAddr, Vec<Held>> = HashMap::new();
     let names: HashMap<&str, PortIdx> = dir
         .names
@@ -642,7 +652,8 @@ fn check_vnics(
         .collect();
     for i in vnic_order(prev, state) {
         let v = &state.vnics[i];
-        let obj = format!("vnic {:?}", v.nic.port);
+        // Named only when there is something to say about it.
+        let obj = VnicObject(&v.nic.port);
         let same = kept
             .get(v.nic.port.as_str())
             .filter(|p| Arc::ptr_eq(p, v))
@@ -663,7 +674,7 @@ fn check_vnics(
             e.add(&obj, "the port has two VNICs");
             continue;
         }
-        if let Some(other) = by_vni_mac.insert((spec.vni, spec.mac), v.nic.port.clone()) {
+        if let Some(other) = by_vni_mac.insert((spec.vni, spec.mac), v.nic.port.as_str()) {
             e.add(
                 &obj,
                 format!(
@@ -696,7 +707,7 @@ fn check_vnic(
     v: &VnicState,
     patch: &HashMap<PortIdx, (PortIdx, PortIdx)>,
     igws: &IgwTable,
-    obj: &str,
+    obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) -> Option<ParsedVnic> {
     let before = e.0.len();
@@ -820,7 +831,7 @@ fn check_unpatched(
     dir: &PortDirectory,
     patched: &HashMap<PortIdx, (PortIdx, PortIdx)>,
     p: PortIdx,
-    obj: &str,
+    obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) {
     if let Some((f, t)) = patched.get(&p).copied() {
@@ -846,7 +857,7 @@ fn check_links(
     old: &Arc<Vnic>,
     patch: &HashMap<PortIdx, (PortIdx, PortIdx)>,
     igws: &IgwTable,
-    obj: &str,
+    obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) -> Option<CheckedVnic> {
     let before = e.0.len();
@@ -893,7 +904,7 @@ fn check_links(
 fn check_external(
     v: &VnicState,
     igws: &IgwTable,
-    obj: &str,
+    obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) -> Option<ExternalIps> {
     let Some(x) = &v.external else {
