@@ -492,7 +492,7 @@ fn check_v2p(
         let mut built = HashMap::with_capacity(map.len());
         if vni.get() == BOUNDARY_VNI {
             e.add(
-                &format!("v2p {vni}"),
+                format!("v2p {vni}"),
                 format!("vni {BOUNDARY_VNI} is reserved for boundary (internet) traffic"),
             );
         }
