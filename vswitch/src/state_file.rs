@@ -13,10 +13,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use vswitch_api::state::SwitchState;
 
-/// Writes each accepted state to `path`.
+/// Writes each accepted state to `path`, and holds `path.lock` while it
+/// lives, so that two switches never share one state file.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
+    /// Locked (`flock`) until the switch exits.
+    _lock: File,
 }
 
 /// What `io::Error` says, without Rust's "(os error N)" tail.
@@ -29,7 +32,8 @@ fn reason(e: &io::Error) -> String {
 }
 
 impl StateFile {
-    /// A state file at `path`; its directory is created if missing.
+    /// A state file at `path`; its directory is created if missing. Refused
+    /// while another switch holds it.
     pub fn new(path: &Path) -> Result<Self, String> {
         let dir = parent(path);
         fs::create_dir_all(dir).map_err(|e| {
@@ -40,8 +44,33 @@ impl StateFile {
                 reason(&e)
             )
         })?;
+        let lock_path = path.with_extension("json.lock");
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| {
+                format!(
+                    "state.path {}: cannot open {}: {}",
+                    path.display(),
+                    lock_path.display(),
+                    reason(&e)
+                )
+            })?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |e| {
+                format!(
+                    "state.path {}: another switch uses this state file ({} is locked: {e}); \
+                     give each switch its own state.path",
+                    path.display(),
+                    lock_path.display()
+                )
+            },
+        )?;
         Ok(StateFile {
             path: path.to_path_buf(),
+            _lock: lock,
         })
     }
 
@@ -161,6 +190,17 @@ mod tests {
         );
         fs::write(&path, "{\"version\":1,\"role\":\"sled\"} x").unwrap();
         assert!(f.read().unwrap_err().contains("trailing characters"));
+    }
+
+    #[test]
+    fn two_switches_never_share_a_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let first = StateFile::new(&path).unwrap();
+        let e = StateFile::new(&path).unwrap_err();
+        assert!(e.contains("another switch uses this state file"), "{e}");
+        drop(first);
+        StateFile::new(&path).expect("free again once the first is gone");
     }
 
     #[test]
