@@ -67,6 +67,20 @@ impl Snapshot {
         s
     }
 
+    /// The snapshot after this one, of the same switch, with new tables and
+    /// the document they were compiled from (its port kinds are resolved
+    /// and its generation set when it is published).
+    pub(crate) fn next(&self, patch: PatchTable, vpc: VpcState, state: Arc<SwitchState>) -> Self {
+        Snapshot {
+            generation: self.generation,
+            patch,
+            vpc,
+            role: self.role,
+            kinds: Vec::new(),
+            state,
+        }
+    }
+
     /// The kind of `port` (`Unused` past the last).
     #[inline(always)]
     pub fn port_kind(&self, port: PortIdx) -> PortKind {

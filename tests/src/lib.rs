@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod memif_loop;
 pub mod netns;
 pub mod pcap;
 pub mod prom;

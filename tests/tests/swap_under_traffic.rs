@@ -6,61 +6,31 @@
 
 use std::time::{Duration, Instant};
 use vswitch_api::Command as Cmd;
+use vswitch_e2e::memif_loop::memif_loop;
 use vswitch_e2e::{Vswitch, TEST_EAL};
 
 #[test]
 fn one_thousand_swaps_under_traffic_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let sock_in = dir.path().join("in.memif");
-    let sock_out = dir.path().join("out.memif");
     let count: u64 = 400_000;
-    let gen_args: Vec<String> = [
-        "--lcore",
-        "0",
-        "--no-huge",
-        "--vdev",
-        &format!(
-            "net_memif0,role=server,socket={},id=0,socket-abstract=no,rsize=13",
-            sock_in.display()
-        ),
-        "--vdev",
-        &format!(
-            "net_memif1,role=server,socket={},id=0,socket-abstract=no,rsize=13",
-            sock_out.display()
-        ),
-        "--tx",
-        "net_memif0",
-        "--rx",
-        "net_memif1",
-        "--flows",
-        "64",
-        "--rate",
-        "200000",
-        "--count",
-        &count.to_string(),
-        "--duration",
-        "60",
-        "--drain",
-        "1",
-        "--verify",
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let gen = std::thread::spawn(move || {
-        let args: Vec<&str> = gen_args.iter().map(String::as_str).collect();
-        vswitch_e2e::pktgen(&args)
-    });
-    // pktgen creates the memif sockets; the switch connects as client.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(sock_in.exists() && sock_out.exists()) {
-        assert!(
-            Instant::now() < deadline,
-            "pktgen did not create its memif sockets"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let count_text = count.to_string();
+    let looped = memif_loop(
+        dir.path(),
+        &[
+            "--flows",
+            "64",
+            "--rate",
+            "200000",
+            "--count",
+            &count_text,
+            "--duration",
+            "60",
+            "--drain",
+            "1",
+            "--verify",
+            "--json",
+        ],
+    );
     let toml = format!(
         r#"
 [eal]
@@ -69,11 +39,11 @@ fn one_thousand_swaps_under_traffic_lose_nothing() {
 lcores = [1]
 [[ports]]
 name = "in"
-devargs = "net_memif0,role=client,socket={},id=0,socket-abstract=no,rsize=13"
+devargs = "{}"
 role = "guest"
 [[ports]]
 name = "out"
-devargs = "net_memif1,role=client,socket={},id=0,socket-abstract=no,rsize=13"
+devargs = "{}"
 role = "uplink"
 [[ports]]
 name = "spare"
@@ -83,8 +53,7 @@ role = "guest"
 from = "in"
 to = "out"
 "#,
-        sock_in.display(),
-        sock_out.display()
+        looped.tx_devargs, looped.rx_devargs
     );
     let sw = Vswitch::start(dir.path(), &toml);
     // Wait until traffic flows, then swap while it does.
@@ -118,7 +87,7 @@ to = "out"
         assert!(r.ok, "swap {i}: {:?}", r.error);
     }
     let rx_during = sw.port("in").counters.rx_packets;
-    let out = gen.join().expect("pktgen thread");
+    let out = looped.gen.join().expect("pktgen thread");
     let totals = vswitch_e2e::pktgen_totals(&out);
     let st = sw.wait_quiescent(Duration::from_millis(300), Duration::from_secs(30));
     let ins = sw.port("in");

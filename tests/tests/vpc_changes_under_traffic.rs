@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vswitch_api::state::{PoolState, RouteState, SwitchState, UnderlayState, V2pTarget, VnicState};
 use vswitch_api::{Command as Cmd, ExternalIpsSpec, FwHostSpec, FwRuleSpec, Reply};
+use vswitch_e2e::memif_loop::memif_loop;
 use vswitch_e2e::{guest_vnic, typed, typed_all, vni, Vswitch, TEST_EAL};
 
 const VNI: u32 = 100;
@@ -20,64 +21,34 @@ const GW_MAC: &str = "a8:40:25:ff:ff:01";
 #[test]
 fn a_thousand_vpc_changes_under_traffic_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let sock_g = dir.path().join("g.memif");
-    let sock_up = dir.path().join("up.memif");
     let count: u64 = 400_000;
-    let memif = |i: u8, sock: &std::path::Path, role: &str| {
-        format!(
-            "net_memif{i},role={role},socket={},id=0,socket-abstract=no,rsize=13",
-            sock.display()
-        )
-    };
-    let gen_args: Vec<String> = [
-        "--lcore",
-        "0",
-        "--no-huge",
-        "--vdev",
-        &memif(0, &sock_g, "server"),
-        "--vdev",
-        &memif(1, &sock_up, "server"),
-        "--tx",
-        "net_memif0",
-        "--rx",
-        "net_memif1",
-        "--src-mac",
-        GUEST_MAC,
-        "--dst-mac",
-        GW_MAC,
-        "--src-ip",
-        "172.30.0.5",
-        "--dst-ip",
-        "172.30.0.9",
-        "--vary",
-        "ports",
-        "--flows",
-        "64",
-        "--rate",
-        "100000",
-        "--count",
-        &count.to_string(),
-        "--duration",
-        "60",
-        "--drain",
-        "1",
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let gen = std::thread::spawn(move || {
-        let args: Vec<&str> = gen_args.iter().map(String::as_str).collect();
-        vswitch_e2e::pktgen(&args)
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(sock_g.exists() && sock_up.exists()) {
-        assert!(
-            Instant::now() < deadline,
-            "pktgen did not create its memif sockets"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let count_text = count.to_string();
+    let looped = memif_loop(
+        dir.path(),
+        &[
+            "--src-mac",
+            GUEST_MAC,
+            "--dst-mac",
+            GW_MAC,
+            "--src-ip",
+            "172.30.0.5",
+            "--dst-ip",
+            "172.30.0.9",
+            "--vary",
+            "ports",
+            "--flows",
+            "64",
+            "--rate",
+            "100000",
+            "--count",
+            &count_text,
+            "--duration",
+            "60",
+            "--drain",
+            "1",
+            "--json",
+        ],
+    );
     let toml = format!(
         r#"
 [eal]
@@ -97,8 +68,7 @@ name = "h"
 devargs = "net_null0,no-rx=1"
 role = "guest"
 "#,
-        memif(0, &sock_g, "client"),
-        memif(1, &sock_up, "client")
+        looped.tx_devargs, looped.rx_devargs
     );
     // The VPC (guest 172.30.0.5 on this sled, 172.30.0.9 on another) is in
     // the state file the switch loads before its workers take traffic: not a
@@ -233,7 +203,7 @@ role = "guest"
         assert!(r.ok, "change {i}: {:?}", r.error);
     }
     let rx_during = sw.port("g").counters.rx_packets;
-    let out = gen.join().expect("pktgen thread");
+    let out = looped.gen.join().expect("pktgen thread");
     let totals = vswitch_e2e::pktgen_totals(&out);
     let st = sw.wait_quiescent(Duration::from_millis(300), Duration::from_secs(30));
     let (g, up) = (sw.port("g"), sw.port("up"));

@@ -205,12 +205,8 @@ pub(crate) fn compile(
     moved.sort_unstable();
     reborn.sort_unstable();
     reborn.dedup();
-    let mut snapshot = Snapshot::clone(prev);
-    snapshot.patch = c.patch;
-    snapshot.vpc = vpc;
-    snapshot.state = state;
     Compiled {
-        snapshot,
+        snapshot: prev.next(c.patch, vpc, state),
         moved,
         reborn,
     }

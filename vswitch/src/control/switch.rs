@@ -7,7 +7,7 @@ use crate::switch::Switch;
 use engine::control::commit;
 use engine::control::patch::{patch_clear, patch_set};
 use engine::PortIdx;
-use vswitch_api::state::SwitchState;
+use vswitch_api::state::{StateDiff, SwitchState};
 use vswitch_api::{Command, Reply, Response};
 
 /// Carries out a switch command; any other is handed back.
@@ -78,8 +78,8 @@ fn apply(
             errors,
         ))
     };
-    let (change, diff) = commit::plan(&sw.directory, &sw.tables, state.clone()).map_err(refused)?;
-    if dry_run || !change.changed {
+    if dry_run {
+        let (change, diff) = commit::plan(&sw.directory, &sw.tables, state).map_err(refused)?;
         return Ok(Reply::Plan {
             applied: false,
             generation: change.generation,
@@ -87,9 +87,15 @@ fn apply(
             updated_ports: names(change.moved),
         });
     }
+    // Checked and compiled once: the diff is read off the states before and after.
     let done = commit::commit(&sw.directory, &sw.tables, state).map_err(refused)?;
+    let diff = if done.changed {
+        StateDiff::between(&cur.state, &sw.tables.current().state)
+    } else {
+        StateDiff::default()
+    };
     Ok(Reply::Plan {
-        applied: true,
+        applied: done.changed,
         generation: done.generation,
         diff,
         updated_ports: names(done.moved),
