@@ -989,6 +989,12 @@ pub struct WorkerStats {
     /// NAT reply keys held: one per translated flow.
     #[serde(default)]
     pub nat_reverse: u64,
+    /// Packets it received and handed to the worker owning their flow.
+    #[serde(default)]
+    pub handoff_out: u64,
+    /// Packets other workers handed to it.
+    #[serde(default)]
+    pub handoff_in: u64,
     /// The newest table generation it processed a packet under.
     #[serde(default)]
     pub generation_seen: u64,

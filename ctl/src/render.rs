@@ -393,8 +393,10 @@ pub fn render_stats(info: &StatsInfo) -> String {
             "flows evicted",
             "snat ports",
             "nat replies",
+            "handoff out",
+            "handoff in",
         ],
-        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     );
     for w in &info.workers {
         workers.add_row(worker_row(w));
@@ -423,6 +425,8 @@ fn worker_row(w: &WorkerStats) -> Vec<String> {
         w.flows_evicted.values().sum::<u64>().to_string(),
         w.snat_ports.to_string(),
         w.nat_reverse.to_string(),
+        w.handoff_out.to_string(),
+        w.handoff_in.to_string(),
     ]
 }
 
@@ -913,6 +917,8 @@ mod tests {
                     snat_exhausted: 0,
                     flows_evicted: BTreeMap::new(),
                     nat_reverse: 0,
+                    handoff_out: 0,
+                    handoff_in: 0,
                     generation_seen: 0,
                     generation_seen_ns: 0,
                 },
@@ -932,6 +938,8 @@ mod tests {
                     snat_exhausted: 0,
                     flows_evicted: BTreeMap::new(),
                     nat_reverse: 0,
+                    handoff_out: 0,
+                    handoff_in: 0,
                     generation_seen: 0,
                     generation_seen_ns: 0,
                 },

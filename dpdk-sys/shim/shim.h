@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_cycles.h>
+#include <rte_ring.h>
 
 uint16_t vs_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vs_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -38,5 +39,11 @@ int vs_errno(void);
 uint64_t vs_get_tsc_cycles(void);
 uint64_t vs_get_tsc_hz(void);
 void vs_pause(void);
+struct rte_ring *vs_ring_create_spsc(const char *name, unsigned count, int socket);
+void vs_ring_free(struct rte_ring *r);
+unsigned vs_ring_enqueue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n);
+unsigned vs_ring_dequeue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n);
+unsigned vs_ring_count(const struct rte_ring *r);
+int vs_rss_reta_program(uint16_t port, uint16_t span, uint16_t queues);
 
 #endif

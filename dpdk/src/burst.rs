@@ -303,6 +303,115 @@ impl Burst {
         freed
     }
 
+    /// Enqueues every held packet on `ring`, in order; those it has no room
+    /// for are freed. The burst is empty afterwards. Returns (enqueued, freed).
+    ///
+    /// # Safety
+    /// The caller is `ring`'s only producer thread (see `ring.rs`).
+    #[inline]
+    pub(crate) unsafe fn enqueue_raw(&mut self, ring: *mut dpdk_sys::rte_ring) -> (usize, usize) {
+        if self.len == 0 {
+            return (0, 0);
+        }
+        // SAFETY: ptrs[..len] are owned mbufs; those enqueued pass to the ring,
+        // whose single producer the caller is.
+        let sent = unsafe {
+            dpdk_sys::vs_ring_enqueue_burst(ring, self.ptrs.as_mut_ptr(), self.len as u32)
+        } as usize;
+        let freed = self.len - sent;
+        if freed > 0 {
+            // SAFETY: the refused mbufs are still ours.
+            unsafe {
+                dpdk_sys::vs_pktmbuf_free_bulk(self.ptrs.as_mut_ptr().add(sent), freed as u32)
+            };
+        }
+        self.len = 0;
+        (sent, freed)
+    }
+
+    /// Dequeues up to `max` packets (bounded by the free room) from `ring`.
+    ///
+    /// # Safety
+    /// The caller is `ring`'s only consumer thread (see `ring.rs`).
+    #[inline]
+    pub(crate) unsafe fn dequeue_raw(
+        &mut self,
+        ring: *mut dpdk_sys::rte_ring,
+        max: usize,
+    ) -> usize {
+        let room = (BURST_MAX - self.len).min(max) as u32;
+        // SAFETY: ptrs[len..len+room] is writable; dequeued mbufs become ours.
+        let n = unsafe {
+            dpdk_sys::vs_ring_dequeue_burst(ring, self.ptrs.as_mut_ptr().add(self.len), room)
+        } as usize;
+        self.len += n;
+        n
+    }
+
+    /// The port tag of packet `i` (set by [`Self::set_port`], or the
+    /// receiving device's id).
+    #[inline]
+    pub fn port(&self, i: usize) -> u16 {
+        self.mbuf(i).port
+    }
+
+    /// Tags packet `i` with `port` (a handoff's receiving port).
+    #[inline]
+    pub fn set_port(&mut self, i: usize, port: u16) {
+        self.mbuf_mut(i).port = port;
+    }
+
+    /// Moves every packet `i` whose `targets[i]` is below `outs.len()` to
+    /// the end of `outs[targets[i]]` (freed if that is full), keeping the
+    /// others, in order. Returns how many stayed.
+    #[inline]
+    pub fn split_off(&mut self, targets: &[u16], outs: &mut [Burst]) -> usize {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let p = self.ptrs[i];
+            match targets.get(i).and_then(|t| outs.get_mut(*t as usize)) {
+                Some(o) if o.len < BURST_MAX => {
+                    o.ptrs[o.len] = p;
+                    o.len += 1;
+                }
+                Some(_) => {
+                    // SAFETY: the mbuf is owned by this burst and not referenced elsewhere.
+                    unsafe { dpdk_sys::vs_pktmbuf_free(p) };
+                }
+                None => {
+                    self.ptrs[kept] = p;
+                    kept += 1;
+                }
+            }
+        }
+        self.len = kept;
+        kept
+    }
+
+    /// Moves the packets tagged `port` (see [`Self::set_port`]) to the end
+    /// of `other` while it has room, keeping the rest in order; returns how
+    /// many moved.
+    #[inline]
+    pub fn take_port(&mut self, port: u16, other: &mut Burst) -> usize {
+        let mut kept = 0;
+        let mut moved = 0;
+        for i in 0..self.len {
+            let p = self.ptrs[i];
+            // SAFETY: ptrs[..len] are valid mbufs owned by this burst.
+            let tag = unsafe { (*p).port };
+            if tag == port && other.len < BURST_MAX {
+                other.ptrs[other.len] = p;
+                other.len += 1;
+                moved += 1;
+            } else {
+                self.ptrs[kept] = p;
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        moved
+    }
+
     /// Frees every held packet.
     pub fn clear(&mut self) {
         if self.len > 0 {

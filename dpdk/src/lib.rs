@@ -9,11 +9,13 @@ mod burst;
 mod eal;
 mod mempool;
 mod port;
+mod ring;
 
 pub use burst::{Burst, MbufPacket, TxOutcome, BURST_MAX};
 pub use eal::{launch_on_lcore, lcore_id, tsc_cycles, tsc_hz, wait_lcore, Eal};
 pub use mempool::Mempool;
 pub use port::{Configured, DevInfo, DevStats, LinkState, Port, PortSetup, RxQueue, TxQueue};
+pub use ring::{spsc_ring, RingConsumer, RingProducer};
 
 /// The DPDK version the bindings were generated against.
 pub const DPDK_VERSION: &str = dpdk_sys::DPDK_VERSION;

@@ -44,6 +44,8 @@ pub struct DevInfo {
     pub max_tx_queues: u16,
     /// RSS hash types the device supports (0: no RSS).
     pub rss_offloads: u64,
+    /// Length of the device's RSS key in bytes (0: not reported).
+    pub hash_key_size: u8,
 }
 
 /// A device's own counters (`rte_eth_stats`).
@@ -133,6 +135,22 @@ impl Port {
         })
     }
 
+    /// Programs the redirection table of a port configured with `queues`
+    /// RSS queues: hash bucket `j` (the hash's low bits) goes to queue
+    /// `(j % span) % queues`. Succeeds without doing anything on a device
+    /// that has no table.
+    pub fn program_reta(&self, span: u16, queues: u16) -> Result<(), DpdkError> {
+        // SAFETY: the port is valid and configured; the call fills its own table.
+        let rc = unsafe { dpdk_sys::vs_rss_reta_program(self.id, span, queues) };
+        if rc != 0 {
+            return Err(DpdkError::from_code(
+                format!("rss redirection table of {}", self.name),
+                rc,
+            ));
+        }
+        Ok(())
+    }
+
     /// The DPDK port id.
     pub fn id(&self) -> u16 {
         self.id
@@ -164,38 +182,42 @@ impl Port {
             max_rx_queues: info.max_rx_queues,
             max_tx_queues: info.max_tx_queues,
             rss_offloads: info.flow_type_rss_offloads,
+            hash_key_size: info.hash_key_size,
         })
     }
 
-    /// Configures the port and its queues. RSS is turned on when more than one
-    /// rx queue is asked for and the device hashes; otherwise one rx queue is used.
+    /// Configures the port and its queues: as many as asked for, up to
+    /// what the device has (a worker without a tx queue of its own on the
+    /// port sends through one that has). RSS, with a symmetric key, is on
+    /// when there are several rx queues and the device hashes; without it
+    /// the peer or the kernel picks the queue (memif, tap).
     pub fn configure(&self, setup: &PortSetup, pool: &Mempool) -> Result<Configured, DpdkError> {
         let info = self.info()?;
         let rss_hf = info.rss_offloads & RSS_WANTED;
-        let want_rx = setup.rx_queues.max(1);
-        let (nrx, rss) = if want_rx > 1 && rss_hf != 0 {
-            (want_rx.min(info.max_rx_queues.max(1)), true)
-        } else {
-            (1, false)
-        };
-        let ntx = setup.tx_queues.max(1);
-        if ntx > info.max_tx_queues {
-            return Err(DpdkError {
-                op: format!("configure {}", self.name),
-                code: -22,
-                msg: format!(
-                    "{} tx queues needed (one per worker) but driver {} has {}",
-                    ntx, info.driver, info.max_tx_queues
-                ),
-            });
-        }
+        let nrx = setup.rx_queues.max(1).min(info.max_rx_queues.max(1));
+        let rss = nrx > 1 && rss_hf != 0;
+        let ntx = setup.tx_queues.max(1).min(info.max_tx_queues.max(1));
         let mut conf = dpdk_sys::rte_eth_conf::default();
+        // The key repeats every 16 bits whatever its length, so both
+        // directions of a flow hash alike (see `engine/src/owner/toeplitz.rs`).
+        let key_len = if info.hash_key_size == 0 {
+            40
+        } else {
+            info.hash_key_size
+        };
+        let mut key: Vec<u8> = (0..key_len)
+            .map(|i| if i % 2 == 0 { 0x6d } else { 0x5a })
+            .collect();
         if rss && nrx > 1 {
             conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+            conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+            conf.rx_adv_conf.rss_conf.rss_key_len = key_len;
         }
-        // SAFETY: conf is a valid, fully initialised configuration.
+        // SAFETY: conf is a valid, fully initialised configuration; the key
+        // it points to outlives the call, which copies it.
         let rc = unsafe { dpdk_sys::rte_eth_dev_configure(self.id, nrx, ntx, &conf) };
+        drop(key);
         if rc != 0 {
             return Err(DpdkError::from_code(
                 format!("rte_eth_dev_configure {}", self.name),

@@ -21,6 +21,7 @@ pub mod frame;
 pub mod gateway;
 pub mod nat;
 pub mod overlay;
+pub mod owner;
 pub mod patch;
 pub mod reply;
 mod role;

@@ -88,6 +88,7 @@ macro_rules! drop_reasons {
 drop_reasons! {
     NoPatch = "no_patch", "port", "The ingress port has no patch entry and no VNIC.";
     TxFull = "tx_full", "port", "The egress device refused the packet (tx ring full).";
+    HandoffFull = "handoff_full", "worker", "The ring to the worker that owns the packet's flow was full (that worker is saturated); never a wait.";
     Malformed = "malformed", "parse", "The frame does not parse.";
     Unsupported = "unsupported", "parse", "A frame the switch does not handle (ethertype, segmented mbuf).";
     NoHeadroom = "no_headroom", "port", "The buffer has no room for the headers to add.";

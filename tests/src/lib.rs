@@ -47,6 +47,44 @@ pub fn bin(name: &str) -> PathBuf {
 pub const TEST_EAL: &str =
     r#"args = ["--no-huge", "-m", "256", "--no-pci", "--log-level", "lib.eal:warning"]"#;
 
+/// Worker cores every test switch runs: `VS_E2E_WORKERS` (default 1; a
+/// name outside the switch's own `VSWITCH_CFG__` configuration, so that it
+/// reaches every switch a test starts and overrides what the test wrote).
+pub fn e2e_workers() -> usize {
+    match std::env::var("VS_E2E_WORKERS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n @ 1..=8) => n,
+            _ => panic!("VS_E2E_WORKERS={v:?}: a number of workers from 1 to 8"),
+        },
+        Err(_) => 1,
+    }
+}
+
+/// A test's configuration run with [`e2e_workers`] workers: `lcores = [1]`
+/// becomes `[1, 2, ..]`, and EAL maps those lcores onto the machine's CPUs
+/// (worker k on CPU k mod CPUs, the main lcore on CPU 0), so that two
+/// workers run on two cores even here.
+pub fn with_e2e_workers(toml: &str) -> String {
+    let n = e2e_workers();
+    if n == 1 || !toml.contains("lcores = [1]") {
+        return toml.to_string();
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let lcores: Vec<String> = (1..=n).map(|l| l.to_string()).collect();
+    let mut map = vec!["0@0".to_string()];
+    map.extend((1..=n).map(|l| format!("{l}@{}", l % cpus)));
+    toml.replacen(
+        "lcores = [1]",
+        &format!("lcores = [{}]", lcores.join(", ")),
+        1,
+    )
+    .replacen(
+        "args = [",
+        &format!("args = [\"--lcores\", \"{}\", ", map.join(",")),
+        1,
+    )
+}
+
 /// A running `vswitch` process.
 pub struct Vswitch {
     child: Child,
@@ -74,6 +112,7 @@ impl Vswitch {
         let socket = dir.join("vswitch.sock");
         let port = free_tcp_port();
         let metrics = format!("127.0.0.1:{port}");
+        let toml = with_e2e_workers(toml);
         let mut text = format!(
             "{toml}\n[control]\nsocket = \"{}\"\n[metrics]\nlisten = \"{metrics}\"\n",
             socket.display()
@@ -353,15 +392,18 @@ pub fn pktgen_totals(output: &str) -> serde_json::Value {
 }
 
 /// Writes `frames` to the interface `iface` (the host side of a `net_tap`
-/// port, say) with a packet socket, in order, from one Python process.
+/// port, say) with a packet socket, in order, from one Python process,
+/// pausing 2 ms every 200 frames: on two cores the sender must not starve
+/// a worker that shares its core.
 pub fn tap_send(iface: &str, frames: &[Vec<u8>]) {
     let hex: Vec<String> = frames
         .iter()
         .map(|f| f.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
     let script = format!(
-        "import socket, sys\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
-         s.bind(('{iface}', 0))\nfor l in sys.stdin:\n    s.send(bytes.fromhex(l.strip()))\n"
+        "import socket, sys, time\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+         s.bind(('{iface}', 0))\nfor i, l in enumerate(sys.stdin):\n    s.send(bytes.fromhex(l.strip()))\n\
+         \x20   if i % 200 == 199:\n        time.sleep(0.002)\n"
     );
     let mut child = Command::new("python3")
         .args(["-c", &script])

@@ -40,6 +40,10 @@ pub fn memif_loop(dir: &Path, args: &[&str]) -> MemifLoop {
         "net_memif0".into(),
         "--rx".into(),
         "net_memif1".into(),
+        // As many queue pairs as the switch's workers: memif pairs rings
+        // one to one, and each worker sends on its own.
+        "--queues".into(),
+        crate::e2e_workers().to_string(),
     ];
     all.extend(args.iter().map(|s| s.to_string()));
     let gen = std::thread::spawn(move || {

@@ -95,11 +95,13 @@ role = "uplink"
         .collect();
     tap_send(&iface, &frames);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sw.stats().workers[0].flows < u64::from(FLOWS) {
+    let held = |sw: &Vswitch| sw.stats().workers.iter().map(|w| w.flows).sum::<u64>();
+    while held(&sw) < u64::from(FLOWS) {
         assert!(
             Instant::now() < deadline,
-            "flows: {:?}",
-            sw.stats().workers[0].flows
+            "flows: {:?}; {:?}",
+            held(&sw),
+            sw.stats()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -126,6 +128,27 @@ role = "uplink"
     }
     assert_eq!(seen.len(), usize::from(FLOWS));
     assert!(pages >= 8, "{pages} pages");
+    // With several workers each holds the flows it owns (by the symmetric
+    // hash), every one listed once from whichever worker holds it; what a
+    // worker received for another it handed over, each packet once.
+    let st = sw.stats();
+    for w in &st.workers {
+        if st.workers.len() > 1 {
+            assert!(
+                w.flows > u64::from(FLOWS) / 4,
+                "worker {}: {} flows",
+                w.id,
+                w.flows
+            );
+        }
+    }
+    let out: u64 = st.workers.iter().map(|w| w.handoff_out).sum();
+    let inn: u64 = st.workers.iter().map(|w| w.handoff_in).sum();
+    assert_eq!(out, inn, "every packet handed off was taken");
+    if st.workers.len() == 1 {
+        assert_eq!(out, 0);
+    }
+    assert_eq!(st.total.drops.get("handoff_full"), Some(&0));
     // Without a limit: 1000, and a cursor for the rest.
     let Reply::Flows {
         flows: page, next, ..

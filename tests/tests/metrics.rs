@@ -120,6 +120,14 @@ to = "b"
     let wl = [("worker", "0"), ("lcore", "1")];
     assert!(prom::get(&m, "vswitch_worker_busy_loops_total", &wl) >= w.busy_loops as f64);
     assert!(prom::get(&m, "vswitch_worker_busy_loops_total", &wl) > 0.0);
+    assert_eq!(
+        prom::get(&m, "vswitch_worker_handoff_out_total", &wl),
+        w.handoff_out as f64
+    );
+    assert_eq!(
+        prom::get(&m, "vswitch_worker_handoff_in_total", &wl),
+        w.handoff_in as f64
+    );
     assert!(prom::get(&m, "vswitch_worker_idle_loops_total", &wl) >= w.idle_loops as f64);
     assert!(
         prom::get(&m, "vswitch_worker_sleeps_total", &wl) > 0.0,
@@ -138,6 +146,7 @@ to = "b"
 fn layer_of(reason: &str) -> &'static str {
     match reason {
         "no_patch" | "tx_full" | "no_headroom" => "port",
+        "handoff_full" => "worker",
         "malformed" | "unsupported" => "parse",
         "anti_spoof"
         | "not_for_guest"

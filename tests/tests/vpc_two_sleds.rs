@@ -5,6 +5,7 @@
 //!
 //! Needs root (network namespaces), `dhclient` and `curl` (scripts/setup installs them).
 
+use std::time::Duration;
 use vswitch_api::{Command as Cmd, Reply};
 use vswitch_e2e::netns::{dhcp, in_ns};
 use vswitch_e2e::sleds::{http_download, TwoSleds};
@@ -113,13 +114,28 @@ fn guests_on_two_sleds_dhcp_ping_and_download_over_geneve() {
     assert!(prom::get(&m, "vswitch_port_flow_hits_total", &g) > 100.0);
     assert!(prom::get(&m, "vswitch_port_slow_path_total", &g) >= 2.0);
     assert!(prom::get(&m, "vswitch_port_gateway_replies_total", &g) >= 2.0);
-    assert!(
-        prom::get(
-            &m,
-            "vswitch_worker_flows",
-            &[("worker", "0"), ("lcore", "1")]
-        ) >= 1.0
-    );
+    // Each worker holds the flows it owns; together they hold them all,
+    // and every packet one handed to another was taken (counted once each).
+    let st = sw1.stats();
+    let flows: f64 = st
+        .workers
+        .iter()
+        .map(|w| {
+            let (id, lc) = (w.id.to_string(), w.lcore.to_string());
+            let l = [("worker", id.as_str()), ("lcore", lc.as_str())];
+            // Scraped before these stats were read.
+            assert!(prom::get(&m, "vswitch_worker_handoff_in_total", &l) <= w.handoff_in as f64);
+            prom::get(&m, "vswitch_worker_flows", &l)
+        })
+        .sum();
+    assert!(flows >= 1.0);
+    for sw in [&sw1, &sw2] {
+        let st = sw.wait_quiescent(Duration::from_millis(300), Duration::from_secs(10));
+        let out: u64 = st.workers.iter().map(|w| w.handoff_out).sum();
+        let inn: u64 = st.workers.iter().map(|w| w.handoff_in).sum();
+        assert_eq!(out, inn, "handed off = taken");
+        assert_eq!(st.total.drops.get("handoff_full"), Some(&0));
+    }
     let spoof = [
         ("port", "g"),
         ("layer", "gateway"),

@@ -113,7 +113,9 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     // spread over the workers (RSS where the device hashes).
     let mut ports = Vec::new();
     let mut rx_queues = Vec::new();
-    let mut tx_queues: Vec<Vec<dpdk::TxQueue>> = (0..nworkers).map(|_| Vec::new()).collect();
+    let mut tx_queues: Vec<Vec<Option<dpdk::TxQueue>>> =
+        (0..nworkers).map(|_| Vec::new()).collect();
+    let mut tx_via: Vec<Vec<usize>> = (0..nworkers).map(|_| Vec::new()).collect();
     for pc in &cfg.ports {
         let port = Port::by_name(pc.device_name()).map_err(|e| {
             AppError::Other(format!(
@@ -144,9 +146,24 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         port.start()?;
         let idx = ports.len() as PortIdx;
         let (nrx, ntx) = (conf.rx.len() as u16, conf.tx.len() as u16);
-        rx_queues.extend(conf.rx.into_iter().map(|q| (idx, q)));
-        for (w, q) in conf.tx.into_iter().enumerate() {
-            tx_queues[w].push(q);
+        // Where the device hashes, the redirection table sends each hash
+        // bucket to the queue of the worker that owns it (queue q is polled
+        // by worker q % workers), so that most packets need no handoff.
+        let reta = conf.rss
+            && match port.program_reta(engine::owner::RETA_SPAN as u16, nrx) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("port {:?}: {e}; handoff places its packets", pc.name);
+                    false
+                }
+            };
+        rx_queues.push((idx, conf.rx));
+        // A worker past the device's tx queues sends through worker
+        // `w % ntx`, which has one (the handoff ring, marked transmit-only).
+        let mut txq = conf.tx.into_iter();
+        for w in 0..nworkers {
+            tx_queues[w].push(txq.next());
+            tx_via[w].push(w % usize::from(ntx.max(1)));
         }
         ports.push(SwitchPort {
             cfg: pc.clone(),
@@ -155,6 +172,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             rx_queues: nrx,
             tx_queues: ntx,
             rss: conf.rss,
+            reta,
             mtu_on_device,
         });
     }
@@ -172,20 +190,34 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     let stats = Arc::new(Stats::new(nworkers, ports.len()));
     let running = Arc::new(AtomicBool::new(true));
 
-    // Round-robin every (port, queue) over the workers.
+    // Queue q of a port that hashes goes to worker q (its redirection
+    // table matches the owner function); the single queues of the others
+    // are spread round-robin, and handoff places their packets.
     let mut assigned: Vec<Vec<(PortIdx, dpdk::RxQueue)>> =
         (0..nworkers).map(|_| Vec::new()).collect();
-    for (i, q) in rx_queues.into_iter().enumerate() {
-        assigned[i % nworkers].push(q);
+    let mut next = 0;
+    for (idx, queues) in rx_queues {
+        let hashed = queues.len() > 1;
+        for (q, rxq) in queues.into_iter().enumerate() {
+            let w = if hashed { q } else { next };
+            assigned[w % nworkers].push((idx, rxq));
+            if !hashed {
+                next += 1;
+            }
+        }
     }
+    let mut handoffs =
+        crate::handoff::build(nworkers, cfg.workers.handoff_ring, cfg.workers.handoff_all)?
+            .into_iter();
     let mut workers_info = Vec::new();
     let mut launched = Vec::new();
-    for (id, ((lcore, rx), tx)) in cfg
+    for (id, (((lcore, rx), tx), via)) in cfg
         .workers
         .lcores
         .iter()
         .zip(assigned)
         .zip(tx_queues)
+        .zip(tx_via)
         .enumerate()
     {
         let (mailbox_tx, mailbox) = crossbeam_channel::bounded(4);
@@ -195,20 +227,24 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             rx: rx.iter().map(|(p, q)| (*p, q.queue())).collect(),
             mailbox: mailbox_tx,
         });
+        let Some(handoff) = handoffs.next() else {
+            return Err(AppError::Other("handoff rings: one per worker".into()));
+        };
+        let engine =
+            engine::sequencer::Engine::for_worker(cfg.workers.flow_table_size, id, nworkers);
         let w = Worker {
             id,
             rx,
-            tx,
+            pipe: crate::worker::Pipeline::new(engine, tx, via),
+            handoff,
             burst: cfg.workers.burst,
             idle: cfg.workers.idle,
             tables: Arc::clone(&tables),
             stats: Arc::clone(&stats),
             running: Arc::clone(&running),
-            engine: engine::sequencer::Engine::new(cfg.workers.flow_table_size),
             mailbox,
             clearing: Vec::new(),
             credit: Vec::new(),
-            seen_generation: u64::MAX,
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);
@@ -328,7 +364,11 @@ fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServe
             p.driver,
             p.rx_queues,
             p.tx_queues,
-            if p.rss { "on" } else { "off" },
+            match (p.rss, p.reta) {
+                (true, true) => "on(symmetric)",
+                (true, false) => "on",
+                _ => "off",
+            },
             p.cfg.mtu,
             if p.mtu_on_device { "" } else { " (by the switch only)" },
             mac.iter()

@@ -157,6 +157,19 @@ pub struct WorkersConfig {
     /// embryonic flows or is refused, never another's.
     #[serde(default = "default_flow_quota")]
     pub flow_quota_per_vnic: usize,
+    /// Slots of each ring that hands packets from one worker to the owner
+    /// of their flow (a power of two, 64 to 65536). A full ring is a
+    /// counted drop (`handoff_full`), never a wait.
+    #[serde(default = "default_handoff_ring")]
+    pub handoff_ring: u32,
+    /// Benchmarks only: hand every packet through a ring, to its owner or
+    /// to the receiving worker itself, to measure what a handoff costs.
+    #[serde(default)]
+    pub handoff_all: bool,
+}
+
+fn default_handoff_ring() -> u32 {
+    1024
 }
 
 /// How an idle worker backs off: after `spin_us` of continuous emptiness, sleep
@@ -494,6 +507,16 @@ impl Config {
         }
         if workers.flow_table_size == 0 {
             return Err(err("workers.flow_table_size", "0: at least one flow"));
+        }
+        if !workers.handoff_ring.is_power_of_two() || !(64..=65536).contains(&workers.handoff_ring)
+        {
+            return Err(err(
+                "workers.handoff_ring",
+                format!(
+                    "{} is not a power of two from 64 to 65536",
+                    workers.handoff_ring
+                ),
+            ));
         }
         if workers.flow_quota_per_vnic == 0 {
             return Err(err("workers.flow_quota_per_vnic", "0: at least one flow"));

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod handoff;
 pub mod manager;
 pub mod metrics;
 pub mod report;

@@ -197,9 +197,21 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         "Packets a worker received (the divisor of busy cycles).",
         &["worker", "lcore"],
     )?;
+    let handoff_out = counter(
+        "vswitch_worker_handoff_out_total",
+        "Packets a worker received and handed to the worker that owns their flow.",
+        &["worker", "lcore"],
+    )?;
+    let handoff_in = counter(
+        "vswitch_worker_handoff_in_total",
+        "Packets other workers handed to a worker (it owns their flows).",
+        &["worker", "lcore"],
+    )?;
     for w in &st.workers {
         let (id, lc) = (w.id.to_string(), w.lcore.to_string());
         let l = [id.as_str(), lc.as_str()];
+        handoff_out.with_label_values(&l).inc_by(w.handoff_out);
+        handoff_in.with_label_values(&l).inc_by(w.handoff_in);
         for (class, n) in &w.flows_evicted {
             evicted
                 .with_label_values(&[id.as_str(), lc.as_str(), class.as_str()])

@@ -116,6 +116,8 @@ pub fn stats(sw: &Switch) -> StatsInfo {
                         })
                         .collect(),
                     nat_reverse: loops.map_or(0, |l| l.nat_reverse.load(Relaxed)),
+                    handoff_out: loops.map_or(0, |l| l.handoff_out.load(Relaxed)),
+                    handoff_in: loops.map_or(0, |l| l.handoff_in.load(Relaxed)),
                     generation_seen: loops.map_or(0, |l| l.generation_seen.load(Relaxed)),
                     generation_seen_ns: loops.map_or(0, |l| l.generation_seen_ns.load(Relaxed)),
                 }

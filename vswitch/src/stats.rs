@@ -83,6 +83,10 @@ pub struct LoopCounters {
     pub flows_evicted: [AtomicU64; engine::flow::table::FlowClass::COUNT],
     /// NAT reply keys held (a gauge): one per translated flow.
     pub nat_reverse: AtomicU64,
+    /// Packets it handed to the worker owning their flow.
+    pub handoff_out: AtomicU64,
+    /// Packets other workers handed to it (it owns their flows).
+    pub handoff_in: AtomicU64,
     /// The newest table generation a packet was processed under.
     pub generation_seen: AtomicU64,
     /// When the first packet under it was (`TableStore::now_ns`).

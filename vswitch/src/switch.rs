@@ -24,6 +24,9 @@ pub struct SwitchPort {
     pub tx_queues: u16,
     /// Whether RSS spreads rx over the queues.
     pub rss: bool,
+    /// Whether its redirection table sends each flow to its owner's queue
+    /// (the symmetric key is set wherever RSS is on).
+    pub reta: bool,
     /// Whether the device took the configured MTU (else only the switch enforces it).
     pub mtu_on_device: bool,
 }

@@ -4,11 +4,12 @@
 //! packet from `rx_burst` to `tx_burst`.
 
 use crate::config::IdleConfig;
+use crate::handoff::Handoff;
 use crate::stats::{bump, WorkerCounters};
 use crossbeam_channel::{Receiver, Sender};
 use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
 use engine::sequencer::Engine;
-use engine::tables::TableStore;
+use engine::tables::{Snapshot, TableStore};
 use engine::{DropReason, Outcome, Path, PortIdx, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -94,8 +95,10 @@ pub struct Worker {
     pub id: usize,
     /// The rx queues it polls, with their port index.
     pub rx: Vec<(PortIdx, RxQueue)>,
-    /// Its own tx queue on every port, indexed by port index.
-    pub tx: Vec<TxQueue>,
+    /// What processes a burst and transmits the result.
+    pub pipe: Pipeline,
+    /// Its ends of the handoff rings.
+    pub handoff: Handoff,
     /// Packets per rx burst.
     pub burst: usize,
     /// Idle backoff.
@@ -106,16 +109,43 @@ pub struct Worker {
     pub stats: Arc<crate::stats::Stats>,
     /// Cleared by the management thread to stop the worker.
     pub running: Arc<AtomicBool>,
-    /// The worker's flow table and layers.
-    pub engine: Engine,
     /// Requests from the management thread.
     pub mailbox: Receiver<WorkerRequest>,
     /// Clears under way, oldest first.
     pub clearing: Vec<Clearing>,
     /// Cycles each rx queue may still spend in this pass (by queue index).
     pub credit: Vec<i64>,
+}
+
+/// The part of a worker that processes a burst received on one port and
+/// transmits the result: the engine and the worker's own tx queues.
+pub struct Pipeline {
+    /// The worker's flow table and layers.
+    pub engine: Engine,
+    /// Its own tx queue on every port, indexed by port index (`None`: the
+    /// device has fewer tx queues than workers and this one has none).
+    pub tx: Vec<Option<TxQueue>>,
+    /// By port: the worker that transmits for this one where it has no tx
+    /// queue of its own.
+    pub tx_via: Vec<usize>,
+    /// Output bursts, by port index.
+    pub outs: Vec<Burst>,
     /// The newest generation it processed a packet under (`u64::MAX`: none yet).
     pub seen_generation: u64,
+}
+
+impl Pipeline {
+    /// A pipeline over `engine` and `tx` (see [`Pipeline::tx_via`]).
+    pub fn new(engine: Engine, tx: Vec<Option<TxQueue>>, tx_via: Vec<usize>) -> Self {
+        let outs = (0..tx.len()).map(|_| Burst::new()).collect();
+        Pipeline {
+            engine,
+            tx,
+            tx_via,
+            outs,
+            seen_generation: u64::MAX,
+        }
+    }
 }
 
 /// A monotonic clock in nanoseconds from the TSC.
@@ -145,7 +175,6 @@ impl Worker {
         let clock = Clock::new();
         let mut rx = Burst::new();
         let mut outcomes = [Outcome::drop(DropReason::Unsupported, Path::Early); BURST_MAX];
-        let mut outs: Vec<Burst> = (0..self.tx.len()).map(|_| Burst::new()).collect();
         let spin_cycles = dpdk::tsc_hz() / 1_000_000 * self.idle.spin_us;
         let mut idle_since = 0u64;
         let mut sleep_us = self.idle.sleep_min_us;
@@ -156,15 +185,17 @@ impl Worker {
                 self.housekeeping(&clock, counters);
             }
             let t0 = dpdk::tsc_cycles();
-            let (got, deferred) =
-                self.poll_once(&mut rx, &mut outs, &mut outcomes, counters, &clock);
-            if got == 0 && deferred {
+            let (got, taken, deferred) =
+                self.poll_once(&mut rx, &mut outcomes, counters, &clock, Mode::Polling);
+            if got + taken == 0 && deferred {
                 // Work is waiting on a queue that spent its share: not idle.
                 continue;
             }
-            if got > 0 {
+            if got + taken > 0 {
                 // The cost of a packet: cycles of loops that had work, over
-                // their packets (idle polling is not the switch's cost).
+                // the packets they received from the ports (idle polling is
+                // not the switch's cost; a handed-off packet is counted
+                // once, where it arrived, while both workers' cycles count).
                 bump(
                     &counters.loops.busy_cycles,
                     dpdk::tsc_cycles().saturating_sub(t0),
@@ -187,14 +218,23 @@ impl Worker {
                 sleep_us = (sleep_us.max(1) * 2).min(self.idle.sleep_max_us);
             }
         }
-        // Forward what is already in the rx rings before the ports stop.
+        // Forward what is already in the rx rings before the ports stop,
+        // processing it here (no more handoffs), then what other workers
+        // handed over before they stopped too.
+        self.handoff.stop_polling();
         for _ in 0..DRAIN_PASSES {
-            let (got, deferred) =
-                self.poll_once(&mut rx, &mut outs, &mut outcomes, counters, &clock);
-            if got == 0 && !deferred {
+            let (got, taken, deferred) =
+                self.poll_once(&mut rx, &mut outcomes, counters, &clock, Mode::Draining);
+            if got + taken == 0 && !deferred {
                 break;
             }
         }
+        let deadline = dpdk::tsc_cycles() + dpdk::tsc_hz() * 2;
+        while !self.handoff.all_stopped() && dpdk::tsc_cycles() < deadline {
+            self.poll_rings(&mut rx, &mut outcomes, counters, &clock);
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        while self.poll_rings(&mut rx, &mut outcomes, counters, &clock) > 0 {}
         0
     }
 
@@ -212,7 +252,7 @@ impl Worker {
                     reply,
                 } => {
                     let mut flows = Vec::new();
-                    let next = self.engine.flows().visit_from(
+                    let next = self.pipe.engine.flows().visit_from(
                         from,
                         max.min(PAGE_FLOWS),
                         PAGE_SLOTS,
@@ -238,7 +278,7 @@ impl Worker {
                         below_epoch,
                         reply,
                         at: 0,
-                        end: self.engine.flows().slots(),
+                        end: self.pipe.engine.flows().slots(),
                         removed: 0,
                     })
                 }
@@ -247,7 +287,8 @@ impl Worker {
         let mut cleared = None;
         if let Some(c) = self.clearing.first_mut() {
             let (n, next) =
-                self.engine
+                self.pipe
+                    .engine
                     .clear_flows(c.port, c.below_epoch, (c.at, c.end), CLEAR_SLOTS);
             c.removed += n as u64;
             match next {
@@ -255,17 +296,17 @@ impl Worker {
                 None => cleared = Some(self.clearing.remove(0)),
             }
         }
-        let n = self.engine.expire_flows(now, EXPIRY_STEPS);
+        let n = self.pipe.engine.expire_flows(now, EXPIRY_STEPS);
         bump(&counters.loops.flows_expired, n as u64);
         let loops = &counters.loops;
         loops
             .flows
-            .store(self.engine.flows().len() as u64, Ordering::Relaxed);
-        let ft = self.engine.flows().counters();
+            .store(self.pipe.engine.flows().len() as u64, Ordering::Relaxed);
+        let ft = self.pipe.engine.flows().counters();
         for (c, n) in loops.flows_evicted.iter().zip(ft.evicted) {
             c.store(n, Ordering::Relaxed);
         }
-        let (nat, held, reverse) = self.engine.nat_state();
+        let (nat, held, reverse) = self.pipe.engine.nat_state();
         loops.snat_ports.store(held as u64, Ordering::Relaxed);
         loops.nat_reverse.store(reverse as u64, Ordering::Relaxed);
         loops.snat_allocated.store(nat.allocated, Ordering::Relaxed);
@@ -276,7 +317,8 @@ impl Worker {
         }
     }
 
-    /// One pass over every rx queue; returns the packets received, and
+    /// One pass over every rx queue, then over the handoff rings; returns
+    /// the packets received from the queues, those taken off the rings, and
     /// whether a queue was left for a later pass (it had spent its share).
     ///
     /// The queues share the worker by the cycles their packets cost
@@ -289,28 +331,28 @@ impl Worker {
     fn poll_once(
         &mut self,
         rx: &mut Burst,
-        outs: &mut [Burst],
         outcomes: &mut [Outcome; BURST_MAX],
         counters: &WorkerCounters,
         clock: &Clock,
-    ) -> (usize, bool) {
+        mode: Mode,
+    ) -> (usize, usize, bool) {
+        let id = self.id;
         let Worker {
             rx: rx_queues,
-            tx,
-            engine,
+            pipe,
+            handoff,
             tables,
             burst,
             credit,
-            seen_generation,
             ..
         } = self;
         let snapshot = tables.load();
         let mut received = 0;
         let mut deferred = false;
-        let mut targets = [u16::MAX; BURST_MAX];
         if credit.len() < rx_queues.len() {
             credit.resize(rx_queues.len(), QUANTUM_CYCLES);
         }
+        let handing = handoff.active() && mode == Mode::Polling;
         for ((in_port, rxq), credit) in rx_queues.iter_mut().zip(credit.iter_mut()) {
             *credit = (*credit + QUANTUM_CYCLES).min(QUANTUM_CYCLES);
             if *credit <= 0 {
@@ -324,78 +366,264 @@ impl Worker {
                     break;
                 }
                 received += n;
-                let in_idx = *in_port as usize;
-                let Some(inc) = counters.ports.get(in_idx) else {
+                let Some(inc) = counters.ports.get(*in_port as usize) else {
                     rx.clear();
                     break;
                 };
                 bump(&inc.rx_packets, n as u64);
                 bump(&inc.rx_bytes, rx.total_bytes());
-                let now = clock.now_ns();
-                let n = engine.process_burst(&snapshot, *in_port, rx, now, &mut outcomes[..]);
-                if snapshot.generation != *seen_generation && n > 0 {
-                    // The first packet under a new generation: when a change
-                    // took effect (`stats`: publication to first packet).
-                    *seen_generation = snapshot.generation;
-                    counters
-                        .loops
-                        .generation_seen
-                        .store(snapshot.generation, Ordering::Relaxed);
-                    counters
-                        .loops
-                        .generation_seen_ns
-                        .store(tables.now_ns(), Ordering::Relaxed);
+                if handing {
+                    hand_off(id, &snapshot, *in_port, rx, handoff, counters);
                 }
-                let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
-                for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
-                    match outcome.path {
-                        Path::Fast => fast += 1,
-                        Path::Slow => slow += 1,
-                        Path::Hairpin => hairpin += 1,
-                        Path::Patch | Path::Early => {}
-                    }
-                    *target = match outcome.verdict {
-                        Verdict::Forward(out) if (out as usize) < outs.len() => out,
-                        Verdict::Forward(_) => {
-                            inc.drop(DropReason::NoPatch, 1);
-                            u16::MAX
-                        }
-                        Verdict::Drop(reason) => {
-                            inc.drop(reason, 1);
-                            u16::MAX
-                        }
-                    };
+                if !rx.is_empty() {
+                    let rings = &mut handoff.to;
+                    pipe.process(
+                        &snapshot, tables, *in_port, rx, outcomes, counters, clock, rings,
+                    );
                 }
-                bump(&inc.fast_path, fast);
-                bump(&inc.slow_path, slow);
-                bump(&inc.hairpin, hairpin);
-                rx.distribute(&targets[..n], outs);
-                flush(outs, tx, counters);
                 *credit -= dpdk::tsc_cycles().saturating_sub(t0) as i64;
                 if *credit <= 0 {
                     break;
                 }
             }
         }
-        (received, deferred)
+        let taken = self.poll_rings(rx, outcomes, counters, clock);
+        (received, taken, deferred)
+    }
+
+    /// Takes what other workers handed over off the rings (a bounded number
+    /// of bursts from each) and processes it, port by port, as received
+    /// here; returns how many packets it took.
+    #[inline]
+    fn poll_rings(
+        &mut self,
+        rx: &mut Burst,
+        outcomes: &mut [Outcome; BURST_MAX],
+        counters: &WorkerCounters,
+        clock: &Clock,
+    ) -> usize {
+        let Worker {
+            pipe,
+            handoff,
+            tables,
+            burst,
+            ..
+        } = self;
+        let Handoff { from, to, .. } = handoff;
+        if from.is_empty() {
+            return 0;
+        }
+        let snapshot = tables.load();
+        let mut taken = 0;
+        let mut ring_in = Burst::new();
+        for ring in from.iter_mut() {
+            for _ in 0..BURSTS_PER_PASS {
+                let n = ring.recv(&mut ring_in, *burst);
+                if n == 0 {
+                    break;
+                }
+                taken += n;
+                bump(&counters.loops.handoff_in, n as u64);
+                // A sender enqueues one rx burst at a time, so packets of
+                // one port come in runs.
+                while !ring_in.is_empty() {
+                    let tag = ring_in.port(0);
+                    ring_in.take_port(tag, rx);
+                    if tag & TX_ONLY != 0 {
+                        pipe.transmit(tag & !TX_ONLY, rx, counters);
+                    } else {
+                        pipe.process(&snapshot, tables, tag, rx, outcomes, counters, clock, to);
+                    }
+                }
+            }
+        }
+        taken
     }
 }
 
-/// Transmits every non-empty output burst on the worker's tx queues.
+/// A ring entry's port tag with this bit set is a processed packet to
+/// transmit on that port (for a worker that has no tx queue there), not one
+/// to process.
+const TX_ONLY: u16 = 0x8000;
+
+/// Whether a worker still hands packets off, or is stopping (it then
+/// processes whatever it receives itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Polling,
+    Draining,
+}
+
+/// Moves the packets of `rx` (received on `in_port`) that another worker
+/// owns onto that worker's ring, tagged with `in_port`; what stays in `rx`
+/// is this worker's to process. A ring without room is a counted drop.
 #[inline]
-fn flush(outs: &mut [Burst], tx: &mut [TxQueue], counters: &WorkerCounters) {
-    {
-        for (port, (out, txq)) in outs.iter_mut().zip(tx.iter_mut()).enumerate() {
+fn hand_off(
+    me: usize,
+    snapshot: &Snapshot,
+    in_port: PortIdx,
+    rx: &mut Burst,
+    handoff: &mut Handoff,
+    counters: &WorkerCounters,
+) {
+    let mut dest = [u16::MAX; BURST_MAX];
+    let mut any = false;
+    for (i, d) in dest.iter_mut().enumerate().take(rx.len()) {
+        let owner = engine::owner::owner_of(snapshot, in_port, rx.data(i), handoff.workers);
+        let to = match owner {
+            Some(o) if o != me || handoff.all => o,
+            None if handoff.all => me,
+            _ => continue,
+        };
+        if handoff.to.get(to).is_some_and(|r| r.is_some()) {
+            rx.set_port(i, in_port);
+            *d = to as u16;
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    rx.split_off(&dest, &mut handoff.staging);
+    for (out, ring) in handoff.staging.iter_mut().zip(handoff.to.iter_mut()) {
+        let (Some(ring), false) = (ring.as_mut(), out.is_empty()) else {
+            continue;
+        };
+        let (sent, full) = ring.send(out);
+        bump(&counters.loops.handoff_out, sent as u64);
+        if full > 0 {
+            if let Some(c) = counters.ports.get(in_port as usize) {
+                c.drop(DropReason::HandoffFull, full as u64);
+            }
+        }
+    }
+}
+
+impl Pipeline {
+    /// Runs the engine over `rx` (received on `in_port`), counts the
+    /// outcomes on `in_port` and transmits what it forwards on this
+    /// worker's own tx queues. `rx` is empty afterwards.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &mut self,
+        snapshot: &Snapshot,
+        tables: &TableStore,
+        in_port: PortIdx,
+        rx: &mut Burst,
+        outcomes: &mut [Outcome; BURST_MAX],
+        counters: &WorkerCounters,
+        clock: &Clock,
+        rings: &mut [Option<dpdk::RingProducer>],
+    ) {
+        let Some(inc) = counters.ports.get(in_port as usize) else {
+            rx.clear();
+            return;
+        };
+        let now = clock.now_ns();
+        let n = self
+            .engine
+            .process_burst(snapshot, in_port, rx, now, &mut outcomes[..]);
+        if snapshot.generation != self.seen_generation && n > 0 {
+            // The first packet under a new generation: when a change took
+            // effect (`stats`: publication to first packet).
+            self.seen_generation = snapshot.generation;
+            counters
+                .loops
+                .generation_seen
+                .store(snapshot.generation, Ordering::Relaxed);
+            counters
+                .loops
+                .generation_seen_ns
+                .store(tables.now_ns(), Ordering::Relaxed);
+        }
+        let mut targets = [u16::MAX; BURST_MAX];
+        let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
+        let outs_len = self.outs.len();
+        for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
+            match outcome.path {
+                Path::Fast => fast += 1,
+                Path::Slow => slow += 1,
+                Path::Hairpin => hairpin += 1,
+                Path::Patch | Path::Early => {}
+            }
+            *target = match outcome.verdict {
+                Verdict::Forward(out) if (out as usize) < outs_len => out,
+                Verdict::Forward(_) => {
+                    inc.drop(DropReason::NoPatch, 1);
+                    u16::MAX
+                }
+                Verdict::Drop(reason) => {
+                    inc.drop(reason, 1);
+                    u16::MAX
+                }
+            };
+        }
+        bump(&inc.fast_path, fast);
+        bump(&inc.slow_path, slow);
+        bump(&inc.hairpin, hairpin);
+        rx.distribute(&targets[..n], &mut self.outs);
+        self.flush(counters, rings);
+    }
+
+    /// Transmits what another worker processed for `port` (it has no tx
+    /// queue there); `burst` is empty afterwards.
+    fn transmit(&mut self, port: PortIdx, burst: &mut Burst, counters: &WorkerCounters) {
+        let c = counters.ports.get(port as usize);
+        match self.tx.get_mut(port as usize).and_then(|q| q.as_mut()) {
+            Some(txq) => {
+                let o = burst.tx(txq);
+                if let Some(c) = c {
+                    bump(&c.tx_packets, o.sent as u64);
+                    bump(&c.tx_bytes, o.sent_bytes);
+                    if o.dropped > 0 {
+                        c.drop(DropReason::TxFull, o.dropped as u64);
+                    }
+                }
+            }
+            None => {
+                if let Some(c) = c {
+                    c.drop(DropReason::TxFull, burst.len() as u64);
+                }
+                burst.clear();
+            }
+        }
+    }
+
+    /// Transmits every non-empty output burst: on the worker's own tx queue
+    /// of the port, or through the ring to the worker that has one.
+    #[inline]
+    fn flush(&mut self, counters: &WorkerCounters, rings: &mut [Option<dpdk::RingProducer>]) {
+        for (port, (out, txq)) in self.outs.iter_mut().zip(self.tx.iter_mut()).enumerate() {
             if out.is_empty() {
                 continue;
             }
-            let o = out.tx(txq);
-            if let Some(c) = counters.ports.get(port) {
+            let Some(c) = counters.ports.get(port) else {
+                out.clear();
+                continue;
+            };
+            if let Some(txq) = txq {
+                let o = out.tx(txq);
                 bump(&c.tx_packets, o.sent as u64);
                 bump(&c.tx_bytes, o.sent_bytes);
                 if o.dropped > 0 {
                     c.drop(DropReason::TxFull, o.dropped as u64);
                 }
+                continue;
+            }
+            let via = self.tx_via.get(port).copied().unwrap_or(0);
+            let Some(ring) = rings.get_mut(via).and_then(|r| r.as_mut()) else {
+                c.drop(DropReason::TxFull, out.len() as u64);
+                out.clear();
+                continue;
+            };
+            for i in 0..out.len() {
+                out.set_port(i, TX_ONLY | port as u16);
+            }
+            let (sent, full) = ring.send(out);
+            bump(&counters.loops.handoff_out, sent as u64);
+            if full > 0 {
+                c.drop(DropReason::HandoffFull, full as u64);
             }
         }
     }

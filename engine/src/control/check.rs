@@ -624,16 +624,6 @@ fn check_vnics(
 ) -> Vec<CheckedVnic> {
     let prev = &*prev_snap.state;
     let patch = &patched_ports(patch);
-    if !state.vnics.is_empty() && dir.workers > 1 {
-        e.add(
-            "vnics",
-            format!(
-                "VPC ports need a single worker for now ({} configured in workers.lcores): \
-                 a flow's two directions arrive on different ports and must reach the worker holding its state",
-                dir.workers
-            ),
-        );
-    }
     let mut out: Vec<(usize, CheckedVnic)> = Vec::new();
     let n = state.vnics.len();
     let mut by_port: HashMap<PortIdx, usize> = HashMap::with_capacity(n);

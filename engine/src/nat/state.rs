@@ -123,9 +123,20 @@ pub struct NatState {
     /// SNAT ranges by (guest port, SNAT address, protocol).
     snat: HashMap<(PortIdx, IpAddr, u8), SnatRange>,
     counters: NatCounters,
+    /// This worker's index and the number of workers: it allocates only
+    /// from its own slice of every range (`owner::slice`).
+    slice: (usize, usize),
 }
 
 impl NatState {
+    /// The NAT state of worker `worker` of `workers`.
+    pub fn for_worker(worker: usize, workers: usize) -> Self {
+        NatState {
+            slice: (worker, workers.max(1)),
+            ..Default::default()
+        }
+    }
+
     /// Its counters.
     pub fn counters(&self) -> NatCounters {
         self.counters
@@ -150,7 +161,16 @@ impl NatState {
     /// Allocates an external port of `first..=last` on SNAT address `ip` for
     /// flow `id`, unique for the flow's remote endpoint. `None` when every
     /// port is held for that remote (or the [`MAX_PROBES`] looked at are).
-    pub fn allocate(&mut self, id: FlowId, ip: IpAddr, (first, last): (u16, u16)) -> Option<u16> {
+    /// With several workers, only this worker's slice of the range is
+    /// looked at: an exhausted slice is an exhausted range for this worker
+    /// (the owner of a reply is named by its port; another worker's ports
+    /// are never borrowed).
+    pub fn allocate(&mut self, id: FlowId, ip: IpAddr, range: (u16, u16)) -> Option<u16> {
+        let (w, n) = self.slice;
+        let Some((first, last)) = crate::owner::slice::slice_of_range(range, w, n.max(1)) else {
+            self.counters.exhausted += 1;
+            return None;
+        };
         let r = self
             .snat
             .entry((id.port, ip, id.key.proto))

@@ -68,7 +68,7 @@ impl Engine {
         entry.saw_first(dir);
         let r = self
             .flows
-            .insert(id, entry, now_ns, vnic.flow_quota)
+            .insert(id, entry, now_ns, vnic.flow_quota.div_ceil(self.workers))
             .map(|_| ());
         // What the insert evicted gives its NAT state back at once.
         self.reap();

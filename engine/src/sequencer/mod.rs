@@ -58,6 +58,9 @@ pub struct Engine {
     flows: FlowTable<FlowState>,
     templates: Templates,
     nat: NatState,
+    /// Workers sharing the switch's flows (a VNIC's flow quota is split
+    /// between them).
+    workers: usize,
     /// By port: whether the last outbound fast-path hit was an internet
     /// flow (that realm is then looked up first).
     prefer: Vec<bool>,
@@ -72,10 +75,18 @@ pub struct Engine {
 impl Engine {
     /// An engine whose flow table holds at most `capacity` flows.
     pub fn new(capacity: usize) -> Self {
+        Self::for_worker(capacity, 0, 1)
+    }
+
+    /// The engine of worker `worker` of `workers`: it holds the flows that
+    /// worker owns (`owner`), allocates SNAT ports from its own slice of
+    /// each range, and enforces its share of each VNIC's flow quota.
+    pub fn for_worker(capacity: usize, worker: usize, workers: usize) -> Self {
         Engine {
             flows: FlowTable::new(capacity, DEFAULT_TTL_NS),
             templates: Templates::default(),
-            nat: NatState::default(),
+            nat: NatState::for_worker(worker, workers),
+            workers: workers.max(1),
             prefer: Vec::new(),
             hints: vec![None; BURST_MAX],
             #[cfg(test)]

@@ -126,6 +126,11 @@ struct Args {
     /// Print the totals as one JSON line too.
     #[arg(long)]
     json: bool,
+    /// Queue pairs of each port (to match a switch with several workers
+    /// on memif, whose rings pair one to one); all rx queues are polled,
+    /// tx uses the first.
+    #[arg(long, default_value_t = 1)]
+    queues: u16,
 }
 
 /// `--vary`.
@@ -221,8 +226,8 @@ fn run(args: &Args) -> Result<(), String> {
     let eal = Eal::init(&eal_args).map_err(|e| e.to_string())?;
     let pool = Mempool::new("pktgen", args.mbufs, 256, -1).map_err(|e| e.to_string())?;
     let setup = PortSetup {
-        rx_queues: 1,
-        tx_queues: 1,
+        rx_queues: args.queues.max(1),
+        tx_queues: args.queues.max(1),
         rx_desc: 1024,
         tx_desc: 1024,
         promiscuous: true,
@@ -230,15 +235,15 @@ fn run(args: &Args) -> Result<(), String> {
     let txp = Port::by_name(&args.tx).map_err(|e| e.to_string())?;
     let mut txc = txp.configure(&setup, &pool).map_err(|e| e.to_string())?;
     let mut rxp = None;
-    let mut rxq = None;
+    let mut rxqs = Vec::new();
     // The same device may both send and receive.
     if let Some(name) = &args.rx {
         if name == &args.tx {
-            rxq = txc.rx.pop();
+            rxqs = std::mem::take(&mut txc.rx);
         } else {
             let p = Port::by_name(name).map_err(|e| e.to_string())?;
             let mut c = p.configure(&setup, &pool).map_err(|e| e.to_string())?;
-            rxq = c.rx.pop();
+            rxqs = std::mem::take(&mut c.rx);
             rxp = Some(p);
         }
     }
@@ -246,7 +251,7 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(p) = &rxp {
         p.start().map_err(|e| e.to_string())?;
     }
-    let mut txq = txc.tx.pop().ok_or("no tx queue")?;
+    let mut txq = txc.tx.drain(..).next().ok_or("no tx queue")?;
 
     // Wait for links (memif connects when its peer appears).
     let deadline = Instant::now() + Duration::from_secs_f64(args.wait_link);
@@ -317,10 +322,10 @@ fn run(args: &Args) -> Result<(), String> {
                         as u32;
                 }
             }
-        } else if rxq.is_none() || now >= stop_rx_at {
+        } else if rxqs.is_empty() || now >= stop_rx_at {
             break;
         }
-        if let Some(q) = rxq.as_mut() {
+        for q in rxqs.iter_mut() {
             let n = rx_burst.rx(q, dpdk::BURST_MAX);
             if n > 0 {
                 worked = true;
@@ -370,12 +375,12 @@ fn run(args: &Args) -> Result<(), String> {
     println!(
         "pktgen: TOTAL sent={} received={} lost={} mismatched={} refused={} tx_mpps={:.3}",
         t.sent,
-        if rxq.is_some() {
+        if !rxqs.is_empty() {
             t.received.to_string()
         } else {
             "n/a".into()
         },
-        if rxq.is_some() {
+        if !rxqs.is_empty() {
             lost.to_string()
         } else {
             "n/a".into()
@@ -394,7 +399,7 @@ fn run(args: &Args) -> Result<(), String> {
             lost,
             t.mismatched,
             t.refused,
-            rxq.is_some()
+            !rxqs.is_empty()
         );
     }
     drop(burst);
