@@ -128,7 +128,7 @@ struct Args {
     json: bool,
     /// Queue pairs of each port (to match a switch with several workers
     /// on memif, whose rings pair one to one); all rx queues are polled,
-    /// tx uses the first.
+    /// and tx bursts go round the tx queues.
     #[arg(long, default_value_t = 1)]
     queues: u16,
 }
@@ -251,7 +251,11 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(p) = &rxp {
         p.start().map_err(|e| e.to_string())?;
     }
-    let mut txq = txc.tx.drain(..).next().ok_or("no tx queue")?;
+    let mut txqs: Vec<_> = txc.tx.drain(..).collect();
+    if txqs.is_empty() {
+        return Err("no tx queue".into());
+    }
+    let mut next_txq = 0usize;
 
     // Wait for links (memif connects when its peer appears).
     let deadline = Instant::now() + Duration::from_secs_f64(args.wait_link);
@@ -312,7 +316,10 @@ fn run(args: &Args) -> Result<(), String> {
                         cur.advance(&template, flows);
                     }
                     flow = cur.flow;
-                    let o = burst.tx(&mut txq);
+                    // Bursts go round the queues (each is a worker's on
+                    // the switch's side of a memif).
+                    next_txq = (next_txq + 1) % txqs.len();
+                    let o = burst.tx(&mut txqs[next_txq]);
                     t.sent += o.sent as u64;
                     t.sent_bytes += o.sent_bytes;
                     t.refused += o.dropped as u64;
