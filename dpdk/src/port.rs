@@ -18,6 +18,9 @@ const RSS_NONFRAG_IPV6_OTHER: u64 = 1 << 13;
 const RSS_IPV6_EX: u64 = 1 << 15;
 const RSS_IPV6_TCP_EX: u64 = 1 << 16;
 const RSS_IPV6_UDP_EX: u64 = 1 << 17;
+/// RTE_ETH_RSS_LEVEL_INNERMOST: hash a tunnel's inner headers (for Geneve
+/// on the uplink: the flow's own 5-tuple, so the owner's queue).
+const RSS_LEVEL_INNERMOST: u64 = 2 << 50;
 /// RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP.
 const RSS_WANTED: u64 = RSS_IPV4
     | RSS_FRAG_IPV4
@@ -193,9 +196,11 @@ impl Port {
     /// the peer or the kernel picks the queue (memif, tap).
     pub fn configure(&self, setup: &PortSetup, pool: &Mempool) -> Result<Configured, DpdkError> {
         let info = self.info()?;
-        let rss_hf = info.rss_offloads & RSS_WANTED;
+        // The innermost level where the device offers it: the uplink's
+        // Geneve then hashes by the inner flow, as the owner function does.
+        let rss_hf = info.rss_offloads & (RSS_WANTED | RSS_LEVEL_INNERMOST);
         let nrx = setup.rx_queues.max(1).min(info.max_rx_queues.max(1));
-        let rss = nrx > 1 && rss_hf != 0;
+        let rss = nrx > 1 && rss_hf & RSS_WANTED != 0;
         let ntx = setup.tx_queues.max(1).min(info.max_tx_queues.max(1));
         let mut conf = dpdk_sys::rte_eth_conf::default();
         // The key repeats every 16 bits whatever its length, so both

@@ -73,7 +73,8 @@ fn every_command_works_through_the_socket() {
             );
             assert_eq!(s.ports[0].driver, "net_null");
             // net_null hashes: with several workers each port has a queue
-            // per worker, queue w polled by worker w.
+            // per worker, queue w polled by worker w, and the symmetric key
+            // and the redirection table are programmed.
             let n = vswitch_e2e::e2e_workers();
             assert_eq!(s.workers.len(), n);
             for (w, info) in s.workers.iter().enumerate() {
@@ -85,6 +86,22 @@ fn every_command_works_through_the_socket() {
                 );
             }
             assert_eq!(s.generation, 0);
+            if n > 1 {
+                let line = |name: &str| {
+                    sw.output
+                        .iter()
+                        .find(|l| l.contains(&format!(" {name} ")) && l.contains("role="))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                for p in ["a", "b"] {
+                    let l = line(p);
+                    assert!(
+                        l.contains("rss=on(symmetric)") && l.contains("rxq=2"),
+                        "{l}"
+                    );
+                }
+            }
         }
         other => panic!("{other:?}"),
     }

@@ -31,7 +31,7 @@ mod tests;
 use crate::frame::frame_info;
 use crate::frame::offsets::{BOUNDARY_ENCAP_LEN, BOUNDARY_VNI, ENCAP_LEN};
 use crate::frame::parse_encap;
-use crate::frame::quick::{quick_encap, quick_from_boundary, quick_key};
+use crate::frame::quick::{quick_encap, quick_from_boundary, quick_key, quick_words};
 use crate::nat::inbound::private_address;
 use crate::nat::rewrite::icmp_error;
 use crate::tables::{PortKind, Snapshot};
@@ -59,9 +59,20 @@ pub fn owner_of(snap: &Snapshot, in_port: PortIdx, f: &[u8], n: usize) -> Option
         return None;
     }
     match snap.port_kind(in_port) {
-        PortKind::Guest => Some(worker_of_hash(toeplitz::flow_hash(&flow_or_quote(f)?), n)),
+        PortKind::Guest => Some(worker_of_hash(flow_or_quote_hash(f)?, n)),
         PortKind::Uplink if snap.role == SwitchRole::Sled => from_underlay(snap, f, n),
         _ => None,
+    }
+}
+
+/// The symmetric hash of a frame's flow, or for an ICMP error of the
+/// quoted packet's; the common frames read at fixed offsets, never through
+/// a [`FlowKey`].
+#[inline]
+fn flow_or_quote_hash(f: &[u8]) -> Option<u32> {
+    match quick_words(f) {
+        Some((w, _)) => Some(toeplitz::words_hash(&w)),
+        None => flow_or_quote(f).map(|k| toeplitz::flow_hash(&k)),
     }
 }
 

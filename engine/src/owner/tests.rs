@@ -3,7 +3,7 @@
 //! frames (the engine's own output for the outbound side).
 
 use super::slice::{slice_of_range, worker_of_port};
-use super::toeplitz::{flow_hash, toeplitz_reference, SYMMETRIC_RSS_KEY};
+use super::toeplitz::{flow_hash, toeplitz_reference, words_hash, SYMMETRIC_RSS_KEY};
 use super::{owner_of, worker_of_hash};
 use crate::nat::igw::ExternalIps;
 use crate::nat::tests::{
@@ -73,6 +73,7 @@ fn the_hash_is_toeplitz_with_the_symmetric_key_and_symmetric() {
             "{k:?}"
         );
         assert_eq!(flow_hash(&k), flow_hash(&k.reverse()), "{k:?}");
+        assert_eq!(words_hash(&k.words()), flow_hash(&k), "packed form: {k:?}");
     }
 }
 

@@ -9,7 +9,7 @@
 //! NIC programmed with [`SYMMETRIC_RSS_KEY`]. Two 256-entry tables (high and
 //! low byte of the folded word) make the hash two loads.
 
-use crate::{proto, FlowKey};
+use crate::{proto, FlowKey, KeyWords};
 use std::net::IpAddr;
 
 /// The RSS key programmed on ports that hash: `0x6d5a` repeated.
@@ -83,6 +83,21 @@ pub fn flow_hash(key: &FlowKey) -> u32 {
     let mut fold = fold_addr(&key.src) ^ fold_addr(&key.dst);
     if matches!(key.proto, proto::TCP | proto::UDP) {
         fold ^= key.src_port ^ key.dst_port;
+    }
+    hash_folded(fold)
+}
+
+/// [`flow_hash`] of a key in its packed form (`FlowKey::words`: addresses
+/// as two words each, IPv4 in the low half, then protocol and ports), read
+/// straight from the frame without building the key.
+#[inline(always)]
+pub fn words_hash(w: &KeyWords) -> u32 {
+    let a = w[0] ^ w[1] ^ w[2] ^ w[3];
+    let a = (a >> 32) as u32 ^ a as u32;
+    let mut fold = (a >> 16) as u16 ^ a as u16;
+    let misc = w[4];
+    if matches!((misc >> 56) as u8, proto::TCP | proto::UDP) {
+        fold ^= (misc >> 16) as u16 ^ misc as u16;
     }
     hash_folded(fold)
 }
