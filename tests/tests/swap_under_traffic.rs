@@ -12,7 +12,9 @@ use vswitch_e2e::{Vswitch, TEST_EAL};
 #[test]
 fn one_thousand_swaps_under_traffic_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let count: u64 = 400_000;
+    // 5 s of traffic at 200 kpps: the swaps must end while it still
+    // flows, also with two workers polling both cores.
+    let count: u64 = 1_000_000;
     let count_text = count.to_string();
     let looped = memif_loop(
         dir.path(),

@@ -21,7 +21,9 @@ const GW_MAC: &str = "a8:40:25:ff:ff:01";
 #[test]
 fn a_thousand_vpc_changes_under_traffic_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let count: u64 = 400_000;
+    // 6 s of traffic at 100 kpps: the changes must end while it still
+    // flows, also with two workers polling both cores.
+    let count: u64 = 600_000;
     let count_text = count.to_string();
     let looped = memif_loop(
         dir.path(),
