@@ -503,7 +503,7 @@ impl Pipeline {
     /// Runs the engine over `rx` (received on `in_port`), counts the
     /// outcomes on `in_port` and transmits what it forwards on this
     /// worker's own tx queues. `rx` is empty afterwards.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn process(
         &mut self,
@@ -592,7 +592,7 @@ impl Pipeline {
 
     /// Transmits every non-empty output burst: on the worker's own tx queue
     /// of the port, or through the ring to the worker that has one.
-    #[inline]
+    #[inline(always)]
     fn flush(&mut self, counters: &WorkerCounters, rings: &mut [Option<dpdk::RingProducer>]) {
         for (port, (out, txq)) in self.outs.iter_mut().zip(self.tx.iter_mut()).enumerate() {
             if out.is_empty() {
