@@ -151,3 +151,21 @@ pub(crate) fn dropped(o: Outcome) -> DropReason {
         Verdict::Forward(p) => panic!("forwarded to {p}"),
     }
 }
+
+/// xorshift64: a deterministic, dependency-free stream of numbers for tests.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// The next number.
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

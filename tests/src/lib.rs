@@ -394,8 +394,14 @@ pub fn pktgen_totals(output: &str) -> serde_json::Value {
 /// Writes `frames` to the interface `iface` (the host side of a `net_tap`
 /// port, say) with a packet socket, in order, from one Python process,
 /// pausing 2 ms every 200 frames: on two cores the sender must not starve
-/// a worker that shares its core.
+/// a worker that shares its core. The interface's queues are first made
+/// 10,000 frames long (the kernel's default is 1,000), so that a worker
+/// descheduled for a few tens of milliseconds on a loaded machine finds its
+/// frames waiting rather than dropped by the kernel.
 pub fn tap_send(iface: &str, frames: &[Vec<u8>]) {
+    let _ = Command::new("ip")
+        .args(["link", "set", iface, "txqueuelen", "10000"])
+        .status();
     let hex: Vec<String> = frames
         .iter()
         .map(|f| f.iter().map(|b| format!("{b:02x}")).collect())

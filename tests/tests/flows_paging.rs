@@ -35,6 +35,7 @@ fn flows_are_listed_a_page_at_a_time() {
 {TEST_EAL}
 [workers]
 lcores = [1]
+handoff_ring = 8192
 [[ports]]
 name = "g"
 devargs = "net_tap0,iface={iface}"
@@ -93,17 +94,20 @@ role = "uplink"
             v
         })
         .collect();
-    tap_send(&iface, &frames);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // A frame lost on the way (the kernel's tap queue or a handoff ring
+    // overflowing while a worker is descheduled on a loaded two-core
+    // machine) is sent again: the same frame makes the same flow, and this
+    // test is about the listing, not about loss.
     let held = |sw: &Vswitch| sw.stats().workers.iter().map(|w| w.flows).sum::<u64>();
+    let mut rounds = 0;
     while held(&sw) < u64::from(FLOWS) {
-        assert!(
-            Instant::now() < deadline,
-            "flows: {:?}; {:?}",
-            held(&sw),
-            sw.stats()
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(rounds < 4, "flows: {:?}; {:?}", held(&sw), sw.stats());
+        rounds += 1;
+        tap_send(&iface, &frames);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while held(&sw) < u64::from(FLOWS) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     // Pages of 700 until `next` is gone: every flow once.
@@ -148,7 +152,10 @@ role = "uplink"
     if st.workers.len() == 1 {
         assert_eq!(out, 0);
     }
-    assert_eq!(st.total.drops.get("handoff_full"), Some(&0));
+    // Every packet is accounted for: a slow consumer's loss is a counted
+    // full ring (the kernel's own stray frames are counted drops too).
+    let dropped: u64 = st.total.drops.values().sum();
+    assert_eq!(st.total.rx_packets, st.total.tx_packets + dropped, "{st:?}");
     // Without a limit: 1000, and a cursor for the rest.
     let Reply::Flows {
         flows: page, next, ..

@@ -5,7 +5,7 @@
 
 use crate::config::IdleConfig;
 use crate::handoff::Handoff;
-use crate::stats::{bump, WorkerCounters};
+use crate::stats::{bump, PortCounters, WorkerCounters};
 use crossbeam_channel::{Receiver, Sender};
 use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
 use engine::sequencer::Engine;
@@ -231,10 +231,16 @@ impl Worker {
         }
         let deadline = dpdk::tsc_cycles() + dpdk::tsc_hz() * 2;
         while !self.handoff.all_stopped() && dpdk::tsc_cycles() < deadline {
-            self.poll_rings(&mut rx, &mut outcomes, counters, &clock);
+            let snapshot = self.tables.load();
+            self.poll_rings(&snapshot, &mut rx, &mut outcomes, counters, &clock);
             std::thread::sleep(Duration::from_micros(50));
         }
-        while self.poll_rings(&mut rx, &mut outcomes, counters, &clock) > 0 {}
+        loop {
+            let snapshot = self.tables.load();
+            if self.poll_rings(&snapshot, &mut rx, &mut outcomes, counters, &clock) == 0 {
+                break;
+            }
+        }
         0
     }
 
@@ -387,7 +393,7 @@ impl Worker {
                 }
             }
         }
-        let taken = self.poll_rings(rx, outcomes, counters, clock);
+        let taken = self.poll_rings(&snapshot, rx, outcomes, counters, clock);
         (received, taken, deferred)
     }
 
@@ -397,6 +403,7 @@ impl Worker {
     #[inline]
     fn poll_rings(
         &mut self,
+        snapshot: &Snapshot,
         rx: &mut Burst,
         outcomes: &mut [Outcome; BURST_MAX],
         counters: &WorkerCounters,
@@ -413,7 +420,6 @@ impl Worker {
         if from.is_empty() {
             return 0;
         }
-        let snapshot = tables.load();
         let mut taken = 0;
         let mut ring_in = Burst::new();
         for ring in from.iter_mut() {
@@ -432,7 +438,7 @@ impl Worker {
                     if tag & TX_ONLY != 0 {
                         pipe.transmit(tag & !TX_ONLY, rx, counters);
                     } else {
-                        pipe.process(&snapshot, tables, tag, rx, outcomes, counters, clock, to);
+                        pipe.process(snapshot, tables, tag, rx, outcomes, counters, clock, to);
                     }
                 }
             }
@@ -489,13 +495,37 @@ fn hand_off(
         let (Some(ring), false) = (ring.as_mut(), out.is_empty()) else {
             continue;
         };
-        let (sent, full) = ring.send(out);
-        bump(&counters.loops.handoff_out, sent as u64);
-        if full > 0 {
-            if let Some(c) = counters.ports.get(in_port as usize) {
-                c.drop(DropReason::HandoffFull, full as u64);
-            }
+        if let Some(c) = counters.ports.get(in_port as usize) {
+            send_on_ring(ring, out, counters, c);
+        } else {
+            out.clear();
         }
+    }
+}
+
+/// Puts `out` (tagged already) on a handoff ring; what finds no room is
+/// dropped as `handoff_full`, charged to `charge`. `out` is empty afterwards.
+#[inline]
+fn send_on_ring(
+    ring: &mut dpdk::RingProducer,
+    out: &mut Burst,
+    counters: &WorkerCounters,
+    charge: &PortCounters,
+) {
+    let (sent, full) = ring.send(out);
+    bump(&counters.loops.handoff_out, sent as u64);
+    if full > 0 {
+        charge.drop(DropReason::HandoffFull, full as u64);
+    }
+}
+
+/// Counts what a transmit on a port's own tx queue did.
+#[inline]
+fn count_tx(c: &PortCounters, o: dpdk::TxOutcome) {
+    bump(&c.tx_packets, o.sent as u64);
+    bump(&c.tx_bytes, o.sent_bytes);
+    if o.dropped > 0 {
+        c.drop(DropReason::TxFull, o.dropped as u64);
     }
 }
 
@@ -569,22 +599,14 @@ impl Pipeline {
     /// Transmits what another worker processed for `port` (it has no tx
     /// queue there); `burst` is empty afterwards.
     fn transmit(&mut self, port: PortIdx, burst: &mut Burst, counters: &WorkerCounters) {
-        let c = counters.ports.get(port as usize);
+        let Some(c) = counters.ports.get(port as usize) else {
+            burst.clear();
+            return;
+        };
         match self.tx.get_mut(port as usize).and_then(|q| q.as_mut()) {
-            Some(txq) => {
-                let o = burst.tx(txq);
-                if let Some(c) = c {
-                    bump(&c.tx_packets, o.sent as u64);
-                    bump(&c.tx_bytes, o.sent_bytes);
-                    if o.dropped > 0 {
-                        c.drop(DropReason::TxFull, o.dropped as u64);
-                    }
-                }
-            }
+            Some(txq) => count_tx(c, burst.tx(txq)),
             None => {
-                if let Some(c) = c {
-                    c.drop(DropReason::TxFull, burst.len() as u64);
-                }
+                c.drop(DropReason::TxFull, burst.len() as u64);
                 burst.clear();
             }
         }
@@ -603,12 +625,7 @@ impl Pipeline {
                 continue;
             };
             if let Some(txq) = txq {
-                let o = out.tx(txq);
-                bump(&c.tx_packets, o.sent as u64);
-                bump(&c.tx_bytes, o.sent_bytes);
-                if o.dropped > 0 {
-                    c.drop(DropReason::TxFull, o.dropped as u64);
-                }
+                count_tx(c, out.tx(txq));
                 continue;
             }
             let via = self.tx_via.get(port).copied().unwrap_or(0);
@@ -620,11 +637,7 @@ impl Pipeline {
             for i in 0..out.len() {
                 out.set_port(i, TX_ONLY | port as u16);
             }
-            let (sent, full) = ring.send(out);
-            bump(&counters.loops.handoff_out, sent as u64);
-            if full > 0 {
-                c.drop(DropReason::HandoffFull, full as u64);
-            }
+            send_on_ring(ring, out, counters, c);
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::nat::tests::{
     tcp_from_a, FIP2, SNAT_IP,
 };
 use crate::sequencer::Engine;
+use crate::testing::Rng;
 use crate::tests::*;
 use crate::{proto, DropReason, FlowKey, PortIdx};
 use etherparse::PacketBuilder;
@@ -19,23 +20,13 @@ use std::net::IpAddr;
 /// Worker counts every check runs with.
 const COUNTS: [usize; 5] = [2, 3, 4, 8, 16];
 
-/// A deterministic stream of numbers (xorshift).
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn ip(&mut self, v6: bool) -> IpAddr {
-        let x = self.next();
-        if v6 {
-            IpAddr::from((u128::from(x) << 64 | u128::from(self.next())).to_be_bytes())
-        } else {
-            IpAddr::from((x as u32).to_be_bytes())
-        }
+/// A random address of either family.
+fn random_ip(r: &mut Rng, v6: bool) -> IpAddr {
+    let x = r.next();
+    if v6 {
+        IpAddr::from((u128::from(x) << 64 | u128::from(r.next())).to_be_bytes())
+    } else {
+        IpAddr::from((x as u32).to_be_bytes())
     }
 }
 
@@ -48,14 +39,14 @@ fn bytes(a: &IpAddr) -> Vec<u8> {
 
 #[test]
 fn the_hash_is_toeplitz_with_the_symmetric_key_and_symmetric() {
-    let mut r = Numbers(0x1234_5678_9abc_def1);
+    let mut r = Rng(0x1234_5678_9abc_def1);
     for i in 0..2000 {
         let v6 = i % 2 == 1;
         let p = [proto::TCP, proto::UDP, proto::ICMP, 47][i % 4];
         let k = FlowKey {
             proto: p,
-            src: r.ip(v6),
-            dst: r.ip(v6),
+            src: random_ip(&mut r, v6),
+            dst: random_ip(&mut r, v6),
             src_port: r.next() as u16,
             dst_port: r.next() as u16,
             icmp: None,
@@ -79,14 +70,14 @@ fn the_hash_is_toeplitz_with_the_symmetric_key_and_symmetric() {
 
 #[test]
 fn owners_spread_evenly() {
-    let mut r = Numbers(7);
+    let mut r = Rng(7);
     for n in COUNTS {
         let mut per = vec![0u32; n];
         for _ in 0..64_000 {
             let k = FlowKey {
                 proto: proto::TCP,
-                src: r.ip(false),
-                dst: r.ip(false),
+                src: random_ip(&mut r, false),
+                dst: random_ip(&mut r, false),
                 src_port: r.next() as u16,
                 dst_port: 443,
                 icmp: None,

@@ -580,20 +580,7 @@ mod tests {
         assert_eq!(drop, Drop);
     }
 
-    /// xorshift64: deterministic and dependency-free.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testing::Rng;
 
     /// Addresses drawn from a small pool of prefixes so that routes overlap.
     fn random_addr(rng: &mut Rng) -> IpAddr {
