@@ -61,3 +61,17 @@ pub fn get(m: &BTreeMap<Key, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
     *m.get(&key)
         .unwrap_or_else(|| panic!("no sample {name}{labels:?}"))
 }
+
+/// The sum of every sample of `name` whose labels include `labels` (every
+/// worker's, say, when `labels` names no worker).
+pub fn sum(m: &BTreeMap<Key, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    m.iter()
+        .filter(|((n, l), _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| *v)
+        .sum()
+}

@@ -360,12 +360,12 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         "the server saw the floating address as the client: {log}"
     );
 
-    // The SNAT ports the downloads took are counted.
+    // The SNAT ports the downloads took are counted (by whichever worker
+    // owns each connection).
     let m0 = prom::parse(&sled.scrape());
-    let w = [("worker", "0"), ("lcore", "1")];
-    assert!(prom::get(&m0, "vswitch_worker_snat_allocated_total", &w) >= 1.0);
+    assert!(prom::sum(&m0, "vswitch_worker_snat_allocated_total", &[]) >= 1.0);
     assert_eq!(
-        prom::get(&m0, "vswitch_worker_snat_exhausted_total", &w),
+        prom::sum(&m0, "vswitch_worker_snat_exhausted_total", &[]),
         0.0
     );
 
