@@ -21,6 +21,7 @@ pub const FLOWS_PAGE: u32 = 1000;
 /// The most flows a `flows` answer holds.
 pub const FLOWS_PAGE_MAX: u32 = 10_000;
 
+pub mod nic;
 pub mod state;
 pub mod types;
 
@@ -98,6 +99,51 @@ pub enum Command {
     },
     /// Lists the VNICs.
     VnicList,
+    /// Creates or changes an instance type: the NICs an instance of it may
+    /// have (1 to 8).
+    InstanceTypeSet {
+        /// Type name.
+        name: String,
+        /// The most NICs an instance of it may have attached.
+        max_nics: u8,
+    },
+    /// Creates an instance, `pending`.
+    InstanceCreate {
+        /// Instance id.
+        id: String,
+        /// Its type (none: at most 8 NICs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance_type: Option<String>,
+    },
+    /// Moves an instance to another state; `terminated` deletes the NICs
+    /// attached with `delete_on_terminate` and detaches the others.
+    InstanceState {
+        /// Instance id.
+        id: String,
+        /// `pending`, `running`, `stopped` or `terminated`.
+        state: nic::InstanceRun,
+    },
+    /// Lists the instance types and every instance with its NICs.
+    InstanceList,
+    /// Creates a NIC, unattached.
+    NicCreate(nic::NicSpec),
+    /// Deletes a NIC that is not attached, releasing its addresses.
+    NicDelete {
+        /// NIC id.
+        id: u32,
+    },
+    /// Attaches a NIC to an instance at a device index, binding it to a
+    /// guest port (`port`, or one created from `devargs`), or to none when
+    /// the instance runs on another sled (`remote`).
+    NicAttach(nic::NicAttach),
+    /// Detaches a NIC from its instance (removing the port the attachment
+    /// created).
+    NicDetach {
+        /// NIC id.
+        nic: u32,
+    },
+    /// Lists the NICs, attached or not.
+    NicList,
     /// Sets this sled's underlay address and uplink.
     UnderlaySet {
         /// The sled's underlay IPv6 address.
@@ -395,6 +441,18 @@ pub enum Reply {
     Vnics {
         /// The VNICs.
         vnics: Vec<VnicInfo>,
+    },
+    /// Answer to `instance-list`.
+    Instances {
+        /// The instance types, by name.
+        instance_types: Vec<nic::InstanceTypeInfo>,
+        /// The instances, by id, each with its attached NICs.
+        instances: Vec<nic::InstanceInfo>,
+    },
+    /// Answer to `nic-list`.
+    Nics {
+        /// The NICs, by id.
+        nics: Vec<nic::NicInfo>,
     },
     /// Answer to `v2p-list`.
     V2p {
@@ -727,6 +785,9 @@ pub struct RuleInfo {
     pub action: String,
     /// Flows whose first packet matched this rule.
     pub hits: u64,
+    /// A route to a NIC: `active` or `blackhole`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// One flow-table entry.

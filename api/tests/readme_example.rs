@@ -25,10 +25,18 @@ fn the_readme_example_parses_and_round_trips() {
     assert_eq!(s.version, STATE_VERSION);
     assert_eq!(s.role, "sled");
     assert_eq!(s.generation, Some(12));
-    assert_eq!(s.vnics.len(), 2);
-    assert_eq!(s.vnics[0].routes.len(), 2);
-    assert_eq!(s.vnics[0].firewall.len(), 2);
-    assert!(s.vnics[0].external.is_some());
+    assert_eq!(s.nics.len(), 2);
+    assert_eq!(s.nics[0].routes.len(), 2);
+    assert_eq!(s.nics[0].firewall.len(), 2);
+    assert!(s.nics[0].external.is_some());
+    assert_eq!(
+        s.instance("web-1").map(|i| i.instance_type.as_deref()),
+        Some(Some("general"))
+    );
+    let back = s.vnic("g1").expect("NIC 2 is bound to port g1");
+    assert_eq!(back.nic.id, 2);
+    assert!(!back.nic.source_dest_check);
+    assert_eq!(back.attached().map(|a| a.device_index), Some(1));
     assert_eq!(s.v2p.len(), 3);
     assert_eq!((s.pools.len(), s.igws.len(), s.v2b.len()), (1, 1, 1));
     let again: SwitchState =

@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod nic_args;
 mod render;
+mod render_nics;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -78,6 +80,47 @@ enum Sub {
     },
     /// List the VNICs
     VnicList,
+    /// Create or change an instance type and its NIC limit (1 to 8)
+    InstanceTypeSet {
+        /// Type name
+        name: String,
+        /// The most NICs an instance of it may have attached
+        #[arg(long, value_name = "N")]
+        max_nics: u8,
+    },
+    /// Create an instance (pending)
+    InstanceCreate {
+        /// Instance id
+        id: String,
+        /// Instance type [default: none, at most 8 NICs]
+        #[arg(long = "type", value_name = "NAME")]
+        instance_type: Option<String>,
+    },
+    /// Move an instance to pending, running, stopped or terminated
+    InstanceState {
+        /// Instance id
+        id: String,
+        /// pending, running, stopped or terminated
+        state: vswitch_api::nic::InstanceRun,
+    },
+    /// List the instance types and every instance with its NICs
+    InstanceList,
+    /// Create a NIC (not attached)
+    NicCreate(nic_args::NicCreateArgs),
+    /// Delete a NIC that is not attached
+    NicDelete {
+        /// NIC id
+        id: u32,
+    },
+    /// Attach NIC to INSTANCE at a device index (--port, --devargs or --remote)
+    NicAttach(nic_args::NicAttachArgs),
+    /// Detach a NIC from its instance
+    NicDetach {
+        /// NIC id
+        nic: u32,
+    },
+    /// List the NICs
+    NicList,
     /// Set this sled's underlay address, uplink port and underlay next hop
     UnderlaySet {
         /// The sled's underlay IPv6 address
@@ -613,6 +656,7 @@ fn load_state(path: &std::path::Path) -> Result<vswitch_api::state::SwitchState,
 
 /// What a parsed command line asks for.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per run: its size costs nothing
 enum Action {
     /// A protocol command, sent as a proper [`vswitch_api::Request`].
     Api(Command),
@@ -634,6 +678,17 @@ impl Sub {
             Sub::VnicCreate(args) => Command::VnicCreate(args.into()),
             Sub::VnicDelete { port } => Command::VnicDelete { port },
             Sub::VnicList => Command::VnicList,
+            Sub::InstanceTypeSet { name, max_nics } => Command::InstanceTypeSet { name, max_nics },
+            Sub::InstanceCreate { id, instance_type } => {
+                Command::InstanceCreate { id, instance_type }
+            }
+            Sub::InstanceState { id, state } => Command::InstanceState { id, state },
+            Sub::InstanceList => Command::InstanceList,
+            Sub::NicCreate(args) => Command::NicCreate(args.into()),
+            Sub::NicDelete { id } => Command::NicDelete { id },
+            Sub::NicAttach(args) => Command::NicAttach(args.into()),
+            Sub::NicDetach { nic } => Command::NicDetach { nic },
+            Sub::NicList => Command::NicList,
             Sub::UnderlaySet {
                 addr,
                 uplink,

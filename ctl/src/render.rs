@@ -38,6 +38,11 @@ pub fn render(reply: &Reply) -> String {
         Reply::ShuttingDown => "vswitch is shutting down".to_owned(),
         Reply::Applied { generation } => format!("ok (generation {generation})"),
         Reply::Vnics { vnics } => render_vnics(vnics),
+        Reply::Instances {
+            instance_types,
+            instances,
+        } => crate::render_nics::render_instances(instance_types, instances),
+        Reply::Nics { nics } => crate::render_nics::render_nics(nics),
         Reply::V2p { entries } => render_v2p(entries),
         Reply::Layers(info) => render_layers(info),
         Reply::Flows { flows, next, .. } => {
@@ -97,7 +102,7 @@ pub fn render_plan(
 
 /// A table with the common style; the columns listed in `numeric` are
 /// right-aligned so digits of equal weight line up.
-fn table(header: &[&str], numeric: &[usize]) -> Table {
+pub(crate) fn table(header: &[&str], numeric: &[usize]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(header.to_vec());
@@ -536,7 +541,10 @@ pub fn render_layers(info: &LayersInfo) -> String {
                 } else {
                     r.predicates.clone()
                 },
-                r.action.clone(),
+                match &r.state {
+                    Some(st) => format!("{} [{st}]", r.action),
+                    None => r.action.clone(),
+                },
                 r.hits.to_string(),
             ]);
         }
@@ -1258,6 +1266,7 @@ mod tests {
                             predicates: "proto tcp and dst port 22".into(),
                             action: "allow".into(),
                             hits: 77_001,
+                            state: None,
                         },
                         RuleInfo {
                             direction: "out".into(),
@@ -1265,6 +1274,7 @@ mod tests {
                             predicates: String::new(),
                             action: "deny".into(),
                             hits: 0,
+                            state: None,
                         },
                     ],
                 },

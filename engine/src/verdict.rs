@@ -99,7 +99,7 @@ drop_reasons! {
     FirewallDeny = "firewall_deny", "firewall", "A firewall rule, or the inbound default, denied the flow.";
     NoRoute = "no_route", "router", "No route matches the destination.";
     RouteDrop = "route_drop", "router", "The matching route's target is Drop.";
-    RouteUnsupported = "route_unsupported", "router", "The route's target is not served yet (NIC targets).";
+    RouteBlackhole = "route_blackhole", "router", "The route names a NIC that is not attached to a running instance (or not in the VPC).";
     NoExternalIp = "no_external_ip", "nat", "Internet-gateway traffic with no usable external source.";
     SnatExhausted = "snat_exhausted", "nat", "Every port of the VNIC's SNAT range is held by a live flow.";
     NatNoState = "nat_no_state", "nat", "Inbound traffic for an external address that matches no flow and no 1:1 address.";

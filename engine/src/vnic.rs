@@ -40,6 +40,11 @@ pub struct VnicSpec {
     pub ipv4: Option<Ipv4Addr>,
     /// The guest's private IPv6 address.
     pub ipv6: Option<Ipv6Addr>,
+    /// Its secondary private addresses (both families).
+    pub secondary: Vec<IpAddr>,
+    /// Whether it may send only from, and receive only for, its own
+    /// addresses (off for a NAT or firewall appliance).
+    pub source_dest_check: bool,
     /// The virtual gateway's MAC address.
     pub gateway_mac: MacAddr,
     /// The virtual gateway's IPv4 address.
@@ -51,12 +56,19 @@ pub struct VnicSpec {
 }
 
 impl VnicSpec {
-    /// Whether `ip` is one of the guest's own addresses.
+    /// Whether `ip` is one of the guest's own addresses (primary or secondary).
     pub fn owns(&self, ip: IpAddr) -> bool {
-        match ip {
+        let primary = match ip {
             IpAddr::V4(a) => self.ipv4 == Some(a),
             IpAddr::V6(a) => self.ipv6 == Some(a),
-        }
+        };
+        primary || self.secondary.contains(&ip)
+    }
+
+    /// Whether the guest may use `ip` as its source (or receive for it as a
+    /// destination): one of its own, or any address with the check off.
+    pub fn may_use(&self, ip: IpAddr) -> bool {
+        !self.source_dest_check || self.owns(ip)
     }
 
     /// Whether `ip` is the gateway's address.

@@ -3,6 +3,7 @@
 
 use crate::nat::igw::{ExternalOwners, IgwTable, V2bTable};
 use crate::overlay::v2p::V2pTable;
+use crate::router::nic_target::NicTargets;
 use crate::vnic::Vnic;
 use crate::PortIdx;
 use hashbrown::HashMap;
@@ -43,6 +44,8 @@ pub struct VpcState {
     pub v2b: Arc<V2bTable>,
     /// External address -> the guest port owning it (rebuilt from the VNICs).
     pub owners: Arc<ExternalOwners>,
+    /// The NICs `nic:ID` routes reach now (attached to running instances).
+    pub nic_targets: Arc<NicTargets>,
     /// Boundary role: external address -> the underlay address of its sled.
     pub boundary_map: Arc<HashMap<IpAddr, Ipv6Addr>>,
     /// Boundary role: the external port, once set.

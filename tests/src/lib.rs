@@ -456,11 +456,14 @@ pub fn vni(n: u32) -> vswitch_api::Vni {
 /// A VNIC request for a guest on `port` in `vni` with `mac` and `ipv4`, its
 /// gateway 172.30.0.1 (MAC a8:40:25:00:00:01), nothing else set.
 pub fn guest_vnic(port: &str, vni_n: u32, mac: &str, ipv4: &str) -> vswitch_api::VnicCreate {
+    let mac: vswitch_api::MacAddr = typed(mac);
     vswitch_api::VnicCreate {
         port: port.into(),
-        id: 1,
+        // NIC ids are unique on a switch: the MAC's last byte, as unique
+        // as the MACs of a test's guests.
+        id: u32::from(mac.0[5]),
         vni: vni(vni_n),
-        mac: typed(mac),
+        mac,
         ipv4: Some(ipv4.parse().expect("an IPv4 address")),
         ipv6: None,
         gateway_mac: typed("a8:40:25:00:00:01"),

@@ -154,7 +154,7 @@ fn layer_of(reason: &str) -> &'static str {
         | "icmp_error_mismatch"
         | "vlan_tagged" => "gateway",
         "firewall_deny" => "firewall",
-        "no_route" | "route_drop" | "route_unsupported" => "router",
+        "no_route" | "route_drop" | "route_blackhole" => "router",
         "no_external_ip" | "snat_exhausted" | "nat_no_state" => "nat",
         "flow_table_full" | "flow_quota" => "flow",
         "unknown_external" | "not_boundary_traffic" | "no_external_port" => "boundary",

@@ -101,7 +101,7 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     let dir = tempfile::tempdir().unwrap();
     let sw = Vswitch::start(dir.path(), &config());
     let (g0, empty) = export(&sw);
-    assert!(empty.vnics.is_empty());
+    assert!(empty.nics.is_empty());
 
     // A TOML document, applied whole as one generation.
     let good = dir.path().join("good.toml");
@@ -109,7 +109,11 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     let o = ctl(&sw, &["apply", good.to_str().unwrap()]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
-    assert!(out.contains("+ vnic a") && out.contains("+ igw 4"), "{out}");
+    // A version-1 document's VNIC is read as what vnic-create makes today.
+    assert!(
+        out.contains("+ nic 1") && out.contains("+ instance vnic:a") && out.contains("+ igw 4"),
+        "{out}"
+    );
     assert!(out.contains("epochs move: a"), "{out}");
     assert!(
         out.contains(&format!("applied as generation {}", g0 + 1)),
@@ -119,7 +123,7 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     assert_eq!(g1, g0 + 1);
     assert_eq!(st.generation, Some(g1));
     assert_eq!(
-        st.vnics[0].nic.mac.to_string(),
+        st.nics[0].nic.mac.to_string(),
         "a8:40:25:00:00:05",
         "MACs are written one way"
     );
@@ -144,8 +148,8 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     let mut bad: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
     assert_eq!(bad["pools"][0]["ranges"][0], "192.0.2.0-192.0.2.15");
-    bad["vnics"][0]["nic"]["mac"] = "ff:ff:ff:ff:ff:ff".into();
-    bad["vnics"][0]["routes"][0]["target"] = "igw:5".into();
+    bad["nics"][0]["nic"]["mac"] = "ff:ff:ff:ff:ff:ff".into();
+    bad["nics"][0]["routes"][0]["target"] = "igw:5".into();
     bad["underlay"]["uplink"] = "a".into();
     bad["pools"][0]["ranges"] = serde_json::json!(["192.0.2.0/28", "192.0.2.3"]);
     let bad_path = dir.path().join("bad.json");
@@ -171,13 +175,13 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     // A value that does not parse is refused where it is read, named by its
     // path: by vswitchctl, which sends nothing, and by the switch, for a
     // request that another client sends.
-    bad["vnics"][0]["nic"]["mac"] = "zz".into();
+    bad["nics"][0]["nic"]["mac"] = "zz".into();
     std::fs::write(&bad_path, bad.to_string()).unwrap();
     let o = ctl(&sw, &["apply", bad_path.to_str().unwrap()]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(
-        err.contains(r#"not a state document: vnics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
+        err.contains(r#"not a state document: nics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#),
         "{err}"
     );
     let line = serde_json::json!({"version": 2, "command": "apply", "state": bad}).to_string();
@@ -187,7 +191,7 @@ fn export_apply_dry_run_and_generations_through_vswitchctl() {
     let reply: vswitch_api::Response = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         reply.error.as_deref(),
-        Some(r#"apply: state.vnics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#)
+        Some(r#"apply: state.nics[0].nic.mac: "zz" is not a MAC address (aa:bb:cc:dd:ee:ff)"#)
     );
     assert_eq!(export(&sw).0, g1, "nothing changes");
 
@@ -304,7 +308,7 @@ fn a_bad_state_file_stops_start_up_and_is_kept() {
 
     // A document that does not validate: each object and field named.
     let mut doc: serde_json::Value = toml::from_str(GOOD).unwrap();
-    doc["vnics"][0]["nic"]["port"] = "zz".into();
+    doc["vnics"][0]["nic"]["port"] = "zz".into(); // a version-1 file
     doc["igws"][0]["pools"][0] = "private".into();
     let text = doc.to_string();
     std::fs::write(&state, &text).unwrap();

@@ -37,7 +37,7 @@ fn a_switch_killed_and_restarted_comes_back_with_its_vpc() {
     let ping = in_ns(&a.ns, &["ping", "-c", "2", "-i", "0.2", "-W", "2", b.ip]);
     assert!(ping.contains("2 received"), "{ping}");
     let before = export(&sw2);
-    assert_eq!(before.1.vnics.len(), 1);
+    assert_eq!(before.1.nics.len(), 1);
     assert_eq!(before.1.v2p.len(), 2);
 
     // SIGKILL: no shutdown, no chance to write anything more.

@@ -7,9 +7,8 @@
 //! pktgen (memif server, core 0) -> vswitch guest port `g` -> VNIC ->
 //! Geneve -> uplink `up` -> pktgen, which counts what comes back.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vswitch_api::state::{PoolState, RouteState, SwitchState, UnderlayState, V2pTarget, VnicState};
+use vswitch_api::state::{PoolState, RouteState, SwitchState, UnderlayState, V2pTarget};
 use vswitch_api::{Command as Cmd, ExternalIpsSpec, FwHostSpec, FwRuleSpec, Reply};
 use vswitch_e2e::memif_loop::memif_loop;
 use vswitch_e2e::{guest_vnic, typed, typed_all, vni, Vswitch, TEST_EAL};
@@ -77,22 +76,13 @@ role = "guest"
     // frame meets a half-configured switch.
     let mut vnic = guest_vnic("g", VNI, GUEST_MAC, "172.30.0.5");
     vnic.gateway_mac = typed(GW_MAC);
-    let mut g = VnicState::new(vnic);
-    g.routes.push(RouteState {
+    let mut state = SwitchState::empty("sled");
+    state.add_vnic(&vnic).routes.push(RouteState {
         dest: typed("172.30.0.0/22"),
         target: typed("subnet:172.30.0.0/22"),
         class: Some(typed("system")),
     });
-    let mut state = SwitchState::empty("sled");
-    state.vnics = vec![
-        Arc::new(g),
-        Arc::new(VnicState::new(guest_vnic(
-            "h",
-            VNI,
-            "a8:40:25:00:00:06",
-            "172.30.0.6",
-        ))),
-    ];
+    state.add_vnic(&guest_vnic("h", VNI, "a8:40:25:00:00:06", "172.30.0.6"));
     state.underlay = Some(UnderlayState {
         addr: "fd00:1701:d:101::1".parse().unwrap(),
         uplink: "up".into(),

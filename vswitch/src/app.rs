@@ -78,7 +78,7 @@ fn initial_tables(cfg: &Config, dir: &PortDirectory) -> Result<TableStore, AppEr
     if from_file {
         tracing::info!(
             generation = snapshot.generation,
-            vnics = snapshot.state.vnics.len(),
+            nics = snapshot.state.nics.len(),
             "state loaded from {}",
             cfg.state.path.display()
         );

@@ -5,7 +5,7 @@
 
 use crate::control::area::Handled;
 use crate::control::flows::clear_flows;
-use crate::control::{boundary, flows, igw, switch, vpc};
+use crate::control::{boundary, flows, igw, instances, switch, vpc};
 use crate::switch::Switch;
 use engine::tables::Snapshot;
 use std::sync::Arc;
@@ -58,7 +58,13 @@ impl Manager {
         let sw = Arc::clone(&self.sw);
         let before = sw.tables.current();
         let mut handled = switch::handle(&sw, command, &mut self.shutdown_requested);
-        for area in [vpc::handle, igw::handle, boundary::handle, flows::handle] {
+        for area in [
+            vpc::handle,
+            instances::handle,
+            igw::handle,
+            boundary::handle,
+            flows::handle,
+        ] {
             if let Handled::Not(command) = handled {
                 handled = area(&sw, command);
             }

@@ -4,20 +4,28 @@
 //! to it (README, *The state document*).
 
 use crate::{
-    AddrRange, BoundaryMapEntry, FwRuleSpec, GatewayRef, MacAddr, PatchEntry, Prefix, RouteClass,
-    RouteTarget, SnatRange, V2bEntry, V2pEntry, Vni, VnicCreate,
+    AddrRange, BoundaryMapEntry, GatewayRef, MacAddr, PatchEntry, Prefix, RouteClass, RouteTarget,
+    SnatRange, V2bEntry, V2pEntry, Vni,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-/// The format version of [`SwitchState`] this build reads and writes.
-pub const STATE_VERSION: u32 = 1;
+mod nics;
+pub(crate) mod v1;
+
+pub use nics::{nic_id_of, AttachmentState, InstanceState, InstanceTypeState, NicState};
+pub use v1::{attachment_id, vnic_as_instance};
+
+/// The format version of [`SwitchState`] this build writes (and reads; a
+/// version-1 document, whose VNICs were bound to ports, is read as the
+/// NICs, instances and attachments `vnic-create` makes today).
+pub const STATE_VERSION: u32 = 2;
 
 /// Everything a switch has been told, as one typed document.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "v1::StateDoc")]
 pub struct SwitchState {
     /// Format version; must be [`STATE_VERSION`].
     pub version: u32,
@@ -30,10 +38,19 @@ pub struct SwitchState {
     /// This sled's place on the underlay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay: Option<UnderlayState>,
-    /// The VNICs, each bound to a guest port, with their layers' rules.
-    /// Each behind its own `Arc`, so that a change copies only its VNIC.
+    /// Instance types and their NIC limits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vnics: Vec<Arc<VnicState>>,
+    pub instance_types: Vec<InstanceTypeState>,
+    /// Instances and their life-cycle states.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceState>,
+    /// The NICs, each with its layers' rules and its attachment. Each behind
+    /// its own `Arc`, so that a change copies only its NIC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nics: Vec<Arc<NicState>>,
+    /// Attachments made so far (the next attachment id's number).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attachments_made: u64,
     /// Virtual-to-physical mappings (a list in the document; kept per VNI).
     #[serde(default, skip_serializing_if = "V2pMap::is_empty")]
     pub v2p: V2pMap,
@@ -57,6 +74,10 @@ pub struct SwitchState {
     pub patches: Vec<PatchEntry>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl SwitchState {
     /// The state of a switch of `role` that has been told nothing.
     pub fn empty(role: &str) -> Self {
@@ -65,7 +86,10 @@ impl SwitchState {
             generation: None,
             role: role.to_string(),
             underlay: None,
-            vnics: Vec::new(),
+            instance_types: Vec::new(),
+            instances: Vec::new(),
+            nics: Vec::new(),
+            attachments_made: 0,
             v2p: V2pMap::default(),
             pools: Vec::new(),
             igws: Vec::new(),
@@ -76,18 +100,63 @@ impl SwitchState {
         }
     }
 
-    /// The VNIC bound to guest port `port`.
-    pub fn vnic(&self, port: &str) -> Option<&VnicState> {
-        self.vnics.iter().find(|v| v.nic.port == port).map(|v| &**v)
+    /// The NIC bound to guest port `port` (attached there).
+    pub fn vnic(&self, port: &str) -> Option<&NicState> {
+        self.nics
+            .iter()
+            .find(|v| v.port() == Some(port))
+            .map(|v| &**v)
     }
 
-    /// The VNIC bound to guest port `port`, to change it (copied first if
+    /// The NIC bound to guest port `port`, to change it (copied first if
     /// another state shares it).
-    pub fn vnic_mut(&mut self, port: &str) -> Option<&mut VnicState> {
-        self.vnics
+    pub fn vnic_mut(&mut self, port: &str) -> Option<&mut NicState> {
+        self.nics
             .iter_mut()
-            .find(|v| v.nic.port == port)
+            .find(|v| v.port() == Some(port))
             .map(Arc::make_mut)
+    }
+
+    /// The NIC of id `id`.
+    pub fn nic(&self, id: u32) -> Option<&NicState> {
+        self.nics.iter().find(|v| v.nic.id == id).map(|v| &**v)
+    }
+
+    /// The NIC a command names: `nic:ID`, or the guest port it is bound to.
+    pub fn nic_named(&self, name: &str) -> Option<&NicState> {
+        match nic_id_of(name) {
+            Some(id) => self.nic(id),
+            None => self.vnic(name),
+        }
+    }
+
+    /// The NIC a command names, to change it (see [`SwitchState::nic_named`]).
+    pub fn nic_named_mut(&mut self, name: &str) -> Option<&mut NicState> {
+        let id = match nic_id_of(name) {
+            Some(id) => id,
+            None => self.vnic(name)?.nic.id,
+        };
+        self.nics
+            .iter_mut()
+            .find(|v| v.nic.id == id)
+            .map(Arc::make_mut)
+    }
+
+    /// Adds what `vnic-create` makes of `v` (a NIC attached to the
+    /// one-NIC instance `vnic:PORT`), for a document built by hand; returns
+    /// the NIC, to give it routes and rules.
+    pub fn add_vnic(&mut self, v: &crate::VnicCreate) -> &mut NicState {
+        self.attachments_made += 1;
+        let (nic, instance) = vnic_as_instance(v, self.attachments_made);
+        self.instances.push(instance);
+        self.nics.push(Arc::new(nic));
+        let last = self.nics.len() - 1;
+        Arc::make_mut(&mut self.nics[last])
+    }
+
+    /// The instance of id `id`.
+    pub fn instance(&self, id: &str) -> Option<&InstanceState> {
+        self.instances.iter().find(|i| i.id == id)
     }
 
     /// The same state without its generation, for comparing two states.
@@ -206,36 +275,6 @@ pub struct UnderlayState {
     pub uplink: String,
     /// MAC of the underlay next hop.
     pub nexthop_mac: MacAddr,
-}
-
-/// A VNIC: its identity and addresses (`vnic-create`'s arguments), its
-/// routes, firewall rules and external IPs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct VnicState {
-    /// Identity, addresses and DHCP options, as `vnic-create` takes them.
-    pub nic: VnicCreate,
-    /// Router entries, in the order they were added.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<RouteState>,
-    /// Firewall rules (`firewall-set`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub firewall: Vec<FwRuleSpec>,
-    /// External IPs (`external-set`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external: Option<ExternalState>,
-}
-
-impl VnicState {
-    /// A VNIC with no route, rule or external IP.
-    pub fn new(nic: VnicCreate) -> Self {
-        VnicState {
-            nic,
-            routes: Vec::new(),
-            firewall: Vec::new(),
-            external: None,
-        }
-    }
 }
 
 /// One router entry.
@@ -384,13 +423,27 @@ impl StateDiff {
         d.compare("underlay", one(old), one(new));
         let ext = |s: &SwitchState| s.external_port.clone().map(|x| ("", x));
         d.compare("external-port", ext(old), ext(new));
-        let vnics = |s: &SwitchState| {
-            s.vnics
+        let types = |s: &SwitchState| {
+            s.instance_types
                 .iter()
-                .map(|v| (v.nic.port.clone(), Arc::clone(v)))
+                .map(|t| (t.name.clone(), t.clone()))
                 .collect::<Vec<_>>()
         };
-        d.compare("vnic", vnics(old), vnics(new));
+        d.compare("instance-type", types(old), types(new));
+        let instances = |s: &SwitchState| {
+            s.instances
+                .iter()
+                .map(|i| (i.id.clone(), i.clone()))
+                .collect::<Vec<_>>()
+        };
+        d.compare("instance", instances(old), instances(new));
+        let nics = |s: &SwitchState| {
+            s.nics
+                .iter()
+                .map(|v| (v.nic.id, Arc::clone(v)))
+                .collect::<Vec<_>>()
+        };
+        d.compare("nic", nics(old), nics(new));
         d.compare_v2p(&old.v2p, &new.v2p);
         let pools = |s: &SwitchState| {
             s.pools
@@ -429,7 +482,8 @@ impl StateDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FwAction, FwDirection};
+    use crate::nic::InstanceRun;
+    use crate::{FwAction, FwDirection, FwRuleSpec, VnicCreate};
 
     fn vni(n: u32) -> Vni {
         Vni::try_from(n).unwrap()
@@ -457,13 +511,11 @@ mod tests {
     #[test]
     fn json_round_trips_and_refuses_unknown_fields() {
         let mut s = SwitchState::empty("sled");
-        let mut v = VnicState::new(nic("g0"));
-        v.routes.push(RouteState {
+        s.add_vnic(&nic("g0")).routes.push(RouteState {
             dest: "0.0.0.0/0".parse().unwrap(),
             target: RouteTarget::Igw(None),
             class: None,
         });
-        s.vnics.push(Arc::new(v));
         s.v2p.set(
             vni(100),
             "172.30.0.9".parse().unwrap(),
@@ -482,15 +534,18 @@ mod tests {
     #[test]
     fn diff_names_each_object() {
         let mut a = SwitchState::empty("sled");
-        a.vnics.push(Arc::new(VnicState::new(nic("g0"))));
-        a.vnics.push(Arc::new(VnicState::new(nic("g1"))));
+        a.add_vnic(&nic("g0"));
+        let mut g1 = nic("g1");
+        g1.id = 2;
+        a.add_vnic(&g1);
         a.pools.push(PoolState {
             name: "p".into(),
             ranges: vec!["192.0.2.0/28".parse().unwrap()],
         });
         let mut b = a.clone();
-        b.vnics.remove(1);
-        Arc::make_mut(&mut b.vnics[0]).firewall.push(FwRuleSpec {
+        b.nics.remove(1);
+        b.instances.remove(1);
+        Arc::make_mut(&mut b.nics[0]).firewall.push(FwRuleSpec {
             direction: FwDirection::In,
             priority: 1,
             action: FwAction::Allow,
@@ -506,8 +561,8 @@ mod tests {
         });
         let d = StateDiff::between(&a, &b);
         assert_eq!(d.added, vec!["igw 4"]);
-        assert_eq!(d.changed, vec!["vnic g0"]);
-        assert_eq!(d.removed, vec!["vnic g1"]);
+        assert_eq!(d.changed, vec!["nic 1"]);
+        assert_eq!(d.removed, vec!["instance vnic:g1", "nic 2"]);
         assert!(StateDiff::between(&b, &b).is_empty());
     }
 
@@ -517,8 +572,21 @@ mod tests {
     fn typed_values_keep_their_json_text() {
         let text = r#"{"version":1,"role":"sled","underlay":{"addr":"fd00::1","uplink":"up","nexthop_mac":"02:00:00:00:00:fe"},"vnics":[{"nic":{"port":"g0","id":1,"vni":100,"mac":"a8:40:25:00:00:05","ipv4":"172.30.0.5","gateway_mac":"a8:40:25:00:00:01","gateway_ipv4":"172.30.0.1","dns":[]},"routes":[{"dest":"0.0.0.0/0","target":"igw:4"},{"dest":"10.1.0.0/16","target":"subnet:10.1.0.0/16","class":"system"}],"firewall":[{"direction":"in","priority":100,"action":"allow","hosts":["subnet:10.0.0.0/8","vni:7"],"protocols":["tcp","icmp:8/0"],"ports":["22","1000-2000"]}]}],"v2p":[{"vni":100,"ip":"172.30.0.9","mac":"a8:40:25:00:00:09","underlay":"fd00::2"}],"pools":[{"name":"p","ranges":["192.0.2.0-192.0.2.15","192.0.2.99"]}],"igws":[{"id":4,"ranges":["192.0.2.0-192.0.2.7"]}],"v2b":[{"prefix":"0.0.0.0/0","endpoints":["fd00::9"]}]}"#;
         let s: SwitchState = serde_json::from_str(text).unwrap();
-        assert_eq!(serde_json::to_string(&s).unwrap(), text);
-        let r = &s.vnics[0].routes;
+        // Version 1 is read as version 2: the VNIC is NIC 1, attached to
+        // the one-NIC instance vnic:g0; version 2 reads back as written.
+        assert_eq!(s.version, STATE_VERSION);
+        assert_eq!(s.vnic("g0").map(|v| v.nic.id), Some(1));
+        assert_eq!(
+            s.instance("vnic:g0").map(|i| i.state),
+            Some(InstanceRun::Running)
+        );
+        let v2 = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            serde_json::to_string(&serde_json::from_str::<SwitchState>(&v2).unwrap()).unwrap(),
+            v2
+        );
+        assert!(v2.contains(r#""firewall":[{"direction":"in","priority":100,"action":"allow","hosts":["subnet:10.0.0.0/8","vni:7"],"protocols":["tcp","icmp:8/0"],"ports":["22","1000-2000"]}]"#), "{v2}");
+        let r = &s.nics[0].routes;
         assert_eq!(r[0].target, RouteTarget::Igw(Some(4)));
         assert_eq!(
             (r[0].class(), r[1].class()),

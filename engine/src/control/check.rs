@@ -6,6 +6,7 @@
 //! so that `apply` can refuse a document with all that is wrong with it, and
 //! a command with what its change broke.
 
+use crate::control::check_nics::{check_addresses, check_instances, nic_targets};
 use crate::control::specs;
 use crate::control::vpc::PortDirectory;
 use crate::firewall::FirewallRules;
@@ -14,6 +15,7 @@ use crate::nat::igw::V2bTable;
 use crate::nat::igw::{ExternalIps, Igw, IgwSource, IgwTable, IgwTag, IpPool, IpRange, SnatSpec};
 use crate::overlay::v2p::PhysTarget;
 use crate::patch::PatchTable;
+use crate::router::nic_target::NicTargets;
 use crate::router::{RouteEntry, RouterTable, RouterTarget};
 use crate::tables::Snapshot;
 use crate::vnic::{DhcpOptions, Vnic, VnicSpec};
@@ -23,7 +25,7 @@ use hashbrown::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
-use vswitch_api::state::{SwitchState, VnicState, STATE_VERSION};
+use vswitch_api::state::{NicState, SwitchState, STATE_VERSION};
 use vswitch_api::{GatewayRef, Prefix};
 use wire::MacAddr;
 
@@ -38,11 +40,11 @@ pub(crate) enum CheckedVnic {
 }
 
 impl CheckedVnic {
-    /// Its port.
-    pub fn port(&self) -> PortIdx {
+    /// Its port (none: a NIC not bound to a port here).
+    pub fn port(&self) -> Option<PortIdx> {
         match self {
             CheckedVnic::Parsed(p) => p.port,
-            CheckedVnic::Kept(v, _) => v.port,
+            CheckedVnic::Kept(v, _) => Some(v.port),
         }
     }
 
@@ -64,8 +66,8 @@ impl CheckedVnic {
 /// A VNIC's document, parsed.
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedVnic {
-    /// Its port.
-    pub port: PortIdx,
+    /// Its port (none: a NIC not bound to a port here, checked only).
+    pub port: Option<PortIdx>,
     /// Identity and addresses.
     pub spec: VnicSpec,
     /// Flows it may hold per worker.
@@ -85,8 +87,12 @@ pub(crate) struct ParsedVnic {
 pub(crate) struct Checked {
     /// The underlay.
     pub underlay: Option<Underlay>,
-    /// The VNICs, in the state's order.
-    pub vnics: Vec<CheckedVnic>,
+    /// The NICs bound to a guest port here, in the state's order, with
+    /// their documents.
+    pub vnics: Vec<(Arc<NicState>, CheckedVnic)>,
+    /// The NICs a `nic:ID` route may reach now (attached to a running
+    /// instance), by id.
+    pub nic_targets: NicTargets,
     /// V2P maps of the VNIs that the previous state did not share.
     pub v2p: Vec<(u32, Arc<hashbrown::HashMap<IpAddr, PhysTarget>>)>,
     /// Pools and gateways.
@@ -103,10 +109,11 @@ pub(crate) struct Checked {
 
 /// Collected errors, each prefixed with the object it is about.
 #[derive(Default)]
-struct Errors(Vec<String>);
+pub(crate) struct Errors(pub Vec<String>);
 
 impl Errors {
-    fn add(&mut self, object: impl std::fmt::Display, msg: impl std::fmt::Display) {
+    /// Keeps an error about `object`.
+    pub fn add(&mut self, object: impl std::fmt::Display, msg: impl std::fmt::Display) {
         self.0.push(format!("{object}: {msg}"));
     }
 
@@ -124,7 +131,7 @@ fn unicast_v4(ip: Ipv4Addr) -> bool {
     !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
 }
 
-fn unicast(ip: IpAddr) -> bool {
+pub(crate) fn unicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => unicast_v4(a),
         IpAddr::V6(a) => unicast_v6(a),
@@ -277,13 +284,16 @@ pub(crate) fn check(
     let underlay = check_underlay(dir, state, &mut e);
     let igws = check_igws(state, &mut e);
     let v2b = check_v2b(state, &mut e);
+    check_instances(state, &mut e);
     let vnics = check_vnics(dir, prev_snap, state, &patch, &igws, &mut e);
+    let nic_targets = nic_targets(state, &mut e);
     let v2p = check_v2p(prev, state, &mut e);
     let (external_port, boundary_map) = check_boundary(dir, role, state, &underlay, &mut e);
     if e.0.is_empty() {
         Ok(Checked {
             underlay,
             vnics,
+            nic_targets,
             v2p,
             igws,
             v2b,
@@ -526,51 +536,59 @@ fn check_v2p(
     out
 }
 
-/// The order VNICs are checked in: those `prev` had unchanged first.
+/// The order NICs are checked in: those `prev` had unchanged first.
 fn vnic_order(prev: &SwitchState, state: &SwitchState) -> Vec<usize> {
-    let before: HashMap<&str, &Arc<VnicState>> = prev
-        .vnics
-        .iter()
-        .map(|v| (v.nic.port.as_str(), v))
-        .collect();
-    let same = |v: &Arc<VnicState>| {
+    let before: HashMap<u32, &Arc<NicState>> = prev.nics.iter().map(|v| (v.nic.id, v)).collect();
+    let same = |v: &Arc<NicState>| {
         before
-            .get(v.nic.port.as_str())
+            .get(&v.nic.id)
             .is_some_and(|p| Arc::ptr_eq(p, v) || ***p == **v)
     };
     let (mut a, b): (Vec<usize>, Vec<usize>) =
-        (0..state.vnics.len()).partition(|i| same(&state.vnics[*i]));
+        (0..state.nics.len()).partition(|i| same(&state.nics[*i]));
     a.extend(b);
     a
 }
 
-/// A VNIC as an error names it (`vnic "g0"`).
-struct VnicObject<'a>(&'a str);
+/// A NIC as an error names it: `vnic "g0"` when bound to a guest port
+/// here (as before NICs were objects), else `nic 7`.
+struct VnicObject<'a>(&'a NicState);
 
 impl std::fmt::Display for VnicObject<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "vnic {:?}", self.0)
+        match self.0.attached().and_then(|a| a.port.as_deref()) {
+            Some(port) => write!(f, "vnic {port:?}"),
+            None => write!(f, "nic {}", self.0.nic.id),
+        }
     }
 }
 
-/// An external IP held by a VNIC checked before: its port and, for a SNAT
-/// address, its port range (`None`: a 1:1 address).
+/// An external IP held by a NIC checked before: who holds it and, for a
+/// SNAT address, its port range (`None`: a 1:1 address).
 struct Held {
-    port: PortIdx,
+    holder: String,
     snat: Option<(u16, u16)>,
 }
 
-/// Checks the external IPs of `mine` (VNIC object `obj`) against those the
-/// VNICs checked before it hold: a 1:1 address is one port's alone; a SNAT
-/// address is shared only by SNAT, with disjoint port ranges.
+/// Who holds an address, in words: `port "g1"` for a NIC bound to a port
+/// here, else `nic 7`.
+fn holder(v: &NicState) -> String {
+    match v.port() {
+        Some(p) => format!("port {p:?}"),
+        None => format!("nic {}", v.nic.id),
+    }
+}
+
+/// Checks the external IPs of `mine` (NIC object `obj`) against those the
+/// NICs checked before it hold: a 1:1 address is one NIC's alone; a SNAT
+/// address is shared only by SNAT, with disjoint port ranges. Detached NICs
+/// count: their addresses stay theirs.
 fn check_held(
-    dir: &PortDirectory,
     held: &HashMap<IpAddr, Vec<Held>>,
     mine: &ExternalIps,
     obj: &dyn std::fmt::Display,
     e: &mut Errors,
 ) {
-    let name = |p: PortIdx| dir.names.get(p as usize).cloned().unwrap_or_default();
     let one_to_one = mine
         .floating
         .iter()
@@ -580,10 +598,7 @@ fn check_held(
         if let Some(h) = held.get(&ip).and_then(|h| h.first()) {
             e.add(
                 obj,
-                format!(
-                    "external: {ip} ({kind}) is already held by port {:?}",
-                    name(h.port)
-                ),
+                format!("external: {ip} ({kind}) is already held by {}", h.holder),
             );
         }
     }
@@ -593,19 +608,15 @@ fn check_held(
                 None => e.add(
                     obj,
                     format!(
-                        "external: SNAT address {} is a 1:1 address (floating or ephemeral) of port {:?}",
-                        s.ip,
-                        name(h.port)
+                        "external: SNAT address {} is a 1:1 address (floating or ephemeral) of {}",
+                        s.ip, h.holder
                     ),
                 ),
                 Some((first, last)) if first <= s.last_port && s.first_port <= last => e.add(
                     obj,
                     format!(
-                        "external: SNAT ports {}-{} on {} overlap ports {first}-{last} of port {:?}",
-                        s.first_port,
-                        s.last_port,
-                        s.ip,
-                        name(h.port)
+                        "external: SNAT ports {}-{} on {} overlap ports {first}-{last} of {}",
+                        s.first_port, s.last_port, s.ip, h.holder
                     ),
                 ),
                 Some(_) => {}
@@ -621,13 +632,14 @@ fn check_vnics(
     patch: &PatchTable,
     igws: &IgwTable,
     e: &mut Errors,
-) -> Vec<CheckedVnic> {
+) -> Vec<(Arc<NicState>, CheckedVnic)> {
     let prev = &*prev_snap.state;
     let patch = &patched_ports(patch);
     let mut out: Vec<(usize, CheckedVnic)> = Vec::new();
-    let n = state.vnics.len();
+    let n = state.nics.len();
     let mut by_port: HashMap<PortIdx, usize> = HashMap::with_capacity(n);
-    let mut by_vni_mac: HashMap<(u32, MacAddr), &str> = HashMap::with_capacity(n);
+    let mut by_vni_mac: HashMap<(u32, MacAddr), String> = HashMap::with_capacity(n);
+    let mut by_vni_ip: HashMap<(u32, IpAddr), String> = HashMap::with_capacity(n);
     let mut held: HashMap<IpAddr, Vec<Held>> = HashMap::new();
     let names: HashMap<&str, PortIdx> = dir
         .names
@@ -635,20 +647,18 @@ fn check_vnics(
         .enumerate()
         .map(|(i, n)| (n.as_str(), i as PortIdx))
         .collect();
-    let kept: HashMap<&str, &Arc<VnicState>> = prev
-        .vnics
-        .iter()
-        .map(|v| (v.nic.port.as_str(), v))
-        .collect();
+    let kept: HashMap<u32, &Arc<NicState>> = prev.nics.iter().map(|v| (v.nic.id, v)).collect();
     for i in vnic_order(prev, state) {
-        let v = &state.vnics[i];
+        let v = &state.nics[i];
         // Named only when there is something to say about it.
-        let obj = VnicObject(&v.nic.port);
+        let obj = VnicObject(v);
         let same = kept
-            .get(v.nic.port.as_str())
+            .get(&v.nic.id)
             .filter(|p| Arc::ptr_eq(p, v))
-            .and_then(|_| names.get(v.nic.port.as_str()))
-            .and_then(|p| prev_snap.vpc.vnic(*p));
+            .and_then(|_| v.port())
+            .and_then(|p| names.get(p))
+            .and_then(|p| prev_snap.vpc.vnic(*p))
+            .filter(|old| old.spec.id == v.nic.id);
         let c = match same {
             Some(old) => match check_links(dir, old, patch, igws, &obj, e) {
                 Some(c) => c,
@@ -659,42 +669,62 @@ fn check_vnics(
                 None => continue,
             },
         };
-        let (port, spec) = (c.port(), c.spec());
-        if by_port.insert(port, i).is_some() {
-            e.add(&obj, "the port has two VNICs");
-            continue;
+        let spec = c.spec();
+        if let Some(port) = c.port() {
+            if by_port.insert(port, i).is_some() {
+                e.add(&obj, "the port has two VNICs");
+                continue;
+            }
         }
-        if let Some(other) = by_vni_mac.insert((spec.vni, spec.mac), v.nic.port.as_str()) {
+        if let Some(other) = by_vni_mac.insert((spec.vni, spec.mac), holder(v)) {
             e.add(
                 &obj,
                 format!(
-                    "mac: MAC {} is already used in VNI {} by port {other:?}",
+                    "mac: MAC {} is already used in VNI {} by {other}",
                     spec.mac, spec.vni
                 ),
             );
             continue;
         }
+        for ip in v.nic.private_ips() {
+            if let Some(other) = by_vni_ip.insert((spec.vni, ip), holder(v)) {
+                e.add(
+                    &obj,
+                    format!(
+                        "private IP {ip} is already used in VNI {} by {other}",
+                        spec.vni
+                    ),
+                );
+            }
+        }
         let x = c.external_ips();
-        check_held(dir, &held, x, &obj, e);
+        check_held(&held, x, &obj, e);
         for ip in x.floating.iter().copied().chain(x.ephemeral) {
-            held.entry(ip).or_default().push(Held { port, snat: None });
+            held.entry(ip).or_default().push(Held {
+                holder: holder(v),
+                snat: None,
+            });
         }
         if let Some(s) = x.snat {
             held.entry(s.ip).or_default().push(Held {
-                port,
+                holder: holder(v),
                 snat: Some((s.first_port, s.last_port)),
             });
         }
-        out.push((i, c));
+        if c.port().is_some() {
+            out.push((i, c));
+        }
     }
     out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, c)| c).collect()
+    out.into_iter()
+        .map(|(i, c)| (Arc::clone(&state.nics[i]), c))
+        .collect()
 }
 
 fn check_vnic(
     dir: &PortDirectory,
     names: &HashMap<&str, PortIdx>,
-    v: &VnicState,
+    v: &NicState,
     patch: &HashMap<PortIdx, (PortIdx, PortIdx)>,
     igws: &IgwTable,
     obj: &dyn std::fmt::Display,
@@ -702,16 +732,20 @@ fn check_vnic(
 ) -> Option<ParsedVnic> {
     let before = e.0.len();
     let n = &v.nic;
-    let port = match names.get(n.port.as_str()) {
-        Some(&i) if dir.roles.get(i as usize) == Some(&PortRole::Guest) => Some(i),
-        _ => e.ok(
-            obj,
-            port_of_role(dir, &n.port, PortRole::Guest).map_err(|m| format!("port: {m}")),
-        ),
+    let port = match v.port() {
+        None => None,
+        Some(name) => match names.get(name) {
+            Some(&i) if dir.roles.get(i as usize) == Some(&PortRole::Guest) => Some(i),
+            _ => e.ok(
+                obj,
+                port_of_role(dir, name, PortRole::Guest).map_err(|m| format!("port: {m}")),
+            ),
+        },
     };
     if let Some(p) = port {
         check_unpatched(dir, patch, p, obj, e);
     }
+    check_addresses(n, obj, e);
     if n.vni.get() == BOUNDARY_VNI {
         e.add(
             obj,
@@ -780,14 +814,24 @@ fn check_vnic(
     if e.0.len() > before {
         return None;
     }
+    if v.port().is_some() && port.is_none() {
+        return None;
+    }
     Some(ParsedVnic {
-        port: port?,
+        port,
         spec: VnicSpec {
             id: n.id,
             vni: n.vni.get(),
             mac,
             ipv4: n.ipv4,
             ipv6: n.ipv6,
+            secondary: n
+                .secondary_ipv4
+                .iter()
+                .map(|a| IpAddr::V4(*a))
+                .chain(n.secondary_ipv6.iter().map(|a| IpAddr::V6(*a)))
+                .collect(),
+            source_dest_check: n.source_dest_check,
             gateway_mac,
             gateway_ipv4: n.gateway_ipv4,
             gateway_ipv6: n.gateway_ipv6,
@@ -892,7 +936,7 @@ fn check_links(
 }
 
 fn check_external(
-    v: &VnicState,
+    v: &NicState,
     igws: &IgwTable,
     obj: &dyn std::fmt::Display,
     e: &mut Errors,

@@ -12,6 +12,7 @@
 use crate::control::check::{source_ranges, Checked, CheckedVnic, ParsedVnic};
 use crate::control::vpc::{guest_mtu, PortDirectory};
 use crate::nat::igw::{IgwTable, IpRange};
+use crate::router::RouterTable;
 use crate::tables::Snapshot;
 use crate::vnic::{LayerHits, Vnic};
 use crate::vpc::VpcState;
@@ -19,7 +20,7 @@ use crate::PortIdx;
 use hashbrown::HashMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use vswitch_api::state::{SwitchState, VnicState};
+use vswitch_api::state::{NicState, SwitchState};
 
 /// A compiled state, not yet published.
 pub(crate) struct Compiled {
@@ -82,25 +83,29 @@ pub(crate) fn compile(
     let mut moved = Vec::new();
     let mut reborn = Vec::new();
     let mut by_vni_mac = HashMap::new();
-    let old_docs: HashMap<&str, &VnicState> = old_state
-        .vnics
+    let old_docs: HashMap<&str, &NicState> = old_state
+        .nics
         .iter()
-        .map(|v| (v.nic.port.as_str(), &**v))
+        .filter_map(|v| Some((v.port()?, &**v)))
         .collect();
-    for (cv, doc) in c.vnics.into_iter().zip(state.vnics.iter()) {
-        let old_doc = old_docs.get(doc.nic.port.as_str()).copied();
-        let port = cv.port();
+    // A NIC a route names moved when it became reachable or not, or
+    // changed its addresses: the flows routed to it are recomputed.
+    let nic_moved = |id: &u32| prev.vpc.nic_targets.get(id) != c.nic_targets.get(id);
+    for (doc, cv) in c.vnics {
+        let Some(port) = cv.port() else { continue };
+        let old_doc = doc.port().and_then(|p| old_docs.get(p)).copied();
         let old = prev.vpc.vnic(port).filter(|_| old_doc.is_some());
-        let view_moved = |gateways: &BTreeSet<Option<u32>>, vni: u32| {
+        let view_moved = |gateways: &BTreeSet<Option<u32>>, vni: u32, router: &RouterTable| {
             underlay_moved
                 || v2p_moved.contains(&vni)
                 || (v2b_moved && !gateways.is_empty())
                 || gateways.iter().flatten().any(|id| gateway_moved(*id))
+                || router.nics_named().any(|id| nic_moved(&id))
         };
         let vnic = match cv {
             CheckedVnic::Kept(old, gateways) => {
                 by_vni_mac.insert((old.spec.vni, old.spec.mac), port);
-                if !view_moved(&gateways, old.spec.vni) {
+                if !view_moved(&gateways, old.spec.vni, &old.router) {
                     vpc.vnics[port as usize] = Some(old);
                     continue;
                 }
@@ -128,11 +133,12 @@ pub(crate) fn compile(
                     external_ips,
                     gateways,
                 } = *p;
+                let Some(port) = port else { continue };
                 by_vni_mac.insert((spec.vni, spec.mac), port);
                 let (mtu, clamp_mtu) = guest_mtu(dir, port, spec.dhcp.mtu, vpc.underlay.as_ref());
                 match (old, old_doc) {
                     (Some(old), Some(old_doc)) if old_doc.nic == doc.nic => {
-                        if old_doc == &**doc && !view_moved(&gateways, spec.vni) {
+                        if old_doc == &*doc && !view_moved(&gateways, spec.vni, &router) {
                             vpc.vnics[port as usize] = Some(Arc::clone(old));
                             continue;
                         }
@@ -185,6 +191,11 @@ pub(crate) fn compile(
         }
     }
     vpc.by_vni_mac = Arc::new(by_vni_mac);
+    vpc.nic_targets = if c.nic_targets == *prev.vpc.nic_targets {
+        Arc::clone(&prev.vpc.nic_targets)
+    } else {
+        Arc::new(c.nic_targets)
+    };
     vpc.rebuild_owners();
     vpc.igws = if old_state.pools == state.pools && old_state.igws == state.igws {
         Arc::clone(&prev.vpc.igws)

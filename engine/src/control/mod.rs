@@ -7,9 +7,11 @@
 
 pub mod boundary;
 pub(crate) mod check;
+pub(crate) mod check_nics;
 pub mod commit;
 pub(crate) mod compile;
 pub mod igw;
+pub mod instances;
 pub mod patch;
 pub mod specs;
 pub mod vpc;

@@ -4,7 +4,7 @@
 //! refused command publishes nothing.
 
 use crate::control::commit;
-use crate::router::priority;
+use crate::router::{nic_target, priority};
 use crate::tables::{Snapshot, TableStore};
 use crate::vnic::Vnic;
 use crate::vpc::Underlay;
@@ -12,7 +12,8 @@ use crate::PortRole;
 use crate::{Direction, PortIdx};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use vswitch_api::state::{RouteState, UnderlayState, V2pTarget, VnicState};
+use vswitch_api::nic::VNIC_INSTANCE_PREFIX;
+use vswitch_api::state::{nic_id_of, NicState, RouteState, SwitchState, UnderlayState, V2pTarget};
 use vswitch_api::{
     FwRuleSpec, LayerInfo, LayersInfo, Prefix, RouteClass, RouteTarget, RuleInfo, V2pEntry, Vni,
     VnicCreate, VnicInfo,
@@ -100,8 +101,35 @@ fn vnic_of<'a>(
         .ok_or_else(|| format!("{cmd}: port {name:?} has no VNIC (vnic-create first)"))
 }
 
-/// `vnic-create`: binds a new VNIC to a guest port (replacing any there,
-/// with its routes, rules and external IPs).
+/// Removes the NIC bound to guest port `port` and, when `vnic-create` made
+/// its instance (`vnic:PORT`), that instance; refuses a NIC of an instance
+/// of its own (`nic-detach` is for those). Returns whether there was one.
+fn unbind_vnic(s: &mut SwitchState, port: &str) -> Result<bool, String> {
+    let Some(v) = s.vnic(port) else {
+        return Ok(false);
+    };
+    let (id, instance) = (v.nic.id, v.attached().map(|a| a.instance.clone()));
+    let instance = instance.unwrap_or_default();
+    if !instance.starts_with(VNIC_INSTANCE_PREFIX) {
+        return Err(format!(
+            "port {port:?} carries nic {id} of instance {instance:?} (nic-detach or instance-state first)"
+        ));
+    }
+    s.nics.retain(|v| v.nic.id != id);
+    let still_used = s
+        .nics
+        .iter()
+        .any(|v| v.attached().is_some_and(|a| a.instance == instance));
+    if !still_used {
+        s.instances.retain(|i| i.id != instance);
+    }
+    Ok(true)
+}
+
+/// `vnic-create`: the shorthand for a one-NIC instance. Creates NIC `id`
+/// attached at device index 0 (deleted on termination) to a running
+/// instance `vnic:PORT` and bound to the guest port (replacing the VNIC
+/// there, with its routes, rules and external IPs).
 pub fn vnic_create(
     dir: &PortDirectory,
     tables: &TableStore,
@@ -110,24 +138,24 @@ pub fn vnic_create(
     let cmd = "vnic-create";
     dir.guest(cmd, &req.port)?;
     commit::change(dir, tables, cmd, |s| {
-        let v = Arc::new(VnicState::new(req.clone()));
-        match s.vnics.iter_mut().find(|x| x.nic.port == req.port) {
-            Some(slot) => *slot = v,
-            None => s.vnics.push(v),
-        }
+        unbind_vnic(s, &req.port)?;
+        s.attachments_made += 1;
+        let (nic, instance) = vswitch_api::state::vnic_as_instance(req, s.attachments_made);
+        s.instances.retain(|i| i.id != instance.id);
+        s.instances.push(instance);
+        s.nics.push(Arc::new(nic));
         Ok(())
     })
     .map(|c| c.generation)
 }
 
-/// `vnic-delete`.
+/// `vnic-delete`: removes the NIC `vnic-create` bound to the port (and its
+/// one-NIC instance).
 pub fn vnic_delete(dir: &PortDirectory, tables: &TableStore, name: &str) -> Result<u64, String> {
     let cmd = "vnic-delete";
     dir.guest(cmd, name)?;
     commit::change(dir, tables, cmd, |s| {
-        let before = s.vnics.len();
-        s.vnics.retain(|v| v.nic.port != name);
-        if s.vnics.len() == before {
+        if !unbind_vnic(s, name)? {
             return Err(format!("port {name:?} has no VNIC"));
         }
         Ok(())
@@ -216,22 +244,37 @@ pub fn v2p_list(snap: &Snapshot) -> Vec<V2pEntry> {
     snap.state.v2p.entries().collect()
 }
 
-/// Changes the document of the VNIC on port `name` with `f`.
+/// The NIC a command names (`nic:ID`, or the guest port it is bound to),
+/// to change it.
+pub(crate) fn nic_to_change<'a>(
+    dir: &PortDirectory,
+    cmd: &str,
+    s: &'a mut SwitchState,
+    name: &str,
+) -> Result<&'a mut NicState, String> {
+    if let Some(id) = nic_id_of(name) {
+        return s
+            .nic_named_mut(name)
+            .ok_or_else(|| format!("there is no nic {id} (nic-create first)"));
+    }
+    dir.guest(cmd, name)?;
+    s.vnic_mut(name)
+        .ok_or_else(|| format!("port {name:?} has no VNIC (vnic-create first)"))
+}
+
+/// Changes the document of the NIC `name` names (`nic:ID` or a guest
+/// port) with `f`.
 fn change_vnic(
     dir: &PortDirectory,
     tables: &TableStore,
     cmd: &str,
     name: &str,
-    f: impl FnOnce(&mut VnicState) -> Result<(), String>,
+    f: impl FnOnce(&mut NicState) -> Result<(), String>,
 ) -> Result<u64, String> {
-    dir.guest(cmd, name)?;
-    commit::change(dir, tables, cmd, |s| {
-        let v = s
-            .vnic_mut(name)
-            .ok_or_else(|| format!("port {name:?} has no VNIC (vnic-create first)"))?;
-        f(v)
-    })
-    .map(|c| c.generation)
+    if nic_id_of(name).is_none() {
+        dir.guest(cmd, name)?;
+    }
+    commit::change(dir, tables, cmd, |s| f(nic_to_change(dir, cmd, s, name)?)).map(|c| c.generation)
 }
 
 /// `route-add`.
@@ -305,6 +348,7 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
                 predicates: format!("src mac {} and src ip {:?}/{:?}", gw.mac, gw.ipv4, gw.ipv6),
                 action: "allow".into(),
                 hits: 0,
+                state: None,
             },
             RuleInfo {
                 direction: "out".into(),
@@ -315,6 +359,7 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
                 ),
                 action: "hairpin".into(),
                 hits: 0,
+                state: None,
             },
             RuleInfo {
                 direction: "in".into(),
@@ -322,6 +367,7 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
                 predicates: format!("dst mac {} and dst ip {:?}/{:?}", gw.mac, gw.ipv4, gw.ipv6),
                 action: format!("allow, src mac := {}", gw.gateway_mac),
                 hits: 0,
+                state: None,
             },
         ],
     };
@@ -347,6 +393,7 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
                     .firewall
                     .get(i)
                     .map_or(0, |c| c.load(Ordering::Relaxed)),
+                state: None,
             })
             .collect(),
     };
@@ -362,6 +409,12 @@ pub fn layers(dir: &PortDirectory, snap: &Snapshot, name: &str) -> Result<Layers
                 priority: priority(e),
                 predicates: format!("dst in {} ({})", e.dest, e.class),
                 action: format!("{:?}", e.target),
+                state: match e.target {
+                    crate::router::RouterTarget::Nic(id) => {
+                        Some(nic_target::state_of(&snap.vpc.nic_targets, id, v.spec.vni).into())
+                    }
+                    _ => None,
+                },
                 hits: v
                     .hits
                     .routes

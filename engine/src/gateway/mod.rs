@@ -89,10 +89,11 @@ pub fn gateway_link_local(mac: MacAddr) -> Ipv6Addr {
 }
 
 /// The gateway's inbound check: the guest receives only traffic for its
-/// own MAC (or a multicast one) and one of its own IPs.
+/// own MAC (or a multicast one) and one of its own IPs (any IP with its
+/// source/destination check off: an appliance a route sends traffic to).
 pub fn inbound_for_guest(vnic: &Vnic, info: &FrameInfo) -> bool {
     (info.dst_mac == vnic.spec.mac || info.dst_mac.is_multicast())
-        && info.l3.is_some_and(|l3| vnic.spec.owns(l3.dst))
+        && info.l3.is_some_and(|l3| vnic.spec.may_use(l3.dst))
 }
 
 /// The virtual gateway, outbound: answers the guest's ARP, DHCP, NDP, DHCPv6
@@ -133,7 +134,7 @@ fn outbound_v4<P: PacketBuf>(
     pkt: &mut P,
 ) -> Option<Outcome> {
     let spec = &vnic.spec;
-    let owned = spec.owns(src.into());
+    let owned = spec.may_use(src.into());
     let to_gateway = spec.gateway_ipv4 == Some(dst);
     let dhcp = l3.proto == proto::UDP
         && info.udp_ports == Some((dhcpv4::CLIENT_PORT, dhcpv4::SERVER_PORT))
@@ -175,7 +176,7 @@ fn outbound_v6<P: PacketBuf>(
     pkt: &mut P,
 ) -> Option<Outcome> {
     let spec = &vnic.spec;
-    let owned = spec.owns(src.into());
+    let owned = spec.may_use(src.into());
     let src_link_scoped = is_link_local(&src) || src.is_unspecified();
     let to_gateway = dst == gateway_link_local(spec.gateway_mac) || spec.gateway_ipv6 == Some(dst);
     let icmp = if l3.proto == proto::ICMPV6 {
@@ -241,7 +242,7 @@ fn answer_arp<P: PacketBuf>(vnic: &Vnic, pkt: &mut P) -> Outcome {
     }
     let sender = req.source_protocol_addr;
     // RFC 5227 probes come from 0.0.0.0.
-    if !sender.is_unspecified() && spec.ipv4 != Some(sender) {
+    if !sender.is_unspecified() && !spec.may_use(sender.into()) {
         return dropped(DropReason::AntiSpoof);
     }
     let Some(gateway) = spec.gateway_ipv4 else {

@@ -35,6 +35,8 @@ fn spec() -> VnicSpec {
         mac: GUEST_MAC,
         ipv4: Some(GUEST4),
         ipv6: Some(GUEST6),
+        secondary: Vec::new(),
+        source_dest_check: true,
         gateway_mac: GW_MAC,
         gateway_ipv4: Some(GW4),
         gateway_ipv6: Some(GW6),

@@ -2,6 +2,7 @@
 //! in, and where its packets go (a VPC address, an internet gateway, or a
 //! drop), from the route the VNIC's table matched.
 
+use super::nic_target::{self, NicTargets};
 use super::{RouteEntry, RouterTarget};
 use crate::flow::table::Realm;
 use crate::nat::igw::IgwTag;
@@ -29,8 +30,15 @@ pub fn realm(route: Option<&RouteEntry>) -> Realm {
     }
 }
 
-/// Where a flow to `dst` that matched `route` goes (the route's hit counted in `hits`).
-pub fn decide(hits: &LayerHits, route: Option<&RouteEntry>, dst: IpAddr) -> RouteDecision {
+/// Where a flow of VNI `vni` to `dst` that matched `route` goes (the
+/// route's hit counted in `hits`; `nics` resolves a route to a NIC).
+pub fn decide(
+    hits: &LayerHits,
+    nics: &NicTargets,
+    vni: u32,
+    route: Option<&RouteEntry>,
+    dst: IpAddr,
+) -> RouteDecision {
     let Some(route) = route else {
         return RouteDecision::Drop(DropReason::NoRoute);
     };
@@ -38,7 +46,10 @@ pub fn decide(hits: &LayerHits, route: Option<&RouteEntry>, dst: IpAddr) -> Rout
     match &route.target {
         RouterTarget::Drop => RouteDecision::Drop(DropReason::RouteDrop),
         RouterTarget::InternetGateway(tag) => RouteDecision::Internet(*tag),
-        RouterTarget::Nic(_) => RouteDecision::Drop(DropReason::RouteUnsupported),
+        RouterTarget::Nic(id) => match nic_target::resolve(nics, *id, vni, dst) {
+            Some(ip) => RouteDecision::Vpc(ip),
+            None => RouteDecision::Drop(DropReason::RouteBlackhole),
+        },
         RouterTarget::Ip(nh) => RouteDecision::Vpc(*nh),
         RouterTarget::VpcSubnet(_) => RouteDecision::Vpc(dst),
     }

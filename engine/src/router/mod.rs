@@ -4,6 +4,7 @@
 //! length a Custom route beats a System route (see [`priority`]).
 
 pub mod decision;
+pub mod nic_target;
 
 use std::fmt;
 use std::hash::Hash;
@@ -27,7 +28,8 @@ pub enum RouterTarget {
     Ip(IpAddr),
     /// A subnet of the VPC: the destination itself is resolved through V2P.
     VpcSubnet(IpNet),
-    /// Another NIC of the same instance, by NIC id.
+    /// A NIC of the same VPC, by NIC id (a NAT or firewall appliance):
+    /// see [`nic_target`].
     Nic(u32),
 }
 
@@ -193,6 +195,14 @@ impl RouterTable {
         let mut all: Vec<&RouteEntry> = self.inner.v4.iter().chain(self.inner.v6.iter()).collect();
         all.sort_by_key(|e| (e.dest.max_prefix_len(), priority(e), e.dest.network()));
         all.into_iter()
+    }
+
+    /// The NIC ids its `nic:ID` routes name.
+    pub fn nics_named(&self) -> impl Iterator<Item = u32> + '_ {
+        self.entries().filter_map(|e| match e.target {
+            RouterTarget::Nic(id) => Some(id),
+            _ => None,
+        })
     }
 
     /// Number of routes.

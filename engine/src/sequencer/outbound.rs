@@ -334,7 +334,13 @@ impl Engine {
         origin: Direction,
         prior_nat: Option<NatBinding>,
     ) -> (OutXform, Option<NatBinding>) {
-        let target = match decision::decide(&vnic.hits, route, id.key.dst) {
+        let target = match decision::decide(
+            &vnic.hits,
+            &snap.vpc.nic_targets,
+            vnic.spec.vni,
+            route,
+            id.key.dst,
+        ) {
             RouteDecision::Drop(r) => return (OutXform::Drop(r), None),
             RouteDecision::Vpc(target) => target,
             RouteDecision::Internet(tag) => {

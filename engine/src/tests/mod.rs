@@ -129,7 +129,7 @@ impl World {
             &self.tables,
             &VnicCreate {
                 port: port.into(),
-                id: 1,
+                id: u32::from(mac[5]),
                 vni: vni(vni_n),
                 mac: mac_s(mac),
                 ipv4: Some(ip.into()),
@@ -199,7 +199,7 @@ pub(crate) fn geneve(inner: &[u8], dst: Ipv6Addr, vni: u32, options: &[u8]) -> V
 }
 
 /// Checks the outer headers of an encapsulated frame and returns the inner frame.
-fn check_encap(frame: &[u8], to_sled: Ipv6Addr) -> (u16, Vec<u8>) {
+pub(crate) fn check_encap(frame: &[u8], to_sled: Ipv6Addr) -> (u16, Vec<u8>) {
     let p = SlicedPacket::from_ethernet(frame).unwrap();
     let eth = p.link.as_ref().unwrap().to_header().unwrap();
     let eth = eth.ethernet2().unwrap();
@@ -669,6 +669,7 @@ fn hinted_processing_equals_unhinted() {
 }
 
 mod hostile;
+mod instances;
 mod mtu;
 mod state;
 

@@ -26,8 +26,8 @@ fn a_bad_state_is_refused_with_every_error_and_nothing_changes() {
     let w = igw_world();
     let before = w.tables.current();
     let mut s = doc(&w);
-    Arc::make_mut(&mut s.vnics[0]).nic.mac = typed("ff:ff:ff:ff:ff:ff");
-    Arc::make_mut(&mut s.vnics[1]).routes.push(RouteState {
+    Arc::make_mut(&mut s.nics[0]).nic.mac = typed("ff:ff:ff:ff:ff:ff");
+    Arc::make_mut(&mut s.nics[1]).routes.push(RouteState {
         dest: typed("10.0.0.1/8"),
         target: typed("drop"),
         class: None,
@@ -79,7 +79,7 @@ fn the_state_in_force_applied_again_changes_nothing() {
     // Nor does another spelling of the same MAC address: it reads as the
     // same address.
     let s = doc(&w);
-    let mac = s.vnics[0].nic.mac.to_string();
+    let mac = s.nics[0].nic.mac.to_string();
     let text = serde_json::to_string(&s).unwrap();
     assert!(text.contains(&mac));
     let upper: SwitchState =
@@ -157,11 +157,12 @@ fn whole_documents_keep_the_update_rules() {
 fn a_vnic_replaced_or_removed_in_a_document_is_reborn() {
     let w = igw_world();
     let mut s = doc(&w);
-    Arc::make_mut(&mut s.vnics[0]).nic.id = 77;
-    s.vnics.retain(|v| v.nic.port != "b");
+    Arc::make_mut(&mut s.nics[0]).nic.id = 77;
+    s.nics.retain(|v| v.port() != Some("b"));
     let (c, diff) = plan(&w.dir, &w.tables, s.clone()).unwrap();
-    assert_eq!(diff.changed, vec!["vnic a"]);
-    assert_eq!(diff.removed, vec!["vnic b"]);
+    // A NIC of another id is another NIC.
+    assert_eq!(diff.added, vec!["nic 77"]);
+    assert_eq!(diff.removed, vec!["nic 5", "nic 6"]);
     assert_eq!(c.reborn, vec![GUEST_A, GUEST_B]);
     let births: Vec<_> = [GUEST_A, GUEST_B]
         .iter()

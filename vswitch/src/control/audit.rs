@@ -12,6 +12,8 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::Stats
         | Command::PatchList
         | Command::VnicList
+        | Command::InstanceList
+        | Command::NicList
         | Command::V2pList
         | Command::Layers { .. }
         | Command::Flows { .. }
@@ -26,6 +28,13 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::PatchClear { .. }
         | Command::VnicCreate(_)
         | Command::VnicDelete { .. }
+        | Command::InstanceTypeSet { .. }
+        | Command::InstanceCreate { .. }
+        | Command::InstanceState { .. }
+        | Command::NicCreate(_)
+        | Command::NicDelete { .. }
+        | Command::NicAttach(_)
+        | Command::NicDetach { .. }
         | Command::UnderlaySet { .. }
         | Command::V2pSet { .. }
         | Command::V2pClear { .. }

@@ -10,6 +10,7 @@ mod audit;
 pub(crate) mod boundary;
 pub(crate) mod flows;
 pub(crate) mod igw;
+pub(crate) mod instances;
 mod protocol;
 mod server;
 pub(crate) mod switch;
