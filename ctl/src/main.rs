@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use vswitch_api::{
     AddrRange, Command, ExternalIpsSpec, FwRuleSpec, GatewayRef, MacAddr, Prefix, Response,
-    RouteClass, RouteTarget, SnatRange, Vni, VnicCreate, DEFAULT_SOCKET,
+    RouteClass, RouteTarget, SnatRange, Vni, DEFAULT_SOCKET,
 };
 
 use client::{Client, ClientError, DEFAULT_TIMEOUT};
@@ -72,7 +72,7 @@ enum Sub {
     /// List the patch table
     PatchList,
     /// Create (or replace) the VNIC bound to the guest port PORT
-    VnicCreate(VnicCreateArgs),
+    VnicCreate(nic_args::VnicCreateArgs),
     /// Delete the VNIC of the guest port PORT
     VnicDelete {
         /// Guest port name
@@ -359,73 +359,6 @@ enum Sub {
         #[arg(value_name = "JSON", allow_hyphen_values = true)]
         line: String,
     },
-}
-
-/// Options of `vnic-create`.
-#[derive(Debug, Args)]
-struct VnicCreateArgs {
-    /// Guest port name
-    port: String,
-    /// NIC id
-    #[arg(long)]
-    id: u32,
-    /// VPC VNI (24 bits)
-    #[arg(long)]
-    vni: Vni,
-    /// Guest MAC
-    #[arg(long, value_name = "MAC")]
-    mac: MacAddr,
-    /// Gateway MAC
-    #[arg(long, value_name = "MAC")]
-    gateway_mac: MacAddr,
-    /// Guest private IPv4 (needs --gateway-ipv4)
-    #[arg(long, value_name = "ADDR", requires = "gateway_ipv4")]
-    ipv4: Option<Ipv4Addr>,
-    /// Gateway IPv4 (needs --ipv4)
-    #[arg(long, value_name = "ADDR", requires = "ipv4")]
-    gateway_ipv4: Option<Ipv4Addr>,
-    /// Guest private IPv6 (needs --gateway-ipv6)
-    #[arg(long, value_name = "ADDR", requires = "gateway_ipv6")]
-    ipv6: Option<Ipv6Addr>,
-    /// Gateway IPv6 (needs --ipv6)
-    #[arg(long, value_name = "ADDR", requires = "ipv6")]
-    gateway_ipv6: Option<Ipv6Addr>,
-    /// DNS server handed out by DHCP (repeatable, or comma-separated)
-    #[arg(long, value_name = "IP", value_delimiter = ',')]
-    dns: Vec<IpAddr>,
-    /// Host name handed out by DHCP
-    #[arg(long)]
-    hostname: Option<String>,
-    /// Domain name handed out by DHCP
-    #[arg(long)]
-    domain: Option<String>,
-    /// MTU advertised to the guest
-    #[arg(long)]
-    mtu: Option<u16>,
-    /// Flows the VNIC may hold per worker (default: workers.flow_quota_per_vnic)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    flow_quota: Option<u32>,
-}
-
-impl From<VnicCreateArgs> for VnicCreate {
-    fn from(a: VnicCreateArgs) -> Self {
-        VnicCreate {
-            port: a.port,
-            id: a.id,
-            vni: a.vni,
-            mac: a.mac,
-            ipv4: a.ipv4,
-            ipv6: a.ipv6,
-            gateway_mac: a.gateway_mac,
-            gateway_ipv4: a.gateway_ipv4,
-            gateway_ipv6: a.gateway_ipv6,
-            dns: a.dns,
-            hostname: a.hostname,
-            domain: a.domain,
-            mtu: a.mtu,
-            flow_quota: a.flow_quota,
-        }
-    }
 }
 
 /// Options of `external-set`.
@@ -878,6 +811,7 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use vswitch_api::VnicCreate;
 
     /// Every command of the API's one list has a subcommand of its name, and
     /// every subcommand but `raw` is a command of the list.

@@ -3,14 +3,12 @@
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vswitch_api::nic::{NicAttach, NicSpec};
-use vswitch_api::{MacAddr, Vni};
+use vswitch_api::{MacAddr, Vni, VnicCreate};
 
-/// Options of `nic-create`: `vnic-create`'s, less the port, plus the
-/// secondary addresses, the source/destination check and the metadata ids.
+/// The options `nic-create` and `vnic-create` share: the NIC's VPC,
+/// addresses and DHCP options.
 #[derive(Debug, Args)]
-pub struct NicCreateArgs {
-    /// NIC id
-    id: u32,
+pub struct NicCommonArgs {
     /// VPC VNI (24 bits)
     #[arg(long)]
     vni: Vni,
@@ -32,6 +30,65 @@ pub struct NicCreateArgs {
     /// Gateway IPv6 (needs --ipv6)
     #[arg(long, value_name = "ADDR", requires = "ipv6")]
     gateway_ipv6: Option<Ipv6Addr>,
+    /// DNS server handed out by DHCP (repeatable, or comma-separated)
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    dns: Vec<IpAddr>,
+    /// Host name handed out by DHCP
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Domain name handed out by DHCP
+    #[arg(long)]
+    domain: Option<String>,
+    /// MTU advertised to the guest
+    #[arg(long)]
+    mtu: Option<u16>,
+    /// Flows the NIC may hold, all workers together (default: workers.flow_quota_per_vnic)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    flow_quota: Option<u32>,
+}
+
+/// Options of `vnic-create`.
+#[derive(Debug, Args)]
+pub struct VnicCreateArgs {
+    /// Guest port name
+    port: String,
+    /// NIC id
+    #[arg(long)]
+    id: u32,
+    #[command(flatten)]
+    common: NicCommonArgs,
+}
+
+impl From<VnicCreateArgs> for VnicCreate {
+    fn from(a: VnicCreateArgs) -> Self {
+        let c = a.common;
+        VnicCreate {
+            port: a.port,
+            id: a.id,
+            vni: c.vni,
+            mac: c.mac,
+            ipv4: c.ipv4,
+            ipv6: c.ipv6,
+            gateway_mac: c.gateway_mac,
+            gateway_ipv4: c.gateway_ipv4,
+            gateway_ipv6: c.gateway_ipv6,
+            dns: c.dns,
+            hostname: c.hostname,
+            domain: c.domain,
+            mtu: c.mtu,
+            flow_quota: c.flow_quota,
+        }
+    }
+}
+
+/// Options of `nic-create`: `vnic-create`'s, less the port, plus the
+/// secondary addresses, the source/destination check and the metadata ids.
+#[derive(Debug, Args)]
+pub struct NicCreateArgs {
+    /// NIC id
+    id: u32,
+    #[command(flatten)]
+    common: NicCommonArgs,
     /// Secondary private IPv4 (repeatable, or comma-separated)
     #[arg(long, value_name = "ADDR", value_delimiter = ',')]
     secondary_ipv4: Vec<Ipv4Addr>,
@@ -50,46 +107,23 @@ pub struct NicCreateArgs {
     /// Security group names (repeatable, or comma-separated)
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     security_group: Vec<String>,
-    /// DNS server handed out by DHCP (repeatable, or comma-separated)
-    #[arg(long, value_name = "IP", value_delimiter = ',')]
-    dns: Vec<IpAddr>,
-    /// Host name handed out by DHCP
-    #[arg(long)]
-    hostname: Option<String>,
-    /// Domain name handed out by DHCP
-    #[arg(long)]
-    domain: Option<String>,
-    /// MTU advertised to the guest
-    #[arg(long)]
-    mtu: Option<u16>,
-    /// Flows the NIC may hold, all workers together
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    flow_quota: Option<u32>,
 }
 
 impl From<NicCreateArgs> for NicSpec {
     fn from(a: NicCreateArgs) -> Self {
-        NicSpec {
+        let (mut spec, _) = VnicCreate::from(VnicCreateArgs {
+            port: String::new(),
             id: a.id,
-            vni: a.vni,
-            mac: a.mac,
-            ipv4: a.ipv4,
-            ipv6: a.ipv6,
-            secondary_ipv4: a.secondary_ipv4,
-            secondary_ipv6: a.secondary_ipv6,
-            source_dest_check: a.source_dest_check,
-            gateway_mac: a.gateway_mac,
-            gateway_ipv4: a.gateway_ipv4,
-            gateway_ipv6: a.gateway_ipv6,
-            subnet: a.subnet,
-            vpc: a.vpc,
-            security_groups: a.security_group,
-            dns: a.dns,
-            hostname: a.hostname,
-            domain: a.domain,
-            mtu: a.mtu,
-            flow_quota: a.flow_quota,
-        }
+            common: a.common,
+        })
+        .split();
+        spec.secondary_ipv4 = a.secondary_ipv4;
+        spec.secondary_ipv6 = a.secondary_ipv6;
+        spec.source_dest_check = a.source_dest_check;
+        spec.subnet = a.subnet;
+        spec.vpc = a.vpc;
+        spec.security_groups = a.security_group;
+        spec
     }
 }
 
