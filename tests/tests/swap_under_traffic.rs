@@ -12,9 +12,10 @@ use vswitch_e2e::{Vswitch, TEST_EAL};
 #[test]
 fn one_thousand_swaps_under_traffic_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // 5 s of traffic at 200 kpps: the swaps must end while it still
-    // flows, also with two workers polling both cores.
-    let count: u64 = 1_000_000;
+    // 10 s of traffic at 200 kpps: the swaps must end while it still
+    // flows, also with two workers polling both cores (where a CI run saw
+    // the 1,000 durable changes take more than 5 s).
+    let count: u64 = 2_000_000;
     let count_text = count.to_string();
     let looped = memif_loop(
         dir.path(),
