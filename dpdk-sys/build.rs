@@ -78,6 +78,7 @@ fn main() {
         .allowlist_function("rte_eal_(init|cleanup|remote_launch|wait_lcore|mp_wait_lcore|process_type)")
         .allowlist_function("rte_eth_(dev_count_avail|dev_get_port_by_name|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|stats_reset|link_get_nowait|macaddr_get|dev_socket_id|dev_set_mtu|dev_get_mtu|promiscuous_enable|dev_is_valid_port|dev_get_name_by_port|find_next_owned_by|dev_adjust_nb_rx_tx_desc)")
         .allowlist_function("rte_pktmbuf_pool_create")
+        .allowlist_function("rte_eal_hotplug_(add|remove)")
         .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
         .allowlist_function("rte_(socket_id|strerror|lcore_count|get_main_lcore|lcore_is_enabled|lcore_to_socket_id|dev_probe|dev_remove|dev_count)")
         .allowlist_type("rte_mbuf|rte_mempool|rte_eth_conf|rte_eth_dev_info|rte_eth_stats|rte_eth_link|rte_ether_addr|rte_eth_rxconf|rte_eth_txconf")

@@ -144,6 +144,22 @@ pub enum Command {
     },
     /// Lists the NICs, attached or not.
     NicList,
+    /// Creates a guest port at run time (DPDK hot-plug of a virtual device);
+    /// the workers poll it without a restart.
+    PortAdd {
+        /// Port name.
+        name: String,
+        /// The virtual device's devargs (`net_tap1,iface=g3`).
+        devargs: String,
+        /// `guest` (the only role a run-time port may have).
+        #[serde(default = "guest_role")]
+        role: String,
+    },
+    /// Removes a port created at run time (refused while a NIC is attached to it).
+    PortDel {
+        /// Port name.
+        name: String,
+    },
     /// Sets this sled's underlay address and uplink.
     UnderlaySet {
         /// The sled's underlay IPv6 address.
@@ -1063,6 +1079,10 @@ pub struct WorkerStats {
     /// switch's clock, as [`PublicationInfo`]).
     #[serde(default)]
     pub generation_seen_ns: u64,
+}
+
+fn guest_role() -> String {
+    "guest".to_string()
 }
 
 #[cfg(test)]

@@ -121,6 +121,22 @@ enum Sub {
     },
     /// List the NICs
     NicList,
+    /// Create a guest port at run time (DPDK hot-plug of a virtual device)
+    PortAdd {
+        /// Port name
+        name: String,
+        /// The virtual device's devargs, e.g. net_tap3,iface=g3
+        #[arg(long)]
+        devargs: String,
+        /// Its role (only guest ports are created at run time)
+        #[arg(long, default_value = "guest")]
+        role: String,
+    },
+    /// Remove a port created at run time (nothing may be attached to it)
+    PortDel {
+        /// Port name
+        name: String,
+    },
     /// Set this sled's underlay address, uplink port and underlay next hop
     UnderlaySet {
         /// The sled's underlay IPv6 address
@@ -622,6 +638,16 @@ impl Sub {
             Sub::NicAttach(args) => Command::NicAttach(args.into()),
             Sub::NicDetach { nic } => Command::NicDetach { nic },
             Sub::NicList => Command::NicList,
+            Sub::PortAdd {
+                name,
+                devargs,
+                role,
+            } => Command::PortAdd {
+                name,
+                devargs,
+                role,
+            },
+            Sub::PortDel { name } => Command::PortDel { name },
             Sub::UnderlaySet {
                 addr,
                 uplink,

@@ -328,6 +328,59 @@ impl Port {
         }
     }
 
+    /// Creates a virtual device at run time from its devargs (`net_tap1,iface=x`:
+    /// the device name, then its arguments) and returns its port.
+    ///
+    /// `rte_eal_hotplug_add` probes in this process only, which is what a
+    /// switch running as the one DPDK process wants.
+    pub fn hotplug_add(devargs: &str) -> Result<Port, DpdkError> {
+        let (name, args) = devargs.split_once(',').unwrap_or((devargs, ""));
+        let nul = |what: &str| DpdkError {
+            op: "rte_eal_hotplug_add".into(),
+            code: -22,
+            msg: format!("{what} contains a NUL byte"),
+        };
+        let bus = CString::new("vdev").map_err(|_| nul("bus"))?;
+        let cname = CString::new(name).map_err(|_| nul("device name"))?;
+        let cargs = CString::new(args).map_err(|_| nul("devargs"))?;
+        // SAFETY: three valid C strings; EAL serialises hot-plug itself.
+        let rc =
+            unsafe { dpdk_sys::rte_eal_hotplug_add(bus.as_ptr(), cname.as_ptr(), cargs.as_ptr()) };
+        if rc != 0 {
+            return Err(DpdkError::from_code(
+                format!("rte_eal_hotplug_add(vdev, {name:?}, {args:?})"),
+                rc,
+            ));
+        }
+        Port::by_name(name)
+    }
+
+    /// Stops and closes the port, then removes its virtual device (the
+    /// reverse of [`Port::hotplug_add`]). The caller guarantees that no
+    /// worker polls or sends on it any more.
+    pub fn hotplug_remove(self) -> Result<(), DpdkError> {
+        self.stop_and_close();
+        let bus = CString::new("vdev").map_err(|_| DpdkError {
+            op: "rte_eal_hotplug_remove".into(),
+            code: -22,
+            msg: "bus name".into(),
+        })?;
+        let cname = CString::new(self.name.as_str()).map_err(|_| DpdkError {
+            op: "rte_eal_hotplug_remove".into(),
+            code: -22,
+            msg: "device name contains a NUL byte".into(),
+        })?;
+        // SAFETY: two valid C strings; the port is closed and unused.
+        let rc = unsafe { dpdk_sys::rte_eal_hotplug_remove(bus.as_ptr(), cname.as_ptr()) };
+        if rc != 0 {
+            return Err(DpdkError::from_code(
+                format!("rte_eal_hotplug_remove(vdev, {:?})", self.name),
+                rc,
+            ));
+        }
+        Ok(())
+    }
+
     /// The device's counters.
     pub fn stats(&self) -> DevStats {
         let mut s = dpdk_sys::rte_eth_stats::default();

@@ -84,6 +84,7 @@ fn main() {
         workers: 4,
         flow_quota: 1 << 20,
         mtus: vec![],
+        runtime: vec![],
     };
     let t = TableStore::new(Snapshot::empty(2));
     let mac = [0xa8, 0x40, 0x25, 0, 0, 5];

@@ -57,6 +57,7 @@ fn main() {
         workers: 1,
         flow_quota: 1 << 20,
         mtus: vec![],
+        runtime: vec![],
     };
     let tables = TableStore::new(Snapshot::empty(VNICS + 1));
     admin::underlay_set(

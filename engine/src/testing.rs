@@ -71,6 +71,7 @@ impl Switch {
             workers: 1,
             flow_quota: 1 << 20,
             mtus,
+            runtime: vec![],
         };
         let tables = TableStore::new(Snapshot::with_role(role, ports.len()));
         (dir, tables)

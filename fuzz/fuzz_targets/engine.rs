@@ -44,6 +44,7 @@ fn dir(names: &[&str], roles: Vec<PortRole>) -> PortDirectory {
         workers: 1,
         flow_quota: 64,
         mtus: vec![1500, 1500, 1500],
+        runtime: vec![],
     }
 }
 

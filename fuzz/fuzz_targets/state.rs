@@ -25,6 +25,7 @@ fn dir() -> PortDirectory {
         workers: 1,
         flow_quota: 64,
         mtus: vec![9000, 1500, 1500],
+        runtime: vec![],
     }
 }
 

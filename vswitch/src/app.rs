@@ -1,15 +1,17 @@
 //! Start-up, the management loop and shutdown of the appliance.
 
 use crate::config::Config;
+use crate::config::PortConfig;
 use crate::control::{ControlRequest, ControlServer};
 use crate::manager::Manager;
 use crate::metrics::MetricsServer;
+use crate::ports::{open_port, rx_worker, MAX_PORTS};
 use crate::state_file::StateFile;
 use crate::stats::Stats;
-use crate::switch::{Switch, SwitchPort, WorkerInfo};
+use crate::switch::{Switch, WorkerInfo};
 use crate::worker::Worker;
 use crossbeam_channel::RecvTimeoutError;
-use dpdk::{self, Eal, Mempool, Port, PortSetup};
+use dpdk::{self, Eal, Mempool};
 use engine::control::{commit, PortDirectory};
 use engine::tables::{Snapshot, TableStore};
 use engine::PortIdx;
@@ -30,22 +32,30 @@ pub enum AppError {
     Other(String),
 }
 
+/// The state file, if one is configured, and the document it holds, if
+/// any: read before the ports are opened, since it lists the run-time ports
+/// to create again.
+fn read_state_file(cfg: &Config) -> Result<(Option<StateFile>, Option<SwitchState>), AppError> {
+    if cfg.state.path.as_os_str().is_empty() {
+        return Ok((None, None));
+    }
+    let f = StateFile::new(&cfg.state.path).map_err(AppError::Other)?;
+    let loaded = f.read().map_err(AppError::Other)?;
+    Ok((Some(f), loaded))
+}
+
 /// The tables the switch starts with: the state file's document when there
 /// is one (checked whole: a fault stops start-up, naming the object and the
 /// field, and the file is kept as it is), else the configuration's patches.
 /// Every accepted change is then written to the state file before it is
 /// published.
-fn initial_tables(cfg: &Config, dir: &PortDirectory) -> Result<TableStore, AppError> {
+fn initial_tables(
+    cfg: &Config,
+    dir: &PortDirectory,
+    file: Option<StateFile>,
+    loaded: Option<SwitchState>,
+) -> Result<TableStore, AppError> {
     let first = Snapshot::with_role(cfg.role, dir.names.len());
-    let file = if cfg.state.path.as_os_str().is_empty() {
-        None
-    } else {
-        Some(StateFile::new(&cfg.state.path).map_err(AppError::Other)?)
-    };
-    let loaded = match &file {
-        Some(f) => f.read().map_err(AppError::Other)?,
-        None => None,
-    };
     let from_file = loaded.is_some();
     let state = loaded.unwrap_or_else(|| {
         let mut s = SwitchState::empty(cfg.role.as_str());
@@ -109,85 +119,51 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     let nworkers = cfg.workers.lcores.len();
     let pool = Mempool::new("vswitch_mbufs", cfg.mempool.mbufs, cfg.mempool.cache, -1)?;
 
-    // Ports: every worker gets its own tx queue on every port; rx queues are
-    // spread over the workers (RSS where the device hashes).
+    // Ports: the configured ones, then the run-time ones the state file
+    // lists (created again by hot-plug). Every worker gets its own tx queue
+    // on every port; rx queues are spread over the workers (RSS where the
+    // device hashes).
+    let (file, loaded) = read_state_file(&cfg)?;
+    let mut configs: Vec<(PortConfig, bool)> =
+        cfg.ports.iter().map(|p| (p.clone(), false)).collect();
+    for p in loaded.iter().flat_map(|s| s.ports.iter()) {
+        let pc = PortConfig::runtime_guest(&p.name, &p.devargs)
+            .map_err(|e| AppError::Other(format!("state file: run-time port {:?}: {e}", p.name)))?;
+        configs.push((pc, true));
+    }
+    if configs.len() > MAX_PORTS {
+        return Err(AppError::Other(format!(
+            "{} ports: a switch has at most {MAX_PORTS}",
+            configs.len()
+        )));
+    }
     let mut ports = Vec::new();
     let mut rx_queues = Vec::new();
     let mut tx_queues: Vec<Vec<Option<dpdk::TxQueue>>> =
         (0..nworkers).map(|_| Vec::new()).collect();
     let mut tx_via: Vec<Vec<usize>> = (0..nworkers).map(|_| Vec::new()).collect();
-    for pc in &cfg.ports {
-        let port = Port::by_name(pc.device_name()).map_err(|e| {
-            AppError::Other(format!(
-                "port {:?} (devargs {:?}): {e}",
-                pc.name, pc.devargs
-            ))
-        })?;
-        let info = port.info()?;
-        let setup = PortSetup {
-            rx_queues: pc.rx_queues.unwrap_or(nworkers as u16),
-            tx_queues: nworkers as u16,
-            rx_desc: pc.rx_desc,
-            tx_desc: pc.tx_desc,
-            promiscuous: pc.promiscuous,
-        };
-        let conf = port
-            .configure(&setup, &pool)
-            .map_err(|e| AppError::Other(format!("port {:?}: {e}", pc.name)))?;
-        // The switch enforces the MTU itself (frag-needed, MSS clamping);
-        // the device is told too where it can be.
-        let mtu_on_device = match port.set_mtu(pc.mtu) {
-            Ok(set) => set,
-            Err(e) => {
-                tracing::warn!("port {:?}: the device refused mtu {}: {e}", pc.name, pc.mtu);
-                false
-            }
-        };
-        port.start()?;
+    for (pc, hotplug) in &configs {
+        let opened = open_port(pc, nworkers, &pool, *hotplug)?;
         let idx = ports.len() as PortIdx;
-        let (nrx, ntx) = (conf.rx.len() as u16, conf.tx.len() as u16);
-        // Where the device hashes, the redirection table sends each hash
-        // bucket to the queue of the worker that owns it (queue q is polled
-        // by worker q % workers), so that most packets need no handoff.
-        let reta = conf.rss
-            && match port.program_reta(engine::owner::RETA_SPAN as u16, nrx) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("port {:?}: {e}; handoff places its packets", pc.name);
-                    false
-                }
-            };
-        rx_queues.push((idx, conf.rx));
-        // A worker past the device's tx queues sends through worker
-        // `w % ntx`, which has one (the handoff ring, marked transmit-only).
-        let mut txq = conf.tx.into_iter();
-        for w in 0..nworkers {
-            tx_queues[w].push(txq.next());
-            tx_via[w].push(w % usize::from(ntx.max(1)));
+        rx_queues.push((idx, opened.rx));
+        for (w, (tx, via)) in opened.tx.into_iter().zip(opened.via).enumerate() {
+            tx_queues[w].push(tx);
+            tx_via[w].push(via);
         }
-        ports.push(SwitchPort {
-            cfg: pc.clone(),
-            port,
-            driver: info.driver,
-            rx_queues: nrx,
-            tx_queues: ntx,
-            rss: conf.rss,
-            reta,
-            mtu_on_device,
-        });
+        ports.push(opened.port);
     }
-
-    let directory = engine::control::vpc::PortDirectory {
+    let directory = PortDirectory {
         names: ports.iter().map(|p| p.cfg.name.clone()).collect(),
         roles: ports.iter().map(|p| p.cfg.role).collect(),
         macs: ports.iter().map(|p| wire::MacAddr(p.port.mac())).collect(),
         workers: nworkers,
         flow_quota: cfg.workers.flow_quota_per_vnic,
         mtus: ports.iter().map(|p| p.cfg.mtu).collect(),
+        runtime: configs.iter().map(|(_, r)| *r).collect(),
     };
     // Published before any worker runs: the first packet sees the state.
-    let tables = Arc::new(initial_tables(&cfg, &directory)?);
-    let stats = Arc::new(Stats::new(nworkers, ports.len()));
+    let tables = Arc::new(initial_tables(&cfg, &directory, file, loaded)?);
+    let stats = Arc::new(Stats::new(nworkers, MAX_PORTS));
     let running = Arc::new(AtomicBool::new(true));
 
     // Queue q of a port that hashes goes to worker q (its redirection
@@ -197,11 +173,10 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         (0..nworkers).map(|_| Vec::new()).collect();
     let mut next = 0;
     for (idx, queues) in rx_queues {
-        let hashed = queues.len() > 1;
+        let n = queues.len();
         for (q, rxq) in queues.into_iter().enumerate() {
-            let w = if hashed { q } else { next };
-            assigned[w % nworkers].push((idx, rxq));
-            if !hashed {
+            assigned[rx_worker(q, n, next, nworkers)].push((idx, rxq));
+            if n == 1 {
                 next += 1;
             }
         }
@@ -224,7 +199,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         workers_info.push(WorkerInfo {
             id,
             lcore: *lcore,
-            rx: rx.iter().map(|(p, q)| (*p, q.queue())).collect(),
+            rx: std::sync::Mutex::new(rx.iter().map(|(p, q)| (*p, q.queue())).collect()),
             mailbox: mailbox_tx,
         });
         let Some(handoff) = handoffs.next() else {
@@ -257,9 +232,9 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     }
 
     let sw = Arc::new(Switch {
-        directory,
+        directory: std::sync::Mutex::new(Arc::new(directory)),
         role: cfg.role,
-        ports,
+        ports: std::sync::RwLock::new(ports.into_iter().map(Some).collect()),
         workers: workers_info,
         tables,
         stats,
@@ -340,7 +315,7 @@ fn stop_workers(eal: &Eal, running: &AtomicBool, lcores: &[u32]) {
 }
 
 fn close_ports(sw: &Switch) {
-    for p in &sw.ports {
+    for p in sw.ports().iter().flatten() {
         p.port.stop_and_close();
     }
 }
@@ -352,9 +327,14 @@ fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServe
         dpdk::DPDK_VERSION,
         sw.role.as_str(),
         sw.workers.len(),
-        sw.ports.len()
+        sw.ports().iter().flatten().count()
     );
-    for (i, p) in sw.ports.iter().enumerate() {
+    for (i, p) in sw
+        .ports()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+    {
         let mac = p.port.mac();
         println!(
             "  port {i} {:<12} role={:<8} dev={} driver={} rxq={} txq={} rss={} mtu={}{} mac={} link={}",
@@ -379,10 +359,11 @@ fn print_summary(sw: &Switch, ctl: &ControlServer, metrics: Option<&MetricsServe
         );
     }
     for w in &sw.workers {
-        let qs: Vec<String> =
-            w.rx.iter()
-                .map(|(p, q)| format!("{}:{q}", sw.port_name(*p)))
-                .collect();
+        let qs: Vec<String> = w
+            .rx()
+            .iter()
+            .map(|(p, q)| format!("{}:{q}", sw.port_name(*p)))
+            .collect();
         println!("  worker {} lcore={} polls {}", w.id, w.lcore, qs.join(" "));
     }
     for (f, t) in sw.tables.current().patch.entries() {

@@ -255,6 +255,43 @@ impl PortConfig {
     pub fn device_name(&self) -> &str {
         self.devargs.split(',').next().unwrap_or(&self.devargs)
     }
+
+    /// A guest port created at run time (`port-add`): the defaults of a
+    /// configured port, on a virtual device (`net_...`) created by hot-plug.
+    pub fn runtime_guest(name: &str, devargs: &str) -> Result<PortConfig, String> {
+        check_port_name(name)?;
+        let device = devargs.split(',').next().unwrap_or_default();
+        if !device.starts_with("net_") || device.len() <= 4 {
+            return Err(format!(
+                "devargs {devargs:?}: a run-time port is a virtual device named net_... (e.g. net_tap3,iface=g3)"
+            ));
+        }
+        Ok(PortConfig {
+            name: name.to_string(),
+            devargs: devargs.to_string(),
+            role: PortRole::Guest,
+            rx_queues: None,
+            rx_desc: default_desc(),
+            tx_desc: default_desc(),
+            promiscuous: true,
+            mtu: PortRole::Guest.default_mtu(),
+        })
+    }
+}
+
+/// A port name: non-empty ASCII letters, digits, '-', '_' or '.'.
+fn check_port_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{name:?} must be 1 to 64 ASCII letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(())
 }
 
 /// One patch entry.
@@ -554,16 +591,7 @@ impl Config {
         for (i, p) in raw.ports.into_iter().enumerate() {
             let key = |k: &str| format!("ports[{i}].{k}");
             let name = p.name.ok_or_else(|| err(key("name"), "missing"))?;
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(err(
-                    key("name"),
-                    format!("{name:?} must be non-empty ASCII letters, digits, '-', '_' or '.'"),
-                ));
-            }
+            check_port_name(&name).map_err(|m| err(key("name"), m))?;
             if !names.insert(name.clone()) {
                 return Err(err(
                     key("name"),

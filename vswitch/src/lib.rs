@@ -13,6 +13,7 @@ pub mod control;
 pub mod handoff;
 pub mod manager;
 pub mod metrics;
+pub mod ports;
 pub mod report;
 pub mod state_file;
 pub mod stats;

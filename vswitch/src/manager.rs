@@ -5,7 +5,7 @@
 
 use crate::control::area::Handled;
 use crate::control::flows::clear_flows;
-use crate::control::{boundary, flows, igw, instances, switch, vpc};
+use crate::control::{boundary, flows, igw, instances, ports, switch, vpc};
 use crate::switch::Switch;
 use engine::tables::Snapshot;
 use std::sync::Arc;
@@ -61,6 +61,7 @@ impl Manager {
         for area in [
             vpc::handle,
             instances::handle,
+            ports::handle,
             igw::handle,
             boundary::handle,
             flows::handle,
@@ -87,6 +88,11 @@ impl Manager {
         let now = self.sw.tables.current();
         if now.generation != before.generation {
             if let Err(e) = forget_reborn_flows(&self.sw, &before, &now) {
+                return Response::err(e);
+            }
+            // Run-time ports the document no longer lists go now that
+            // nothing in force uses them.
+            if let Err(e) = ports::reconcile(&self.sw) {
                 return Response::err(e);
             }
         }

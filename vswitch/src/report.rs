@@ -9,6 +9,21 @@ use vswitch_api::{
 
 /// Answer to `status`.
 pub fn status(sw: &Switch) -> StatusInfo {
+    let ports = sw
+        .ports()
+        .iter()
+        .flatten()
+        .map(|p| PortSummary {
+            name: p.cfg.name.clone(),
+            port_id: p.port.id(),
+            role: p.cfg.role.as_str().to_string(),
+            driver: p.driver.clone(),
+            rx_queues: p.rx_queues,
+            tx_queues: p.tx_queues,
+            rss: p.rss,
+            link_up: p.port.link().up,
+        })
+        .collect();
     StatusInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         dpdk_version: dpdk::DPDK_VERSION.to_string(),
@@ -16,27 +31,14 @@ pub fn status(sw: &Switch) -> StatusInfo {
         role: sw.role.as_str().to_string(),
         uptime_secs: sw.started.elapsed().as_secs_f64(),
         generation: sw.tables.current().generation,
-        ports: sw
-            .ports
-            .iter()
-            .map(|p| PortSummary {
-                name: p.cfg.name.clone(),
-                port_id: p.port.id(),
-                role: p.cfg.role.as_str().to_string(),
-                driver: p.driver.clone(),
-                rx_queues: p.rx_queues,
-                tx_queues: p.tx_queues,
-                rss: p.rss,
-                link_up: p.port.link().up,
-            })
-            .collect(),
+        ports,
         workers: sw
             .workers
             .iter()
             .map(|w| WorkerSummary {
                 id: w.id,
                 lcore: w.lcore,
-                rx_queues: w.rx.iter().map(|(p, q)| (sw.port_name(*p), *q)).collect(),
+                rx_queues: w.rx().iter().map(|(p, q)| (sw.port_name(*p), *q)).collect(),
             })
             .collect(),
     }
@@ -44,9 +46,10 @@ pub fn status(sw: &Switch) -> StatusInfo {
 
 /// Answer to `ports`.
 pub fn ports(sw: &Switch) -> Vec<PortInfo> {
-    sw.ports
+    sw.ports()
         .iter()
         .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
         .map(|(i, p)| {
             let link = p.port.link();
             let dev = p.port.stats();

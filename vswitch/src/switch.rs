@@ -5,9 +5,10 @@
 use crate::config::{PortConfig, SwitchRole};
 use crate::stats::Stats;
 use dpdk::{Mempool, Port};
+use engine::control::vpc::PortDirectory;
 use engine::tables::TableStore;
 use engine::PortIdx;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 /// A configured and started port.
@@ -32,14 +33,14 @@ pub struct SwitchPort {
 }
 
 /// A worker as the management side knows it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WorkerInfo {
     /// Worker index.
     pub id: usize,
     /// Its lcore.
     pub lcore: u32,
-    /// The (port, queue) pairs it polls.
-    pub rx: Vec<(PortIdx, u16)>,
+    /// The (port, queue) pairs it polls (they change with run-time ports).
+    pub rx: Mutex<Vec<(PortIdx, u16)>>,
     /// Where to send it requests.
     pub mailbox: crossbeam_channel::Sender<crate::worker::WorkerRequest>,
 }
@@ -48,8 +49,10 @@ pub struct WorkerInfo {
 pub struct Switch {
     /// Sled or boundary.
     pub role: SwitchRole,
-    /// Ports in configuration order (index = [`PortIdx`]).
-    pub ports: Vec<SwitchPort>,
+    /// Ports by [`PortIdx`]: the configured ones in configuration order,
+    /// then run-time ones (`None`: a removed run-time port's free slot).
+    /// Only the management thread writes it; the workers never see it.
+    pub ports: RwLock<Vec<Option<SwitchPort>>>,
     /// The workers.
     pub workers: Vec<WorkerInfo>,
     /// Published tables.
@@ -60,23 +63,55 @@ pub struct Switch {
     pub pool: Mempool,
     /// Start-up time.
     pub started: Instant,
-    /// Names, roles and MACs of the ports, for the VPC commands.
-    pub directory: engine::control::vpc::PortDirectory,
+    /// Names, roles and MACs of the ports, for the VPC commands (replaced
+    /// whole when a run-time port comes or goes).
+    pub directory: Mutex<Arc<PortDirectory>>,
     /// The last change published, timed (written by the management thread).
     pub publication: std::sync::Mutex<Option<vswitch_api::PublicationInfo>>,
 }
 
 impl Switch {
-    /// Port names in index order.
-    pub fn port_names(&self) -> Vec<String> {
-        self.ports.iter().map(|p| p.cfg.name.clone()).collect()
+    /// The ports, for reading (a lock only the management side takes).
+    pub fn ports(&self) -> RwLockReadGuard<'_, Vec<Option<SwitchPort>>> {
+        self.ports.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Name of port `idx` (or `#idx` for an index outside the switch).
+    /// The ports, for adding or removing one.
+    pub fn ports_mut(&self) -> RwLockWriteGuard<'_, Vec<Option<SwitchPort>>> {
+        self.ports.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The port directory in force.
+    pub fn directory(&self) -> Arc<PortDirectory> {
+        Arc::clone(&self.directory_lock())
+    }
+
+    /// Replaces the port directory.
+    pub fn set_directory(&self, dir: PortDirectory) {
+        *self.directory_lock() = Arc::new(dir);
+    }
+
+    fn directory_lock(&self) -> MutexGuard<'_, Arc<PortDirectory>> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Name of port `idx` (or `#idx` for an index without a port).
     pub fn port_name(&self, idx: PortIdx) -> String {
-        self.ports
-            .get(idx as usize)
-            .map(|p| p.cfg.name.clone())
-            .unwrap_or_else(|| format!("#{idx}"))
+        match self.ports().get(idx as usize) {
+            Some(Some(p)) => p.cfg.name.clone(),
+            _ => format!("#{idx}"),
+        }
+    }
+}
+
+impl WorkerInfo {
+    /// The (port, queue) pairs it polls.
+    pub fn rx(&self) -> Vec<(PortIdx, u16)> {
+        self.rx.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes the (port, queue) pairs it polls.
+    pub fn set_rx(&self, f: impl FnOnce(&mut Vec<(PortIdx, u16)>)) {
+        f(&mut self.rx.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }

@@ -75,6 +75,30 @@ pub enum WorkerRequest {
     /// releasing what they hold; answer how many once the whole table was
     /// walked (a large table is cleared over several passes).
     ClearFlows(Option<PortIdx>, u64, Sender<u64>),
+    /// Poll and send on a port created at run time: its rx queues that this
+    /// worker polls, its own tx queue, and the worker that sends for it
+    /// where it has none. Answered once it polls them.
+    AddPort {
+        /// The port's index.
+        port: PortIdx,
+        /// Rx queues for this worker.
+        rx: Vec<RxQueue>,
+        /// Its own tx queue.
+        tx: Option<TxQueue>,
+        /// The worker that transmits for it where `tx` is `None`.
+        via: usize,
+        /// Answered when done.
+        reply: Sender<()>,
+    },
+    /// Stop polling and sending on a port about to be removed (its queues
+    /// are dropped between two bursts); answered once done, after which the
+    /// port may be stopped and closed.
+    RemovePort {
+        /// The port's index.
+        port: PortIdx,
+        /// Answered when done.
+        reply: Sender<()>,
+    },
 }
 
 /// A clear under way.
@@ -277,6 +301,24 @@ impl Worker {
                         },
                     );
                     let _ = reply.send((flows, next));
+                }
+                WorkerRequest::AddPort {
+                    port,
+                    rx,
+                    tx,
+                    via,
+                    reply,
+                } => {
+                    self.rx.extend(rx.into_iter().map(|q| (port, q)));
+                    self.credit.clear();
+                    self.pipe.set_port(port, tx, via);
+                    let _ = reply.send(());
+                }
+                WorkerRequest::RemovePort { port, reply } => {
+                    self.rx.retain(|(p, _)| *p != port);
+                    self.credit.clear();
+                    self.pipe.set_port(port, None, self.id);
+                    let _ = reply.send(());
                 }
                 WorkerRequest::ClearFlows(port, below_epoch, reply) => {
                     self.clearing.push(Clearing {
@@ -594,6 +636,27 @@ impl Pipeline {
         bump(&inc.hairpin, hairpin);
         rx.distribute(&targets[..n], &mut self.outs);
         self.flush(counters, rings);
+    }
+
+    /// Sets port `port`'s tx queue and the worker that sends for it where it
+    /// has none (a run-time port added or removed); drops anything still
+    /// waiting for it.
+    fn set_port(&mut self, port: PortIdx, tx: Option<TxQueue>, via: usize) {
+        let i = port as usize;
+        if self.tx.len() <= i {
+            self.tx.resize_with(i + 1, || None);
+            self.tx_via.resize(i + 1, via);
+            self.outs.resize_with(i + 1, Burst::new);
+        }
+        if let (Some(q), Some(v), Some(out)) = (
+            self.tx.get_mut(i),
+            self.tx_via.get_mut(i),
+            self.outs.get_mut(i),
+        ) {
+            *q = tx;
+            *v = via;
+            out.clear();
+        }
     }
 
     /// Transmits what another worker processed for `port` (it has no tx

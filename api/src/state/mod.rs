@@ -13,9 +13,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 mod nics;
+mod ports;
 pub(crate) mod v1;
 
 pub use nics::{nic_id_of, AttachmentState, InstanceState, InstanceTypeState, NicState};
+pub use ports::RuntimePortState;
 pub use v1::{attachment_id, vnic_as_instance};
 
 /// The format version of [`SwitchState`] this build writes (and reads; a
@@ -35,6 +37,10 @@ pub struct SwitchState {
     pub generation: Option<u64>,
     /// `sled` or `boundary`; must be the switch's own (set at start-up).
     pub role: String,
+    /// Guest ports created at run time (`port-add`, `nic-attach --devargs`),
+    /// created again when the switch restarts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<RuntimePortState>,
     /// This sled's place on the underlay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay: Option<UnderlayState>,
@@ -85,6 +91,7 @@ impl SwitchState {
             version: STATE_VERSION,
             generation: None,
             role: role.to_string(),
+            ports: Vec::new(),
             underlay: None,
             instance_types: Vec::new(),
             instances: Vec::new(),

@@ -6,7 +6,8 @@
 
 use super::{
     AttachmentState, ExternalPortState, ExternalState, IgwState, InstanceState, InstanceTypeState,
-    NicState, PoolState, RouteState, SwitchState, UnderlayState, V2pMap, STATE_VERSION,
+    NicState, PoolState, RouteState, RuntimePortState, SwitchState, UnderlayState, V2pMap,
+    STATE_VERSION,
 };
 use crate::nic::{AttachmentRun, InstanceRun, VNIC_INSTANCE_PREFIX};
 use crate::{BoundaryMapEntry, FwRuleSpec, PatchEntry, V2bEntry, VnicCreate};
@@ -34,6 +35,8 @@ pub(crate) struct StateDoc {
     #[serde(default)]
     generation: Option<u64>,
     role: String,
+    #[serde(default)]
+    ports: Vec<RuntimePortState>,
     #[serde(default)]
     underlay: Option<UnderlayState>,
     #[serde(default)]
@@ -98,6 +101,7 @@ impl TryFrom<StateDoc> for SwitchState {
             version: d.version,
             generation: d.generation,
             role: d.role,
+            ports: d.ports,
             underlay: d.underlay,
             instance_types: d.instance_types,
             instances: d.instances,

@@ -142,9 +142,14 @@ pub(crate) fn unicast(ip: IpAddr) -> bool {
 pub(crate) fn port_named(dir: &PortDirectory, name: &str) -> Result<PortIdx, String> {
     dir.names
         .iter()
-        .position(|n| n == name)
+        .position(|n| !n.is_empty() && n == name)
         .map(|i| i as PortIdx)
-        .ok_or_else(|| format!("unknown port {name:?} (ports: {})", dir.names.join(", ")))
+        .ok_or_else(|| {
+            format!(
+                "unknown port {name:?} (ports: {})",
+                crate::control::patch::listed(&dir.names)
+            )
+        })
 }
 
 /// The port called `name`, which must have role `want`.
@@ -280,6 +285,7 @@ pub(crate) fn check(
             ),
         );
     }
+    super::check_ports::check_ports(dir, state, &mut e);
     let patch = check_patches(dir, state, &mut e);
     let underlay = check_underlay(dir, state, &mut e);
     let igws = check_igws(state, &mut e);

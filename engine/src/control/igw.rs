@@ -36,12 +36,16 @@ fn port_name(dir: &PortDirectory, port: PortIdx) -> String {
 
 /// The guest port called `name`.
 fn guest_port(dir: &PortDirectory, cmd: &str, name: &str) -> Result<PortIdx, String> {
-    let i = dir.names.iter().position(|n| n == name).ok_or_else(|| {
-        format!(
-            "{cmd}: unknown port {name:?} (ports: {})",
-            dir.names.join(", ")
-        )
-    })?;
+    let i = dir
+        .names
+        .iter()
+        .position(|n| !n.is_empty() && n == name)
+        .ok_or_else(|| {
+            format!(
+                "{cmd}: unknown port {name:?} (ports: {})",
+                crate::control::patch::listed(&dir.names)
+            )
+        })?;
     match dir.roles.get(i) {
         Some(PortRole::Guest) => Ok(i as PortIdx),
         Some(r) => Err(format!(

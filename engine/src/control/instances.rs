@@ -35,6 +35,9 @@ fn commit_with(
     let mut ports = Vec::new();
     let c = commit::change(dir, tables, cmd, |s| {
         ports = f(s)?;
+        // A port created for an attachment ends with it, in this same
+        // generation; the switch then removes the device.
+        s.ports.retain(|p| !ports.contains(&p.name));
         Ok(())
     })?;
     Ok(Done {
@@ -181,6 +184,77 @@ pub fn nic_delete(dir: &PortDirectory, tables: &TableStore, id: u32) -> Result<D
     })
 }
 
+/// Whether NIC `req.nic` may be attached to `req.instance` at
+/// `req.device_index` (the seed's rules), with the message of the first
+/// rule broken; `nic-attach --devargs` asks before it creates a port.
+pub fn nic_attach_allowed(s: &SwitchState, req: &NicAttach) -> Result<(), String> {
+    attach_rules(s, req)
+        .map(|_| ())
+        .map_err(|e| format!("nic-attach: {e}"))
+}
+
+fn attach_rules(s: &SwitchState, req: &NicAttach) -> Result<InstanceState, String> {
+    let inst = s
+        .instance(&req.instance)
+        .ok_or_else(|| {
+            format!(
+                "there is no instance {:?} (instance-create first)",
+                req.instance
+            )
+        })?
+        .clone();
+    match inst.state {
+        InstanceRun::Pending => {
+            return Err(format!(
+                "instance {:?} is pending: attach when it is running (hot) or stopped (cold)",
+                inst.id
+            ))
+        }
+        InstanceRun::Terminated => return Err(format!("instance {:?} is terminated", inst.id)),
+        InstanceRun::Running | InstanceRun::Stopped => {}
+    }
+    let limit = match &inst.instance_type {
+        Some(t) => s
+            .instance_types
+            .iter()
+            .find(|x| &x.name == t)
+            .map_or(MAX_NICS, |x| x.max_nics),
+        None => MAX_NICS,
+    };
+    let attached: Vec<&NicState> = s
+        .nics
+        .iter()
+        .filter(|v| v.attached().is_some_and(|a| a.instance == inst.id))
+        .map(|v| &**v)
+        .collect();
+    if attached.len() >= usize::from(limit) {
+        return Err(format!(
+            "instance {:?} has {} NICs attached, its type's limit",
+            inst.id,
+            attached.len()
+        ));
+    }
+    if let Some(other) = attached.iter().find(|v| {
+        v.attached()
+            .is_some_and(|a| a.device_index == req.device_index)
+    }) {
+        return Err(format!(
+            "device index {} of instance {:?} is taken by nic {}",
+            req.device_index, inst.id, other.nic.id
+        ));
+    }
+    let v = s
+        .nic(req.nic)
+        .ok_or_else(|| format!("there is no nic {} (nic-create first)", req.nic))?;
+    if let Some(a) = v.attached() {
+        return Err(format!(
+            "nic {} is attached to instance {:?} ({}): a NIC is attached to one instance at a time",
+            req.nic, a.instance, a.id
+        ));
+    }
+    Ok(inst)
+}
+
 /// `nic-attach`, once the port is known: `port` is the guest port to bind
 /// (an existing one, or one just created for it: `created_port`), or none
 /// for an instance on another sled.
@@ -192,68 +266,11 @@ pub fn nic_attach(
     created_port: bool,
 ) -> Result<Done, String> {
     commit_with(dir, tables, "nic-attach", |s| {
-        let inst = s
-            .instance(&req.instance)
-            .ok_or_else(|| {
-                format!(
-                    "there is no instance {:?} (instance-create first)",
-                    req.instance
-                )
-            })?
-            .clone();
-        match inst.state {
-            InstanceRun::Pending => {
-                return Err(format!(
-                    "instance {:?} is pending: attach when it is running (hot) or stopped (cold)",
-                    inst.id
-                ))
-            }
-            InstanceRun::Terminated => return Err(format!("instance {:?} is terminated", inst.id)),
-            InstanceRun::Running | InstanceRun::Stopped => {}
-        }
-        let limit = match &inst.instance_type {
-            Some(t) => s
-                .instance_types
-                .iter()
-                .find(|x| &x.name == t)
-                .map_or(MAX_NICS, |x| x.max_nics),
-            None => MAX_NICS,
-        };
-        let attached: Vec<&NicState> = s
-            .nics
-            .iter()
-            .filter(|v| v.attached().is_some_and(|a| a.instance == inst.id))
-            .map(|v| &**v)
-            .collect();
-        if attached.len() >= usize::from(limit) {
-            return Err(format!(
-                "instance {:?} has {} NICs attached, its type's limit",
-                inst.id,
-                attached.len()
-            ));
-        }
-        if let Some(other) = attached.iter().find(|v| {
-            v.attached()
-                .is_some_and(|a| a.device_index == req.device_index)
-        }) {
-            return Err(format!(
-                "device index {} of instance {:?} is taken by nic {}",
-                req.device_index, inst.id, other.nic.id
-            ));
-        }
+        let inst = attach_rules(s, req)?;
         if let Some(p) = port {
             if let Some(other) = s.vnic(p) {
                 return Err(format!("port {p:?} already carries nic {}", other.nic.id));
             }
-        }
-        let v = s
-            .nic(req.nic)
-            .ok_or_else(|| format!("there is no nic {} (nic-create first)", req.nic))?;
-        if let Some(a) = v.attached() {
-            return Err(format!(
-                "nic {} is attached to instance {:?} ({}): a NIC is attached to one instance at a time",
-                req.nic, a.instance, a.id
-            ));
         }
         s.attachments_made += 1;
         let id = attachment_id(s.attachments_made);

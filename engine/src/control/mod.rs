@@ -8,6 +8,7 @@
 pub mod boundary;
 pub(crate) mod check;
 pub(crate) mod check_nics;
+pub(crate) mod check_ports;
 pub mod commit;
 pub(crate) mod compile;
 pub mod igw;

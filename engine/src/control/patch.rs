@@ -8,17 +8,28 @@ use crate::tables::TableStore;
 use crate::PortIdx;
 use vswitch_api::PatchEntry;
 
+/// The names of the ports in use, for messages (a removed run-time port
+/// leaves an empty name in its slot).
+pub fn listed(names: &[String]) -> String {
+    let used: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
+        .collect();
+    used.join(", ")
+}
+
 /// The index of the port named `name`, or an error naming the command, the
 /// field and the ports there are.
 pub fn port_index(names: &[String], name: &str, cmd: &str, field: &str) -> Result<PortIdx, String> {
     names
         .iter()
-        .position(|n| n == name)
+        .position(|n| !n.is_empty() && n == name)
         .map(|i| i as PortIdx)
         .ok_or_else(|| {
             format!(
                 "{cmd}: unknown port {name:?} in `{field}` (ports: {})",
-                names.join(", ")
+                listed(names)
             )
         })
 }

@@ -35,18 +35,21 @@ pub struct PortDirectory {
     pub flow_quota: usize,
     /// MTUs, by port index.
     pub mtus: Vec<u16>,
+    /// Whether each port was created at run time (the state document's
+    /// `ports` must list exactly those); missing entries: configured ports.
+    pub runtime: Vec<bool>,
 }
 
 impl PortDirectory {
     fn index(&self, cmd: &str, name: &str) -> Result<PortIdx, String> {
         self.names
             .iter()
-            .position(|n| n == name)
+            .position(|n| !n.is_empty() && n == name)
             .map(|i| i as PortIdx)
             .ok_or_else(|| {
                 format!(
                     "{cmd}: unknown port {name:?} (ports: {})",
-                    self.names.join(", ")
+                    crate::control::patch::listed(&self.names)
                 )
             })
     }

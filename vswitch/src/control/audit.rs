@@ -35,6 +35,8 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::NicDelete { .. }
         | Command::NicAttach(_)
         | Command::NicDetach { .. }
+        | Command::PortAdd { .. }
+        | Command::PortDel { .. }
         | Command::UnderlaySet { .. }
         | Command::V2pSet { .. }
         | Command::V2pClear { .. }

@@ -14,7 +14,7 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             nexthop_mac,
             addr,
         } => applied(boundary_admin::external_port_set(
-            &sw.directory,
+            &sw.directory(),
             sw.role,
             &sw.tables,
             &port,
@@ -22,19 +22,19 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             addr,
         )),
         Command::BoundaryMapSet { ip, sled } => applied(boundary_admin::boundary_map_set(
-            &sw.directory,
+            &sw.directory(),
             sw.role,
             &sw.tables,
             ip,
             sled,
         )),
         Command::BoundaryMapClear { ip } => applied(boundary_admin::boundary_map_clear(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             ip,
         )),
         Command::BoundaryMapList => Ok(Reply::BoundaryMap(boundary_admin::boundary_map_list(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables.current(),
         ))),
         other => return Handled::Not(other),

@@ -66,7 +66,7 @@ pub(crate) fn clear_flows(
 fn flows_clear(sw: &Switch, port: Option<&str>) -> Result<Reply, String> {
     let cmd = "flows-clear";
     let idx = match port {
-        Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
+        Some(name) => Some(port_index(&sw.directory().names, name, cmd, "port")?),
         None => None,
     };
     clear_flows(sw, cmd, idx, u64::MAX).map(|cleared| Reply::Flows {
@@ -92,7 +92,7 @@ fn flows(
 ) -> Result<Reply, String> {
     let cmd = "flows";
     let port_idx = match port {
-        Some(name) => Some(port_index(&sw.directory.names, name, cmd, "port")?),
+        Some(name) => Some(port_index(&sw.directory().names, name, cmd, "port")?),
         None => None,
     };
     let limit = limit.unwrap_or(FLOWS_PAGE);

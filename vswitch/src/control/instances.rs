@@ -2,13 +2,16 @@
 //! them out).
 
 use super::area::{applied, Handled};
+use super::ports;
 use crate::switch::Switch;
 use engine::control::instances as admin;
+use vswitch_api::nic::NicAttach;
 use vswitch_api::{Command, Reply};
 
 /// Carries out an instance or NIC command; any other is handed back.
 pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
-    let (dir, tables) = (&sw.directory, &sw.tables);
+    let dir_now = sw.directory();
+    let (dir, tables) = (&*dir_now, &sw.tables);
     let done = |r: Result<admin::Done, String>| applied(r.map(|d| d.generation));
     Handled::Done(match command {
         Command::InstanceTypeSet { name, max_nics } => {
@@ -43,19 +46,16 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
                     ))
                 }
             }
-            if req.devargs.is_some() {
-                return Handled::Done(Err(
-                    "nic-attach: devargs needs run-time guest ports (port-add), which this build does not have yet; create the port in the configuration and give port"
-                        .into(),
-                ));
+            match &req.devargs {
+                Some(devargs) => attach_on_new_port(sw, &req, devargs),
+                None => done(admin::nic_attach(
+                    &sw.directory(),
+                    tables,
+                    &req,
+                    req.port.as_deref(),
+                    false,
+                )),
             }
-            done(admin::nic_attach(
-                dir,
-                tables,
-                &req,
-                req.port.as_deref(),
-                false,
-            ))
         }
         Command::NicDetach { nic } => done(admin::nic_detach(dir, tables, nic)),
         Command::NicList => Ok(Reply::Nics {
@@ -63,4 +63,32 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
         }),
         other => return Handled::Not(other),
     })
+}
+
+/// `nic-attach --devargs`: creates guest port `nicID` from the devargs
+/// (one generation), then attaches the NIC to it (the next), the port
+/// marked as the attachment's own so that detaching removes it. If the
+/// attach is refused, the port goes again.
+fn attach_on_new_port(sw: &Switch, req: &NicAttach, devargs: &str) -> Result<Reply, String> {
+    let cmd = "nic-attach";
+    let name = format!("nic{}", req.nic);
+    // The attach's own rules first, so that a refused attach creates no port.
+    admin::nic_attach_allowed(&sw.tables.current().state, req)?;
+    ports::port_add(sw, cmd, &name, devargs, "guest")?;
+    match admin::nic_attach(&sw.directory(), &sw.tables, req, Some(&name), true) {
+        Ok(d) => Ok(Reply::Applied {
+            generation: d.generation,
+        }),
+        Err(e) => {
+            let undo = engine::control::commit::change(&sw.directory(), &sw.tables, cmd, |s| {
+                s.ports.retain(|p| p.name != name);
+                Ok(())
+            })
+            .and_then(|_| ports::reconcile(sw));
+            match undo {
+                Ok(()) => Err(e),
+                Err(u) => Err(format!("{e} (and the port created for it stays: {u})")),
+            }
+        }
+    }
 }

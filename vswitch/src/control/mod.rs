@@ -11,6 +11,7 @@ pub(crate) mod boundary;
 pub(crate) mod flows;
 pub(crate) mod igw;
 pub(crate) mod instances;
+pub(crate) mod ports;
 mod protocol;
 mod server;
 pub(crate) mod switch;

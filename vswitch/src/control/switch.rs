@@ -20,10 +20,10 @@ pub(crate) fn handle(sw: &Switch, command: Command, shutdown: &mut bool) -> Hand
         Command::Stats => Ok(Reply::Stats(report::stats(sw))),
         Command::PatchList => Ok(report::patches(sw)),
         Command::PatchSet { from, to } => {
-            patch_set(&sw.directory, &sw.tables, &from, &to).map(|()| report::patches(sw))
+            patch_set(&sw.directory(), &sw.tables, &from, &to).map(|()| report::patches(sw))
         }
         Command::PatchClear { from } => {
-            patch_clear(&sw.directory, &sw.tables, from.as_deref()).map(|()| report::patches(sw))
+            patch_clear(&sw.directory(), &sw.tables, from.as_deref()).map(|()| report::patches(sw))
         }
         Command::Shutdown => {
             *shutdown = true;
@@ -79,7 +79,7 @@ fn apply(
         ))
     };
     if dry_run {
-        let (change, diff) = commit::plan(&sw.directory, &sw.tables, state).map_err(refused)?;
+        let (change, diff) = commit::plan(&sw.directory(), &sw.tables, state).map_err(refused)?;
         return Ok(Reply::Plan {
             applied: false,
             generation: change.generation,
@@ -88,7 +88,7 @@ fn apply(
         });
     }
     // Checked and compiled once: the diff is read off the states before and after.
-    let done = commit::commit(&sw.directory, &sw.tables, state).map_err(refused)?;
+    let done = commit::commit(&sw.directory(), &sw.tables, state).map_err(refused)?;
     let diff = if done.changed {
         StateDiff::between(&cur.state, &sw.tables.current().state)
     } else {

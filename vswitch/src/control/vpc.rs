@@ -10,20 +10,20 @@ use vswitch_api::{Command, Reply};
 pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
     Handled::Done(match command {
         Command::VnicCreate(req) => {
-            applied(vpc_admin::vnic_create(&sw.directory, &sw.tables, &req))
+            applied(vpc_admin::vnic_create(&sw.directory(), &sw.tables, &req))
         }
         Command::VnicDelete { port } => {
-            applied(vpc_admin::vnic_delete(&sw.directory, &sw.tables, &port))
+            applied(vpc_admin::vnic_delete(&sw.directory(), &sw.tables, &port))
         }
         Command::VnicList => Ok(Reply::Vnics {
-            vnics: vpc_admin::vnic_list(&sw.directory, &sw.tables.current()),
+            vnics: vpc_admin::vnic_list(&sw.directory(), &sw.tables.current()),
         }),
         Command::UnderlaySet {
             addr,
             uplink,
             nexthop_mac,
         } => applied(vpc_admin::underlay_set(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             addr,
             &uplink,
@@ -35,7 +35,7 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             mac,
             underlay,
         } => applied(vpc_admin::v2p_set(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             vni,
             ip,
@@ -43,7 +43,7 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             underlay,
         )),
         Command::V2pClear { vni, ip } => {
-            applied(vpc_admin::v2p_clear(&sw.directory, &sw.tables, vni, ip))
+            applied(vpc_admin::v2p_clear(&sw.directory(), &sw.tables, vni, ip))
         }
         Command::V2pList => Ok(Reply::V2p {
             entries: vpc_admin::v2p_list(&sw.tables.current()),
@@ -54,7 +54,7 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             target,
             class,
         } => applied(vpc_admin::route_add(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             &port,
             dest,
@@ -62,20 +62,20 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             class,
         )),
         Command::RouteDel { port, dest, class } => applied(vpc_admin::route_del(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             &port,
             dest,
             class,
         )),
         Command::FirewallSet { port, rules } => applied(vpc_admin::firewall_set(
-            &sw.directory,
+            &sw.directory(),
             &sw.tables,
             &port,
             &rules,
         )),
         Command::Layers { port } => {
-            vpc_admin::layers(&sw.directory, &sw.tables.current(), &port).map(Reply::Layers)
+            vpc_admin::layers(&sw.directory(), &sw.tables.current(), &port).map(Reply::Layers)
         }
         other => return Handled::Not(other),
     })
