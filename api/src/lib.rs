@@ -964,6 +964,13 @@ pub struct PortCounters {
     /// Packets the virtual gateway answered.
     #[serde(default)]
     pub hairpin: u64,
+    /// Packets handed to the instance metadata service.
+    #[serde(default)]
+    pub punted: u64,
+    /// Packets sent for the metadata service (in `tx_packets` too):
+    /// received + injected = sent + punted + dropped.
+    #[serde(default)]
+    pub injected: u64,
 }
 
 /// A device's own counters.

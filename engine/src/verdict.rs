@@ -9,6 +9,9 @@ pub enum Verdict {
     Forward(PortIdx),
     /// Drop, counted under this reason.
     Drop(DropReason),
+    /// Hand to the instance metadata service (off the fast path), for the
+    /// NIC with this id: a guest's TCP to 169.254.169.254:80.
+    Metadata(u32),
 }
 
 /// How a packet went through the engine (for per-port counters).
@@ -96,6 +99,7 @@ drop_reasons! {
     VlanTagged = "vlan_tagged", "gateway", "A frame with an 802.1Q tag: guest ports and the external link are untagged, and no tag is carried across.";
     NotForGuest = "not_for_guest", "gateway", "Inbound traffic not addressed to the guest.";
     GatewayUnanswered = "gateway_unanswered", "gateway", "Traffic for the gateway it does not answer.";
+    MetadataBusy = "metadata_busy", "gateway", "A packet for the instance metadata service found its queue full.";
     FirewallDeny = "firewall_deny", "firewall", "A firewall rule, or the inbound default, denied the flow.";
     NoRoute = "no_route", "router", "No route matches the destination.";
     RouteDrop = "route_drop", "router", "The matching route's target is Drop.";

@@ -181,6 +181,9 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             }
         }
     }
+    let (punt_tx, punted) = crossbeam_channel::bounded(crate::metadata::PUNT_QUEUE);
+    let (inject, inject_rx) = crossbeam_channel::bounded(crate::metadata::INJECT_QUEUE);
+    let mut inject_rx = Some(inject_rx);
     let mut handoffs =
         crate::handoff::build(nworkers, cfg.workers.handoff_ring, cfg.workers.handoff_all)?
             .into_iter();
@@ -210,7 +213,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         let w = Worker {
             id,
             rx,
-            pipe: crate::worker::Pipeline::new(engine, tx, via),
+            pipe: crate::worker::Pipeline::new(engine, tx, via, Some(punt_tx.clone())),
             handoff,
             burst: cfg.workers.burst,
             idle: cfg.workers.idle,
@@ -220,6 +223,8 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
             mailbox,
             clearing: Vec::new(),
             credit: Vec::new(),
+            // Worker 0 has a tx queue on every port: it sends for the service.
+            inject: inject_rx.take(),
         };
         if let Err(e) = dpdk::launch_on_lcore(&eal, *lcore, move || w.run()) {
             running.store(false, Ordering::Relaxed);
@@ -241,7 +246,12 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
         pool,
         started: Instant::now(),
         publication: std::sync::Mutex::new(None),
+        metadata: std::sync::Mutex::new(Default::default()),
     });
+    // The workers hold the only senders: the service's queue closes when
+    // they stop.
+    drop(punt_tx);
+    let metadata = crate::metadata::MetadataService::start(Arc::clone(&sw), punted, inject);
 
     let (to_manager, requests) = crossbeam_channel::bounded::<ControlRequest>(64);
     let services = ControlServer::start(&cfg.control.socket, cfg.control.limits(), to_manager)
@@ -291,6 +301,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     };
     tracing::info!("stopping ({why})");
     stop_workers(&eal, &running, &launched);
+    drop(metadata);
     drop(metrics);
     drop(ctl);
     let t = sw.stats.total();

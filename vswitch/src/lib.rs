@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod handoff;
 pub mod manager;
+pub mod metadata;
 pub mod metrics;
 pub mod ports;
 pub mod report;

@@ -88,6 +88,11 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         "Packets the virtual gateway answered.",
         &["port"],
     )?;
+    let meta = counter(
+        "vswitch_port_metadata_packets_total",
+        "Packets handed to the instance metadata service (punted) and sent for it (injected).",
+        &["port", "direction"],
+    )?;
     let dev_missed = counter(
         "vswitch_port_device_rx_missed_total",
         "Packets the device dropped because its rx ring was full.",
@@ -128,6 +133,10 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         fast.with_label_values(&l).inc_by(p.counters.fast_path);
         slow.with_label_values(&l).inc_by(p.counters.slow_path);
         hairpin.with_label_values(&l).inc_by(p.counters.hairpin);
+        meta.with_label_values(&[p.name.as_str(), "punted"])
+            .inc_by(p.counters.punted);
+        meta.with_label_values(&[p.name.as_str(), "injected"])
+            .inc_by(p.counters.injected);
         dev_missed.with_label_values(&l).inc_by(p.device.imissed);
         dev_nombuf.with_label_values(&l).inc_by(p.device.rx_nombuf);
         dev_ierr.with_label_values(&l).inc_by(p.device.ierrors);
@@ -259,6 +268,41 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
     let up = gauge("vswitch_uptime_seconds", "Seconds since start-up.", &[])?;
     up.with_label_values(&[] as &[&str])
         .set(sw.started.elapsed().as_secs() as i64);
+    let m = sw.metadata.lock().map(|c| *c).unwrap_or_default();
+    let requests = counter(
+        "vswitch_metadata_responses_total",
+        "Instance metadata answers, by HTTP status.",
+        &["status"],
+    )?;
+    for (status, n) in [
+        ("200", m.responses_ok),
+        ("400", m.responses_bad_request),
+        ("404", m.responses_not_found),
+        ("405", m.responses_not_allowed),
+    ] {
+        requests.with_label_values(&[status]).inc_by(n);
+    }
+    let stacks = gauge(
+        "vswitch_metadata_stacks",
+        "NICs the instance metadata service holds a TCP/IP stack for.",
+        &[],
+    )?;
+    stacks
+        .with_label_values(&[] as &[&str])
+        .set(m.stacks as i64);
+    let refused = counter(
+        "vswitch_metadata_refused_total",
+        "Metadata packets refused, by reason (malformed, no stack room, connection limit, idle abort).",
+        &["reason"],
+    )?;
+    for (reason, n) in [
+        ("malformed", m.malformed),
+        ("no_stack", m.refused_no_stack),
+        ("connections", m.connections_refused),
+        ("idle", m.connections_aborted_idle),
+    ] {
+        refused.with_label_values(&[reason]).inc_by(n);
+    }
     let info = gauge(
         "vswitch_build_info",
         "Version information; always 1.",

@@ -32,6 +32,11 @@ pub struct PortCounters {
     pub slow_path: AtomicU64,
     /// Packets the virtual gateway answered.
     pub hairpin: AtomicU64,
+    /// Packets handed to the instance metadata service.
+    pub punted: AtomicU64,
+    /// Packets sent on the port for the metadata service (also in
+    /// `tx_packets`): received + injected = sent + punted + dropped.
+    pub injected: AtomicU64,
 }
 
 impl PortCounters {
@@ -52,6 +57,8 @@ impl PortCounters {
         out.fast_path += self.fast_path.load(Relaxed);
         out.slow_path += self.slow_path.load(Relaxed);
         out.hairpin += self.hairpin.load(Relaxed);
+        out.punted += self.punted.load(Relaxed);
+        out.injected += self.injected.load(Relaxed);
     }
 }
 
@@ -128,6 +135,10 @@ pub struct Totals {
     pub slow_path: u64,
     /// Gateway replies.
     pub hairpin: u64,
+    /// Handed to the metadata service.
+    pub punted: u64,
+    /// Sent for the metadata service.
+    pub injected: u64,
 }
 
 impl Totals {
@@ -150,6 +161,8 @@ impl Totals {
             fast_path: self.fast_path,
             slow_path: self.slow_path,
             hairpin: self.hairpin,
+            punted: self.punted,
+            injected: self.injected,
         }
     }
 }

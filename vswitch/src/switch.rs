@@ -66,6 +66,8 @@ pub struct Switch {
     /// Names, roles and MACs of the ports, for the VPC commands (replaced
     /// whole when a run-time port comes or goes).
     pub directory: Mutex<Arc<PortDirectory>>,
+    /// The instance metadata service's counters, as of its last pass.
+    pub metadata: Mutex<vswitch_metadata::Counters>,
     /// The last change published, timed (written by the management thread).
     pub publication: std::sync::Mutex<Option<vswitch_api::PublicationInfo>>,
 }

@@ -7,6 +7,7 @@ use crate::config::IdleConfig;
 use crate::handoff::Handoff;
 use crate::stats::{bump, PortCounters, WorkerCounters};
 use crossbeam_channel::{Receiver, Sender};
+use crossbeam_utils::CachePadded;
 use dpdk::{Burst, RxQueue, TxQueue, BURST_MAX};
 use engine::sequencer::Engine;
 use engine::tables::{Snapshot, TableStore};
@@ -139,6 +140,8 @@ pub struct Worker {
     pub clearing: Vec<Clearing>,
     /// Cycles each rx queue may still spend in this pass (by queue index).
     pub credit: Vec<i64>,
+    /// Frames the metadata service asks this worker to send (worker 0 only).
+    pub inject: Option<Receiver<crate::metadata::Injected>>,
 }
 
 /// The part of a worker that processes a burst received on one port and
@@ -156,11 +159,18 @@ pub struct Pipeline {
     pub outs: Vec<Burst>,
     /// The newest generation it processed a packet under (`u64::MAX`: none yet).
     pub seen_generation: u64,
+    /// Where packets for the instance metadata service go.
+    pub punt: Option<Sender<crate::metadata::Punted>>,
 }
 
 impl Pipeline {
     /// A pipeline over `engine` and `tx` (see [`Pipeline::tx_via`]).
-    pub fn new(engine: Engine, tx: Vec<Option<TxQueue>>, tx_via: Vec<usize>) -> Self {
+    pub fn new(
+        engine: Engine,
+        tx: Vec<Option<TxQueue>>,
+        tx_via: Vec<usize>,
+        punt: Option<Sender<crate::metadata::Punted>>,
+    ) -> Self {
         let outs = (0..tx.len()).map(|_| Burst::new()).collect();
         Pipeline {
             engine,
@@ -168,6 +178,7 @@ impl Pipeline {
             tx_via,
             outs,
             seen_generation: u64::MAX,
+            punt,
         }
     }
 }
@@ -332,6 +343,15 @@ impl Worker {
                 }
             }
         }
+        if let Some(inject) = &self.inject {
+            for mut i in inject.try_iter().take(crate::metadata::INJECT_QUEUE) {
+                let n = i.frames.len() as u64;
+                self.pipe.transmit(i.port, &mut i.frames, &counters.ports);
+                if let Some(c) = counters.ports.get(i.port as usize) {
+                    bump(&c.injected, n);
+                }
+            }
+        }
         let mut cleared = None;
         if let Some(c) = self.clearing.first_mut() {
             let (n, next) =
@@ -478,7 +498,7 @@ impl Worker {
                     let tag = ring_in.port(0);
                     ring_in.take_port(tag, rx);
                     if tag & TX_ONLY != 0 {
-                        pipe.transmit(tag & !TX_ONLY, rx, counters);
+                        pipe.transmit(tag & !TX_ONLY, rx, &counters.ports);
                     } else {
                         pipe.process(snapshot, tables, tag, rx, outcomes, counters, clock, to);
                     }
@@ -561,6 +581,18 @@ fn send_on_ring(
     }
 }
 
+/// Hands a copy of a guest's IPv4 packet (its Ethernet header removed) to
+/// the metadata service; the mbuf is freed by the caller. A full queue is a
+/// counted drop.
+#[cold]
+fn punt(to: Option<&Sender<crate::metadata::Punted>>, nic: u32, frame: &[u8], c: &PortCounters) {
+    let packet = frame.get(14..).unwrap_or_default().to_vec();
+    match to.map(|t| t.try_send(crate::metadata::Punted { nic, packet })) {
+        Some(Ok(())) => bump(&c.punted, 1),
+        _ => c.drop(DropReason::MetadataBusy, 1),
+    }
+}
+
 /// Counts what a transmit on a port's own tx queue did.
 #[inline]
 fn count_tx(c: &PortCounters, o: dpdk::TxOutcome) {
@@ -612,7 +644,7 @@ impl Pipeline {
         let mut targets = [u16::MAX; BURST_MAX];
         let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
         let outs_len = self.outs.len();
-        for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
+        for (i, (outcome, target)) in outcomes.iter().zip(targets.iter_mut()).take(n).enumerate() {
             match outcome.path {
                 Path::Fast => fast += 1,
                 Path::Slow => slow += 1,
@@ -627,6 +659,10 @@ impl Pipeline {
                 }
                 Verdict::Drop(reason) => {
                     inc.drop(reason, 1);
+                    u16::MAX
+                }
+                Verdict::Metadata(nic) => {
+                    punt(self.punt.as_ref(), nic, rx.data(i), inc);
                     u16::MAX
                 }
             };
@@ -661,8 +697,13 @@ impl Pipeline {
 
     /// Transmits what another worker processed for `port` (it has no tx
     /// queue there); `burst` is empty afterwards.
-    fn transmit(&mut self, port: PortIdx, burst: &mut Burst, counters: &WorkerCounters) {
-        let Some(c) = counters.ports.get(port as usize) else {
+    fn transmit(
+        &mut self,
+        port: PortIdx,
+        burst: &mut Burst,
+        counters: &[CachePadded<PortCounters>],
+    ) {
+        let Some(c) = counters.get(port as usize) else {
             burst.clear();
             return;
         };

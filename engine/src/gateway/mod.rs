@@ -149,6 +149,21 @@ fn outbound_v4<P: PacketBuf>(
     if !owned {
         return Some(dropped(DropReason::AntiSpoof));
     }
+    if dst == METADATA_ADDR {
+        // The instance metadata service: its TCP exchange runs off the fast
+        // path (vswitch/src/metadata.rs); nothing else is answered there.
+        let http = info
+            .key
+            .is_some_and(|k| k.proto == proto::TCP && k.dst_port == METADATA_PORT);
+        return Some(if http {
+            Outcome {
+                verdict: Verdict::Metadata(spec.id),
+                path: Path::Hairpin,
+            }
+        } else {
+            dropped(DropReason::GatewayUnanswered)
+        });
+    }
     if to_gateway {
         if l3.proto == proto::ICMP && icmp_type(info) == Some(icmpv4::msg_type::ECHO_REQUEST) {
             return Some(answer_echo(vnic, l3, pkt));
@@ -732,6 +747,11 @@ fn fill_from<T>(out: &mut [T], items: impl Iterator<Item = T>) -> usize {
 }
 
 /// A drop by the gateway layer, before any flow lookup.
+/// The instance metadata service's address (EC2's, link-local).
+pub const METADATA_ADDR: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+/// Its TCP port.
+pub const METADATA_PORT: u16 = 80;
+
 fn dropped(reason: DropReason) -> Outcome {
     Outcome {
         verdict: Verdict::Drop(reason),

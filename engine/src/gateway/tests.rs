@@ -1280,3 +1280,43 @@ fn check_no_panic(v: &Vnic, frame: &[u8]) {
         assert!(frame_info(&reply).is_ok(), "a reply must parse");
     }
 }
+
+// ---- the instance metadata service ----
+
+/// TCP to 169.254.169.254:80 from the guest's own address goes to the
+/// metadata service, tagged with the NIC; any other port there, UDP, or a
+/// spoofed source is dropped, and nothing becomes a flow.
+#[test]
+fn metadata_http_is_punted_with_the_nic_and_nothing_else_is() {
+    let v = vnic();
+    let (o, frame) = run(&v, &tcp4(GUEST4, METADATA_ADDR, 80));
+    assert_eq!(
+        o,
+        Some(Outcome {
+            verdict: Verdict::Metadata(v.spec.id),
+            path: Path::Hairpin
+        })
+    );
+    assert_eq!(frame, tcp4(GUEST4, METADATA_ADDR, 80), "left as it came");
+    assert_drop(
+        &v,
+        &tcp4(GUEST4, METADATA_ADDR, 81),
+        DropReason::GatewayUnanswered,
+    );
+    assert_drop(
+        &v,
+        &udp4(GUEST4, METADATA_ADDR, 40000, 80, b"x"),
+        DropReason::GatewayUnanswered,
+    );
+    assert_drop(
+        &v,
+        &tcp4(Ipv4Addr::new(10, 9, 9, 9), METADATA_ADDR, 80),
+        DropReason::AntiSpoof,
+    );
+    // A secondary address may ask too.
+    let mut s = spec();
+    s.secondary = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 77))];
+    let v2 = vnic_with(s);
+    let (o, _) = run(&v2, &tcp4(Ipv4Addr::new(10, 0, 0, 77), METADATA_ADDR, 80));
+    assert_eq!(o.map(|o| o.verdict), Some(Verdict::Metadata(1)));
+}
