@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ctl;
 pub mod memif_loop;
 pub mod netns;
 pub mod pcap;

@@ -57,8 +57,8 @@ pub fn dhcp(dir: &Path, g: &Guest) -> String {
     let conf = root.join("configs/guest-dhclient.conf");
     let record = Path::new("/run/vswitch-dhcp").join(format!("{}.lease", g.iface));
     let _ = std::fs::remove_file(&record);
-    let pf = dir.join(format!("{}.pid", g.ns));
-    let lf = dir.join(format!("{}.leases", g.ns));
+    let pf = dir.join(format!("{}-{}.pid", g.ns, g.iface));
+    let lf = dir.join(format!("{}-{}.leases", g.ns, g.iface));
     in_ns(
         &g.ns,
         &[

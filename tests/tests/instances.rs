@@ -3,58 +3,8 @@
 //! lists with `--json`, a route to a NIC turning blackhole on detach and
 //! active on re-attach, termination deleting or detaching each NIC.
 
-use std::process::Command;
-use vswitch_e2e::{bin, Vswitch, TEST_EAL};
-
-fn ctl(sw: &Vswitch, args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(bin("vswitchctl"))
-        .arg("--socket")
-        .arg(&sw.socket)
-        .args(args)
-        .output()
-        .expect("run vswitchctl");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ok(sw: &Vswitch, args: &[&str]) -> String {
-    let (good, out, err) = ctl(sw, args);
-    assert!(good, "{args:?}: {out}{err}");
-    out
-}
-
-fn refused(sw: &Vswitch, args: &[&str], want: &str) {
-    let before = ok(sw, &["export"]);
-    let (good, out, err) = ctl(sw, args);
-    assert!(!good, "{args:?} was accepted: {out}");
-    assert!(err.contains(want), "{args:?}: {want:?} not in {err}");
-    assert_eq!(
-        ok(sw, &["export"]),
-        before,
-        "a refused command changes nothing"
-    );
-}
-
-fn json(sw: &Vswitch, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(&ok(sw, &a)).expect("--json prints JSON")
-}
-
-fn route_states(sw: &Vswitch, port: &str) -> Vec<String> {
-    let l = json(sw, &["layers", port]);
-    l["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["name"] == "router")
-        .flat_map(|l| l["rules"].as_array().unwrap().clone())
-        .filter_map(|r| r["state"].as_str().map(str::to_string))
-        .collect()
-}
+use vswitch_e2e::ctl::{ctl, json, ok, refused, route_states};
+use vswitch_e2e::{Vswitch, TEST_EAL};
 
 #[test]
 fn the_walk_through_runs_and_every_rule_refuses_with_its_message() {
