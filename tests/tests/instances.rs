@@ -3,7 +3,7 @@
 //! lists with `--json`, a route to a NIC turning blackhole on detach and
 //! active on re-attach, termination deleting or detaching each NIC.
 
-use vswitch_e2e::ctl::{ctl, json, ok, refused, route_states};
+use vswitch_e2e::ctl::{json, ok, refused, route_states};
 use vswitch_e2e::{Vswitch, TEST_EAL};
 
 #[test]
