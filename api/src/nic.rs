@@ -11,6 +11,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// limit), and the most any type may allow.
 pub const MAX_NICS: u8 = 8;
 
+/// The most NICs one switch's document holds, attached or not: a bound on
+/// what a runaway or hostile controller can make the switch keep.
+pub const MAX_SWITCH_NICS: usize = 4096;
+
+/// The most instances one switch's document holds, terminated ones (kept
+/// for the record) included; `instance-create` makes room by forgetting
+/// the oldest terminated instance.
+pub const MAX_INSTANCES: usize = 4096;
+
+/// The most instance types one switch's document holds.
+pub const MAX_INSTANCE_TYPES: usize = 256;
+
 /// A NIC's identity, addresses and DHCP options: `nic-create`'s arguments.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

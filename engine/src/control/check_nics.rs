@@ -8,11 +8,26 @@ use super::check::Errors;
 use crate::router::nic_target::{NicTarget, NicTargets};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use vswitch_api::nic::{InstanceRun, NicSpec, MAX_NICS};
+use vswitch_api::nic::{
+    InstanceRun, NicSpec, MAX_INSTANCES, MAX_INSTANCE_TYPES, MAX_NICS, MAX_SWITCH_NICS,
+};
 use vswitch_api::state::SwitchState;
 
 /// Checks instance types, instances and attachments.
 pub(crate) fn check_instances(state: &SwitchState, e: &mut Errors) {
+    for (what, n, max) in [
+        (
+            "instance_types",
+            state.instance_types.len(),
+            MAX_INSTANCE_TYPES,
+        ),
+        ("instances", state.instances.len(), MAX_INSTANCES),
+        ("nics", state.nics.len(), MAX_SWITCH_NICS),
+    ] {
+        if n > max {
+            e.add(what, format!("{n} of them: a switch holds at most {max}"));
+        }
+    }
     let mut types: BTreeMap<&str, u8> = BTreeMap::new();
     for t in &state.instance_types {
         let obj = format!("instance-type {:?}", t.name);

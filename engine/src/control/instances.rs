@@ -10,7 +10,7 @@ use crate::tables::{Snapshot, TableStore};
 use std::sync::Arc;
 use vswitch_api::nic::{
     AttachmentInfo, AttachmentRun, InstanceInfo, InstanceRun, InstanceTypeInfo, NicAttach, NicInfo,
-    NicSpec, MAX_NICS, VNIC_INSTANCE_PREFIX,
+    NicSpec, MAX_INSTANCES, MAX_NICS, VNIC_INSTANCE_PREFIX,
 };
 use vswitch_api::state::{
     attachment_id, AttachmentState, InstanceState, InstanceTypeState, NicState, SwitchState,
@@ -105,6 +105,18 @@ pub fn instance_create(
                     "unknown instance type {t:?} (instance-type-set first)"
                 ));
             }
+        }
+        if s.instances.len() >= MAX_INSTANCES {
+            // Terminated instances are kept for the record, the oldest
+            // forgotten first when room is needed.
+            let oldest = s
+                .instances
+                .iter()
+                .position(|i| i.state == InstanceRun::Terminated)
+                .ok_or_else(|| {
+                    format!("the switch holds {MAX_INSTANCES} instances, none terminated: its most")
+                })?;
+            s.instances.remove(oldest);
         }
         s.instances.push(InstanceState {
             id: id.to_string(),

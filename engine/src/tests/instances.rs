@@ -379,3 +379,55 @@ fn the_source_dest_check_and_secondary_ips() {
         "{e:?}"
     );
 }
+
+/// What a controller can make the switch keep is bounded: a document with
+/// more NICs or instances than a switch holds is refused whole, and
+/// `instance-create` at the bound makes room by forgetting the oldest
+/// terminated instance, or refuses when none is.
+#[test]
+fn the_document_holds_a_bounded_number_of_nics_and_instances() {
+    use vswitch_api::nic::{MAX_INSTANCES, MAX_SWITCH_NICS};
+    use vswitch_api::state::{InstanceState, NicState};
+    let w = world();
+    let (d, t) = (&w.dir, &w.tables);
+    let mut s = t.current().state.without_generation();
+    s.nics.clear();
+    for i in 0..=MAX_SWITCH_NICS as u32 {
+        let mac = [0xa8, 0x40, 0x26, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        let ip = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        s.nics.push(std::sync::Arc::new(NicState::new(spec(
+            1000 + i,
+            mac,
+            ip,
+            true,
+        ))));
+    }
+    let errors = crate::control::commit::commit(d, t, s).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e == "nics: 4097 of them: a switch holds at most 4096"),
+        "{errors:?}"
+    );
+    // At the bound, with every instance running, instance-create refuses.
+    let mut s = t.current().state.without_generation();
+    let before = s.instances.len();
+    for i in before..MAX_INSTANCES {
+        s.instances.push(InstanceState {
+            id: format!("i-{i}"),
+            instance_type: None,
+            state: InstanceRun::Running,
+        });
+    }
+    crate::control::commit::commit(d, t, s).unwrap();
+    let e = err(inst::instance_create(d, t, "one-more", None));
+    assert!(e.contains("none terminated"), "{e}");
+    let oldest = format!("i-{before}");
+    inst::instance_state(d, t, &oldest, InstanceRun::Terminated).unwrap();
+    inst::instance_state(d, t, "i-4000", InstanceRun::Terminated).unwrap();
+    inst::instance_create(d, t, "one-more", None).unwrap();
+    let s = t.current().state.clone();
+    assert_eq!(s.instances.len(), MAX_INSTANCES);
+    assert!(s.instance(&oldest).is_none(), "the oldest terminated went");
+    assert!(s.instance("i-4000").is_some(), "the other terminated stays");
+}
