@@ -142,7 +142,7 @@ pub(crate) fn forwarded(o: Outcome) -> PortIdx {
     match o.verdict {
         Verdict::Forward(p) => p,
         Verdict::Drop(r) => panic!("dropped: {}", r.as_str()),
-        Verdict::Metadata(n) => panic!("punted to the metadata service (nic {n})"),
+        Verdict::Metadata => panic!("punted to the metadata service"),
     }
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn dropped(o: Outcome) -> DropReason {
     match o.verdict {
         Verdict::Drop(r) => r,
         Verdict::Forward(p) => panic!("forwarded to {p}"),
-        Verdict::Metadata(n) => panic!("punted to the metadata service (nic {n})"),
+        Verdict::Metadata => panic!("punted to the metadata service"),
     }
 }
 

@@ -9,9 +9,11 @@ pub enum Verdict {
     Forward(PortIdx),
     /// Drop, counted under this reason.
     Drop(DropReason),
-    /// Hand to the instance metadata service (off the fast path), for the
-    /// NIC with this id: a guest's TCP to 169.254.169.254:80.
-    Metadata(u32),
+    /// Hand to the instance metadata service (off the fast path): a
+    /// guest's TCP to 169.254.169.254:80, from the VNIC of the port it came
+    /// in by. (No NIC id here: a wider variant would double the size of
+    /// every packet's outcome.)
+    Metadata,
 }
 
 /// How a packet went through the engine (for per-port counters).

@@ -585,7 +585,16 @@ fn send_on_ring(
 /// the metadata service; the mbuf is freed by the caller. A full queue is a
 /// counted drop.
 #[cold]
-fn punt(to: Option<&Sender<crate::metadata::Punted>>, nic: u32, frame: &[u8], c: &PortCounters) {
+fn punt(
+    to: Option<&Sender<crate::metadata::Punted>>,
+    nic: Option<u32>,
+    frame: &[u8],
+    c: &PortCounters,
+) {
+    let Some(nic) = nic else {
+        c.drop(DropReason::NoVnic, 1);
+        return;
+    };
     let packet = frame.get(14..).unwrap_or_default().to_vec();
     match to.map(|t| t.try_send(crate::metadata::Punted { nic, packet })) {
         Some(Ok(())) => bump(&c.punted, 1),
@@ -643,8 +652,9 @@ impl Pipeline {
         }
         let mut targets = [u16::MAX; BURST_MAX];
         let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
+        let mut metadata = false;
         let outs_len = self.outs.len();
-        for (i, (outcome, target)) in outcomes.iter().zip(targets.iter_mut()).take(n).enumerate() {
+        for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
             match outcome.path {
                 Path::Fast => fast += 1,
                 Path::Slow => slow += 1,
@@ -661,11 +671,20 @@ impl Pipeline {
                     inc.drop(reason, 1);
                     u16::MAX
                 }
-                Verdict::Metadata(nic) => {
-                    punt(self.punt.as_ref(), nic, rx.data(i), inc);
+                Verdict::Metadata => {
+                    metadata = true;
                     u16::MAX
                 }
             };
+        }
+        if metadata {
+            // Off the per-packet loop: copies for the metadata service.
+            let nic = snapshot.vpc.vnic(in_port).map(|v| v.spec.id);
+            for (i, o) in outcomes.iter().enumerate().take(n) {
+                if o.verdict == Verdict::Metadata {
+                    punt(self.punt.as_ref(), nic, rx.data(i), inc);
+                }
+            }
         }
         bump(&inc.fast_path, fast);
         bump(&inc.slow_path, slow);

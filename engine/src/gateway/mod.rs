@@ -157,7 +157,7 @@ fn outbound_v4<P: PacketBuf>(
             .is_some_and(|k| k.proto == proto::TCP && k.dst_port == METADATA_PORT);
         return Some(if http {
             Outcome {
-                verdict: Verdict::Metadata(spec.id),
+                verdict: Verdict::Metadata,
                 path: Path::Hairpin,
             }
         } else {

@@ -309,7 +309,7 @@ fn forwarded_or_drop(o: crate::Outcome) -> Result<PortIdx, DropReason> {
     match o.verdict {
         crate::Verdict::Forward(p) => Ok(p),
         crate::Verdict::Drop(r) => Err(r),
-        crate::Verdict::Metadata(n) => panic!("punted to the metadata service (nic {n})"),
+        crate::Verdict::Metadata => panic!("punted to the metadata service"),
     }
 }
 
