@@ -25,7 +25,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use vswitch_e2e::ctl::{json, ok, refused, route_states};
 use vswitch_e2e::netns::{dhcp, in_ns, sh, Guest, Namespaces};
-use vswitch_e2e::{Vswitch, TEST_EAL};
+use vswitch_e2e::{prom, Vswitch, TEST_EAL};
 
 const GW_MAC: &str = "a8:40:25:00:00:01";
 const SLED1: &str = "fd00:1701:d:101::1";
@@ -485,6 +485,16 @@ fn instances_with_several_nics_carry_real_guests_traffic() {
     assert_eq!(metadata(&ns_web, "/latest/meta-data/instance-id"), "web-1");
     assert!(port_counter(&sw1, "g0", "punted") > 0);
     assert!(port_counter(&sw1, "g0", "injected") > 0);
+    let m = prom::parse(&sw1.scrape());
+    assert!(
+        prom::get(&m, "vswitch_metadata_responses_total", &[("status", "200")]) >= 12.0,
+        "every answer above counted"
+    );
+    assert_eq!(
+        prom::get(&m, "vswitch_metadata_stacks", &[]),
+        1.0,
+        "one stack, nic 1's"
+    );
 
     // A third NIC, hot-attached on a port created for it.
     ok(

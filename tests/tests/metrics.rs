@@ -137,6 +137,22 @@ to = "b"
         prom::get(&m, "vswitch_mempool_mbufs", &[("state", "in_use")]),
         stats.mempool_in_use as f64
     );
+    // The metadata service: its port counters and its own, all idle here.
+    for dir in ["punted", "injected"] {
+        assert_eq!(
+            prom::get(
+                &m,
+                "vswitch_port_metadata_packets_total",
+                &[("port", "a"), ("direction", dir)]
+            ),
+            0.0
+        );
+    }
+    assert_eq!(prom::get(&m, "vswitch_metadata_stacks", &[]), 0.0);
+    assert_eq!(
+        prom::get(&m, "vswitch_metadata_responses_total", &[("status", "200")]),
+        0.0
+    );
 
     let (status, _) = sw.shutdown();
     assert!(status.success());
@@ -151,6 +167,7 @@ fn layer_of(reason: &str) -> &'static str {
         "anti_spoof"
         | "not_for_guest"
         | "gateway_unanswered"
+        | "metadata_busy"
         | "icmp_error_mismatch"
         | "vlan_tagged" => "gateway",
         "firewall_deny" => "firewall",
