@@ -1,0 +1,131 @@
+//! The fleet's state in etcd: one key per object, JSON values, under one
+//! root (`/vswitch/v1`) so that a format change can live beside the old one.
+//! A switch watches only the prefixes it needs (its sled's objects, the V2P
+//! of its VNIs, the boundary's map); every allocation is a transaction that
+//! compares the revision of the keys it read.
+//!
+//! | key | value |
+//! |---|---|
+//! | `/vswitch/v1/rack` | the rack plan (`{"zone":"1701:d","rack":1}`) |
+//! | `/vswitch/v1/sleds/NAME` | a sled: its number, /64 and underlay address |
+//! | `/vswitch/v1/endpoints/SLED/ADDR` | an endpoint address in use, and what holds it |
+//! | `/vswitch/v1/names/NAME` | the address a name is bound to (the underlay DNS zone) |
+//! | `/vswitch/v1/instances/ID` | an instance: type, state, sled, endpoint |
+//! | `/vswitch/v1/nics/ID` | a NIC as the state document has it, with its attachment |
+//! | `/vswitch/v1/v2p/VNI/IP` | a V2P entry: the guest MAC and the endpoint address |
+//! | `/vswitch/v1/v2b/PREFIX` | a V2B entry |
+//! | `/vswitch/v1/gateways/ID`, `/vswitch/v1/pools/NAME` | internet gateways, address pools |
+//! | `/vswitch/v1/boundary/map/IP` | a boundary map entry |
+//! | `/vswitch/v1/migrations/INSTANCE` | a migration's phase, so that a restarted controller finishes or rolls it back |
+
+use std::net::{IpAddr, Ipv6Addr};
+
+/// The root of every key.
+pub const ROOT: &str = "/vswitch/v1";
+
+/// The rack plan.
+pub fn rack() -> String {
+    format!("{ROOT}/rack")
+}
+
+/// Every sled's key starts so.
+pub fn sleds() -> String {
+    format!("{ROOT}/sleds/")
+}
+
+/// A sled.
+pub fn sled(name: &str) -> String {
+    format!("{ROOT}/sleds/{name}")
+}
+
+/// A sled's endpoint addresses in use start so.
+pub fn endpoints(sled: &str) -> String {
+    format!("{ROOT}/endpoints/{sled}/")
+}
+
+/// One endpoint address in use.
+pub fn endpoint(sled: &str, addr: Ipv6Addr) -> String {
+    format!("{ROOT}/endpoints/{sled}/{addr}")
+}
+
+/// Every name starts so.
+pub fn names() -> String {
+    format!("{ROOT}/names/")
+}
+
+/// A name's binding.
+pub fn name(name: &str) -> String {
+    format!("{ROOT}/names/{name}")
+}
+
+/// An instance.
+pub fn instance(id: &str) -> String {
+    format!("{ROOT}/instances/{id}")
+}
+
+/// A NIC.
+pub fn nic(id: u32) -> String {
+    format!("{ROOT}/nics/{id}")
+}
+
+/// Every V2P entry of a VNI starts so.
+pub fn v2p_vni(vni: u32) -> String {
+    format!("{ROOT}/v2p/{vni}/")
+}
+
+/// One V2P entry.
+pub fn v2p(vni: u32, ip: IpAddr) -> String {
+    format!("{ROOT}/v2p/{vni}/{ip}")
+}
+
+/// A boundary map entry.
+pub fn boundary_map(ip: IpAddr) -> String {
+    format!("{ROOT}/boundary/map/{ip}")
+}
+
+/// A migration's record.
+pub fn migration(instance: &str) -> String {
+    format!("{ROOT}/migrations/{instance}")
+}
+
+/// Whether `s` may be a path segment of a key (a sled, name or instance):
+/// non-empty, at most 63 characters, ASCII letters, digits, '-' and '.',
+/// so that no key can reach outside its prefix.
+pub fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_nest_under_their_prefixes() {
+        assert!(sled("sled-2").starts_with(&sleds()));
+        let e = endpoint("sled-2", "fd00:1701:d:102::100".parse().unwrap());
+        assert_eq!(e, "/vswitch/v1/endpoints/sled-2/fd00:1701:d:102::100");
+        assert!(e.starts_with(&endpoints("sled-2")));
+        assert!(
+            !e.starts_with(&endpoints("sled-20")),
+            "one sled's prefix holds no other's"
+        );
+        let v = v2p(100, "172.30.0.5".parse().unwrap());
+        assert!(v.starts_with(&v2p_vni(100)) && !v.starts_with(&v2p_vni(10)));
+        assert_eq!(name("web-1-migrating"), "/vswitch/v1/names/web-1-migrating");
+    }
+
+    #[test]
+    fn segments_cannot_escape_their_prefix() {
+        for good in ["sled-1", "web-1.vpc", "a"] {
+            assert!(valid_segment(good), "{good}");
+        }
+        for bad in ["", "a/b", "..", ".", "a b", &"x".repeat(64)] {
+            assert!(!valid_segment(bad), "{bad:?}");
+        }
+    }
+}
