@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `/vswitch/v1/rack` | the rack plan (`{"zone":"1701:d","rack":1}`) |
 //! | `/vswitch/v1/sleds/NAME` | a sled: its number, /64 and underlay address |
+//! | `/vswitch/v1/sled-numbers/N` | the claim on sled number N (the sled's name) |
 //! | `/vswitch/v1/endpoints/SLED/ADDR` | an endpoint address in use, and what holds it |
 //! | `/vswitch/v1/names/NAME` | the address a name is bound to (the underlay DNS zone) |
 //! | `/vswitch/v1/instances/ID` | an instance: type, state, sled, endpoint |
@@ -36,6 +37,12 @@ pub fn sleds() -> String {
 /// A sled.
 pub fn sled(name: &str) -> String {
     format!("{ROOT}/sleds/{name}")
+}
+
+/// The claim on sled number `n` (its value: the sled's name): the key a
+/// `sled-add` transaction creates only if it does not exist yet.
+pub fn sled_number(n: u16) -> String {
+    format!("{ROOT}/sled-numbers/{n}")
 }
 
 /// A sled's endpoint addresses in use start so.

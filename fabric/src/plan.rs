@@ -65,13 +65,17 @@ pub enum PlanError {
     /// Every sled number is taken.
     #[error("rack {0} has {MAX_SLEDS} sleds, its most")]
     RackFull(u8),
+    /// Not `ADDR/LEN`.
+    #[error("{0:?} is not an IPv6 prefix (ADDR/LEN)")]
+    Prefix(String),
     /// An address outside the rack.
     #[error("{0} is not in rack {1}'s /56")]
     NotInRack(Ipv6Addr, u8),
 }
 
-/// A /64 or /56: its first address and length.
+/// A /64 or /56: its first address and length (`fd00:1701:d:101::/64`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Prefix6 {
     /// The first address.
     pub addr: Ipv6Addr,
@@ -88,6 +92,33 @@ impl Prefix6 {
             u128::MAX << (128 - u32::from(self.len))
         };
         u128::from(a) & mask == u128::from(self.addr) & mask
+    }
+}
+
+impl FromStr for Prefix6 {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, PlanError> {
+        let bad = || PlanError::Prefix(s.to_string());
+        let (a, l) = s.split_once('/').ok_or_else(bad)?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let len: u8 = l.parse().map_err(|_| bad())?;
+        if len > 128 {
+            return Err(bad());
+        }
+        Ok(Prefix6 { addr, len })
+    }
+}
+
+impl TryFrom<String> for Prefix6 {
+    type Error = PlanError;
+    fn try_from(s: String) -> Result<Self, PlanError> {
+        s.parse()
+    }
+}
+
+impl From<Prefix6> for String {
+    fn from(p: Prefix6) -> String {
+        p.to_string()
     }
 }
 
@@ -222,6 +253,13 @@ mod tests {
         for bad in ["1701", "1701:", ":d", "12345:d", "x:d", "1701:d:1"] {
             assert!(bad.parse::<Zone>().is_err(), "{bad}");
         }
+        let p = rack1().sled_prefix(2).unwrap();
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#""fd00:1701:d:102::/64""#
+        );
+        assert_eq!("fd00:1701:d:102::/64".parse::<Prefix6>(), Ok(p));
+        assert!("fd00::/129".parse::<Prefix6>().is_err());
         let json = serde_json::to_string(&rack1()).unwrap();
         assert_eq!(json, r#"{"zone":"1701:d","rack":1}"#);
         assert_eq!(serde_json::from_str::<RackPlan>(&json).unwrap(), rack1());

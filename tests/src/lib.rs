@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ctl;
+pub mod etcd;
 pub mod memif_loop;
 pub mod netns;
 pub mod pcap;

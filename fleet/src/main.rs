@@ -1,0 +1,190 @@
+//! `vswitch-fabric`: the rack's controller (README, *The rack fabric*). Its
+//! commands read and change the fleet's state in etcd; every allocation is
+//! a transaction, so several controllers may run at once.
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::net::Ipv6Addr;
+use std::process::ExitCode;
+use vswitch_fabric::plan::{RackPlan, Zone};
+use vswitch_fleet::{alloc, FleetError, Store};
+
+/// The rack's controller: the underlay plan, sleds, endpoint addresses and
+/// names, kept in etcd.
+#[derive(Parser)]
+#[command(name = "vswitch-fabric", version)]
+struct Cli {
+    /// etcd client URLs (comma-separated)
+    #[arg(
+        long,
+        env = "VSWITCH_FABRIC_ETCD",
+        default_value = "http://127.0.0.1:2379",
+        value_delimiter = ','
+    )]
+    etcd: Vec<String>,
+    /// Print the answer as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Sub,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// Set the rack's availability zone and number (its /56)
+    RackSet {
+        /// Availability zone: two hex groups, e.g. 1701:d
+        #[arg(long)]
+        zone: Zone,
+        /// Rack number (0-255)
+        #[arg(long)]
+        rack: u8,
+    },
+    /// Show the rack plan
+    Rack,
+    /// Add a sled: the next /64 of the rack and ::1 of it
+    SledAdd {
+        /// Sled name
+        name: String,
+    },
+    /// List the sleds
+    SledList,
+    /// Allocate the lowest free endpoint address of a sled (from ::100)
+    EndpointAlloc {
+        /// Sled name
+        sled: String,
+        /// What holds it (an instance, a daemon)
+        #[arg(long)]
+        holder: String,
+    },
+    /// Give an endpoint address back
+    EndpointRelease {
+        /// Sled name
+        sled: String,
+        /// The address
+        addr: Ipv6Addr,
+    },
+    /// List the endpoint addresses in use (of one sled)
+    EndpointList {
+        /// Sled name
+        sled: Option<String>,
+    },
+    /// Bind (or move) a name to an address
+    NameSet {
+        /// The name
+        name: String,
+        /// The address
+        addr: Ipv6Addr,
+    },
+    /// Remove a name
+    NameDel {
+        /// The name
+        name: String,
+    },
+    /// List the names
+    NameList,
+}
+
+fn show<T: Serialize + std::fmt::Debug>(json: bool, v: &T, text: impl FnOnce(&T) -> String) {
+    if json {
+        match serde_json::to_string_pretty(v) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("vswitch-fabric: {e}"),
+        }
+    } else {
+        println!("{}", text(v));
+    }
+}
+
+fn run(cli: Cli) -> Result<(), FleetError> {
+    let mut store = Store::connect(&cli.etcd)?;
+    let s = &mut store;
+    let j = cli.json;
+    match cli.cmd {
+        Sub::RackSet { zone, rack } => {
+            let p = alloc::rack_set(s, RackPlan { zone, rack })?;
+            show(j, &p, |p| {
+                format!("rack {} of zone {}: {}", p.rack, p.zone, p.rack_prefix())
+            });
+        }
+        Sub::Rack => {
+            let p: Option<RackPlan> = s.get(&vswitch_fabric::keys::rack())?;
+            let p =
+                p.ok_or_else(|| FleetError::Refused("no rack plan yet: rack-set first".into()))?;
+            show(j, &p, |p| {
+                format!("rack {} of zone {}: {}", p.rack, p.zone, p.rack_prefix())
+            });
+        }
+        Sub::SledAdd { name } => {
+            let x = alloc::sled_add(s, &name)?;
+            show(j, &x, |x| {
+                format!(
+                    "sled {} (number {}): {} underlay {}",
+                    x.name, x.number, x.prefix, x.underlay
+                )
+            });
+        }
+        Sub::SledList => {
+            let v = alloc::sled_list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|x| {
+                        format!(
+                            "{:<16} {:>3} {:<24} {}",
+                            x.name,
+                            x.number,
+                            x.prefix.to_string(),
+                            x.underlay
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Sub::EndpointAlloc { sled, holder } => {
+            let e = alloc::endpoint_alloc(s, &sled, &holder)?;
+            show(j, &e, |e| e.addr.to_string());
+        }
+        Sub::EndpointRelease { sled, addr } => {
+            alloc::endpoint_release(s, &sled, addr)?;
+            show(j, &addr, |a| format!("{a} released"));
+        }
+        Sub::EndpointList { sled } => {
+            let v = alloc::endpoint_list(s, sled.as_deref())?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|e| format!("{:<16} {:<28} {}", e.sled, e.addr.to_string(), e.holder))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Sub::NameSet { name, addr } => {
+            let n = alloc::name_set(s, &name, addr)?;
+            show(j, &n, |n| format!("{} -> {}", n.name, n.addr));
+        }
+        Sub::NameDel { name } => {
+            alloc::name_del(s, &name)?;
+            show(j, &name, |n| format!("{n} removed"));
+        }
+        Sub::NameList => {
+            let v = alloc::name_list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|n| format!("{:<32} {}", n.name, n.addr))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vswitch-fabric: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

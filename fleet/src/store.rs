@@ -1,0 +1,114 @@
+//! A blocking handle on etcd for a controller's commands: one current-thread
+//! runtime, JSON values, and transactions that put keys only while they do
+//! not exist.
+
+use crate::alloc::FleetError;
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long connecting and each request may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to the fleet's etcd.
+pub struct Store {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+impl Store {
+    /// Connects to `endpoints` (`http://127.0.0.1:2379`, ...).
+    pub fn connect(endpoints: &[String]) -> Result<Store, FleetError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| FleetError::Etcd(format!("cannot start a runtime: {e}")))?;
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(TIMEOUT)
+            .with_timeout(TIMEOUT);
+        let client = rt
+            .block_on(Client::connect(endpoints, Some(opts)))
+            .map_err(|e| FleetError::Etcd(format!("etcd {}: {e}", endpoints.join(","))))?;
+        Ok(Store { rt, client })
+    }
+
+    /// The value of `key`, parsed, if it exists.
+    pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, FleetError> {
+        let r = self.rt.block_on(self.client.get(key, None)).map_err(etcd)?;
+        match r.kvs().first() {
+            Some(kv) => serde_json::from_slice(kv.value())
+                .map(Some)
+                .map_err(|e| FleetError::Corrupt(key.to_string(), e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Every key under `prefix` with its value, parsed, in key order.
+    pub fn list<T: DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, FleetError> {
+        let r = self
+            .rt
+            .block_on(
+                self.client
+                    .get(prefix, Some(GetOptions::new().with_prefix())),
+            )
+            .map_err(etcd)?;
+        r.kvs()
+            .iter()
+            .map(|kv| {
+                let key = String::from_utf8_lossy(kv.key()).into_owned();
+                serde_json::from_slice(kv.value())
+                    .map(|v| (key.clone(), v))
+                    .map_err(|e| FleetError::Corrupt(key, e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Puts every `(key, value)` in one transaction if none of `absent`
+    /// exists (compared by version 0); whether it was done.
+    pub fn put_if_absent(
+        &mut self,
+        absent: &[&str],
+        puts: &[(&str, serde_json::Value)],
+    ) -> Result<bool, FleetError> {
+        let when: Vec<Compare> = absent
+            .iter()
+            .map(|k| Compare::version(*k, CompareOp::Equal, 0))
+            .collect();
+        let mut ops = Vec::new();
+        for (k, v) in puts {
+            let json = serde_json::to_vec(v).map_err(|e| FleetError::Etcd(e.to_string()))?;
+            ops.push(TxnOp::put(*k, json, None));
+        }
+        let r = self
+            .rt
+            .block_on(self.client.txn(Txn::new().when(when).and_then(ops)))
+            .map_err(etcd)?;
+        Ok(r.succeeded())
+    }
+
+    /// Puts `value` at `key` (whatever was there).
+    pub fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), FleetError> {
+        let json = serde_json::to_vec(value).map_err(|e| FleetError::Etcd(e.to_string()))?;
+        self.rt
+            .block_on(self.client.put(key, json, None))
+            .map_err(etcd)?;
+        Ok(())
+    }
+
+    /// Deletes `key`; whether it existed.
+    pub fn delete(&mut self, key: &str) -> Result<bool, FleetError> {
+        let r = self
+            .rt
+            .block_on(self.client.delete(key, None))
+            .map_err(etcd)?;
+        Ok(r.deleted() > 0)
+    }
+}
+
+fn etcd(e: etcd_client::Error) -> FleetError {
+    FleetError::Etcd(format!("etcd: {e}"))
+}
