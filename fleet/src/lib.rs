@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod alloc;
+pub mod dns;
 pub mod store;
 
 pub use alloc::{Endpoint, FleetError, Name, Sled};

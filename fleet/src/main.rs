@@ -83,6 +83,16 @@ enum Sub {
     },
     /// List the names
     NameList,
+    /// Serve the underlay DNS zone: AAAA for every name, kept current by a
+    /// watch on etcd
+    Dns {
+        /// Address to listen on (UDP and TCP)
+        #[arg(long, default_value = "127.0.0.1:5353")]
+        listen: std::net::SocketAddr,
+        /// The zone: NAME is answered as NAME.ZONE
+        #[arg(long, default_value = "underlay.")]
+        zone: String,
+    },
 }
 
 fn show<T: Serialize + std::fmt::Debug>(json: bool, v: &T, text: impl FnOnce(&T) -> String) {
@@ -97,6 +107,10 @@ fn show<T: Serialize + std::fmt::Debug>(json: bool, v: &T, text: impl FnOnce(&T)
 }
 
 fn run(cli: Cli) -> Result<(), FleetError> {
+    if let Sub::Dns { listen, zone } = &cli.cmd {
+        return vswitch_fleet::dns::serve(cli.etcd.clone(), *listen, zone)
+            .map_err(FleetError::Refused);
+    }
     let mut store = Store::connect(&cli.etcd)?;
     let s = &mut store;
     let j = cli.json;
@@ -166,6 +180,7 @@ fn run(cli: Cli) -> Result<(), FleetError> {
             alloc::name_del(s, &name)?;
             show(j, &name, |n| format!("{n} removed"));
         }
+        Sub::Dns { .. } => {}
         Sub::NameList => {
             let v = alloc::name_list(s)?;
             show(j, &v, |v| {

@@ -150,8 +150,10 @@ impl TwoSleds {
             &d2,
             &sled_config(&memif("client"), "net_tap0", &b.iface, uplink_mtu),
         );
-        configure(&sw1, (&a, sleds.0), (&b, sleds.1), mtu);
-        configure(&sw2, (&b, sleds.1), (&a, sleds.0), mtu);
+        // The guests get their MACs before the VNICs exist: DPDK brings a
+        // tap up with a random MAC, and the kernel's first IPv6 frames
+        // (router solicitation, DAD, MLD) from it would be anti_spoof drops
+        // if a VNIC already owned the port (a CI run saw one).
         let ns = Namespaces(vec![a.ns.clone(), b.ns.clone()]);
         for g in [&a, &b] {
             let _ = Command::new("ip").args(["netns", "del", &g.ns]).status();
@@ -161,6 +163,8 @@ impl TwoSleds {
             in_ns(&g.ns, &["ip", "link", "set", &g.iface, "up"]);
             in_ns(&g.ns, &["ip", "link", "set", "lo", "up"]);
         }
+        configure(&sw1, (&a, sleds.0), (&b, sleds.1), mtu);
+        configure(&sw2, (&b, sleds.1), (&a, sleds.0), mtu);
         TwoSleds {
             sw1,
             sw2,
