@@ -21,9 +21,6 @@ use vswitch_api::state::{
 pub struct Done {
     /// The generation now in force.
     pub generation: u64,
-    /// Ports the switch created for attachments that this change ended
-    /// (detached, or deleted on termination): the caller removes them.
-    pub ports_to_remove: Vec<String>,
 }
 
 fn commit_with(
@@ -32,17 +29,16 @@ fn commit_with(
     cmd: &str,
     f: impl FnOnce(&mut SwitchState) -> Result<Vec<String>, String>,
 ) -> Result<Done, String> {
-    let mut ports = Vec::new();
     let c = commit::change(dir, tables, cmd, |s| {
-        ports = f(s)?;
         // A port created for an attachment ends with it, in this same
-        // generation; the switch then removes the device.
-        s.ports.retain(|p| !ports.contains(&p.name));
+        // generation; the switch then removes the device (it removes every
+        // run-time port the document no longer lists).
+        let ended = f(s)?;
+        s.ports.retain(|p| !ended.contains(&p.name));
         Ok(())
     })?;
     Ok(Done {
         generation: c.generation,
-        ports_to_remove: ports,
     })
 }
 

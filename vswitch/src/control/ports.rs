@@ -188,11 +188,12 @@ fn port_del(sw: &Switch, name: &str) -> Result<u64, String> {
             n.nic.id
         ));
     }
+    // The manager removes the device once the change is in force
+    // (`reconcile`, after every change that publishes).
     let c = commit::change(&dir, &sw.tables, cmd, |s| {
         s.ports.retain(|p| p.name != name);
         Ok(())
     })?;
-    reconcile(sw)?;
     Ok(c.generation)
 }
 
