@@ -6,7 +6,7 @@ use crate::overlay::v2p::V2pTable;
 use crate::router::nic_target::NicTargets;
 use crate::vnic::Vnic;
 use crate::PortIdx;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use wire::MacAddr;
@@ -38,6 +38,9 @@ pub struct VpcState {
     pub v2p: V2pTable,
     /// This sled's underlay, once set.
     pub underlay: Option<Underlay>,
+    /// Endpoint addresses (the fleet's, in this sled's /64) taken as the
+    /// underlay address: instances' addresses, which move with them.
+    pub endpoints: Arc<HashSet<Ipv6Addr>>,
     /// IP pools and internet gateways.
     pub igws: Arc<IgwTable>,
     /// External prefixes -> boundary endpoints.
@@ -67,6 +70,35 @@ pub struct ExternalPort {
     pub addr: Option<std::net::Ipv4Addr>,
 }
 
+/// The underlay destinations a sled takes Geneve for: its own address and
+/// the endpoint addresses allocated on it (README, *Fleet mode*).
+#[derive(Debug, Clone, Copy)]
+pub struct SledAddrs<'a> {
+    addr: [u8; 16],
+    endpoints: &'a HashSet<Ipv6Addr>,
+}
+
+impl SledAddrs<'_> {
+    /// Whether the 16 bytes `dst` are one of them. The sled's own address is
+    /// compared first: with no endpoint that is all there is to pay.
+    #[inline]
+    pub fn takes(&self, dst: &[u8]) -> bool {
+        if dst == self.addr {
+            return true;
+        }
+        if self.endpoints.is_empty() {
+            return false;
+        }
+        <[u8; 16]>::try_from(dst).is_ok_and(|a| self.endpoints.contains(&Ipv6Addr::from(a)))
+    }
+
+    /// Whether `a` is one of them.
+    #[inline]
+    pub fn takes_addr(&self, a: &Ipv6Addr) -> bool {
+        self.takes(&a.octets())
+    }
+}
+
 impl VpcState {
     /// State for a switch of `ports` ports, with no VNIC.
     pub fn new(ports: usize) -> Self {
@@ -82,6 +114,16 @@ impl VpcState {
     pub fn next_epoch(&mut self) -> u64 {
         self.epochs += 1;
         self.epochs
+    }
+
+    /// The addresses this sled takes Geneve for under underlay `u`: its own
+    /// and its endpoints'.
+    #[inline]
+    pub fn sled_addrs<'a>(&'a self, u: &Underlay) -> SledAddrs<'a> {
+        SledAddrs {
+            addr: u.addr.octets(),
+            endpoints: &self.endpoints,
+        }
     }
 
     /// The VNIC on `port`.

@@ -88,6 +88,7 @@ role = "guest"
         addr: "fd00:1701:d:101::1".parse().unwrap(),
         uplink: "up".into(),
         nexthop_mac: typed("02:aa:00:00:00:01"),
+        endpoints: Vec::new(),
     });
     state.v2p.set(
         vni(VNI),

@@ -78,6 +78,9 @@ pub struct SwitchState {
     /// Patch entries (ingress port -> egress port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<PatchEntry>,
+    /// Fleet mode: the sled and etcd revision the fleet-owned parts are from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetStamp>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -104,6 +107,7 @@ impl SwitchState {
             external_port: None,
             boundary_map: Vec::new(),
             patches: Vec::new(),
+            fleet: None,
         }
     }
 
@@ -282,6 +286,21 @@ pub struct UnderlayState {
     pub uplink: String,
     /// MAC of the underlay next hop.
     pub nexthop_mac: MacAddr,
+    /// Endpoint addresses the fleet allocated on this sled (instances'
+    /// addresses in its /64): Geneve for any of them is taken as for `addr`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Ipv6Addr>,
+}
+
+/// Where a fleet-mode switch's state came from: its sled and the etcd
+/// revision it was built at (README, *Fleet mode*).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FleetStamp {
+    /// The sled this switch is.
+    pub sled: String,
+    /// The etcd revision the fleet-owned parts were read at.
+    pub revision: i64,
 }
 
 /// One router entry.

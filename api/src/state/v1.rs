@@ -5,9 +5,9 @@
 //! comes back after an upgrade.
 
 use super::{
-    AttachmentState, ExternalPortState, ExternalState, IgwState, InstanceState, InstanceTypeState,
-    NicState, PoolState, RouteState, RuntimePortState, SwitchState, UnderlayState, V2pMap,
-    STATE_VERSION,
+    AttachmentState, ExternalPortState, ExternalState, FleetStamp, IgwState, InstanceState,
+    InstanceTypeState, NicState, PoolState, RouteState, RuntimePortState, SwitchState,
+    UnderlayState, V2pMap, STATE_VERSION,
 };
 use crate::nic::{AttachmentRun, InstanceRun, VNIC_INSTANCE_PREFIX};
 use crate::{BoundaryMapEntry, FwRuleSpec, PatchEntry, V2bEntry, VnicCreate};
@@ -63,6 +63,8 @@ pub(crate) struct StateDoc {
     boundary_map: Vec<BoundaryMapEntry>,
     #[serde(default)]
     patches: Vec<PatchEntry>,
+    #[serde(default)]
+    fleet: Option<FleetStamp>,
 }
 
 /// The id of the `n`th attachment a switch made.
@@ -114,6 +116,7 @@ impl TryFrom<StateDoc> for SwitchState {
             external_port: d.external_port,
             boundary_map: d.boundary_map,
             patches: d.patches,
+            fleet: d.fleet,
         };
         if d.vnics.is_empty() {
             if s.version == 1 {

@@ -87,6 +87,8 @@ pub(crate) struct ParsedVnic {
 pub(crate) struct Checked {
     /// The underlay.
     pub underlay: Option<Underlay>,
+    /// The endpoint addresses this sled takes Geneve for besides its own.
+    pub endpoints: hashbrown::HashSet<Ipv6Addr>,
     /// The NICs bound to a guest port here, in the state's order, with
     /// their documents.
     pub vnics: Vec<(Arc<NicState>, CheckedVnic)>,
@@ -288,6 +290,7 @@ pub(crate) fn check(
     super::check_ports::check_ports(dir, state, &mut e);
     let patch = check_patches(dir, state, &mut e);
     let underlay = check_underlay(dir, state, &mut e);
+    let endpoints = check_endpoints(state, &mut e);
     let igws = check_igws(state, &mut e);
     let v2b = check_v2b(state, &mut e);
     check_instances(state, &mut e);
@@ -298,6 +301,7 @@ pub(crate) fn check(
     if e.0.is_empty() {
         Ok(Checked {
             underlay,
+            endpoints,
             vnics,
             nic_targets,
             v2p,
@@ -330,6 +334,38 @@ fn check_patches(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> Pa
         }
     }
     t
+}
+
+/// At most this many endpoint addresses on one sled (the fabric's bound).
+pub const MAX_ENDPOINTS: usize = 65_536;
+
+fn check_endpoints(state: &SwitchState, e: &mut Errors) -> hashbrown::HashSet<Ipv6Addr> {
+    let mut set = hashbrown::HashSet::new();
+    let Some(u) = state.underlay.as_ref() else {
+        return set;
+    };
+    let obj = "underlay";
+    if u.endpoints.len() > MAX_ENDPOINTS {
+        e.add(
+            obj,
+            format!(
+                "endpoints: {} addresses, at most {MAX_ENDPOINTS}",
+                u.endpoints.len()
+            ),
+        );
+        return set;
+    }
+    for a in &u.endpoints {
+        if !unicast_v6(*a) || *a == u.addr {
+            e.add(
+                obj,
+                format!("endpoints: {a} cannot be an endpoint address of this sled"),
+            );
+        } else if !set.insert(*a) {
+            e.add(obj, format!("endpoints: {a} is given twice"));
+        }
+    }
+    set
 }
 
 fn check_underlay(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> Option<Underlay> {

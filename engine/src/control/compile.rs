@@ -75,7 +75,14 @@ pub(crate) fn compile(
     }
     vpc.v2p = v2p;
 
-    let underlay_moved = c.underlay != prev.vpc.underlay;
+    // A flow to an endpoint that became this sled's (or stopped being it)
+    // is placed again, as when the underlay moves.
+    let underlay_moved = c.underlay != prev.vpc.underlay || c.endpoints != *prev.vpc.endpoints;
+    vpc.endpoints = if c.endpoints == *prev.vpc.endpoints {
+        Arc::clone(&prev.vpc.endpoints)
+    } else {
+        Arc::new(c.endpoints)
+    };
     let v2b_moved = c.v2b != *prev.vpc.v2b;
     let gateway_moved = |id: u32| resolved(&prev.vpc.igws, id) != resolved(&c.igws, id);
     vpc.underlay = c.underlay;

@@ -198,10 +198,13 @@ pub fn underlay_set(
     let cmd = "underlay-set";
     dir.index(cmd, uplink)?;
     commit::change(dir, tables, cmd, |s| {
+        // The endpoints (the fleet's) stay as they were.
+        let endpoints = s.underlay.take().map(|u| u.endpoints).unwrap_or_default();
         s.underlay = Some(UnderlayState {
             addr,
             uplink: uplink.to_string(),
             nexthop_mac,
+            endpoints,
         });
         Ok(())
     })

@@ -139,7 +139,7 @@ fn core(f: &[u8]) -> Option<Core> {
 /// header, `opt_words` of options and an inner Ethernet header); the callers
 /// check the Geneve flags and options.
 #[inline]
-fn geneve_for(f: &[u8], underlay: &Ipv6Addr, opt_words: usize) -> bool {
+fn geneve_for<D: Destination + ?Sized>(f: &[u8], underlay: &D, opt_words: usize) -> bool {
     let Some(h) = f.get(..ENCAP_LEN) else {
         return false;
     };
@@ -148,12 +148,33 @@ fn geneve_for(f: &[u8], underlay: &Ipv6Addr, opt_words: usize) -> bool {
     h[12..14] == [0x86, 0xdd]
         && h[14] >> 4 == 6
         && h[20] == 17
-        && h[38..54] == underlay.octets()
+        && underlay.takes(&h[38..54])
         && h[56..58] == [0x17, 0xc1]
         && h[64..66] == [0x65, 0x58]
         && 54 + plen <= f.len()
         && ulen == plen
         && ulen >= 16 + opt_words * 4 + 14
+}
+
+/// The outer destinations a quick reader accepts: one address, or a sled's
+/// own and its endpoints' ([`crate::vpc::SledAddrs`]).
+pub trait Destination {
+    /// Whether the 16 bytes `dst` are one of them.
+    fn takes(&self, dst: &[u8]) -> bool;
+}
+
+impl Destination for Ipv6Addr {
+    #[inline]
+    fn takes(&self, dst: &[u8]) -> bool {
+        dst == self.octets()
+    }
+}
+
+impl Destination for crate::vpc::SledAddrs<'_> {
+    #[inline]
+    fn takes(&self, dst: &[u8]) -> bool {
+        crate::vpc::SledAddrs::takes(self, dst)
+    }
 }
 
 /// Where the UDP datagram of a Geneve frame `geneve_for` accepted ends:
@@ -169,7 +190,7 @@ pub fn quick_encap_end(f: &[u8]) -> usize {
 /// and no critical flag. Anything else (more options, a critical one) takes
 /// the full parser. The inner frame starts at [`BOUNDARY_ENCAP_LEN`].
 #[inline]
-pub fn quick_from_boundary(f: &[u8], underlay: &Ipv6Addr) -> bool {
+pub fn quick_from_boundary<D: Destination + ?Sized>(f: &[u8], underlay: &D) -> bool {
     let Some(h) = f.get(..BOUNDARY_ENCAP_LEN + 14) else {
         return false;
     };
@@ -186,7 +207,7 @@ pub fn quick_from_boundary(f: &[u8], underlay: &Ipv6Addr) -> bool {
 
 /// VNI and inner destination MAC of an option-less Geneve frame for `underlay`.
 #[inline]
-pub fn quick_encap(f: &[u8], underlay: &Ipv6Addr) -> Option<(u32, [u8; 6])> {
+pub fn quick_encap<D: Destination + ?Sized>(f: &[u8], underlay: &D) -> Option<(u32, [u8; 6])> {
     let h = f.get(..ENCAP_LEN + 14)?;
     if !(geneve_for(f, underlay, 0) && h[62] == 0 && h[63] & 0x80 == 0) {
         return None;

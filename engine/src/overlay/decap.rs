@@ -43,7 +43,7 @@ pub fn decap<P: PacketBuf>(
     pkt: &mut P,
 ) -> Result<Arrival, DropReason> {
     let encap = parse_encap(pkt.bytes())?;
-    if encap.outer_dst != u.addr {
+    if !vpc.sled_addrs(u).takes_addr(&encap.outer_dst) {
         return Err(DropReason::NotGeneve);
     }
     if encap.oam {
@@ -79,7 +79,7 @@ pub fn quick_arrival<'s>(
     u: &Underlay,
     bytes: &[u8],
 ) -> Option<(&'s Vnic, KeyWords, u8)> {
-    let (vni, mac) = quick_encap(bytes, &u.addr)?;
+    let (vni, mac) = quick_encap(bytes, &vpc.sled_addrs(u))?;
     let port = vpc.by_vni_mac.get(&(vni, MacAddr(mac)))?;
     let vnic = vpc.vnic(*port)?;
     let (words, flags) = quick_words(bytes.get(ENCAP_LEN..)?)?;

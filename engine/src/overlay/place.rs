@@ -30,7 +30,8 @@ pub enum Placement {
 pub fn place(vpc: &VpcState, vni: u32, target: IpAddr) -> Result<Placement, DropReason> {
     let phys = vpc.v2p.get(vni, target).ok_or(DropReason::NoV2p)?;
     let u = vpc.underlay.ok_or(DropReason::NoUnderlay)?;
-    if phys.underlay != u.addr {
+    // An endpoint address of this sled is this sled.
+    if !vpc.sled_addrs(&u).takes_addr(&phys.underlay) {
         return Ok(Placement::Remote {
             underlay: phys.underlay,
             inner_dst_mac: phys.mac,

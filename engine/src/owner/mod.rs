@@ -94,13 +94,14 @@ fn flow_or_quote(f: &[u8]) -> Option<FlowKey> {
 #[inline]
 fn from_underlay(snap: &Snapshot, f: &[u8], n: usize) -> Option<usize> {
     let u = snap.vpc.underlay?;
-    let (offset, from_boundary) = if quick_encap(f, &u.addr).is_some() {
+    let local = snap.vpc.sled_addrs(&u);
+    let (offset, from_boundary) = if quick_encap(f, &local).is_some() {
         (ENCAP_LEN, false)
-    } else if quick_from_boundary(f, &u.addr) {
+    } else if quick_from_boundary(f, &local) {
         (BOUNDARY_ENCAP_LEN, true)
     } else {
         let e = parse_encap(f).ok()?;
-        if e.outer_dst != u.addr {
+        if !local.takes_addr(&e.outer_dst) {
             return None;
         }
         (e.inner_offset, e.external_option && e.vni == BOUNDARY_VNI)

@@ -59,7 +59,7 @@ impl Engine {
             }
         }
         // The boundary's own form of its traffic, read at fixed offsets.
-        if self.quick() && quick_from_boundary(pkt.bytes(), &u.addr) {
+        if self.quick() && quick_from_boundary(pkt.bytes(), &snap.vpc.sled_addrs(u)) {
             if !keep_inner(pkt, BOUNDARY_ENCAP_LEN, quick_encap_end(pkt.bytes())) {
                 return Outcome::drop(DropReason::Malformed, Path::Early);
             }
