@@ -876,6 +876,38 @@ pub struct StatusInfo {
     pub ports: Vec<PortSummary>,
     /// The poll-mode workers.
     pub workers: Vec<WorkerSummary>,
+    /// Fleet mode: where the state comes from and how current it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetStatus>,
+}
+
+/// A fleet-mode switch's link to the fleet's etcd, as `status` shows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FleetStatus {
+    /// The sled this switch is.
+    pub sled: String,
+    /// etcd's client URLs.
+    pub etcd: Vec<String>,
+    /// Whether the switch is connected to etcd and watching.
+    pub connected: bool,
+    /// The latest etcd revision the switch has read.
+    pub revision_seen: i64,
+    /// The newest etcd revision the state in force is up to date with (a
+    /// revision that changes nothing of this switch's publishes nothing).
+    pub revision_applied: i64,
+    /// Fleet changes published as generations.
+    pub updates: u64,
+    /// Fleet states refused (the switch kept what it ran).
+    pub refused: u64,
+    /// Full reads of the fleet's keys (at start, and when the revision the
+    /// switch would watch from was compacted).
+    pub resyncs: u64,
+    /// Why the last fleet state was refused, or etcd is unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Seconds since the link to etcd was lost (while it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnected_secs: Option<f64>,
 }
 
 /// A port as `status` shows it.

@@ -194,6 +194,25 @@ pub fn render_status(info: &StatusInfo) -> String {
         format_uptime(info.uptime_secs),
         info.generation
     );
+    if let Some(f) = &info.fleet {
+        out.push_str(&format!(
+            "fleet:        sled {} etcd {} {}; revision {} in force, {} seen; {} update(s), {} refused, {} full read(s)\n",
+            f.sled,
+            f.etcd.join(","),
+            match f.disconnected_secs {
+                Some(t) => format!("unreachable for {t:.0} s"),
+                None => "connected".to_string(),
+            },
+            f.revision_applied,
+            f.revision_seen,
+            f.updates,
+            f.refused,
+            f.resyncs
+        ));
+        if let Some(e) = &f.last_error {
+            out.push_str(&format!("fleet error:  {e}\n"));
+        }
+    }
 
     out.push_str("\nports:\n");
     if info.ports.is_empty() {
@@ -808,6 +827,14 @@ mod tests {
                     rx_queues: vec![],
                 },
             ],
+            fleet: Some(vswitch_api::FleetStatus {
+                sled: "sled-1".into(),
+                etcd: vec!["http://127.0.0.1:2379".into()],
+                revision_applied: 41,
+                revision_seen: 42,
+                disconnected_secs: Some(3.0),
+                ..Default::default()
+            }),
         };
         let text = render(&Reply::Status(info));
         for needle in [
@@ -820,6 +847,7 @@ mod tests {
             "uplink0",
             "net_mlx5",
             "uplink0:0, vm1:1",
+            "sled sled-1 etcd http://127.0.0.1:2379 unreachable for 3 s; revision 41 in force, 42 seen",
             "12",
             "13",
         ] {

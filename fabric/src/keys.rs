@@ -11,12 +11,13 @@
 //! | `/vswitch/v1/sled-numbers/N` | the claim on sled number N (the sled's name) |
 //! | `/vswitch/v1/endpoints/SLED/ADDR` | an endpoint address in use, and what holds it |
 //! | `/vswitch/v1/names/NAME` | the address a name is bound to (the underlay DNS zone) |
+//! | `/vswitch/v1/instance-types/NAME` | an instance type (its NIC limit) |
 //! | `/vswitch/v1/instances/ID` | an instance: type, state, sled, endpoint |
 //! | `/vswitch/v1/nics/ID` | a NIC as the state document has it, with its attachment |
-//! | `/vswitch/v1/v2p/VNI/IP` | a V2P entry: the guest MAC and the endpoint address |
-//! | `/vswitch/v1/v2b/PREFIX` | a V2B entry |
+//! | `/vswitch/v1/v2p/VNI/IP` | a V2P entry: the guest MAC, the endpoint address, the NIC |
+//! | `/vswitch/v1/v2b/PREFIX` | a V2B entry (`/` of the prefix written `_`) |
 //! | `/vswitch/v1/gateways/ID`, `/vswitch/v1/pools/NAME` | internet gateways, address pools |
-//! | `/vswitch/v1/boundary/map/IP` | a boundary map entry |
+//! | `/vswitch/v1/boundary/map/IP` | a boundary map entry: the endpoint an external IP's traffic goes to |
 //! | `/vswitch/v1/migrations/INSTANCE` | a migration's phase, so that a restarted controller finishes or rolls it back |
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -63,6 +64,66 @@ pub fn names() -> String {
 /// A name's binding.
 pub fn name(name: &str) -> String {
     format!("{ROOT}/names/{name}")
+}
+
+/// Every instance type starts so.
+pub fn instance_types() -> String {
+    format!("{ROOT}/instance-types/")
+}
+
+/// An instance type.
+pub fn instance_type(name: &str) -> String {
+    format!("{ROOT}/instance-types/{name}")
+}
+
+/// Every instance starts so.
+pub fn instances() -> String {
+    format!("{ROOT}/instances/")
+}
+
+/// Every NIC starts so.
+pub fn nics() -> String {
+    format!("{ROOT}/nics/")
+}
+
+/// Every V2P entry starts so.
+pub fn v2p_all() -> String {
+    format!("{ROOT}/v2p/")
+}
+
+/// Every V2B entry starts so.
+pub fn v2bs() -> String {
+    format!("{ROOT}/v2b/")
+}
+
+/// A V2B entry, by its prefix (`10.0.0.0/8` as `10.0.0.0_8`).
+pub fn v2b(prefix: &str) -> String {
+    format!("{ROOT}/v2b/{}", prefix.replace('/', "_"))
+}
+
+/// Every internet gateway starts so.
+pub fn gateways() -> String {
+    format!("{ROOT}/gateways/")
+}
+
+/// An internet gateway.
+pub fn gateway(id: u32) -> String {
+    format!("{ROOT}/gateways/{id}")
+}
+
+/// Every address pool starts so.
+pub fn pools() -> String {
+    format!("{ROOT}/pools/")
+}
+
+/// An address pool.
+pub fn pool(name: &str) -> String {
+    format!("{ROOT}/pools/{name}")
+}
+
+/// Every boundary map entry starts so.
+pub fn boundary_maps() -> String {
+    format!("{ROOT}/boundary/map/")
 }
 
 /// An instance.

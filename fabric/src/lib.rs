@@ -5,7 +5,9 @@
 //!   number, sled N's /64 in it and the sled's own underlay address (::1);
 //! - [`endpoints`]: endpoint addresses from ::100 of a sled's /64 upward,
 //!   the lowest free one first, so that a released address is recycled;
-//! - [`keys`]: the etcd key layout of the fleet's state.
+//! - [`keys`]: the etcd key layout of the fleet's state, and [`records`]
+//!   the values under it that are not the state document's own objects;
+//! - [`view`]: what one switch is told: its part of the fleet's state.
 //!
 //! Everything here is pure: the etcd side wraps each allocation in a
 //! transaction that compares the revision it read, so two controllers never
@@ -17,3 +19,5 @@
 pub mod endpoints;
 pub mod keys;
 pub mod plan;
+pub mod records;
+pub mod view;

@@ -9,6 +9,7 @@
 
 pub mod alloc;
 pub mod dns;
+pub mod objects;
 pub mod store;
 
 pub use alloc::{Endpoint, FleetError, Name, Sled};

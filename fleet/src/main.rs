@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::net::Ipv6Addr;
 use std::process::ExitCode;
 use vswitch_fabric::plan::{RackPlan, Zone};
-use vswitch_fleet::{alloc, FleetError, Store};
+use vswitch_fleet::{alloc, objects, FleetError, Store};
 
 /// The rack's controller: the underlay plan, sleds, endpoint addresses and
 /// names, kept in etcd.
@@ -83,6 +83,53 @@ enum Sub {
     },
     /// List the names
     NameList,
+    /// Create an instance on a sled: its endpoint address (the lowest free
+    /// from ::100) and its id as a name, in one transaction
+    InstanceCreate {
+        /// Instance id (also its DNS name)
+        id: String,
+        /// The sled it runs on
+        #[arg(long)]
+        sled: String,
+        /// Its instance type
+        #[arg(long = "type")]
+        instance_type: Option<String>,
+    },
+    /// Delete an instance with its NICs, endpoint address and name
+    InstanceDelete {
+        /// Instance id
+        id: String,
+    },
+    /// List the instances
+    InstanceList,
+    /// Create or replace a NIC from a JSON file (`-`: stdin) in the state
+    /// document's form (`vswitchctl export`'s nics[]); its V2P and boundary
+    /// map entries follow it
+    NicPut {
+        /// The file
+        file: String,
+    },
+    /// Delete a NIC with its V2P and boundary map entries
+    NicDelete {
+        /// NIC id
+        id: u32,
+    },
+    /// List the NICs
+    NicList,
+    /// Replace the shared tables a JSON file (`-`: stdin) gives:
+    /// {"instance_types":[..], "pools":[..], "igws":[..], "v2b":[..]}
+    TablesSet {
+        /// The file
+        file: String,
+    },
+    /// Show what a sled's switch is told (the fleet-owned parts of its state)
+    View {
+        /// Sled name
+        sled: String,
+        /// The switch's role
+        #[arg(long, default_value = "sled")]
+        role: String,
+    },
     /// Serve the underlay DNS zone: AAAA for every name, kept current by a
     /// watch on etcd
     Dns {
@@ -181,6 +228,97 @@ fn run(cli: Cli) -> Result<(), FleetError> {
             show(j, &name, |n| format!("{n} removed"));
         }
         Sub::Dns { .. } => {}
+        Sub::InstanceCreate {
+            id,
+            sled,
+            instance_type,
+        } => {
+            let i = objects::instance_create(s, &id, &sled, instance_type)?;
+            show(j, &i, |i| {
+                format!("instance {} on {}: endpoint {}", i.id, i.sled, i.endpoint)
+            });
+        }
+        Sub::InstanceDelete { id } => {
+            objects::instance_delete(s, &id)?;
+            show(j, &id, |i| format!("instance {i} deleted"));
+        }
+        Sub::InstanceList => {
+            let v = objects::instance_list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|i| {
+                        format!(
+                            "{:<24} {:<16} {:<28} {}",
+                            i.id,
+                            i.sled,
+                            i.endpoint.to_string(),
+                            i.state
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Sub::NicPut { file } => {
+            let nic = serde_json::from_str(&read_input(&file)?)
+                .map_err(|e| FleetError::Refused(format!("{file}: {e}")))?;
+            let n = objects::nic_put(s, nic)?;
+            show(j, &n, |n| format!("nic {} written", n.nic.id));
+        }
+        Sub::NicDelete { id } => {
+            objects::nic_delete(s, id)?;
+            show(j, &id, |i| format!("nic {i} deleted"));
+        }
+        Sub::NicList => {
+            let v = objects::nic_list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|n| {
+                        format!(
+                            "{:<6} vni {:<8} {} {}",
+                            n.nic.id,
+                            n.nic.vni.get(),
+                            n.nic.mac,
+                            n.attachment
+                                .as_ref()
+                                .map(|a| format!(
+                                    "{} {}",
+                                    a.instance,
+                                    a.port.as_deref().unwrap_or("-")
+                                ))
+                                .unwrap_or_else(|| "detached".into())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Sub::TablesSet { file } => {
+            let t: objects::Tables = serde_json::from_str(&read_input(&file)?)
+                .map_err(|e| FleetError::Refused(format!("{file}: {e}")))?;
+            objects::tables_set(s, &t)?;
+            show(j, &t, |_| "tables written".to_string());
+        }
+        Sub::View { sled, role } => {
+            let mirror: vswitch_fabric::view::Mirror = s
+                .list_raw(&format!("{}/", vswitch_fabric::keys::ROOT))?
+                .into_iter()
+                .map(|(k, v, _)| (k, v))
+                .collect();
+            let parts = vswitch_fabric::view::read(&mirror, &sled, &role)
+                .map_err(|e| FleetError::Refused(e.join("\n")))?;
+            show(j, &parts, |p| {
+                format!(
+                    "sled {sled}: underlay {}, {} endpoint(s), {} instance(s), {} NIC(s), {} V2P entries, {} boundary map entries",
+                    p.underlay,
+                    p.endpoints.len(),
+                    p.instances.len(),
+                    p.nics.len(),
+                    p.v2p.len(),
+                    p.boundary_map.len()
+                )
+            });
+        }
         Sub::NameList => {
             let v = alloc::name_list(s)?;
             show(j, &v, |v| {
@@ -192,6 +330,17 @@ fn run(cli: Cli) -> Result<(), FleetError> {
         }
     }
     Ok(())
+}
+
+/// The text of `file`, or of stdin for `-`.
+fn read_input(file: &str) -> Result<String, FleetError> {
+    let r = if file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(file)
+    };
+    r.map_err(|e| FleetError::Refused(format!("{file}: {e}")))
 }
 
 fn main() -> ExitCode {

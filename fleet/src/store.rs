@@ -90,6 +90,69 @@ impl Store {
         Ok(r.succeeded())
     }
 
+    /// Every key under `prefix`, raw, with its modification revision.
+    pub fn list_raw(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>, i64)>, FleetError> {
+        let r = self
+            .rt
+            .block_on(
+                self.client
+                    .get(prefix, Some(GetOptions::new().with_prefix())),
+            )
+            .map_err(etcd)?;
+        Ok(r.kvs()
+            .iter()
+            .map(|kv| {
+                (
+                    String::from_utf8_lossy(kv.key()).into_owned(),
+                    kv.value().to_vec(),
+                    kv.mod_revision(),
+                )
+            })
+            .collect())
+    }
+
+    /// The value of `key`, parsed, and its modification revision (0: absent).
+    pub fn get_rev<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+    ) -> Result<(Option<T>, i64), FleetError> {
+        let r = self.rt.block_on(self.client.get(key, None)).map_err(etcd)?;
+        match r.kvs().first() {
+            Some(kv) => serde_json::from_slice(kv.value())
+                .map(|v| (Some(v), kv.mod_revision()))
+                .map_err(|e| FleetError::Corrupt(key.to_string(), e.to_string())),
+            None => Ok((None, 0)),
+        }
+    }
+
+    /// One transaction: if every key of `guard` is still at its
+    /// modification revision (0: still absent), puts `puts` and deletes
+    /// `deletes`; whether it was done.
+    pub fn commit(
+        &mut self,
+        guard: &[(String, i64)],
+        puts: &[(String, serde_json::Value)],
+        deletes: &[String],
+    ) -> Result<bool, FleetError> {
+        let when: Vec<Compare> = guard
+            .iter()
+            .map(|(k, rev)| Compare::mod_revision(k.as_str(), CompareOp::Equal, *rev))
+            .collect();
+        let mut ops = Vec::new();
+        for k in deletes {
+            ops.push(TxnOp::delete(k.as_str(), None));
+        }
+        for (k, v) in puts {
+            let json = serde_json::to_vec(v).map_err(|e| FleetError::Etcd(e.to_string()))?;
+            ops.push(TxnOp::put(k.as_str(), json, None));
+        }
+        let r = self
+            .rt
+            .block_on(self.client.txn(Txn::new().when(when).and_then(ops)))
+            .map_err(etcd)?;
+        Ok(r.succeeded())
+    }
+
     /// Puts `value` at `key` (whatever was there).
     pub fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), FleetError> {
         let json = serde_json::to_vec(value).map_err(|e| FleetError::Etcd(e.to_string()))?;

@@ -103,6 +103,63 @@ impl Etcd {
     }
 }
 
+impl Etcd {
+    /// Runs `etcdctl ARGS` against it; its stdout (panics on failure).
+    pub fn etcdctl(&self, args: &[&str]) -> String {
+        let o = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.url])
+            .args(args)
+            .output()
+            .expect("run etcdctl");
+        assert!(
+            o.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The store's current revision.
+    pub fn revision(&self) -> i64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.etcdctl(&["endpoint", "status", "-w", "json"]))
+                .expect("endpoint status JSON");
+        v[0]["Status"]["header"]["revision"]
+            .as_i64()
+            .expect("a revision")
+    }
+
+    /// Runs `vswitch-fabric --etcd URL ARGS`.
+    pub fn fabric(&self, args: &[&str]) -> std::process::Output {
+        Command::new(crate::bin("vswitch-fabric"))
+            .args(["--etcd", &self.url])
+            .args(args)
+            .output()
+            .expect("run vswitch-fabric")
+    }
+
+    /// Runs a `vswitch-fabric` command that must succeed; its stdout.
+    pub fn fabric_ok(&self, args: &[&str]) -> String {
+        let o = self.fabric(args);
+        assert!(
+            o.status.success(),
+            "vswitch-fabric {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// Writes `value` to a file and runs `vswitch-fabric CMD FILE` (`nic-put`,
+    /// `tables-set`), which must succeed.
+    pub fn fabric_put(&self, cmd: &str, value: &serde_json::Value) -> String {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(f.path(), value.to_string()).expect("write");
+        self.fabric_ok(&[cmd, &f.path().display().to_string()])
+    }
+}
+
 impl Drop for Etcd {
     fn drop(&mut self) {
         self.stop();

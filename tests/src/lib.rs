@@ -10,6 +10,7 @@ pub mod memif_loop;
 pub mod netns;
 pub mod pcap;
 pub mod prom;
+pub mod proxy;
 pub mod sleds;
 
 use std::io::{BufRead, BufReader, Write};

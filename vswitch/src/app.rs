@@ -10,7 +10,6 @@ use crate::state_file::StateFile;
 use crate::stats::Stats;
 use crate::switch::{Switch, WorkerInfo};
 use crate::worker::Worker;
-use crossbeam_channel::RecvTimeoutError;
 use dpdk::{self, Eal, Mempool};
 use engine::control::{commit, PortDirectory};
 use engine::tables::{Snapshot, TableStore};
@@ -100,6 +99,43 @@ fn initial_tables(
     Ok(tables)
 }
 
+/// The link to the fleet of a fleet-mode switch. A state file written as
+/// another sled's is refused: its objects are not this sled's.
+fn fleet_link(
+    fc: &crate::config::FleetConfig,
+    cfg: &Config,
+    loaded: Option<&SwitchState>,
+) -> Result<
+    (
+        Arc<crate::fleet::FleetLink>,
+        crossbeam_channel::Receiver<()>,
+    ),
+    AppError,
+> {
+    let stamp = loaded.and_then(|s| s.fleet.as_ref());
+    if let Some(st) = stamp {
+        if st.sled != fc.sled {
+            return Err(AppError::Other(format!(
+                "state file {}: it is sled {:?}'s state, and fleet.sled is {:?} (move it away to start empty)",
+                cfg.state.path.display(),
+                st.sled,
+                fc.sled
+            )));
+        }
+    }
+    if let Some(st) = stamp {
+        tracing::info!(
+            revision = st.revision,
+            "fleet: starting on the state file's state; catching up from etcd"
+        );
+    }
+    Ok(crate::fleet::FleetLink::new(
+        fc.clone(),
+        cfg.role.as_str(),
+        stamp.map_or(0, |s| s.revision),
+    ))
+}
+
 /// Runs the switch until SIGINT, SIGTERM or the `shutdown` command.
 pub fn run(cfg: Config) -> Result<(), AppError> {
     let stop_signal = Arc::new(AtomicBool::new(false));
@@ -124,6 +160,10 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     // on every port; rx queues are spread over the workers (RSS where the
     // device hashes).
     let (file, loaded) = read_state_file(&cfg)?;
+    let fleet = match &cfg.fleet {
+        Some(fc) => Some(fleet_link(fc, &cfg, loaded.as_ref())?),
+        None => None,
+    };
     let mut configs: Vec<(PortConfig, bool)> =
         cfg.ports.iter().map(|p| (p.clone(), false)).collect();
     for p in loaded.iter().flat_map(|s| s.ports.iter()) {
@@ -237,6 +277,7 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     }
 
     let sw = Arc::new(Switch {
+        fleet: fleet.as_ref().map(|(l, _)| Arc::clone(l)),
         directory: std::sync::Mutex::new(Arc::new(directory)),
         role: cfg.role,
         ports: std::sync::RwLock::new(ports.into_iter().map(Some).collect()),
@@ -282,24 +323,54 @@ pub fn run(cfg: Config) -> Result<(), AppError> {
     };
     print_summary(&sw, &ctl, metrics.as_ref());
 
-    let mut manager = Manager::new(Arc::clone(&sw));
+    let (mut manager, fleet_woken, follower) = match fleet {
+        Some((link, woken)) => {
+            let follower = match crate::fleet::start(Arc::clone(&link)) {
+                Ok(f) => f,
+                Err(e) => {
+                    stop_workers(&eal, &running, &launched);
+                    close_ports(&sw);
+                    return Err(AppError::Other(e));
+                }
+            };
+            (
+                Manager::with_fleet(Arc::clone(&sw), link),
+                woken,
+                Some(follower),
+            )
+        }
+        None => (
+            Manager::new(Arc::clone(&sw)),
+            crossbeam_channel::never(),
+            None,
+        ),
+    };
     let why = loop {
         if stop_signal.load(Ordering::Relaxed) {
             break "signal";
         }
-        match requests.recv_timeout(Duration::from_millis(100)) {
-            Ok(req) => {
-                let resp = manager.handle_at(req.command, req.received);
-                let _ = req.reply.send(resp);
-                if manager.shutdown_requested() {
-                    break "shutdown command";
+        crossbeam_channel::select! {
+            recv(requests) -> req => match req {
+                Ok(req) => {
+                    let resp = manager.handle_at(req.command, req.received);
+                    let _ = req.reply.send(resp);
+                    if manager.shutdown_requested() {
+                        break "shutdown command";
+                    }
                 }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break "control socket closed",
+                Err(_) => break "control socket closed",
+            },
+            recv(fleet_woken) -> _ => manager.fleet_update(),
+            default(Duration::from_millis(100)) => {}
         }
     };
     tracing::info!("stopping ({why})");
+    if let Some(link) = &sw.fleet {
+        link.stop();
+    }
+    if let Some(f) = follower {
+        let _ = f.join();
+    }
     stop_workers(&eal, &running, &launched);
     drop(metadata);
     drop(metrics);

@@ -97,6 +97,23 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The state file.
     pub state: StateConfig,
+    /// Fleet mode: the state comes from etcd (README, *Fleet mode*).
+    pub fleet: Option<FleetConfig>,
+}
+
+/// Fleet mode: where the fleet's etcd is, which sled this switch is, and
+/// what of the underlay stays its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// etcd client URLs (`http://10.0.0.1:2379`).
+    pub etcd: Vec<String>,
+    /// This switch's sled name in the fleet (`vswitch-fabric sled-add NAME`).
+    pub sled: String,
+    /// The uplink port the underlay leaves on.
+    pub uplink: String,
+    /// The underlay next hop's MAC.
+    pub nexthop_mac: vswitch_api::MacAddr,
 }
 
 /// Where the switch keeps its state document across restarts.
@@ -115,6 +132,44 @@ impl Default for StateConfig {
         StateConfig {
             path: default_state_path(),
         }
+    }
+}
+
+fn check_fleet(f: &FleetConfig, ports: &[PortConfig]) -> Result<(), ConfigError> {
+    if f.etcd.is_empty() {
+        return Err(err(
+            "fleet.etcd",
+            "empty: list etcd's client URLs, e.g. [\"http://127.0.0.1:2379\"]",
+        ));
+    }
+    for (i, u) in f.etcd.iter().enumerate() {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(err(
+                format!("fleet.etcd[{i}]"),
+                format!("{u:?} is not an http:// or https:// URL"),
+            ));
+        }
+    }
+    let sled_ok = !f.sled.is_empty()
+        && f.sled.len() <= 63
+        && f.sled
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && f.sled != "."
+        && f.sled != "..";
+    if !sled_ok {
+        return Err(err(
+            "fleet.sled",
+            format!("{:?}: 1 to 63 ASCII letters, digits, '-' or '.'", f.sled),
+        ));
+    }
+    match ports.iter().find(|p| p.name == f.uplink) {
+        Some(p) if p.role == PortRole::Uplink => Ok(()),
+        Some(_) => Err(err(
+            "fleet.uplink",
+            format!("port {:?} is not an uplink", f.uplink),
+        )),
+        None => Err(err("fleet.uplink", format!("unknown port {:?}", f.uplink))),
     }
 }
 
@@ -423,6 +478,8 @@ struct RawConfig {
     metrics: MetricsConfig,
     #[serde(default)]
     state: StateConfig,
+    #[serde(default)]
+    fleet: Option<FleetConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -688,6 +745,9 @@ impl Config {
                 "0: at least one second (default 300)",
             ));
         }
+        if let Some(f) = &raw.fleet {
+            check_fleet(f, &ports)?;
+        }
         Ok(Config {
             role,
             eal,
@@ -698,6 +758,7 @@ impl Config {
             control: raw.control,
             metrics: raw.metrics,
             state: raw.state,
+            fleet: raw.fleet,
         })
     }
 
@@ -816,6 +877,45 @@ mod tests {
 
     fn bad(text: &str) -> ConfigError {
         Config::from_toml(text).unwrap_err()
+    }
+
+    #[test]
+    fn the_fleet_section_is_checked() {
+        let fleet = |body: &str| format!("{GOOD}\n        [fleet]\n{body}");
+        let good = r#"etcd = ["http://127.0.0.1:2379"]
+            sled = "sled-1"
+            uplink = "b"
+            nexthop_mac = "02:00:00:00:00:fe""#;
+        let c = Config::from_toml(&fleet(good)).unwrap();
+        let f = c.fleet.unwrap();
+        assert_eq!((f.sled.as_str(), f.uplink.as_str()), ("sled-1", "b"));
+        assert!(Config::from_toml(GOOD).unwrap().fleet.is_none());
+        for (from, to, key, problem) in [
+            (
+                "uplink = \"b\"",
+                "uplink = \"a\"",
+                "fleet.uplink",
+                "not an uplink",
+            ),
+            (
+                "uplink = \"b\"",
+                "uplink = \"z\"",
+                "fleet.uplink",
+                "unknown port",
+            ),
+            ("\"sled-1\"", "\"a/b\"", "fleet.sled", "letters"),
+            ("[\"http://127.0.0.1:2379\"]", "[]", "fleet.etcd", "empty"),
+            (
+                "http://127.0.0.1:2379",
+                "127.0.0.1:2379",
+                "fleet.etcd[0]",
+                "URL",
+            ),
+        ] {
+            let e = bad(&fleet(&good.replace(from, to)));
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.problem.contains(problem), "{e}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod fleet;
 pub mod handoff;
 pub mod manager;
 pub mod metadata;

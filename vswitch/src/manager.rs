@@ -6,15 +6,19 @@
 use crate::control::area::Handled;
 use crate::control::flows::clear_flows;
 use crate::control::{boundary, flows, igw, instances, ports, switch, vpc};
+use crate::fleet::FleetLink;
 use crate::switch::Switch;
 use engine::tables::Snapshot;
 use std::sync::Arc;
+use vswitch_api::state::FleetStamp;
 use vswitch_api::{Command, PublicationInfo, Reply, Response};
+use vswitch_fabric::view::{merge, same_fleet_parts};
 
 /// Carries out control commands against the running switch.
 pub struct Manager {
     sw: Arc<Switch>,
     shutdown_requested: bool,
+    fleet: Option<Arc<FleetLink>>,
 }
 
 impl Manager {
@@ -23,7 +27,92 @@ impl Manager {
         Manager {
             sw,
             shutdown_requested: false,
+            fleet: None,
         }
+    }
+
+    /// A manager of a fleet-mode switch: the fleet's objects come from
+    /// `link`, and the control socket may not change them.
+    pub fn with_fleet(sw: Arc<Switch>, link: Arc<FleetLink>) -> Self {
+        Manager {
+            fleet: Some(link),
+            ..Manager::new(sw)
+        }
+    }
+
+    /// Publishes the latest view of the fleet, if one is waiting and it
+    /// changes the fleet-owned parts, as one generation through `apply`'s
+    /// path. A view that is refused changes nothing: the switch keeps what
+    /// it runs and says why in `status`.
+    pub fn fleet_update(&mut self) {
+        let Some(link) = self.fleet.clone() else {
+            return;
+        };
+        let Some(update) = link.take() else { return };
+        let r = update.revision;
+        let parts = match update.parts {
+            Ok(p) => p,
+            Err(errors) => {
+                tracing::warn!(revision = r, "fleet: state refused: {}", errors.join("; "));
+                link.with_status(|s| {
+                    s.refused += 1;
+                    s.last_error = Some(format!(
+                        "revision {r}: {} fault(s): {}",
+                        errors.len(),
+                        errors.join("; ")
+                    ));
+                });
+                return;
+            }
+        };
+        let sw = Arc::clone(&self.sw);
+        let before = sw.tables.current();
+        let stamp = FleetStamp {
+            sled: link.cfg.sled.clone(),
+            revision: r,
+        };
+        let mut state = merge(&before.state, parts, &link.local_underlay(), stamp.clone());
+        // A revision that changes nothing of this switch's is no generation.
+        state.fleet = before.state.fleet.clone();
+        if before.state.fleet.is_some() && same_fleet_parts(&state, &before.state) {
+            link.with_status(|s| s.revision_applied = r);
+            return;
+        }
+        state.fleet = Some(stamp);
+        let result = crate::control::switch::apply(&sw, state, false, None);
+        match &result {
+            Ok(_) => {
+                let secs = update.read_at.elapsed().as_secs_f64();
+                if let Ok(mut l) = link.last_publish_secs.lock() {
+                    *l = secs;
+                }
+                link.with_status(|s| {
+                    s.updates += 1;
+                    s.revision_applied = r;
+                    if link.connected() {
+                        s.last_error = None;
+                    }
+                });
+                tracing::info!(
+                    revision = r,
+                    generation = sw.tables.current().generation,
+                    "fleet: published"
+                );
+            }
+            Err(refusal) => {
+                let why = if refusal.errors.is_empty() {
+                    refusal.error.clone().unwrap_or_default()
+                } else {
+                    refusal.errors.join("; ")
+                };
+                tracing::warn!(revision = r, "fleet: state refused: {why}");
+                link.with_status(|s| {
+                    s.refused += 1;
+                    s.last_error = Some(format!("revision {r}: {why}"));
+                });
+            }
+        }
+        let _ = self.after(before, result.map_err(|b| *b));
     }
 
     /// Whether a `shutdown` command was received.
@@ -57,6 +146,11 @@ impl Manager {
     pub fn handle(&mut self, command: Command) -> Response {
         let sw = Arc::clone(&self.sw);
         let before = sw.tables.current();
+        if let Some(link) = &self.fleet {
+            if let Some(why) = crate::fleet::refusal(link, &command, &before.state) {
+                return Response::err(why);
+            }
+        }
         let mut handled = switch::handle(&sw, command, &mut self.shutdown_requested);
         for area in [
             vpc::handle,

@@ -303,6 +303,48 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
     ] {
         refused.with_label_values(&[reason]).inc_by(n);
     }
+    if let Some(link) = &sw.fleet {
+        let f = link.status();
+        let g = |name: &str, help: &str, v: i64| -> Result<(), prometheus::Error> {
+            gauge(name, help, &["sled"])?
+                .with_label_values(&[f.sled.as_str()])
+                .set(v);
+            Ok(())
+        };
+        g(
+            "vswitch_fleet_connected",
+            "1 while the switch is connected to the fleet's etcd and watching.",
+            i64::from(f.connected),
+        )?;
+        g(
+            "vswitch_fleet_revision_applied",
+            "The etcd revision the state in force was built at.",
+            f.revision_applied,
+        )?;
+        g(
+            "vswitch_fleet_revision_seen",
+            "The latest etcd revision the switch has read.",
+            f.revision_seen,
+        )?;
+        let c = counter(
+            "vswitch_fleet_updates_total",
+            "Fleet states by outcome: published as a generation, refused (the switch kept what it ran), full reads.",
+            &["sled", "outcome"],
+        )?;
+        for (o, n) in [
+            ("published", f.updates),
+            ("refused", f.refused),
+            ("resync", f.resyncs),
+        ] {
+            c.with_label_values(&[f.sled.as_str(), o]).inc_by(n);
+        }
+        let secs = link.last_publish_secs.lock().map(|s| *s).unwrap_or(0.0);
+        g(
+            "vswitch_fleet_publish_microseconds",
+            "From reading the last fleet change published to its generation in force.",
+            (secs * 1e6) as i64,
+        )?;
+    }
     let info = gauge(
         "vswitch_build_info",
         "Version information; always 1.",

@@ -31,6 +31,7 @@ pub fn status(sw: &Switch) -> StatusInfo {
         role: sw.role.as_str().to_string(),
         uptime_secs: sw.started.elapsed().as_secs_f64(),
         generation: sw.tables.current().generation,
+        fleet: sw.fleet.as_ref().map(|l| l.status()),
         ports,
         workers: sw
             .workers

@@ -47,6 +47,8 @@ pub struct WorkerInfo {
 
 /// The running switch.
 pub struct Switch {
+    /// Fleet mode: the link to the fleet's etcd.
+    pub fleet: Option<Arc<crate::fleet::FleetLink>>,
     /// Sled or boundary.
     pub role: SwitchRole,
     /// Ports by [`PortIdx`]: the configured ones in configuration order,

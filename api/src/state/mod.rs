@@ -239,6 +239,19 @@ impl V2pMap {
         self.by_vni.get(&vni)
     }
 
+    /// Shares with `prev` the map of every VNI that is equal in both, so
+    /// that a state rebuilt from scratch (a fleet-mode switch's, from etcd)
+    /// recompiles only the VNIs that changed.
+    pub fn share_with(&mut self, prev: &V2pMap) {
+        for (vni, map) in self.by_vni.iter_mut() {
+            if let Some(old) = prev.by_vni.get(vni) {
+                if !Arc::ptr_eq(old, map) && **old == **map {
+                    *map = Arc::clone(old);
+                }
+            }
+        }
+    }
+
     /// Every mapping, by VNI and IP.
     pub fn entries(&self) -> impl Iterator<Item = V2pEntry> + '_ {
         self.by_vni.iter().flat_map(|(vni, m)| {

@@ -51,7 +51,7 @@ pub(crate) fn handle(sw: &Switch, command: Command, shutdown: &mut bool) -> Hand
 
 /// `apply`: the whole state, checked whole and published as one generation
 /// (or, with `dry_run`, only planned); refused with every error found.
-fn apply(
+pub(crate) fn apply(
     sw: &Switch,
     state: SwitchState,
     dry_run: bool,

@@ -1,0 +1,246 @@
+//! What one switch of the fleet is told: the fleet-owned parts of its state
+//! document, read from a copy of the fleet's keys, and merged with what
+//! stays its own (ports, patches, the external port, the uplink).
+//!
+//! A sled gets its underlay address and endpoint addresses, the instances
+//! placed on it and their NICs, the V2P entries of the VNIs those NICs are
+//! in, the instance types, pools, gateways and V2B. A boundary gets its
+//! underlay address and the boundary map. Every value is checked as it is
+//! read: a key that does not parse refuses the whole view, naming the key,
+//! and the switch keeps what it runs.
+
+use crate::keys;
+use crate::records::{FleetBoundary, FleetInstance, FleetV2p};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use vswitch_api::state::{
+    FleetStamp, IgwState, InstanceState, InstanceTypeState, NicState, PoolState, SwitchState,
+    UnderlayState, V2pMap, V2pTarget,
+};
+use vswitch_api::{BoundaryMapEntry, MacAddr, V2bEntry, Vni};
+
+/// A copy of the fleet's keys and values (what a switch mirrors from etcd).
+pub type Mirror = BTreeMap<String, Vec<u8>>;
+
+/// The fleet-owned parts of one switch's state.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FleetParts {
+    /// The sled's own underlay address.
+    pub underlay: Ipv6Addr,
+    /// Endpoint addresses allocated on the sled.
+    pub endpoints: Vec<Ipv6Addr>,
+    /// Instance types.
+    pub instance_types: Vec<InstanceTypeState>,
+    /// The instances placed on the sled.
+    pub instances: Vec<InstanceState>,
+    /// Their NICs, by id.
+    pub nics: Vec<Arc<NicState>>,
+    /// V2P of the VNIs the NICs are in.
+    pub v2p: V2pMap,
+    /// Address pools.
+    pub pools: Vec<PoolState>,
+    /// Internet gateways.
+    pub igws: Vec<IgwState>,
+    /// External prefixes -> boundaries.
+    pub v2b: Vec<V2bEntry>,
+    /// Boundary role: external IP -> endpoint.
+    pub boundary_map: Vec<BoundaryMapEntry>,
+}
+
+/// What stays the switch's own in fleet mode: where its underlay leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalUnderlay {
+    /// The uplink port's name.
+    pub uplink: String,
+    /// The underlay next hop's MAC.
+    pub nexthop_mac: MacAddr,
+}
+
+#[derive(Deserialize)]
+struct SledAddr {
+    underlay: Ipv6Addr,
+}
+
+#[derive(Deserialize)]
+struct EndpointAddr {
+    addr: Ipv6Addr,
+}
+
+fn under<'a>(m: &'a Mirror, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Vec<u8>)> {
+    m.range(prefix.to_string()..)
+        .take_while(move |(k, _)| k.starts_with(prefix))
+}
+
+fn parse<T: DeserializeOwned>(key: &str, v: &[u8], errors: &mut Vec<String>) -> Option<T> {
+    match serde_json::from_slice(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(format!("{key}: {e}"));
+            None
+        }
+    }
+}
+
+fn all<T: DeserializeOwned>(m: &Mirror, prefix: &str, errors: &mut Vec<String>) -> Vec<T> {
+    under(m, prefix)
+        .filter_map(|(k, v)| parse(k, v, errors))
+        .collect()
+}
+
+/// Reads the fleet-owned parts of sled `sled`'s switch (of role `role`,
+/// `sled` or `boundary`) from `m`; refused whole with every fault found.
+pub fn read(m: &Mirror, sled: &str, role: &str) -> Result<FleetParts, Vec<String>> {
+    let mut errors = Vec::new();
+    let key = keys::sled(sled);
+    let underlay = match m.get(&key) {
+        Some(v) => parse::<SledAddr>(&key, v, &mut errors).map(|s| s.underlay),
+        None => {
+            errors.push(format!(
+                "sled {sled:?} is not in the fleet (vswitch-fabric sled-add {sled})"
+            ));
+            None
+        }
+    };
+    let mut parts = FleetParts {
+        underlay: underlay.unwrap_or(Ipv6Addr::UNSPECIFIED),
+        endpoints: Vec::new(),
+        instance_types: Vec::new(),
+        instances: Vec::new(),
+        nics: Vec::new(),
+        v2p: V2pMap::default(),
+        pools: Vec::new(),
+        igws: Vec::new(),
+        v2b: Vec::new(),
+        boundary_map: Vec::new(),
+    };
+    if role == "boundary" {
+        parts.boundary_map = all::<FleetBoundary>(m, &keys::boundary_maps(), &mut errors)
+            .into_iter()
+            .map(|b| BoundaryMapEntry {
+                ip: b.ip,
+                sled: b.sled,
+            })
+            .collect();
+    } else {
+        read_sled(m, sled, &mut parts, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(parts)
+    } else {
+        Err(errors)
+    }
+}
+
+fn read_sled(m: &Mirror, sled: &str, parts: &mut FleetParts, errors: &mut Vec<String>) {
+    parts.endpoints = all::<EndpointAddr>(m, &keys::endpoints(sled), errors)
+        .into_iter()
+        .map(|e| e.addr)
+        .collect();
+    parts.instance_types = all(m, &keys::instance_types(), errors);
+    let mine: BTreeSet<String> = all::<FleetInstance>(m, &keys::instances(), errors)
+        .into_iter()
+        .filter(|i| i.sled == sled)
+        .map(|i| {
+            parts.instances.push(i.state());
+            i.id
+        })
+        .collect();
+    let mut nics: Vec<NicState> = all::<NicState>(m, &keys::nics(), errors)
+        .into_iter()
+        .filter(|n| {
+            n.attachment
+                .as_ref()
+                .is_some_and(|a| mine.contains(&a.instance))
+        })
+        .collect();
+    nics.sort_by_key(|n| n.nic.id);
+    let vnis: BTreeSet<Vni> = nics.iter().map(|n| n.nic.vni).collect();
+    parts.nics = nics.into_iter().map(Arc::new).collect();
+    for vni in vnis {
+        let prefix = keys::v2p_vni(vni.get());
+        for (k, v) in under(m, &prefix) {
+            let ip = k[prefix.len()..].parse::<IpAddr>();
+            let (Ok(ip), Some(t)) = (ip, parse::<FleetV2p>(k, v, errors)) else {
+                if k[prefix.len()..].parse::<IpAddr>().is_err() {
+                    errors.push(format!("{k}: the key does not end in an IP address"));
+                }
+                continue;
+            };
+            parts.v2p.set(
+                vni,
+                ip,
+                V2pTarget {
+                    mac: t.mac,
+                    underlay: t.underlay,
+                },
+            );
+        }
+    }
+    parts.pools = all(m, &keys::pools(), errors);
+    let mut igws: Vec<IgwState> = all(m, &keys::gateways(), errors);
+    igws.sort_by_key(|g| g.id);
+    parts.igws = igws;
+    parts.v2b = all(m, &keys::v2bs(), errors);
+}
+
+/// The state a fleet-mode switch runs: `local` (what stays its own) with
+/// the fleet-owned parts replaced by `parts`, stamped with the revision
+/// they were read at. Tables equal to `local`'s are shared with it, so that
+/// only what changed is compiled again.
+pub fn merge(
+    local: &SwitchState,
+    parts: FleetParts,
+    uplink: &LocalUnderlay,
+    stamp: FleetStamp,
+) -> SwitchState {
+    let mut s = local.clone();
+    s.underlay = Some(UnderlayState {
+        addr: parts.underlay,
+        uplink: uplink.uplink.clone(),
+        nexthop_mac: uplink.nexthop_mac,
+        endpoints: parts.endpoints,
+    });
+    s.instance_types = parts.instance_types;
+    s.instances = parts.instances;
+    let old: BTreeMap<u32, &Arc<NicState>> = local.nics.iter().map(|n| (n.nic.id, n)).collect();
+    s.nics = parts
+        .nics
+        .into_iter()
+        .map(|n| match old.get(&n.nic.id) {
+            Some(o) if ***o == *n => Arc::clone(o),
+            _ => n,
+        })
+        .collect();
+    let mut v2p = parts.v2p;
+    v2p.share_with(&local.v2p);
+    s.v2p = v2p;
+    s.pools = parts.pools;
+    s.igws = parts.igws;
+    s.v2b = parts.v2b;
+    s.boundary_map = parts.boundary_map;
+    s.fleet = Some(stamp);
+    s
+}
+
+/// Whether `a` and `b` differ only in what stays a switch's own in fleet
+/// mode (ports, patches, the external port, the uplink and next hop): a
+/// local `apply` must leave everything else as the fleet made it.
+pub fn same_fleet_parts(a: &SwitchState, b: &SwitchState) -> bool {
+    let u = |s: &SwitchState| s.underlay.as_ref().map(|u| (u.addr, u.endpoints.clone()));
+    u(a) == u(b)
+        && a.instance_types == b.instance_types
+        && a.instances == b.instances
+        && a.nics == b.nics
+        && a.v2p == b.v2p
+        && a.pools == b.pools
+        && a.igws == b.igws
+        && a.v2b == b.v2b
+        && a.boundary_map == b.boundary_map
+        && a.fleet == b.fleet
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,360 @@
+//! The fleet's VPC objects: instances (each with its endpoint address and
+//! its name), NICs (each with the V2P entries of its addresses and the
+//! boundary map entries of its external IPs, derived and written in the
+//! same transaction), and the shared tables (instance types, pools,
+//! gateways, V2B). Every change is one etcd transaction guarded by the
+//! revisions of what it read: a controller that loses a race reads again.
+
+use crate::alloc::{Endpoint, FleetError, Name, Sled};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv6Addr};
+use vswitch_api::nic::InstanceRun;
+use vswitch_api::state::{IgwState, InstanceTypeState, NicState, PoolState};
+use vswitch_api::V2bEntry;
+use vswitch_fabric::endpoints::next_endpoint;
+use vswitch_fabric::keys;
+use vswitch_fabric::records::{FleetBoundary, FleetInstance, FleetV2p};
+
+/// Attempts at a transaction before giving up.
+const RETRIES: usize = 64;
+
+fn json<T: Serialize>(v: &T) -> Result<Value, FleetError> {
+    serde_json::to_value(v).map_err(|e| FleetError::Etcd(e.to_string()))
+}
+
+fn check_segment(what: &str, s: &str) -> Result<(), FleetError> {
+    if keys::valid_segment(s) {
+        Ok(())
+    } else {
+        Err(FleetError::Refused(format!(
+            "{what} {s:?}: 1 to 63 ASCII letters, digits, '-' or '.'"
+        )))
+    }
+}
+
+/// `instance-create`: an instance on `sled`, with the lowest free endpoint
+/// address of the sled and its id bound to it as a name, all in one
+/// transaction.
+pub fn instance_create(
+    store: &mut Store,
+    id: &str,
+    sled: &str,
+    instance_type: Option<String>,
+) -> Result<FleetInstance, FleetError> {
+    check_segment("instance", id)?;
+    check_segment("sled", sled)?;
+    let s: Sled = store
+        .get(&keys::sled(sled))?
+        .ok_or_else(|| FleetError::Refused(format!("unknown sled {sled:?} (sled-add first)")))?;
+    if let Some(t) = &instance_type {
+        if store
+            .get::<InstanceTypeState>(&keys::instance_type(t))?
+            .is_none()
+        {
+            return Err(FleetError::Refused(format!(
+                "unknown instance type {t:?} (tables-set first)"
+            )));
+        }
+    }
+    for _ in 0..RETRIES {
+        if store.get::<FleetInstance>(&keys::instance(id))?.is_some() {
+            return Err(FleetError::Refused(format!("instance {id:?} exists")));
+        }
+        if let Some(n) = store.get::<Name>(&keys::name(id))? {
+            return Err(FleetError::Refused(format!(
+                "the name {id:?} is bound to {} already",
+                n.addr
+            )));
+        }
+        let used: BTreeSet<Ipv6Addr> = store
+            .list::<Endpoint>(&keys::endpoints(sled))?
+            .into_iter()
+            .map(|(_, e)| e.addr)
+            .collect();
+        let addr = next_endpoint(s.prefix, &used)?;
+        let inst = FleetInstance {
+            id: id.to_string(),
+            instance_type: instance_type.clone(),
+            state: InstanceRun::Running,
+            sled: sled.to_string(),
+            endpoint: addr,
+        };
+        let ep = Endpoint {
+            sled: sled.to_string(),
+            addr,
+            holder: id.to_string(),
+        };
+        let name = Name {
+            name: id.to_string(),
+            addr,
+        };
+        let (ki, ke, kn) = (
+            keys::instance(id),
+            keys::endpoint(sled, addr),
+            keys::name(id),
+        );
+        let guard = [(ki.clone(), 0), (ke.clone(), 0), (kn.clone(), 0)];
+        let puts = [(ki, json(&inst)?), (ke, json(&ep)?), (kn, json(&name)?)];
+        if store.commit(&guard, &puts, &[])? {
+            return Ok(inst);
+        }
+    }
+    Err(FleetError::Busy(format!("instance-create {id}")))
+}
+
+/// The instances, by id.
+pub fn instance_list(store: &mut Store) -> Result<Vec<FleetInstance>, FleetError> {
+    Ok(store
+        .list::<FleetInstance>(&keys::instances())?
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect())
+}
+
+/// The NICs, by id.
+pub fn nic_list(store: &mut Store) -> Result<Vec<NicState>, FleetError> {
+    let mut v: Vec<NicState> = store
+        .list::<NicState>(&keys::nics())?
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    v.sort_by_key(|n| n.nic.id);
+    Ok(v)
+}
+
+/// Keys with the address each is about.
+type Keyed = Vec<(String, IpAddr)>;
+
+/// The keys a NIC's derived entries live at: its V2P entries (if it is
+/// attached) and its external IPs' boundary map entries.
+fn derived(nic: &NicState) -> (Keyed, Keyed) {
+    let n = &nic.nic;
+    let mut v2p = Vec::new();
+    if nic.attached().is_some() {
+        let ips = n
+            .ipv4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(n.ipv6.map(IpAddr::V6))
+            .chain(n.secondary_ipv4.iter().map(|a| IpAddr::V4(*a)))
+            .chain(n.secondary_ipv6.iter().map(|a| IpAddr::V6(*a)));
+        v2p = ips.map(|ip| (keys::v2p(n.vni.get(), ip), ip)).collect();
+    }
+    let mut ext = Vec::new();
+    if let (Some(x), Some(_)) = (&nic.external, nic.attached()) {
+        let ips = x
+            .floating
+            .iter()
+            .copied()
+            .chain(x.ephemeral)
+            .chain(x.snat.as_ref().map(|s| s.ip));
+        ext = ips.map(|ip| (keys::boundary_map(ip), ip)).collect();
+    }
+    (v2p, ext)
+}
+
+/// `nic-put`: writes a NIC (as the state document has it) with the V2P
+/// entries of its addresses (target: its instance's endpoint) and the
+/// boundary map entries of its external IPs, removing those of its former
+/// addresses, in one transaction. Refused when an address is another NIC's.
+pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError> {
+    let id = nic.nic.id;
+    for _ in 0..RETRIES {
+        let mut guard = Vec::new();
+        let mut puts = Vec::new();
+        let endpoint = match nic.attached() {
+            Some(a) => {
+                let k = keys::instance(&a.instance);
+                let (inst, rev) = store.get_rev::<FleetInstance>(&k)?;
+                let inst = inst.ok_or_else(|| {
+                    FleetError::Refused(format!(
+                        "nic {id}: attached to instance {:?}, which does not exist (instance-create first)",
+                        a.instance
+                    ))
+                })?;
+                guard.push((k, rev));
+                Some(inst.endpoint)
+            }
+            None => None,
+        };
+        let nk = keys::nic(id);
+        let (old, rev) = store.get_rev::<NicState>(&nk)?;
+        guard.push((nk.clone(), rev));
+        let (old_v2p, old_ext) = old.as_ref().map(derived).unwrap_or_default();
+        let (v2p, ext) = derived(&nic);
+        let mut keep = BTreeSet::new();
+        for (k, _) in &v2p {
+            let (cur, rev) = store.get_rev::<FleetV2p>(k)?;
+            if let Some(c) = cur.filter(|c| c.nic != Some(id)) {
+                return Err(FleetError::Refused(format!(
+                    "nic {id}: {k} is {}",
+                    c.nic
+                        .map_or("written by hand".to_string(), |n| format!("NIC {n}'s"))
+                )));
+            }
+            guard.push((k.clone(), rev));
+            keep.insert(k.clone());
+        }
+        for (k, _) in &ext {
+            let (cur, rev) = store.get_rev::<FleetBoundary>(k)?;
+            if let Some(c) = cur.filter(|c| c.nic != Some(id)) {
+                return Err(FleetError::Refused(format!(
+                    "nic {id}: {k} is {}",
+                    c.nic
+                        .map_or("written by hand".to_string(), |n| format!("NIC {n}'s"))
+                )));
+            }
+            guard.push((k.clone(), rev));
+            keep.insert(k.clone());
+        }
+        puts.push((nk, json(&nic)?));
+        if let Some(ep) = endpoint {
+            for (k, _) in &v2p {
+                puts.push((
+                    k.clone(),
+                    json(&FleetV2p {
+                        mac: nic.nic.mac,
+                        underlay: ep,
+                        nic: Some(id),
+                    })?,
+                ));
+            }
+            for (k, ip) in &ext {
+                puts.push((
+                    k.clone(),
+                    json(&FleetBoundary {
+                        ip: *ip,
+                        sled: ep,
+                        nic: Some(id),
+                    })?,
+                ));
+            }
+        }
+        let deletes: Vec<String> = old_v2p
+            .into_iter()
+            .chain(old_ext)
+            .map(|(k, _)| k)
+            .filter(|k| !keep.contains(k))
+            .collect();
+        if store.commit(&guard, &puts, &deletes)? {
+            return Ok(nic);
+        }
+    }
+    Err(FleetError::Busy(format!("nic-put {id}")))
+}
+
+/// The keys of `nic` and of everything derived from it.
+fn nic_keys(nic: &NicState) -> Vec<String> {
+    let (v2p, ext) = derived(nic);
+    std::iter::once(keys::nic(nic.nic.id))
+        .chain(v2p.into_iter().chain(ext).map(|(k, _)| k))
+        .collect()
+}
+
+/// `nic-delete`: a NIC and its V2P and boundary map entries.
+pub fn nic_delete(store: &mut Store, id: u32) -> Result<(), FleetError> {
+    let k = keys::nic(id);
+    for _ in 0..RETRIES {
+        let (nic, rev) = store.get_rev::<NicState>(&k)?;
+        let nic = nic.ok_or_else(|| FleetError::Refused(format!("there is no NIC {id}")))?;
+        if store.commit(&[(k.clone(), rev)], &[], &nic_keys(&nic))? {
+            return Ok(());
+        }
+    }
+    Err(FleetError::Busy(format!("nic-delete {id}")))
+}
+
+/// `instance-delete`: an instance, its NICs (with what they derive), its
+/// endpoint address and its name, in one transaction.
+pub fn instance_delete(store: &mut Store, id: &str) -> Result<(), FleetError> {
+    check_segment("instance", id)?;
+    let k = keys::instance(id);
+    for _ in 0..RETRIES {
+        let (inst, rev) = store.get_rev::<FleetInstance>(&k)?;
+        let inst =
+            inst.ok_or_else(|| FleetError::Refused(format!("there is no instance {id:?}")))?;
+        let mut guard = vec![(k.clone(), rev)];
+        let mut deletes = vec![
+            k.clone(),
+            keys::endpoint(&inst.sled, inst.endpoint),
+            keys::name(id),
+        ];
+        for (key, raw, rev) in store.list_raw(&keys::nics())? {
+            let nic: NicState = serde_json::from_slice(&raw)
+                .map_err(|e| FleetError::Corrupt(key.clone(), e.to_string()))?;
+            if nic.attachment.as_ref().is_some_and(|a| a.instance == id) {
+                guard.push((key, rev));
+                deletes.extend(nic_keys(&nic));
+            }
+        }
+        if store.commit(&guard, &[], &deletes)? {
+            return Ok(());
+        }
+    }
+    Err(FleetError::Busy(format!("instance-delete {id}")))
+}
+
+/// The fleet's shared tables, as `tables-set` takes them: each one given
+/// replaces the fleet's whole; one left out stays as it is.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tables {
+    /// Instance types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_types: Option<Vec<InstanceTypeState>>,
+    /// Address pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pools: Option<Vec<PoolState>>,
+    /// Internet gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub igws: Option<Vec<IgwState>>,
+    /// External prefixes -> boundary endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2b: Option<Vec<V2bEntry>>,
+}
+
+/// `tables-set`: replaces each table `t` gives, in one transaction.
+pub fn tables_set(store: &mut Store, t: &Tables) -> Result<(), FleetError> {
+    let mut puts: BTreeMap<String, Value> = BTreeMap::new();
+    let mut prefixes = Vec::new();
+    if let Some(v) = &t.instance_types {
+        prefixes.push(keys::instance_types());
+        for x in v {
+            check_segment("instance type", &x.name)?;
+            puts.insert(keys::instance_type(&x.name), json(x)?);
+        }
+    }
+    if let Some(v) = &t.pools {
+        prefixes.push(keys::pools());
+        for x in v {
+            check_segment("pool", &x.name)?;
+            puts.insert(keys::pool(&x.name), json(x)?);
+        }
+    }
+    if let Some(v) = &t.igws {
+        prefixes.push(keys::gateways());
+        for x in v {
+            puts.insert(keys::gateway(x.id), json(x)?);
+        }
+    }
+    if let Some(v) = &t.v2b {
+        prefixes.push(keys::v2bs());
+        for x in v {
+            puts.insert(keys::v2b(&x.prefix.to_string()), json(x)?);
+        }
+    }
+    let mut deletes = Vec::new();
+    for p in prefixes {
+        for (k, _, _) in store.list_raw(&p)? {
+            if !puts.contains_key(&k) {
+                deletes.push(k);
+            }
+        }
+    }
+    let puts: Vec<(String, Value)> = puts.into_iter().collect();
+    store.commit(&[], &puts, &deletes)?;
+    Ok(())
+}
