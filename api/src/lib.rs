@@ -895,6 +895,10 @@ pub struct FleetStatus {
     /// The newest etcd revision the state in force is up to date with (a
     /// revision that changes nothing of this switch's publishes nothing).
     pub revision_applied: i64,
+    /// When the switch came up to date with `revision_applied` (Unix time,
+    /// seconds): what a measurement of the fleet's propagation reads.
+    #[serde(default)]
+    pub applied_at_unix: f64,
     /// Fleet changes published as generations.
     pub updates: u64,
     /// Fleet states refused (the switch kept what it ran).

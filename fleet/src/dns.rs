@@ -8,7 +8,7 @@
 //! the revision it watched from may have been compacted meanwhile).
 
 use crate::alloc::Name;
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, ConnectOptions, EventType, WatchOptions};
 use hickory_proto::op::{Header, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::AAAA;
 use hickory_proto::rr::{LowerName, RData, Record, RecordType};
@@ -133,13 +133,10 @@ async fn follow_once(
     let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2));
     let mut client = Client::connect(endpoints, Some(opts)).await?;
     let prefix = keys::names();
-    let all = client
-        .get(prefix.as_str(), Some(GetOptions::new().with_prefix()))
-        .await?;
-    let revision = all.header().map_or(0, |h| h.revision());
+    let (revision, all) = crate::paged::read_prefix(&mut client, &prefix, crate::paged::PAGE).await?;
     let mut fresh = HashMap::new();
-    for kv in all.kvs() {
-        if let Ok(n) = serde_json::from_slice::<Name>(kv.value()) {
+    for kv in &all {
+        if let Ok(n) = serde_json::from_slice::<Name>(&kv.value) {
             if let Some(f) = fqdn(&n.name, origin) {
                 fresh.insert(f, n.addr);
             }

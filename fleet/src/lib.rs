@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod dns;
 pub mod objects;
+pub mod paged;
 pub mod store;
 
 pub use alloc::{Endpoint, FleetError, Name, Sled};

@@ -122,6 +122,12 @@ enum Sub {
         /// The file
         file: String,
     },
+    /// Write V2P entries by hand from a JSON file (`-`: stdin): a list of
+    /// {"vni", "ip", "mac", "underlay"}, in transactions of 128
+    V2pImport {
+        /// The file
+        file: String,
+    },
     /// Show what a sled's switch is told (the fleet-owned parts of its state)
     View {
         /// Sled name
@@ -298,6 +304,12 @@ fn run(cli: Cli) -> Result<(), FleetError> {
                 .map_err(|e| FleetError::Refused(format!("{file}: {e}")))?;
             objects::tables_set(s, &t)?;
             show(j, &t, |_| "tables written".to_string());
+        }
+        Sub::V2pImport { file } => {
+            let v: Vec<vswitch_api::V2pEntry> = serde_json::from_str(&read_input(&file)?)
+                .map_err(|e| FleetError::Refused(format!("{file}: {e}")))?;
+            let n = objects::v2p_import(s, &v)?;
+            show(j, &n, |n| format!("{n} V2P entries written"));
         }
         Sub::View { sled, role } => {
             let mirror: vswitch_fabric::view::Mirror = s

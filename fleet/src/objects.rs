@@ -358,3 +358,46 @@ pub fn tables_set(store: &mut Store, t: &Tables) -> Result<(), FleetError> {
     store.commit(&[], &puts, &deletes)?;
     Ok(())
 }
+
+/// etcd's default limit on the operations of one transaction.
+const TXN_OPS: usize = 128;
+
+/// `v2p-import`: V2P entries written by hand (not derived from a NIC), in
+/// transactions of at most 128 entries each (etcd's default limit). An
+/// entry whose key holds a NIC's mapping is refused before anything is
+/// written. Returns how many were written.
+pub fn v2p_import(store: &mut Store, entries: &[vswitch_api::V2pEntry]) -> Result<usize, FleetError> {
+    let mut owned = BTreeMap::new();
+    for (k, raw, _) in store.list_raw(&keys::v2p_all())? {
+        if let Ok(v) = serde_json::from_slice::<FleetV2p>(&raw) {
+            if let Some(n) = v.nic {
+                owned.insert(k, n);
+            }
+        }
+    }
+    let mut puts = Vec::with_capacity(entries.len());
+    let mut seen = BTreeSet::new();
+    for e in entries {
+        let k = keys::v2p(e.vni.get(), e.ip);
+        if let Some(n) = owned.get(&k) {
+            return Err(FleetError::Refused(format!(
+                "{k} is NIC {n}'s (nic-put changes it); nothing written"
+            )));
+        }
+        if !seen.insert(k.clone()) {
+            return Err(FleetError::Refused(format!(
+                "{k} is given twice; nothing written"
+            )));
+        }
+        let v = FleetV2p {
+            mac: e.mac,
+            underlay: e.underlay,
+            nic: None,
+        };
+        puts.push((k, json(&v)?));
+    }
+    for chunk in puts.chunks(TXN_OPS) {
+        store.commit(&[], chunk, &[])?;
+    }
+    Ok(puts.len())
+}

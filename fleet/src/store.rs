@@ -3,7 +3,8 @@
 //! not exist.
 
 use crate::alloc::FleetError;
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use crate::paged;
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, Txn, TxnOp};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -49,18 +50,10 @@ impl Store {
         &mut self,
         prefix: &str,
     ) -> Result<Vec<(String, T)>, FleetError> {
-        let r = self
-            .rt
-            .block_on(
-                self.client
-                    .get(prefix, Some(GetOptions::new().with_prefix())),
-            )
-            .map_err(etcd)?;
-        r.kvs()
-            .iter()
-            .map(|kv| {
-                let key = String::from_utf8_lossy(kv.key()).into_owned();
-                serde_json::from_slice(kv.value())
+        self.list_raw(prefix)?
+            .into_iter()
+            .map(|(key, value, _)| {
+                serde_json::from_slice(&value)
                     .map(|v| (key.clone(), v))
                     .map_err(|e| FleetError::Corrupt(key, e.to_string()))
             })
@@ -92,22 +85,13 @@ impl Store {
 
     /// Every key under `prefix`, raw, with its modification revision.
     pub fn list_raw(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>, i64)>, FleetError> {
-        let r = self
+        let (_, all) = self
             .rt
-            .block_on(
-                self.client
-                    .get(prefix, Some(GetOptions::new().with_prefix())),
-            )
+            .block_on(paged::read_prefix(&mut self.client, prefix, paged::PAGE))
             .map_err(etcd)?;
-        Ok(r.kvs()
-            .iter()
-            .map(|kv| {
-                (
-                    String::from_utf8_lossy(kv.key()).into_owned(),
-                    kv.value().to_vec(),
-                    kv.mod_revision(),
-                )
-            })
+        Ok(all
+            .into_iter()
+            .map(|e| (e.key, e.value, e.mod_revision))
             .collect())
     }
 

@@ -8,7 +8,7 @@
 //! are refused with a clear message, and a switch restarted meanwhile
 //! comes back on its state file; everything catches up when etcd is back;
 //! a switch cut off while the revision it watched from is compacted reads
-//! everything again.
+//! everything again, in pages (2,500 V2P entries are more than one).
 
 use serde_json::{json, Value};
 use std::process::Command;
@@ -258,6 +258,16 @@ fn two_sleds_run_on_the_fleet_state_through_an_etcd_outage() {
     wait_status(&sw2, "cut off", |s| s["fleet"]["connected"] == false);
     etcd.fabric_put("nic-put", &nic(2, "db", &b, false));
     etcd.fabric_put("nic-put", &nic(2, "db", &b, true));
+    // More V2P than one page of the full read (vswitch_fleet::paged::PAGE):
+    // addresses on another subnet, so that the guests' traffic is unchanged.
+    let many: Vec<Value> = (0..2500u32)
+        .map(|i| {
+            json!({"vni": 100, "ip": format!("10.9.{}.{}", i >> 8, i & 0xff),
+                   "mac": format!("a8:40:25:09:{:02x}:{:02x}", i >> 8, i & 0xff),
+                   "underlay": "fd00:1701:d:101::100"})
+        })
+        .collect();
+    etcd.fabric_put("v2p-import", &Value::Array(many));
     let rev = etcd.revision();
     etcd.etcdctl(&["compact", &rev.to_string()]);
     assert!(!pings(&a, b.ip, 1), "sled 2 still runs the old firewall");
@@ -265,6 +275,10 @@ fn two_sleds_run_on_the_fleet_state_through_an_etcd_outage() {
     let s = wait_revision(&sw2, rev);
     assert_eq!(s["fleet"]["resyncs"].as_i64(), Some(resyncs + 1), "{s:#}");
     assert!(pings(&a, b.ip, 3), "caught up: b takes ICMP again");
+    let held = ctl_json(&sw2, &["v2p-list"])["entries"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(held, 2500 + 2, "the full read took every page");
 
     // Metrics say the same.
     let m = vswitch_e2e::prom::parse(&sw2.scrape());

@@ -75,7 +75,10 @@ impl Manager {
         // A revision that changes nothing of this switch's is no generation.
         state.fleet = before.state.fleet.clone();
         if before.state.fleet.is_some() && same_fleet_parts(&state, &before.state) {
-            link.with_status(|s| s.revision_applied = r);
+            link.with_status(|s| {
+                s.revision_applied = r;
+                s.applied_at_unix = unix_now();
+            });
             return;
         }
         state.fleet = Some(stamp);
@@ -89,6 +92,7 @@ impl Manager {
                 link.with_status(|s| {
                     s.updates += 1;
                     s.revision_applied = r;
+                    s.applied_at_unix = unix_now();
                     if link.connected() {
                         s.last_error = None;
                     }
@@ -195,6 +199,13 @@ impl Manager {
             Err(refusal) => refusal,
         }
     }
+}
+
+/// The wall-clock time, in seconds since the Unix epoch.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Removes, on every worker, the flows and NAT state of each port whose

@@ -2,7 +2,8 @@
 //! by an etcd watch, and this switch's view of it after each change.
 
 use super::{FleetLink, FleetUpdate};
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, ConnectOptions, EventType, WatchOptions};
+use vswitch_fleet::paged;
 use std::time::{Duration, Instant};
 use vswitch_fabric::keys;
 use vswitch_fabric::view::{self, Mirror};
@@ -78,20 +79,11 @@ async fn follow_once(link: &FleetLink, f: &mut Follower) -> Result<(), etcd_clie
     let mut client = Client::connect(link.cfg.etcd.clone(), Some(opts)).await?;
     let root = format!("{}/", keys::ROOT);
     if f.revision == 0 {
-        let all = client
-            .get(root.as_str(), Some(GetOptions::new().with_prefix()))
-            .await?;
-        f.revision = all.header().map_or(0, |h| h.revision());
-        f.mirror = all
-            .kvs()
-            .iter()
-            .map(|kv| {
-                (
-                    String::from_utf8_lossy(kv.key()).into_owned(),
-                    kv.value().to_vec(),
-                )
-            })
-            .collect();
+        // In pages: one answer for a large fleet would exceed the client's
+        // message limit (see vswitch_fleet::paged).
+        let (revision, all) = paged::read_prefix(&mut client, &root, paged::PAGE).await?;
+        f.revision = revision;
+        f.mirror = all.into_iter().map(|e| (e.key, e.value)).collect();
         link.with_status(|s| s.resyncs += 1);
         offer(link, f);
     }
