@@ -133,7 +133,8 @@ async fn follow_once(
     let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2));
     let mut client = Client::connect(endpoints, Some(opts)).await?;
     let prefix = keys::names();
-    let (revision, all) = crate::paged::read_prefix(&mut client, &prefix, crate::paged::PAGE).await?;
+    let (revision, all) =
+        crate::paged::read_prefix(&mut client, &prefix, crate::paged::PAGE).await?;
     let mut fresh = HashMap::new();
     for kv in &all {
         if let Ok(n) = serde_json::from_slice::<Name>(&kv.value) {

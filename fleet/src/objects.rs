@@ -366,7 +366,10 @@ const TXN_OPS: usize = 128;
 /// transactions of at most 128 entries each (etcd's default limit). An
 /// entry whose key holds a NIC's mapping is refused before anything is
 /// written. Returns how many were written.
-pub fn v2p_import(store: &mut Store, entries: &[vswitch_api::V2pEntry]) -> Result<usize, FleetError> {
+pub fn v2p_import(
+    store: &mut Store,
+    entries: &[vswitch_api::V2pEntry],
+) -> Result<usize, FleetError> {
     let mut owned = BTreeMap::new();
     for (k, raw, _) in store.list_raw(&keys::v2p_all())? {
         if let Ok(v) = serde_json::from_slice::<FleetV2p>(&raw) {

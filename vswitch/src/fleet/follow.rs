@@ -3,10 +3,10 @@
 
 use super::{FleetLink, FleetUpdate};
 use etcd_client::{Client, ConnectOptions, EventType, WatchOptions};
-use vswitch_fleet::paged;
 use std::time::{Duration, Instant};
 use vswitch_fabric::keys;
 use vswitch_fabric::view::{self, Mirror};
+use vswitch_fleet::paged;
 
 /// How long to wait before connecting to etcd again.
 const RETRY: Duration = Duration::from_millis(500);
