@@ -21,6 +21,7 @@ pub const FLOWS_PAGE: u32 = 1000;
 /// The most flows a `flows` answer holds.
 pub const FLOWS_PAGE_MAX: u32 = 10_000;
 
+pub mod migration;
 pub mod nic;
 pub mod state;
 pub mod types;
@@ -238,6 +239,15 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
     },
+    /// Exports a NIC's flows (firewall standing, TCP state, NAT binding)
+    /// for a live migration; changes nothing.
+    FlowsExport {
+        /// The NIC's id.
+        nic: u32,
+    },
+    /// Imports flows exported by another switch for one of this switch's
+    /// NICs, before the fabric moves its traffic here.
+    FlowsImport(migration::FlowExport),
     /// Clears the flow tables (of one port, if given).
     FlowsClear {
         /// Guest port name.
@@ -475,6 +485,10 @@ pub enum Reply {
         /// The mappings.
         entries: Vec<V2pEntry>,
     },
+    /// Answer to `flows-export`.
+    FlowExport(migration::FlowExport),
+    /// Answer to `flows-import`.
+    FlowImport(migration::FlowImportReport),
     /// Answer to `layers`.
     Layers(LayersInfo),
     /// Answer to `flows` and `flows-clear`.
@@ -912,6 +926,15 @@ pub struct FleetStatus {
     /// Seconds since the link to etcd was lost (while it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnected_secs: Option<f64>,
+    /// Migrations whose flows this switch imported (as their target).
+    #[serde(default)]
+    pub migrations_in: u64,
+    /// Flows this switch exported for migrations (as their source).
+    #[serde(default)]
+    pub migration_flows_exported: u64,
+    /// Flows this switch imported for migrations.
+    #[serde(default)]
+    pub migration_flows_imported: u64,
 }
 
 /// A port as `status` shows it.

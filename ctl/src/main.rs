@@ -225,6 +225,18 @@ enum Sub {
         #[arg(long, value_name = "CURSOR")]
         from: Option<String>,
     },
+    /// Export NIC's flows (firewall standing, TCP state, NAT bindings) for
+    /// a live migration, as JSON (with --json: the file flows-import reads)
+    FlowsExport {
+        /// NIC id
+        nic: u32,
+    },
+    /// Import flows another switch exported (flows-export --json) for a NIC
+    /// of this one, before its traffic moves here
+    FlowsImport {
+        /// The export (`-` reads standard input)
+        file: PathBuf,
+    },
     /// Clear the flow tables (only PORT's flows, if given)
     FlowsClear {
         /// Guest port name
@@ -580,16 +592,34 @@ fn io_reason(e: &io::Error) -> String {
 
 /// Reads a state document: TOML when the file name ends in `.toml`, JSON
 /// otherwise (`-` is standard input, JSON).
-fn load_state(path: &std::path::Path) -> Result<vswitch_api::state::SwitchState, String> {
-    let shown = path.display();
-    let text = if path.as_os_str() == "-" {
+/// The text of `path` (`-`: standard input).
+fn read_text(path: &std::path::Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
         let mut s = String::new();
         io::Read::read_to_string(&mut io::stdin(), &mut s)
             .map_err(|e| format!("standard input: {}", io_reason(&e)))?;
-        s
+        Ok(s)
     } else {
-        std::fs::read_to_string(path).map_err(|e| format!("{shown}: {}", io_reason(&e)))?
-    };
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), io_reason(&e)))
+    }
+}
+
+/// A flow export (`flows-export --json`'s answer) from `path`.
+fn load_flow_export(path: &std::path::Path) -> Result<vswitch_api::migration::FlowExport, String> {
+    let text = read_text(path)?;
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    // The answer as `--json` prints it carries the reply's tag.
+    if let Some(o) = v.as_object_mut() {
+        o.remove("type");
+    }
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| format!("{}: not a flow export: {e}", path.display()))
+}
+
+fn load_state(path: &std::path::Path) -> Result<vswitch_api::state::SwitchState, String> {
+    let shown = path.display();
+    let text = read_text(path)?;
     let parsed = if path.extension().is_some_and(|e| e == "toml") {
         toml::de::Deserializer::parse(&text)
             .map_err(|e| e.to_string())
@@ -693,6 +723,8 @@ impl Sub {
             Sub::Layers { port } => Command::Layers { port },
             Sub::Flows { port, limit, from } => Command::Flows { port, limit, from },
             Sub::FlowsClear { port } => Command::FlowsClear { port },
+            Sub::FlowsExport { nic } => Command::FlowsExport { nic },
+            Sub::FlowsImport { file } => Command::FlowsImport(load_flow_export(&file)?),
             Sub::PoolCreate { name, ranges } => Command::PoolCreate { name, ranges },
             Sub::PoolDelete { name } => Command::PoolDelete { name },
             Sub::PoolList => Command::PoolList,

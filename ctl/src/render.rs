@@ -45,6 +45,8 @@ pub fn render(reply: &Reply) -> String {
         Reply::Nics { nics } => crate::render_nics::render_nics(nics),
         Reply::V2p { entries } => render_v2p(entries),
         Reply::Layers(info) => render_layers(info),
+        Reply::FlowExport(x) => render_flow_export(x),
+        Reply::FlowImport(r) => render_flow_import(r),
         Reply::Flows { flows, next, .. } => {
             let mut text = render_flows(flows);
             if let Some(n) = next {
@@ -771,6 +773,30 @@ pub fn render_flows(flows: &[FlowInfo]) -> String {
         ]);
     }
     t.to_string()
+}
+
+/// A flow export, in short (`--json` gives the export itself).
+fn render_flow_export(x: &vswitch_api::migration::FlowExport) -> String {
+    let nat = x.flows.iter().filter(|f| f.nat.is_some()).count();
+    let tcp = x.flows.iter().filter(|f| f.tcp.is_some()).count();
+    format!(
+        "NIC {}: {} flows ({} TCP, {} with a NAT binding), from a switch of {} workers; export version {} (use --json to write it for flows-import)",
+        x.nic,
+        x.flows.len(),
+        tcp,
+        nat,
+        x.workers,
+        x.version
+    )
+}
+
+/// What an import did.
+fn render_flow_import(r: &vswitch_api::migration::FlowImportReport) -> String {
+    let mut text = format!("{} flows imported", r.imported);
+    for (why, n) in &r.refused {
+        text.push_str(&format!("\n{n} refused: {why}"));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@
 //! | `/vswitch/v1/gateways/ID`, `/vswitch/v1/pools/NAME` | internet gateways, address pools |
 //! | `/vswitch/v1/boundary/map/IP` | a boundary map entry: the endpoint an external IP's traffic goes to |
 //! | `/vswitch/v1/migrations/INSTANCE` | a migration's phase, so that a restarted controller finishes or rolls it back |
+//! | `/vswitch/v1/migration-flows/INSTANCE/NIC` | a NIC's flows, written by the source switch |
+//! | `/vswitch/v1/migration-imports/INSTANCE` | the target switch's import report |
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -151,9 +153,34 @@ pub fn boundary_map(ip: IpAddr) -> String {
     format!("{ROOT}/boundary/map/{ip}")
 }
 
+/// Every migration's record starts so.
+pub fn migrations() -> String {
+    format!("{ROOT}/migrations/")
+}
+
 /// A migration's record.
 pub fn migration(instance: &str) -> String {
     format!("{ROOT}/migrations/{instance}")
+}
+
+/// The flows a migration's source exported start so (one key per NIC).
+pub fn migration_flows(instance: &str) -> String {
+    format!("{ROOT}/migration-flows/{instance}/")
+}
+
+/// The flows of one NIC a migration's source exported.
+pub fn migration_nic_flows(instance: &str, nic: u32) -> String {
+    format!("{ROOT}/migration-flows/{instance}/{nic}")
+}
+
+/// One chunk of a NIC's exported flows.
+pub fn migration_flows_chunk(instance: &str, nic: u32, k: u32) -> String {
+    format!("{ROOT}/migration-flows/{instance}/{nic}/{k}")
+}
+
+/// A migration target's import report.
+pub fn migration_import(instance: &str) -> String {
+    format!("{ROOT}/migration-imports/{instance}")
 }
 
 /// Whether `s` may be a path segment of a key (a sled, name or instance):

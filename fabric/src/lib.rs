@@ -18,6 +18,7 @@
 
 pub mod endpoints;
 pub mod keys;
+pub mod migration;
 pub mod plan;
 pub mod records;
 pub mod view;

@@ -10,6 +10,7 @@
 //! and the switch keeps what it runs.
 
 use crate::keys;
+use crate::migration::{FleetMigration, FlowsIndex, MigrationPhase, MigrationWork};
 use crate::records::{FleetBoundary, FleetInstance, FleetV2p};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -48,6 +49,8 @@ pub struct FleetParts {
     pub v2b: Vec<V2bEntry>,
     /// Boundary role: external IP -> endpoint.
     pub boundary_map: Vec<BoundaryMapEntry>,
+    /// What the migrations under way ask of this switch.
+    pub migrations: MigrationWork,
 }
 
 /// What stays the switch's own in fleet mode: where its underlay leaves.
@@ -115,6 +118,7 @@ pub fn read(m: &Mirror, sled: &str, role: &str) -> Result<FleetParts, Vec<String
         igws: Vec::new(),
         v2b: Vec::new(),
         boundary_map: Vec::new(),
+        migrations: MigrationWork::default(),
     };
     if role == "boundary" {
         parts.boundary_map = all::<FleetBoundary>(m, &keys::boundary_maps(), &mut errors)
@@ -140,9 +144,21 @@ fn read_sled(m: &Mirror, sled: &str, parts: &mut FleetParts, errors: &mut Vec<St
         .map(|e| e.addr)
         .collect();
     parts.instance_types = all(m, &keys::instance_types(), errors);
+    let migrations: BTreeMap<String, FleetMigration> =
+        all::<FleetMigration>(m, &keys::migrations(), errors)
+            .into_iter()
+            .map(|g| (g.instance.clone(), g))
+            .collect();
+    // An instance migrating here runs here too until the flip, on the
+    // guest ports its record names.
+    let arriving = |id: &str| {
+        migrations
+            .get(id)
+            .filter(|g| g.to == sled && g.phase < MigrationPhase::Flipped)
+    };
     let mine: BTreeSet<String> = all::<FleetInstance>(m, &keys::instances(), errors)
         .into_iter()
-        .filter(|i| i.sled == sled)
+        .filter(|i| i.sled == sled || arriving(&i.id).is_some())
         .map(|i| {
             parts.instances.push(i.state());
             i.id
@@ -155,7 +171,17 @@ fn read_sled(m: &Mirror, sled: &str, parts: &mut FleetParts, errors: &mut Vec<St
                 .as_ref()
                 .is_some_and(|a| mine.contains(&a.instance))
         })
+        .map(|mut n| {
+            let id = n.nic.id;
+            if let Some(a) = n.attachment.as_mut() {
+                if let Some(p) = arriving(&a.instance).and_then(|g| g.ports.get(&id)) {
+                    a.port = Some(p.clone());
+                }
+            }
+            n
+        })
         .collect();
+    parts.migrations = migration_work(m, sled, &migrations, &nics_of(m, errors), errors);
     nics.sort_by_key(|n| n.nic.id);
     let vnis: BTreeSet<Vni> = nics.iter().map(|n| n.nic.vni).collect();
     parts.nics = nics.into_iter().map(Arc::new).collect();
@@ -184,6 +210,79 @@ fn read_sled(m: &Mirror, sled: &str, parts: &mut FleetParts, errors: &mut Vec<St
     igws.sort_by_key(|g| g.id);
     parts.igws = igws;
     parts.v2b = all(m, &keys::v2bs(), errors);
+}
+
+/// Every NIC's id by the instance it is attached to.
+fn nics_of(m: &Mirror, errors: &mut Vec<String>) -> BTreeMap<String, Vec<u32>> {
+    let mut by: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for n in all::<NicState>(m, &keys::nics(), errors) {
+        if let Some(a) = &n.attachment {
+            by.entry(a.instance.clone()).or_default().push(n.nic.id);
+        }
+    }
+    by
+}
+
+/// What the migrations under way ask of sled `sled`'s switch.
+fn migration_work(
+    m: &Mirror,
+    sled: &str,
+    migrations: &BTreeMap<String, FleetMigration>,
+    nics: &BTreeMap<String, Vec<u32>>,
+    errors: &mut Vec<String>,
+) -> MigrationWork {
+    let mut work = MigrationWork::default();
+    for g in migrations.values() {
+        let ids = nics.get(&g.instance).cloned().unwrap_or_default();
+        let exported = |nic: u32| {
+            let k = format!("{}{nic}", keys::migration_flows(&g.instance));
+            m.get(&k)
+                .and_then(|v| parse::<FlowsIndex>(&k, v, &mut Vec::new()))
+        };
+        match g.phase {
+            MigrationPhase::Exporting if g.from == sled => {
+                if ids.iter().any(|n| exported(*n).is_none()) {
+                    work.export.push((g.identity(), g.instance.clone(), ids));
+                }
+            }
+            MigrationPhase::Exporting if g.to == sled => {
+                if m.contains_key(&keys::migration_import(&g.instance)) {
+                    continue;
+                }
+                let mut all_flows = Vec::new();
+                for nic in &ids {
+                    let Some(ix) = exported(*nic) else {
+                        break;
+                    };
+                    let mut x: Option<crate::migration::CarriedNicFlows> = None;
+                    for k in 0..ix.chunks {
+                        let key = keys::migration_flows_chunk(&g.instance, *nic, k);
+                        let Some(c) = m.get(&key).and_then(|v| {
+                            parse::<crate::migration::CarriedNicFlows>(&key, v, errors)
+                        }) else {
+                            continue;
+                        };
+                        match x.as_mut() {
+                            Some(x) => x.flows.extend(c.flows),
+                            None => x = Some(c),
+                        }
+                    }
+                    if let Some(x) = x {
+                        all_flows.push(x);
+                    }
+                }
+                if all_flows.len() == ids.len() {
+                    work.import
+                        .push((g.identity(), g.instance.clone(), all_flows));
+                }
+            }
+            MigrationPhase::Flipped if g.from == sled => {
+                work.forward.push((g.old_endpoint, g.new_endpoint));
+            }
+            _ => {}
+        }
+    }
+    work
 }
 
 /// The state a fleet-mode switch runs: `local` (what stays its own) with

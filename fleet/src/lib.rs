@@ -9,6 +9,7 @@
 
 pub mod alloc;
 pub mod dns;
+pub mod migrate;
 pub mod objects;
 pub mod paged;
 pub mod store;

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::net::Ipv6Addr;
 use std::process::ExitCode;
+use vswitch_fabric::migration::MigrationPhase;
 use vswitch_fabric::plan::{RackPlan, Zone};
+use vswitch_fleet::migrate::{self, MigrateOptions};
 use vswitch_fleet::{alloc, objects, FleetError, Store};
 
 /// The rack's controller: the underlay plan, sleds, endpoint addresses and
@@ -128,6 +130,38 @@ enum Sub {
         /// The file
         file: String,
     },
+    /// Migrate an instance to another sled, keeping its connections: its
+    /// NICs on the target, their flows carried over, then every V2P and
+    /// boundary map entry and its name moved in one transaction (a second
+    /// run of the same command goes on from the recorded phase)
+    Migrate {
+        /// Instance id
+        instance: String,
+        /// Target sled
+        #[arg(long)]
+        to: String,
+        /// The guest port NIC is attached to on the target switch
+        /// (default: the same name), as NIC=PORT; repeatable
+        #[arg(long = "port", value_name = "NIC=PORT")]
+        ports: Vec<String>,
+        /// Seconds the source forwards what still reaches it after the flip
+        #[arg(long, default_value_t = 2.0)]
+        grace: f64,
+        /// Seconds to wait for the switches to export and import the flows
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        /// Stop after this phase: prepared, exporting or flipped (a later
+        /// migrate goes on from it)
+        #[arg(long)]
+        stop_after: Option<String>,
+    },
+    /// Roll back a migration that has not moved the traffic yet
+    MigrateAbort {
+        /// Instance id
+        instance: String,
+    },
+    /// List the migrations under way
+    MigrateList,
     /// Show what a sled's switch is told (the fleet-owned parts of its state)
     View {
         /// Sled name
@@ -305,6 +339,61 @@ fn run(cli: Cli) -> Result<(), FleetError> {
             objects::tables_set(s, &t)?;
             show(j, &t, |_| "tables written".to_string());
         }
+        Sub::Migrate {
+            instance,
+            to,
+            ports,
+            grace,
+            timeout,
+            stop_after,
+        } => {
+            let opts = migrate_options(&ports, grace, timeout, stop_after.as_deref())?;
+            let r = migrate::migrate(s, &instance, &to, &opts)?;
+            show(j, &r, |r| {
+                let g = &r.migration;
+                let carried: u64 = r
+                    .imported
+                    .iter()
+                    .flat_map(|i| i.nics.values())
+                    .map(|x| x.imported)
+                    .sum();
+                format!(
+                    "instance {} {} on {} ({} -> {}); {carried} flows carried; {:.2} s to the flip, {:.2} s in all",
+                    g.instance,
+                    if g.phase == MigrationPhase::Flipped { "runs" } else { "is being migrated" },
+                    g.to,
+                    g.old_endpoint,
+                    g.new_endpoint,
+                    r.to_flip_secs,
+                    r.total_secs
+                )
+            });
+        }
+        Sub::MigrateAbort { instance } => {
+            let g = migrate::abort(s, &instance)?;
+            show(j, &g, |g| {
+                format!("migration of {} to {} rolled back", g.instance, g.to)
+            });
+        }
+        Sub::MigrateList => {
+            let v = migrate::list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|g| {
+                        format!(
+                            "{:<24} {} -> {} {:<10} {} -> {}",
+                            g.instance,
+                            g.from,
+                            g.to,
+                            g.phase.as_str(),
+                            g.old_endpoint,
+                            g.new_endpoint
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
         Sub::V2pImport { file } => {
             let v: Vec<vswitch_api::V2pEntry> = serde_json::from_str(&read_input(&file)?)
                 .map_err(|e| FleetError::Refused(format!("{file}: {e}")))?;
@@ -363,4 +452,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `migrate`'s options from its arguments.
+fn migrate_options(
+    ports: &[String],
+    grace: f64,
+    timeout: f64,
+    stop_after: Option<&str>,
+) -> Result<MigrateOptions, FleetError> {
+    let bad = |m: String| FleetError::Refused(m);
+    let mut map = std::collections::BTreeMap::new();
+    for p in ports {
+        let (nic, port) = p
+            .split_once('=')
+            .ok_or_else(|| bad(format!("--port {p:?}: give NIC=PORT")))?;
+        let nic: u32 = nic
+            .parse()
+            .map_err(|_| bad(format!("--port {p:?}: {nic:?} is not a NIC id")))?;
+        if port.is_empty() || map.insert(nic, port.to_string()).is_some() {
+            return Err(bad(format!(
+                "--port {p:?}: an empty port, or NIC {nic} twice"
+            )));
+        }
+    }
+    let secs = |what: &str, s: f64| {
+        if s.is_finite() && (0.0..=3600.0).contains(&s) {
+            Ok(std::time::Duration::from_secs_f64(s))
+        } else {
+            Err(bad(format!("--{what} {s}: seconds from 0 to 3600")))
+        }
+    };
+    let stop_after = match stop_after {
+        None => None,
+        Some("prepared") => Some(MigrationPhase::Prepared),
+        Some("exporting") => Some(MigrationPhase::Exporting),
+        Some("flipped") => Some(MigrationPhase::Flipped),
+        Some(o) => {
+            return Err(bad(format!(
+                "--stop-after {o:?}: prepared, exporting or flipped"
+            )))
+        }
+    };
+    Ok(MigrateOptions {
+        ports: map,
+        grace: secs("grace", grace)?,
+        timeout: secs("timeout", timeout)?,
+        stop_after,
+    })
 }

@@ -130,7 +130,7 @@ type Keyed = Vec<(String, IpAddr)>;
 
 /// The keys a NIC's derived entries live at: its V2P entries (if it is
 /// attached) and its external IPs' boundary map entries.
-fn derived(nic: &NicState) -> (Keyed, Keyed) {
+pub(crate) fn derived(nic: &NicState) -> (Keyed, Keyed) {
     let n = &nic.nic;
     let mut v2p = Vec::new();
     if nic.attached().is_some() {

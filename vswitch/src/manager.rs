@@ -5,7 +5,7 @@
 
 use crate::control::area::Handled;
 use crate::control::flows::clear_flows;
-use crate::control::{boundary, flows, igw, instances, ports, switch, vpc};
+use crate::control::{boundary, carry, flows, igw, instances, ports, switch, vpc};
 use crate::fleet::FleetLink;
 use crate::switch::Switch;
 use engine::tables::Snapshot;
@@ -19,6 +19,7 @@ pub struct Manager {
     sw: Arc<Switch>,
     shutdown_requested: bool,
     fleet: Option<Arc<FleetLink>>,
+    migrations: crate::fleet::MigrationAgent,
 }
 
 impl Manager {
@@ -28,6 +29,7 @@ impl Manager {
             sw,
             shutdown_requested: false,
             fleet: None,
+            migrations: Default::default(),
         }
     }
 
@@ -50,7 +52,7 @@ impl Manager {
         };
         let Some(update) = link.take() else { return };
         let r = update.revision;
-        let parts = match update.parts {
+        let mut parts = match update.parts {
             Ok(p) => p,
             Err(errors) => {
                 tracing::warn!(revision = r, "fleet: state refused: {}", errors.join("; "));
@@ -65,6 +67,21 @@ impl Manager {
                 return;
             }
         };
+        let work = std::mem::take(&mut parts.migrations);
+        self.publish_fleet(&link, r, parts, update.read_at);
+        // After the publication: a target imports into the NICs it runs now.
+        self.migrations.run(&self.sw, &link, work);
+    }
+
+    /// Publishes the fleet-owned parts read at revision `r` as one
+    /// generation (none when nothing of this switch's changed).
+    fn publish_fleet(
+        &mut self,
+        link: &FleetLink,
+        r: i64,
+        parts: vswitch_fabric::view::FleetParts,
+        read_at: std::time::Instant,
+    ) {
         let sw = Arc::clone(&self.sw);
         let before = sw.tables.current();
         let stamp = FleetStamp {
@@ -85,7 +102,7 @@ impl Manager {
         let result = crate::control::switch::apply(&sw, state, false, None);
         match &result {
             Ok(_) => {
-                let secs = update.read_at.elapsed().as_secs_f64();
+                let secs = read_at.elapsed().as_secs_f64();
                 if let Ok(mut l) = link.last_publish_secs.lock() {
                     *l = secs;
                 }
@@ -163,6 +180,7 @@ impl Manager {
             igw::handle,
             boundary::handle,
             flows::handle,
+            carry::handle,
         ] {
             if let Handled::Not(command) = handled {
                 handled = area(&sw, command);

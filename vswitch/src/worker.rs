@@ -15,6 +15,7 @@ use engine::{DropReason, Outcome, Path, PortIdx, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use vswitch_api::migration::{CarriedFlow, FlowImportReport};
 
 /// Empty passes a stopping worker makes at most to drain its rx queues.
 const DRAIN_PASSES: usize = 64;
@@ -71,6 +72,25 @@ pub enum WorkerRequest {
         max: usize,
         /// Where the page goes.
         reply: Sender<FlowPage>,
+    },
+    /// Carry out a page of a port's flows for a migration, from slot `from`.
+    CarryOut {
+        /// The NIC's guest port.
+        port: PortIdx,
+        /// The slot to start at.
+        from: u32,
+        /// Where the page goes.
+        reply: Sender<(Vec<CarriedFlow>, Option<u32>)>,
+    },
+    /// Install flows carried from another switch for the VNIC on `port`
+    /// (the ones this worker owns); answer what was done.
+    CarryIn {
+        /// The NIC's guest port.
+        port: PortIdx,
+        /// The flows.
+        flows: Vec<CarriedFlow>,
+        /// Where the report goes.
+        reply: Sender<FlowImportReport>,
     },
     /// Remove the flows (of one port) whose epoch is below the bound,
     /// releasing what they hold; answer how many once the whole table was
@@ -312,6 +332,33 @@ impl Worker {
                         },
                     );
                     let _ = reply.send((flows, next));
+                }
+                WorkerRequest::CarryOut { port, from, reply } => {
+                    let page = self
+                        .pipe
+                        .engine
+                        .carry_out(port, from, PAGE_FLOWS, PAGE_SLOTS);
+                    let _ = reply.send(page);
+                }
+                WorkerRequest::CarryIn { port, flows, reply } => {
+                    let mut report = FlowImportReport::default();
+                    let snapshot = self.tables.load();
+                    match snapshot.vpc.vnic(port) {
+                        Some(vnic) => {
+                            for c in &flows {
+                                match self.pipe.engine.carry_in(vnic, c, now) {
+                                    Ok(()) => report.imported += 1,
+                                    Err(r) => {
+                                        *report.refused.entry(r.as_str().into()).or_default() += 1
+                                    }
+                                }
+                            }
+                        }
+                        None => {
+                            report.refused.insert("no_vnic".into(), flows.len() as u64);
+                        }
+                    }
+                    let _ = reply.send(report);
                 }
                 WorkerRequest::AddPort {
                     port,

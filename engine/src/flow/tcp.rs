@@ -65,6 +65,20 @@ impl TcpState {
             TcpState::Closed => "closed",
         }
     }
+
+    /// The state named `s` ([`Self::as_str`]'s names).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "syn_sent" => TcpState::SynSent,
+            "mid_stream" => TcpState::MidStream,
+            "syn_received" => TcpState::SynReceived,
+            "established" => TcpState::Established,
+            "fin_wait" => TcpState::FinWait,
+            "closing" => TcpState::Closing,
+            "closed" => TcpState::Closed,
+            _ => return None,
+        })
+    }
 }
 
 /// Tracks one connection's state from the segments of both directions.
@@ -103,6 +117,22 @@ impl TcpTracker {
     /// The current state.
     pub fn state(&self) -> TcpState {
         self.state
+    }
+
+    /// Which sides sent a FIN (guest, remote) and the first segment's
+    /// direction: with [`Self::state`], all a migration carries.
+    pub fn parts(&self) -> (bool, bool, Direction) {
+        (self.fin_out, self.fin_in, self.first)
+    }
+
+    /// A tracker carried from another switch ([`Self::parts`]).
+    pub fn restored(state: TcpState, fin_out: bool, fin_in: bool, first: Direction) -> Self {
+        TcpTracker {
+            state,
+            fin_out,
+            fin_in,
+            first,
+        }
     }
 
     /// Updates the state with a segment seen in direction `dir`.

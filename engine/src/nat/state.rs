@@ -71,6 +71,10 @@ fn remote(k: &FlowKey) -> (IpAddr, u16) {
     }
 }
 
+/// A carried binding's port or reply key is held by another flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveRefused;
+
 /// Ports an allocation looks at, at most.
 pub const MAX_PROBES: u32 = 64;
 
@@ -207,6 +211,48 @@ impl NatState {
         }
         self.counters.exhausted += 1;
         None
+    }
+
+    /// Takes what `binding` holds for flow `id`, carried from another
+    /// switch in a migration: its SNAT port exactly (whichever slice of the
+    /// range it is in) and its reply key. Refused, with nothing taken, when
+    /// another flow holds either.
+    pub fn reserve(&mut self, id: FlowId, binding: &NatBinding) -> Result<(), ReserveRefused> {
+        let reply = binding.translated(&id.key).reverse();
+        if self.reverse.get(&reply).is_some_and(|f| *f != id) {
+            return Err(ReserveRefused);
+        }
+        if let NatSource::Snat(spec) = binding.source {
+            let (w, n) = self.slice;
+            let (first, last) =
+                crate::owner::slice::slice_of_range((spec.first_port, spec.last_port), w, n.max(1))
+                    .unwrap_or((spec.first_port, spec.last_port));
+            let r = self
+                .snat
+                .entry((id.port, spec.ip, id.key.proto))
+                .or_insert_with(|| SnatRange {
+                    first,
+                    last,
+                    next: first,
+                    ..Default::default()
+                });
+            let (rip, rport) = remote(&id.key);
+            match r.holders.entry((binding.ext_port, rip, rport)) {
+                hashbrown::hash_map::Entry::Occupied(o) if *o.get() != id => {
+                    return Err(ReserveRefused)
+                }
+                hashbrown::hash_map::Entry::Occupied(_) => {}
+                hashbrown::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                    if r.contains(binding.ext_port) {
+                        *r.per_remote.entry((rip, rport)).or_default() += 1;
+                    }
+                    self.counters.allocated += 1;
+                }
+            }
+        }
+        self.reverse.insert(reply, id);
+        Ok(())
     }
 
     /// Records that replies to `binding`'s translated key belong to `id`.

@@ -17,6 +17,7 @@
 //! created. `burst.rs` runs a whole burst, with its prefetch passes.
 
 mod burst;
+pub mod carry;
 mod flows;
 mod inbound;
 mod outbound;

@@ -668,6 +668,7 @@ fn hinted_processing_equals_unhinted() {
     assert_eq!((o, p.to_vec()), (r, q.to_vec()));
 }
 
+mod carry;
 mod endpoints;
 mod hostile;
 mod instances;

@@ -17,6 +17,7 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::V2pList
         | Command::Layers { .. }
         | Command::Flows { .. }
+        | Command::FlowsExport { .. }
         | Command::PoolList
         | Command::IgwList
         | Command::ExternalList
@@ -44,6 +45,7 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::RouteDel { .. }
         | Command::FirewallSet { .. }
         | Command::FlowsClear { .. }
+        | Command::FlowsImport(_)
         | Command::PoolCreate { .. }
         | Command::PoolDelete { .. }
         | Command::IgwCreate { .. }

@@ -8,6 +8,7 @@
 pub(crate) mod area;
 mod audit;
 pub(crate) mod boundary;
+pub(crate) mod carry;
 pub(crate) mod flows;
 pub(crate) mod igw;
 pub(crate) mod instances;

@@ -10,7 +10,10 @@
 //! revision it read, or a full read when that revision was compacted.
 
 mod follow;
+mod migrate;
 mod refuse;
+
+pub use migrate::MigrationAgent;
 
 pub use refuse::refusal;
 

@@ -26,6 +26,7 @@ pub fn refusal(link: &FleetLink, cmd: &Command, current: &SwitchState) -> Option
         | Command::PortDel { .. }
         | Command::ExternalPortSet { .. }
         | Command::FlowsClear { .. }
+        | Command::FlowsImport(_)
         | Command::Shutdown => true,
         other => !changes_state(other),
     };
