@@ -240,10 +240,10 @@ fn migration_work(
                 .and_then(|v| parse::<FlowsIndex>(&k, v, &mut Vec::new()))
         };
         match g.phase {
-            MigrationPhase::Exporting if g.from == sled => {
-                if ids.iter().any(|n| exported(*n).is_none()) {
-                    work.export.push((g.identity(), g.instance.clone(), ids));
-                }
+            MigrationPhase::Exporting
+                if g.from == sled && ids.iter().any(|n| exported(*n).is_none()) =>
+            {
+                work.export.push((g.identity(), g.instance.clone(), ids));
             }
             MigrationPhase::Exporting if g.to == sled => {
                 if m.contains_key(&keys::migration_import(&g.instance)) {

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod ctl;
+pub mod dns;
 pub mod etcd;
+pub mod fleet;
 pub mod memif_loop;
 pub mod netns;
 pub mod pcap;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output};
 use std::time::Duration;
 use vswitch_e2e::bin;
+use vswitch_e2e::dns::{dig, dig_until, Dns};
 use vswitch_e2e::etcd::Etcd;
 
 fn fabric(etcd: &Etcd, args: &[&str]) -> Output {
@@ -175,73 +176,13 @@ fn the_rack_plan_sleds_and_endpoints_live_in_etcd() {
     assert_eq!(alloc(&etcd, "sled-2", "vm-e"), "fd00:1701:d:102::103");
 }
 
-/// The DNS server, killed when dropped.
-struct Dns(std::process::Child);
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `dig` at the fabric's DNS server: the answer's status and addresses.
-fn dig(port: u16, name: &str, rtype: &str) -> (String, Vec<String>) {
-    let o = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+tries=1", "+time=2"])
-        .args([name, rtype])
-        .output()
-        .expect("run dig (apt-get install dnsutils)");
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    let status = text
-        .split("status: ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .unwrap_or("no answer")
-        .to_string();
-    let answers = text
-        .split(";; ANSWER SECTION:")
-        .nth(1)
-        .map(|a| {
-            a.lines()
-                .skip(1)
-                .take_while(|l| !l.trim().is_empty())
-                .filter_map(|l| l.split_whitespace().last().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    (status, answers)
-}
-
-/// Asks until the answer is `want` (the watch takes a moment), or fails.
-fn dig_until(port: u16, name: &str, want: (&str, &[&str])) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, answers) = dig(port, name, "AAAA");
-        if status == want.0 && answers == want.1 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name}: {status} {answers:?}, want {want:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn the_underlay_dns_answers_every_name_and_follows_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut etcd = Etcd::start(dir.path());
     ok(&etcd, &["name-set", "vm-a", "fd00:1701:d:101::100"]);
     let port = vswitch_e2e::free_tcp_port();
-    let _dns = Dns(Command::new(bin("vswitch-fabric"))
-        .args(["--etcd", &etcd.url, "dns", "--zone", "underlay.test"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start vswitch-fabric dns"));
+    let _dns = Dns::start(&etcd.url, "underlay.test", port);
     // A name set before the server started, and one after; a move; TCP too.
     dig_until(
         port,

@@ -11,111 +11,13 @@
 //! everything again, in pages (2,500 V2P entries are more than one).
 
 use serde_json::{json, Value};
-use std::process::Command;
-use std::time::{Duration, Instant};
 use vswitch_e2e::ctl::{ctl, json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::etcd::Etcd;
-use vswitch_e2e::netns::{in_ns, sh, Guest, Namespaces};
+use vswitch_e2e::fleet::{fleet_toml, guest, nic, pings, plumb, wait_revision, wait_status};
+use vswitch_e2e::netns::Namespaces;
 use vswitch_e2e::proxy::Proxy;
-use vswitch_e2e::sleds::{sled_config, GW_MAC};
+use vswitch_e2e::sleds::sled_config;
 use vswitch_e2e::Vswitch;
-
-/// The NIC of `instance` on its switch's guest port `g`: VNI 100, the
-/// subnet route, inbound TCP (and ICMP when `icmp`) from the VNI.
-fn nic(id: u32, instance: &str, g: &Guest, icmp: bool) -> Value {
-    let protocols: Vec<&str> = if icmp {
-        vec!["tcp", "icmp"]
-    } else {
-        vec!["tcp"]
-    };
-    json!({
-        "nic": {"id": id, "vni": 100, "mac": g.mac, "ipv4": g.ip,
-                "gateway_mac": GW_MAC, "gateway_ipv4": "172.30.0.1"},
-        "routes": [{"dest": "172.30.0.0/22", "target": "subnet:172.30.0.0/22", "class": "system"}],
-        "firewall": [{"direction": "in", "priority": 100, "action": "allow",
-                      "hosts": ["vni:100"], "protocols": protocols}],
-        "attachment": {"id": format!("eni-attach-{id}"), "instance": instance,
-                       "device_index": 0, "state": "attached", "port": "g"}
-    })
-}
-
-fn fleet_toml(base: &str, etcd: &str, sled: &str) -> String {
-    format!(
-        "{base}\n[fleet]\netcd = [\"{etcd}\"]\nsled = \"{sled}\"\nuplink = \"up\"\nnexthop_mac = \"02:00:00:00:00:fe\"\n"
-    )
-}
-
-/// Waits until `sw`'s `status` satisfies `pred`; panics with it otherwise.
-fn wait_status(sw: &Vswitch, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = ctl_json(sw, &["status"]);
-        if pred(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what}: {s:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Waits until `sw` runs the state of etcd revision `rev` or later.
-fn wait_revision(sw: &Vswitch, rev: i64) -> Value {
-    wait_status(sw, &format!("revision {rev} in force"), |s| {
-        s["fleet"]["revision_applied"].as_i64() >= Some(rev)
-    })
-}
-
-/// Whether `n` pings from `from` to `ip` all come back.
-fn pings(from: &Guest, ip: &str, n: u32) -> bool {
-    let o = Command::new("ip")
-        .args(["netns", "exec", &from.ns, "ping", "-c", &n.to_string()])
-        .args(["-i", "0.2", "-W", "2", ip])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).contains(&format!("{n} received"))
-}
-
-fn guest(tag: u32, x: &str, mac: &'static str, ip: &'static str) -> Guest {
-    Guest {
-        ns: format!("vf{x}{tag}"),
-        iface: format!("vf{tag}{x}"),
-        mac,
-        ip,
-    }
-}
-
-/// Moves `g`'s tap into its namespace with its MAC and address.
-fn plumb(g: &Guest) {
-    let _ = Command::new("ip")
-        .args(["netns", "del", &g.ns])
-        .stderr(std::process::Stdio::null())
-        .status();
-    sh(&["ip", "netns", "add", &g.ns]);
-    sh(&["ip", "link", "set", &g.iface, "netns", &g.ns]);
-    in_ns(&g.ns, &["ip", "link", "set", &g.iface, "address", g.mac]);
-    in_ns(&g.ns, &["ip", "link", "set", &g.iface, "up"]);
-    in_ns(&g.ns, &["ip", "link", "set", "lo", "up"]);
-    // Everything through the virtual gateway (it answers ARP for itself only).
-    in_ns(
-        &g.ns,
-        &[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/32", g.ip),
-            "dev",
-            &g.iface,
-        ],
-    );
-    in_ns(
-        &g.ns,
-        &["ip", "route", "add", "172.30.0.1", "dev", &g.iface],
-    );
-    in_ns(
-        &g.ns,
-        &["ip", "route", "add", "default", "via", "172.30.0.1"],
-    );
-}
 
 #[test]
 fn two_sleds_run_on_the_fleet_state_through_an_etcd_outage() {

@@ -155,3 +155,108 @@ fn merge_keeps_the_local_parts_and_shares_unchanged_tables() {
     s3.nics.clear();
     assert!(!same_fleet_parts(&s2, &s3));
 }
+
+/// web migrating from sled-1 to sled-2 (NIC 1 on sled-2's port `m1`), in
+/// phase `phase`.
+fn migrating(m: &mut Mirror, phase: &str) {
+    put(
+        m,
+        keys::migration("web"),
+        json!({"instance": "web", "from": "sled-1", "to": "sled-2",
+               "old_endpoint": "fd00:1701:d:101::100", "new_endpoint": "fd00:1701:d:102::101",
+               "ports": {"1": "m1"}, "phase": phase, "started_unix": 1.5}),
+    );
+}
+
+#[test]
+fn a_migration_runs_the_nics_on_the_target_and_asks_each_side_its_part() {
+    let mut m = fleet();
+    migrating(&mut m, "prepared");
+    let p2 = read(&m, "sled-2", "sled").unwrap();
+    let web = p2
+        .nics
+        .iter()
+        .find(|n| n.nic.id == 1)
+        .expect("web's NIC on sled-2");
+    assert_eq!(
+        web.attachment.as_ref().and_then(|a| a.port.as_deref()),
+        Some("m1")
+    );
+    assert!(p2.instances.iter().any(|i| i.id == "web"));
+    assert_eq!(p2.migrations, MigrationWork::default(), "nothing to do yet");
+    let p1 = read(&m, "sled-1", "sled").unwrap();
+    assert_eq!(
+        p1.nics[0].attachment.as_ref().unwrap().port.as_deref(),
+        Some("g1")
+    );
+
+    // Exporting: the source exports; the target waits for every chunk's index.
+    migrating(&mut m, "exporting");
+    let p1 = read(&m, "sled-1", "sled").unwrap();
+    assert_eq!(
+        p1.migrations.export,
+        vec![("web@1.5".to_string(), "web".to_string(), vec![1])]
+    );
+    assert!(read(&m, "sled-2", "sled")
+        .unwrap()
+        .migrations
+        .import
+        .is_empty());
+    for (k, port) in [(0, 40000), (1, 40001)] {
+        put(
+            &mut m,
+            keys::migration_flows_chunk("web", 1, k),
+            json!({"version": 1, "nic": 1, "workers": 1, "flows": [
+                {"realm": "vpc", "proto": 6, "src": "172.30.0.5", "dst": "172.30.0.6",
+                 "src_port": port, "dst_port": 8080, "origin": "out", "allowed": true,
+                 "tcp": {"state": "established", "fin_out": false, "fin_in": false,
+                         "first": "out"}}]}),
+        );
+    }
+    assert!(
+        read(&m, "sled-2", "sled")
+            .unwrap()
+            .migrations
+            .import
+            .is_empty(),
+        "chunks without their index are not read"
+    );
+    put(
+        &mut m,
+        format!("{}1", keys::migration_flows("web")),
+        json!({"chunks": 2}),
+    );
+    let p1 = read(&m, "sled-1", "sled").unwrap();
+    assert!(p1.migrations.export.is_empty(), "exported once");
+    let import = read(&m, "sled-2", "sled").unwrap().migrations.import;
+    assert_eq!(import.len(), 1);
+    let ports: Vec<u16> = import[0].2[0].flows.iter().map(|f| f.src_port).collect();
+    assert_eq!(ports, vec![40000, 40001], "both chunks, in order");
+    put(
+        &mut m,
+        keys::migration_import("web"),
+        json!({"sled": "sled-2", "nics": {}}),
+    );
+    assert!(read(&m, "sled-2", "sled")
+        .unwrap()
+        .migrations
+        .import
+        .is_empty());
+
+    // Flipped: the source forwards; the record no longer places the NICs on
+    // the target (the flip's transaction moves the instance itself).
+    migrating(&mut m, "flipped");
+    let p1 = read(&m, "sled-1", "sled").unwrap();
+    assert_eq!(
+        p1.migrations.forward,
+        vec![(
+            "fd00:1701:d:101::100".parse().unwrap(),
+            "fd00:1701:d:102::101".parse().unwrap()
+        )]
+    );
+    assert!(read(&m, "sled-2", "sled")
+        .unwrap()
+        .nics
+        .iter()
+        .all(|n| n.nic.id != 1));
+}

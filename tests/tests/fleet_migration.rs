@@ -1,0 +1,329 @@
+//! Live migration end to end, on a real etcd (started by the test on
+//! loopback): guest `a` (instance `web`, NIC 1) downloads a large file over
+//! TCP from guest `b` (instance `db` on sled 2) while `vswitch-fabric
+//! migrate web --to sled-2` moves it from sled 1 to sled 2.
+//!
+//! The guest moves as a VM would: sled 2's switch gets a run-time guest
+//! port, whose interface joins `a`'s namespace with `a`'s MAC and address
+//! once the flows were carried and the traffic flipped; `a`'s old interface
+//! leaves the namespace before (the VM paused on the source). NIC 1's
+//! firewall takes no inbound TCP, and `b` paces the download: `b`'s
+//! retransmitted segments are the first of the connection on sled 2, and
+//! reach `a` only by the connection's standing carried from sled 1.
+//!
+//! Checked: the download completes intact on its one connection; each
+//! switch counts the flows it exported or imported; the names move
+//! (`web-migrating` during, `web` after, seen with `dig`); the instance,
+//! NIC, V2P and endpoints are the fleet's new ones; the old endpoint
+//! address is free again (a new instance on sled 1 gets it).
+
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vswitch_e2e::ctl::{json as ctl_json, ok as ctl_ok};
+use vswitch_e2e::dns::{dig_until, Dns};
+use vswitch_e2e::etcd::Etcd;
+use vswitch_e2e::fleet::{attach, fleet_toml, guest, nic, plumb, wait_revision, wait_status};
+use vswitch_e2e::netns::{sh, Namespaces};
+use vswitch_e2e::sleds::{sled_config, GW_MAC};
+use vswitch_e2e::Vswitch;
+
+/// NIC 1 of instance `web`: inbound ICMP only, so that TCP from the VNI
+/// reaches it only as the reply of a connection it made.
+fn web_nic(g: &vswitch_e2e::netns::Guest) -> Value {
+    json!({
+        "nic": {"id": 1, "vni": 100, "mac": g.mac, "ipv4": g.ip,
+                "gateway_mac": GW_MAC, "gateway_ipv4": "172.30.0.1"},
+        "routes": [{"dest": "172.30.0.0/22", "target": "subnet:172.30.0.0/22", "class": "system"}],
+        "firewall": [{"direction": "in", "priority": 100, "action": "allow",
+                      "hosts": ["vni:100"], "protocols": ["icmp"]}],
+        "attachment": {"id": "eni-attach-1", "instance": "web",
+                       "device_index": 0, "state": "attached", "port": "g"}
+    })
+}
+
+/// An HTTP server (on port 8080 of address argv[1]) that sends the file
+/// argv[2] at 6 MB/s. The pace is the sender's, so that the receiver (the
+/// migrating guest) sends nothing but ACKs of what reaches it: after its
+/// pause, the first segment of the connection on the new sled is the
+/// server's, which the guest's firewall passes only by the standing
+/// carried with the flow (a receiver that paced itself would open its
+/// window first and make that standing anew).
+const PACED_SERVER: &str = r#"
+import http.server, sys, time
+blob = open(sys.argv[2], 'rb').read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(blob)))
+        self.end_headers()
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(blob)))
+        self.end_headers()
+        step, t0 = 65536, time.time()
+        for i in range(0, len(blob), step):
+            self.wfile.write(blob[i:i + step])
+            ahead = (i + step) / 6e6 - (time.time() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()
+"#;
+
+/// Kills a child process when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    etcd.fabric_ok(&["rack-set", "--zone", "1701:d", "--rack", "1"]);
+    etcd.fabric_ok(&["sled-add", "sled-1"]);
+    etcd.fabric_ok(&["sled-add", "sled-2"]);
+    etcd.fabric_ok(&["instance-create", "web", "--sled", "sled-1"]);
+    etcd.fabric_ok(&["instance-create", "db", "--sled", "sled-2"]);
+    let dns_port = vswitch_e2e::free_tcp_port();
+    let _dns = Dns::start(&etcd.url, "underlay.test", dns_port);
+
+    let tag = std::process::id() % 100_000;
+    let a = guest(tag, "a", "a8:40:25:00:00:05", "172.30.0.5");
+    let b = guest(tag, "b", "a8:40:25:00:00:06", "172.30.0.6");
+    let _ns = Namespaces(vec![a.ns.clone(), b.ns.clone()]);
+    let underlay = dir.path().join("underlay.memif");
+    let memif = |role: &str| {
+        format!(
+            "net_memif0,role={role},socket={},socket-abstract=no,id=0",
+            underlay.display()
+        )
+    };
+    let (d1, d2) = (dir.path().join("sled1"), dir.path().join("sled2"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let sw1 = Vswitch::start(
+        &d1,
+        &fleet_toml(
+            &sled_config(&memif("server"), "net_tap0", &a.iface, 9000),
+            &etcd.url,
+            "sled-1",
+        ),
+    );
+    let sw2 = Vswitch::start(
+        &d2,
+        &fleet_toml(
+            &sled_config(&memif("client"), "net_tap0", &b.iface, 9000),
+            &etcd.url,
+            "sled-2",
+        ),
+    );
+    plumb(&a);
+    plumb(&b);
+    etcd.fabric_put("nic-put", &web_nic(&a));
+    etcd.fabric_put("nic-put", &nic(2, "db", &b, true));
+    let rev = etcd.revision();
+    wait_revision(&sw1, rev);
+    wait_revision(&sw2, rev);
+    dig_until(
+        dns_port,
+        "web.underlay.test",
+        ("NOERROR", &["fd00:1701:d:101::100"]),
+    );
+
+    // b serves 48 MB at 6 MB/s (8 s); a downloads it on one connection.
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let blob: Vec<u8> = (0..48u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(www.join("blob"), &blob).unwrap();
+    let _srv = Killed(
+        Command::new("ip")
+            .args(["netns", "exec", &b.ns, "python3", "-c", PACED_SERVER])
+            .arg(b.ip)
+            .arg(www.join("blob"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let got = dir.path().join("got");
+    let url = format!("http://{}:8080/blob", b.ip);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Command::new("ip")
+        .args(["netns", "exec", &a.ns, "curl", "-sf", "-o", "/dev/null"])
+        .args(["--max-time", "2", "-I", &url])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "b's server does not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let curl = Command::new("ip")
+        .args(["netns", "exec", &a.ns, "curl", "-sS"])
+        .args(["--max-time", "60", "-w", "%{num_connects} %{size_download}"])
+        .arg("-o")
+        .arg(&got)
+        .arg(&url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // Sled 2 gets a guest port for web's NIC; the fabric prepares.
+    let new_iface = format!("vf{tag}m");
+    ctl_ok(
+        &sw2,
+        &[
+            "port-add",
+            "g2",
+            "--devargs",
+            &format!("net_tap1,iface={new_iface}"),
+        ],
+    );
+    let p = etcd.fabric_ok(&[
+        "migrate",
+        "web",
+        "--to",
+        "sled-2",
+        "--port",
+        "1=g2",
+        "--stop-after",
+        "prepared",
+    ]);
+    assert!(p.contains("is being migrated"), "{p}");
+    dig_until(
+        dns_port,
+        "web-migrating.underlay.test",
+        ("NOERROR", &["fd00:1701:d:102::101"]),
+    );
+    let rev = etcd.revision();
+    wait_revision(&sw2, rev);
+    let x2 = ctl_json(&sw2, &["export"]);
+    let nics: Vec<u64> = x2["state"]["nics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["nic"]["id"].as_u64())
+        .collect();
+    assert_eq!(nics, vec![1, 2], "sled 2 runs web's NIC beside db's");
+    assert_eq!(
+        x2["state"]["nics"][0]["attachment"]["port"], "g2",
+        "on the port the migration names"
+    );
+
+    // The VM pauses on sled 1: its interface leaves the namespace.
+    sh(&["ip", "-n", &a.ns, "link", "set", &a.iface, "netns", "1"]);
+    let m = etcd.fabric_ok(&[
+        "--json",
+        "migrate",
+        "web",
+        "--to",
+        "sled-2",
+        "--stop-after",
+        "flipped",
+    ]);
+    // ... and resumes on sled 2, with the same MAC and address.
+    attach(&a, &new_iface);
+    let m: Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(m["migration"]["phase"], "flipped", "{m:#}");
+    let carried = &m["imported"]["nics"]["1"];
+    assert!(
+        carried["imported"].as_u64() >= Some(1),
+        "the download's flow was carried: {m:#}"
+    );
+    assert_eq!(carried["refused"], json!({}), "{m:#}");
+
+    let out = curl.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the download failed: {summary} {}\nsled 1: {}\nsled 2: {}",
+        String::from_utf8_lossy(&out.stderr),
+        ctl_ok(&sw1, &["stats"]),
+        ctl_ok(&sw2, &["stats"])
+    );
+    assert_eq!(
+        summary.trim(),
+        format!("1 {}", blob.len()),
+        "one connection, every byte"
+    );
+    assert!(std::fs::read(&got).unwrap() == blob, "the file is intact");
+
+    // Counted on both sides.
+    let s1 = ctl_json(&sw1, &["status"]);
+    assert!(
+        s1["fleet"]["migration_flows_exported"].as_u64() >= Some(1),
+        "{s1:#}"
+    );
+    let s2 = wait_status(&sw2, "the import counted", |s| {
+        s["fleet"]["migrations_in"].as_u64() == Some(1)
+    });
+    assert!(s2["fleet"]["migration_flows_imported"].as_u64() >= Some(1));
+
+    // The grace period over, a second run finishes: the old endpoint goes.
+    let f = etcd.fabric_ok(&["migrate", "web", "--to", "sled-2", "--grace", "0"]);
+    assert!(f.contains("runs on sled-2"), "{f}");
+
+    // The fleet after: web on sled 2 at its new endpoint, the old one free.
+    dig_until(
+        dns_port,
+        "web.underlay.test",
+        ("NOERROR", &["fd00:1701:d:102::101"]),
+    );
+    dig_until(dns_port, "web-migrating.underlay.test", ("NXDOMAIN", &[]));
+    let inst: Value = serde_json::from_str(&etcd.fabric_ok(&["--json", "instance-list"])).unwrap();
+    let web = inst
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "web")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (web["sled"].as_str(), web["endpoint"].as_str()),
+        (Some("sled-2"), Some("fd00:1701:d:102::101"))
+    );
+    assert_eq!(
+        etcd.fabric_ok(&["migrate-list"]).trim(),
+        "",
+        "the migration is done"
+    );
+    let v2p = ctl_json(&sw2, &["v2p-list"]);
+    assert!(
+        v2p["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["ip"] == a.ip && e["underlay"] == "fd00:1701:d:102::101"),
+        "web's V2P entry is its new endpoint: {v2p:#}"
+    );
+    let x1 = ctl_json(&sw1, &["export"]);
+    assert_eq!(
+        x1["state"]["nics"].as_array().map_or(0, Vec::len),
+        0,
+        "sled 1 no longer runs web's NIC"
+    );
+    assert_eq!(
+        x1["state"]["underlay"]["endpoints"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0,
+        "nor takes Geneve for its old endpoint: {:#}",
+        x1["state"]["underlay"]
+    );
+    let again = etcd.fabric_ok(&["instance-create", "web-2", "--sled", "sled-1"]);
+    assert!(
+        again.ends_with("endpoint fd00:1701:d:101::100"),
+        "the old address is recycled: {again}"
+    );
+}
