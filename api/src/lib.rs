@@ -1023,6 +1023,10 @@ pub struct PortCounters {
     /// Packets the virtual gateway answered.
     #[serde(default)]
     pub hairpin: u64,
+    /// Geneve for a migrated instance's old endpoint, relayed to its new
+    /// one (on the uplink, in its grace period).
+    #[serde(default)]
+    pub relayed: u64,
     /// Packets handed to the instance metadata service.
     #[serde(default)]
     pub punted: u64,

@@ -211,6 +211,12 @@ pub fn render_status(info: &StatusInfo) -> String {
             f.refused,
             f.resyncs
         ));
+        if f.migrations_in + f.migration_flows_exported > 0 {
+            out.push_str(&format!(
+                "migrations:   {} in; flows {} exported, {} imported\n",
+                f.migrations_in, f.migration_flows_exported, f.migration_flows_imported
+            ));
+        }
         if let Some(e) = &f.last_error {
             out.push_str(&format!("fleet error:  {e}\n"));
         }

@@ -30,6 +30,9 @@ pub enum Path {
     Hairpin,
     /// Dropped before any flow lookup.
     Early,
+    /// Relayed on the underlay: Geneve for the old endpoint of an instance
+    /// that migrated away, sent on to its new one.
+    Relayed,
 }
 
 /// The engine's answer for one packet: a layer's or the sequencer's.
@@ -117,6 +120,7 @@ drop_reasons! {
     NoV2p = "no_v2p", "overlay", "No V2P mapping for the destination.";
     NoUnderlay = "no_underlay", "overlay", "The sled's underlay address or uplink is not set.";
     NotGeneve = "not_geneve", "overlay", "Uplink traffic that is not Geneve for this sled.";
+    RelayHopLimit = "relay_hop_limit", "overlay", "Geneve for a migrated instance's old endpoint whose hop limit would run out if relayed to the new one.";
     GeneveCriticalOption = "geneve_critical_option", "overlay", "A Geneve option marked critical that the switch does not know.";
     GeneveOam = "geneve_oam", "overlay", "A Geneve control (OAM) packet: traffic between tunnel ends, not guest data.";
     NoVnic = "no_vnic", "overlay", "No VNIC has the inner destination (VNI, MAC).";

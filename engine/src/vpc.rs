@@ -41,6 +41,9 @@ pub struct VpcState {
     /// Endpoint addresses (the fleet's, in this sled's /64) taken as the
     /// underlay address: instances' addresses, which move with them.
     pub endpoints: Arc<HashSet<Ipv6Addr>>,
+    /// Old endpoint -> new, after a migration moved an instance away:
+    /// Geneve still sent to the old one is relayed (`overlay/relay.rs`).
+    pub forwards: Arc<HashMap<Ipv6Addr, Ipv6Addr>>,
     /// IP pools and internet gateways.
     pub igws: Arc<IgwTable>,
     /// External prefixes -> boundary endpoints.

@@ -301,6 +301,15 @@ pub fn merge(
         uplink: uplink.uplink.clone(),
         nexthop_mac: uplink.nexthop_mac,
         endpoints: parts.endpoints,
+        forward: parts
+            .migrations
+            .forward
+            .iter()
+            .map(|(from, to)| vswitch_api::state::UnderlayForward {
+                from: *from,
+                to: *to,
+            })
+            .collect(),
     });
     s.instance_types = parts.instance_types;
     s.instances = parts.instances;
@@ -328,7 +337,11 @@ pub fn merge(
 /// mode (ports, patches, the external port, the uplink and next hop): a
 /// local `apply` must leave everything else as the fleet made it.
 pub fn same_fleet_parts(a: &SwitchState, b: &SwitchState) -> bool {
-    let u = |s: &SwitchState| s.underlay.as_ref().map(|u| (u.addr, u.endpoints.clone()));
+    let u = |s: &SwitchState| {
+        s.underlay
+            .as_ref()
+            .map(|u| (u.addr, u.endpoints.clone(), u.forward.clone()))
+    };
     u(a) == u(b)
         && a.instance_types == b.instance_types
         && a.instances == b.instances

@@ -4,9 +4,10 @@
 
 use crate::ctl::json as ctl_json;
 use crate::netns::{in_ns, sh, Guest};
-use crate::sleds::GW_MAC;
+use crate::sleds::{sled_config, GW_MAC};
 use crate::Vswitch;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -103,4 +104,49 @@ pub fn attach(g: &Guest, iface: &str) {
         &g.ns,
         &["ip", "route", "add", "default", "via", "172.30.0.1"],
     );
+}
+
+/// Two fleet-mode sled switches whose guest port `g` is the tap of guest
+/// `a` (sled-1, following the etcd at `etcd1`) and `b` (sled-2, `etcd2`),
+/// joined by a `net_memif` underlay; in directories under `dir`.
+pub struct FleetPair {
+    /// Sled 1's switch.
+    pub sw1: Vswitch,
+    /// Sled 2's switch.
+    pub sw2: Vswitch,
+    /// Sled 2's directory and configuration (to start it again).
+    pub sled2: (PathBuf, String),
+}
+
+impl FleetPair {
+    /// Starts both switches.
+    pub fn start(dir: &Path, (a, etcd1): (&Guest, &str), (b, etcd2): (&Guest, &str)) -> FleetPair {
+        let underlay = dir.join("underlay.memif");
+        let memif = |role: &str| {
+            format!(
+                "net_memif0,role={role},socket={},socket-abstract=no,id=0",
+                underlay.display()
+            )
+        };
+        let (d1, d2) = (dir.join("sled1"), dir.join("sled2"));
+        std::fs::create_dir_all(&d1).expect("sled 1's directory");
+        std::fs::create_dir_all(&d2).expect("sled 2's directory");
+        let toml1 = fleet_toml(
+            &sled_config(&memif("server"), "net_tap0", &a.iface, 9000),
+            etcd1,
+            "sled-1",
+        );
+        let toml2 = fleet_toml(
+            &sled_config(&memif("client"), "net_tap0", &b.iface, 9000),
+            etcd2,
+            "sled-2",
+        );
+        let sw1 = Vswitch::start(&d1, &toml1);
+        let sw2 = Vswitch::start(&d2, &toml2);
+        FleetPair {
+            sw1,
+            sw2,
+            sled2: (d2, toml2),
+        }
+    }
 }

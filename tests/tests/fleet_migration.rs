@@ -12,7 +12,8 @@
 //! reach `a` only by the connection's standing carried from sled 1.
 //!
 //! Checked: the download completes intact on its one connection; each
-//! switch counts the flows it exported or imported; the names move
+//! switch counts the flows it exported or imported; in the grace period
+//! sled 1 relays Geneve for the old endpoint to the new one; the names move
 //! (`web-migrating` during, `web` after, seen with `dig`); the instance,
 //! NIC, V2P and endpoints are the fleet's new ones; the old endpoint
 //! address is free again (a new instance on sled 1 gets it).
@@ -23,10 +24,9 @@ use std::time::{Duration, Instant};
 use vswitch_e2e::ctl::{json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::dns::{dig_until, Dns};
 use vswitch_e2e::etcd::Etcd;
-use vswitch_e2e::fleet::{attach, fleet_toml, guest, nic, plumb, wait_revision, wait_status};
+use vswitch_e2e::fleet::{attach, guest, nic, plumb, wait_revision, wait_status, FleetPair};
 use vswitch_e2e::netns::{sh, Namespaces};
-use vswitch_e2e::sleds::{sled_config, GW_MAC};
-use vswitch_e2e::Vswitch;
+use vswitch_e2e::sleds::GW_MAC;
 
 /// NIC 1 of instance `web`: inbound ICMP only, so that TCP from the VNI
 /// reaches it only as the reply of a connection it made.
@@ -98,32 +98,8 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
     let a = guest(tag, "a", "a8:40:25:00:00:05", "172.30.0.5");
     let b = guest(tag, "b", "a8:40:25:00:00:06", "172.30.0.6");
     let _ns = Namespaces(vec![a.ns.clone(), b.ns.clone()]);
-    let underlay = dir.path().join("underlay.memif");
-    let memif = |role: &str| {
-        format!(
-            "net_memif0,role={role},socket={},socket-abstract=no,id=0",
-            underlay.display()
-        )
-    };
-    let (d1, d2) = (dir.path().join("sled1"), dir.path().join("sled2"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let sw1 = Vswitch::start(
-        &d1,
-        &fleet_toml(
-            &sled_config(&memif("server"), "net_tap0", &a.iface, 9000),
-            &etcd.url,
-            "sled-1",
-        ),
-    );
-    let sw2 = Vswitch::start(
-        &d2,
-        &fleet_toml(
-            &sled_config(&memif("client"), "net_tap0", &b.iface, 9000),
-            &etcd.url,
-            "sled-2",
-        ),
-    );
+    let pair = FleetPair::start(dir.path(), (&a, &etcd.url), (&b, &etcd.url));
+    let (sw1, sw2) = (pair.sw1, pair.sw2);
     plumb(&a);
     plumb(&b);
     etcd.fabric_put("nic-put", &web_nic(&a));
@@ -235,6 +211,13 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
     // ... and resumes on sled 2, with the same MAC and address.
     attach(&a, &new_iface);
     let m: Value = serde_json::from_str(&m).unwrap();
+    // In the grace period sled 1 relays what still reaches the old endpoint.
+    let rev = etcd.revision();
+    wait_revision(&sw1, rev);
+    assert_eq!(
+        ctl_json(&sw1, &["export"])["state"]["underlay"]["forward"],
+        json!([{"from": "fd00:1701:d:101::100", "to": "fd00:1701:d:102::101"}])
+    );
     assert_eq!(m["migration"]["phase"], "flipped", "{m:#}");
     let carried = &m["imported"]["nics"]["1"];
     assert!(
@@ -269,6 +252,20 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
         s["fleet"]["migrations_in"].as_u64() == Some(1)
     });
     assert!(s2["fleet"]["migration_flows_imported"].as_u64() >= Some(1));
+    let m2 = vswitch_e2e::prom::parse(&sw2.scrape());
+    let sled2 = [("sled", "sled-2")];
+    assert_eq!(
+        vswitch_e2e::prom::get(&m2, "vswitch_fleet_migrations_in_total", &sled2),
+        1.0
+    );
+    assert!(
+        vswitch_e2e::prom::get(
+            &m2,
+            "vswitch_fleet_migration_flows_total",
+            &[("sled", "sled-2"), ("side", "imported")]
+        ) >= 1.0
+    );
+    assert!(ctl_ok(&sw2, &["status"]).contains("migrations:   1 in"));
 
     // The grace period over, a second run finishes: the old endpoint goes.
     let f = etcd.fabric_ok(&["migrate", "web", "--to", "sled-2", "--grace", "0"]);

@@ -13,10 +13,9 @@
 use serde_json::{json, Value};
 use vswitch_e2e::ctl::{ctl, json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::etcd::Etcd;
-use vswitch_e2e::fleet::{fleet_toml, guest, nic, pings, plumb, wait_revision, wait_status};
+use vswitch_e2e::fleet::{guest, nic, pings, plumb, wait_revision, wait_status, FleetPair};
 use vswitch_e2e::netns::Namespaces;
 use vswitch_e2e::proxy::Proxy;
-use vswitch_e2e::sleds::sled_config;
 use vswitch_e2e::Vswitch;
 
 #[test]
@@ -35,31 +34,12 @@ fn two_sleds_run_on_the_fleet_state_through_an_etcd_outage() {
     let a = guest(tag, "a", "a8:40:25:00:00:05", "172.30.0.5");
     let b = guest(tag, "b", "a8:40:25:00:00:06", "172.30.0.6");
     let _ns = Namespaces(vec![a.ns.clone(), b.ns.clone()]);
-    let underlay = dir.path().join("underlay.memif");
-    let memif = |role: &str| {
-        format!(
-            "net_memif0,role={role},socket={},socket-abstract=no,id=0",
-            underlay.display()
-        )
-    };
     // Sled 2 reaches etcd through a proxy the test can cut.
     let etcd_port = etcd.url.rsplit(':').next().unwrap().to_string();
     let proxy = Proxy::start(&format!("127.0.0.1:{etcd_port}"));
-    let (d1, d2) = (dir.path().join("sled1"), dir.path().join("sled2"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
-    let toml1 = fleet_toml(
-        &sled_config(&memif("server"), "net_tap0", &a.iface, 9000),
-        &etcd.url,
-        "sled-1",
-    );
-    let toml2 = fleet_toml(
-        &sled_config(&memif("client"), "net_tap0", &b.iface, 9000),
-        &proxy.url,
-        "sled-2",
-    );
-    let sw1 = Vswitch::start(&d1, &toml1);
-    let mut sw2 = Vswitch::start(&d2, &toml2);
+    let pair = FleetPair::start(dir.path(), (&a, &etcd.url), (&b, &proxy.url));
+    let (sw1, mut sw2) = (pair.sw1, pair.sw2);
+    let (d2, toml2) = pair.sled2;
     plumb(&a);
     plumb(&b);
 

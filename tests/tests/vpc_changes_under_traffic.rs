@@ -89,6 +89,7 @@ role = "guest"
         uplink: "up".into(),
         nexthop_mac: typed("02:aa:00:00:00:01"),
         endpoints: Vec::new(),
+        forward: Vec::new(),
     });
     state.v2p.set(
         vni(VNI),

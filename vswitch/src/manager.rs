@@ -67,7 +67,12 @@ impl Manager {
                 return;
             }
         };
-        let work = std::mem::take(&mut parts.migrations);
+        // The switches' part of migrations is done here; forwarding is state.
+        let work = vswitch_fabric::migration::MigrationWork {
+            export: std::mem::take(&mut parts.migrations.export),
+            import: std::mem::take(&mut parts.migrations.import),
+            forward: Vec::new(),
+        };
         self.publish_fleet(&link, r, parts, update.read_at);
         // After the publication: a target imports into the NICs it runs now.
         self.migrations.run(&self.sw, &link, work);

@@ -88,6 +88,11 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         "Packets the virtual gateway answered.",
         &["port"],
     )?;
+    let relayed = counter(
+        "vswitch_port_relayed_total",
+        "Geneve for a migrated instance's old endpoint relayed to its new one.",
+        &["port"],
+    )?;
     let meta = counter(
         "vswitch_port_metadata_packets_total",
         "Packets handed to the instance metadata service (punted) and sent for it (injected).",
@@ -133,6 +138,7 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         fast.with_label_values(&l).inc_by(p.counters.fast_path);
         slow.with_label_values(&l).inc_by(p.counters.slow_path);
         hairpin.with_label_values(&l).inc_by(p.counters.hairpin);
+        relayed.with_label_values(&l).inc_by(p.counters.relayed);
         meta.with_label_values(&[p.name.as_str(), "punted"])
             .inc_by(p.counters.punted);
         meta.with_label_values(&[p.name.as_str(), "injected"])
@@ -337,6 +343,24 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
             ("resync", f.resyncs),
         ] {
             c.with_label_values(&[f.sled.as_str(), o]).inc_by(n);
+        }
+        counter(
+            "vswitch_fleet_migrations_in_total",
+            "Live migrations whose flows this switch imported, as their target.",
+            &["sled"],
+        )?
+        .with_label_values(&[f.sled.as_str()])
+        .inc_by(f.migrations_in);
+        let flows = counter(
+            "vswitch_fleet_migration_flows_total",
+            "Flows carried in live migrations: exported as the source, imported as the target.",
+            &["sled", "side"],
+        )?;
+        for (side, n) in [
+            ("exported", f.migration_flows_exported),
+            ("imported", f.migration_flows_imported),
+        ] {
+            flows.with_label_values(&[f.sled.as_str(), side]).inc_by(n);
         }
         let secs = link.last_publish_secs.lock().map(|s| *s).unwrap_or(0.0);
         g(

@@ -13,6 +13,30 @@ pub fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+/// One value per drop reason, indexed by `DropReason as usize` (an array
+/// type of its own: arrays of more than 32 derive no `Default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerReason<T>(pub [T; DropReason::COUNT]);
+
+impl<T: Default> Default for PerReason<T> {
+    fn default() -> Self {
+        PerReason(std::array::from_fn(|_| T::default()))
+    }
+}
+
+impl<T> std::ops::Deref for PerReason<T> {
+    type Target = [T; DropReason::COUNT];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for PerReason<T> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// One worker's counters for one port.
 #[derive(Debug, Default)]
 pub struct PortCounters {
@@ -25,13 +49,15 @@ pub struct PortCounters {
     /// Bytes the port accepted for transmission.
     pub tx_bytes: AtomicU64,
     /// Drops charged to the port, by reason.
-    pub drops: [AtomicU64; DropReason::COUNT],
+    pub drops: PerReason<AtomicU64>,
     /// Packets a cached flow transform handled (flow-table hits).
     pub fast_path: AtomicU64,
     /// Packets the layers handled (flow-table misses and stale entries).
     pub slow_path: AtomicU64,
     /// Packets the virtual gateway answered.
     pub hairpin: AtomicU64,
+    /// Geneve relayed from a migrated instance's old endpoint to its new one.
+    pub relayed: AtomicU64,
     /// Packets handed to the instance metadata service.
     pub punted: AtomicU64,
     /// Packets sent on the port for the metadata service (also in
@@ -51,12 +77,13 @@ impl PortCounters {
         out.rx_bytes += self.rx_bytes.load(Relaxed);
         out.tx_packets += self.tx_packets.load(Relaxed);
         out.tx_bytes += self.tx_bytes.load(Relaxed);
-        for (o, d) in out.drops.iter_mut().zip(&self.drops) {
+        for (o, d) in out.drops.iter_mut().zip(self.drops.iter()) {
             *o += d.load(Relaxed);
         }
         out.fast_path += self.fast_path.load(Relaxed);
         out.slow_path += self.slow_path.load(Relaxed);
         out.hairpin += self.hairpin.load(Relaxed);
+        out.relayed += self.relayed.load(Relaxed);
         out.punted += self.punted.load(Relaxed);
         out.injected += self.injected.load(Relaxed);
     }
@@ -128,13 +155,15 @@ pub struct Totals {
     /// Bytes sent.
     pub tx_bytes: u64,
     /// Drops by reason.
-    pub drops: [u64; DropReason::COUNT],
+    pub drops: PerReason<u64>,
     /// Flow-table hits.
     pub fast_path: u64,
     /// Slow-path packets.
     pub slow_path: u64,
     /// Gateway replies.
     pub hairpin: u64,
+    /// Relayed after a migration.
+    pub relayed: u64,
     /// Handed to the metadata service.
     pub punted: u64,
     /// Sent for the metadata service.
@@ -161,6 +190,7 @@ impl Totals {
             fast_path: self.fast_path,
             slow_path: self.slow_path,
             hairpin: self.hairpin,
+            relayed: self.relayed,
             punted: self.punted,
             injected: self.injected,
         }

@@ -698,7 +698,7 @@ impl Pipeline {
                 .store(tables.now_ns(), Ordering::Relaxed);
         }
         let mut targets = [u16::MAX; BURST_MAX];
-        let (mut fast, mut slow, mut hairpin) = (0u64, 0u64, 0u64);
+        let (mut fast, mut slow, mut hairpin, mut relayed) = (0u64, 0u64, 0u64, 0u64);
         let mut metadata = false;
         let outs_len = self.outs.len();
         for (outcome, target) in outcomes.iter().zip(targets.iter_mut()).take(n) {
@@ -706,6 +706,7 @@ impl Pipeline {
                 Path::Fast => fast += 1,
                 Path::Slow => slow += 1,
                 Path::Hairpin => hairpin += 1,
+                Path::Relayed => relayed += 1,
                 Path::Patch | Path::Early => {}
             }
             *target = match outcome.verdict {
@@ -736,6 +737,7 @@ impl Pipeline {
         bump(&inc.fast_path, fast);
         bump(&inc.slow_path, slow);
         bump(&inc.hairpin, hairpin);
+        bump(&inc.relayed, relayed);
         rx.distribute(&targets[..n], &mut self.outs);
         self.flush(counters, rings);
     }

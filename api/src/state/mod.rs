@@ -303,6 +303,21 @@ pub struct UnderlayState {
     /// addresses in its /64): Geneve for any of them is taken as for `addr`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<Ipv6Addr>,
+    /// After a live migration moved an instance away: Geneve still sent to
+    /// its old endpoint (one of `endpoints`) is sent on to the new one, for
+    /// the grace period the fleet keeps this entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<UnderlayForward>,
+}
+
+/// One forwarding entry of [`UnderlayState::forward`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UnderlayForward {
+    /// The old endpoint address.
+    pub from: Ipv6Addr,
+    /// Where its traffic goes now.
+    pub to: Ipv6Addr,
 }
 
 /// Where a fleet-mode switch's state came from: its sled and the etcd

@@ -89,6 +89,8 @@ pub(crate) struct Checked {
     pub underlay: Option<Underlay>,
     /// The endpoint addresses this sled takes Geneve for besides its own.
     pub endpoints: hashbrown::HashSet<Ipv6Addr>,
+    /// Old endpoint -> new, after a migration (see `overlay/relay.rs`).
+    pub forwards: hashbrown::HashMap<Ipv6Addr, Ipv6Addr>,
     /// The NICs bound to a guest port here, in the state's order, with
     /// their documents.
     pub vnics: Vec<(Arc<NicState>, CheckedVnic)>,
@@ -291,6 +293,7 @@ pub(crate) fn check(
     let patch = check_patches(dir, state, &mut e);
     let underlay = check_underlay(dir, state, &mut e);
     let endpoints = check_endpoints(state, &mut e);
+    let forwards = check_forwards(state, &endpoints, &mut e);
     let igws = check_igws(state, &mut e);
     let v2b = check_v2b(state, &mut e);
     check_instances(state, &mut e);
@@ -302,6 +305,7 @@ pub(crate) fn check(
         Ok(Checked {
             underlay,
             endpoints,
+            forwards,
             vnics,
             nic_targets,
             v2p,
@@ -366,6 +370,34 @@ fn check_endpoints(state: &SwitchState, e: &mut Errors) -> hashbrown::HashSet<Ip
         }
     }
     set
+}
+
+/// The forwarding entries: each from one of this sled's endpoint addresses
+/// (so that its Geneve reaches this switch) to an address elsewhere.
+fn check_forwards(
+    state: &SwitchState,
+    endpoints: &hashbrown::HashSet<Ipv6Addr>,
+    e: &mut Errors,
+) -> hashbrown::HashMap<Ipv6Addr, Ipv6Addr> {
+    let mut map = hashbrown::HashMap::new();
+    let Some(u) = state.underlay.as_ref() else {
+        return map;
+    };
+    for f in &u.forward {
+        let why = if !endpoints.contains(&f.from) {
+            Some("its old address is not one of this sled's endpoints")
+        } else if !unicast_v6(f.to) || f.to == u.addr || endpoints.contains(&f.to) {
+            Some("its new address is not elsewhere")
+        } else if map.insert(f.from, f.to).is_some() {
+            Some("the old address is given twice")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            e.add("underlay", format!("forward {} -> {}: {why}", f.from, f.to));
+        }
+    }
+    map
 }
 
 fn check_underlay(dir: &PortDirectory, state: &SwitchState, e: &mut Errors) -> Option<Underlay> {

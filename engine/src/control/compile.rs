@@ -78,6 +78,7 @@ pub(crate) fn compile(
     // A flow to an endpoint that became this sled's (or stopped being it)
     // is placed again, as when the underlay moves.
     let underlay_moved = c.underlay != prev.vpc.underlay || c.endpoints != *prev.vpc.endpoints;
+    vpc.forwards = Arc::new(c.forwards);
     vpc.endpoints = if c.endpoints == *prev.vpc.endpoints {
         Arc::clone(&prev.vpc.endpoints)
     } else {

@@ -198,13 +198,18 @@ pub fn underlay_set(
     let cmd = "underlay-set";
     dir.index(cmd, uplink)?;
     commit::change(dir, tables, cmd, |s| {
-        // The endpoints (the fleet's) stay as they were.
-        let endpoints = s.underlay.take().map(|u| u.endpoints).unwrap_or_default();
+        // The endpoints and forwarding (the fleet's) stay as they were.
+        let (endpoints, forward) = s
+            .underlay
+            .take()
+            .map(|u| (u.endpoints, u.forward))
+            .unwrap_or_default();
         s.underlay = Some(UnderlayState {
             addr,
             uplink: uplink.to_string(),
             nexthop_mac,
             endpoints,
+            forward,
         });
         Ok(())
     })

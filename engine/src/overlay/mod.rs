@@ -8,6 +8,7 @@
 pub mod decap;
 pub mod encap;
 pub mod place;
+pub mod relay;
 pub mod v2p;
 
 use crate::FlowKey;

@@ -13,6 +13,7 @@ use crate::gateway::mss;
 use crate::nat::FlowNat;
 use crate::nat::{icmp_error, inbound as nat_in, rewrite, NatBinding};
 use crate::overlay::decap::{decap, keep_inner, quick_arrival, Arrival};
+use crate::overlay::relay::relay;
 use crate::pktbuf::PacketBuf;
 use crate::tables::Snapshot;
 use crate::vnic::Vnic;
@@ -29,6 +30,12 @@ impl Engine {
         now_ns: u64,
         hint: Option<&FlowHint>,
     ) -> Outcome {
+        // A migrated instance's old endpoint, in its grace period: relayed.
+        if !snap.vpc.forwards.is_empty() {
+            if let Some(o) = relay(&snap.vpc, u, pkt) {
+                return o;
+            }
+        }
         // Fast path: option-less Geneve for this sled carrying a common frame
         // of a compiled flow. Options (External, critical ones) take the full path.
         let quick = match hint.filter(|h| h.realm == Realm::Vpc) {

@@ -98,3 +98,66 @@ fn bad_endpoint_lists_are_refused_whole() {
     }
     assert_eq!(w.tables.current().generation, before, "nothing published");
 }
+
+#[test]
+fn an_old_endpoint_in_its_grace_period_is_relayed_to_the_new_one() {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    let mut w = World::new();
+    let new: Ipv6Addr = "fd00:1701:d:102::101".parse().unwrap();
+    commit::change(&w.dir, &w.tables, "test", |s| {
+        let u = s.underlay.as_mut().ok_or("no underlay")?;
+        u.endpoints = vec![endpoint(0)];
+        u.forward = vec![vswitch_api::state::UnderlayForward {
+            from: endpoint(0),
+            to: new,
+        }];
+        Ok(())
+    })
+    .unwrap();
+    w.run(GUEST_A, &udp_from_a(IP_REMOTE, 40000, 80), 0);
+    let sent = reply_to_a(endpoint(0));
+    let (o, out) = w.run(UPLINK, &sent, S);
+    assert_eq!((forwarded(o), o.path), (UPLINK, Path::Relayed));
+    assert_eq!(&out[0..6], &NEXTHOP_MAC, "to the next hop");
+    assert_eq!(&out[6..12], &UPLINK_MAC, "from this uplink");
+    let p = SlicedPacket::from_ethernet(&out).unwrap();
+    let Some(NetSlice::Ipv6(v6)) = &p.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(v6.header().destination_addr(), new);
+    assert_eq!(v6.header().source_addr(), sled(2), "the sender's, kept");
+    assert_eq!(v6.header().hop_limit(), 254);
+    let Some(TransportSlice::Udp(u)) = &p.transport else {
+        panic!("not UDP")
+    };
+    let h = u.to_header();
+    assert_ne!(h.checksum, 0);
+    assert_eq!(
+        h.calc_checksum_ipv6(&v6.header().to_header(), u.payload())
+            .unwrap(),
+        h.checksum,
+        "the UDP checksum follows the new destination"
+    );
+    assert_eq!(
+        &out[62..],
+        &sent[62..],
+        "Geneve and the inner frame untouched"
+    );
+
+    // The sled's own address still takes the usual path; a spent hop limit is dropped.
+    let (o, _) = w.run(UPLINK, &reply_to_a(sled(1)), 2 * S);
+    assert_eq!(forwarded(o), GUEST_A);
+    let mut last = reply_to_a(endpoint(0));
+    last[21] = 1;
+    let (o, _) = w.run(UPLINK, &last, 3 * S);
+    assert_eq!(dropped(o), DropReason::RelayHopLimit);
+
+    // A forward from an address that is not this sled's endpoint is refused.
+    let r = commit::change(&w.dir, &w.tables, "test", |s| {
+        let u = s.underlay.as_mut().ok_or("no underlay")?;
+        u.forward[0].from = endpoint(5);
+        Ok(())
+    });
+    let e = r.err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(e.contains("not one of this sled's endpoints"), "{e}");
+}
