@@ -935,6 +935,10 @@ pub struct FleetStatus {
     /// Flows this switch imported for migrations.
     #[serde(default)]
     pub migration_flows_imported: u64,
+    /// Seconds from the start of the last migration this switch imported
+    /// for to its import (the traffic moves right after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_migration_secs: Option<f64>,
 }
 
 /// A port as `status` shows it.

@@ -173,3 +173,21 @@ impl LayerHits {
         }
     }
 }
+
+impl Vnic {
+    /// The MSS clamping bound for a flow of `realm`: internet flows cross
+    /// the underlay with the boundary's External option, 4 bytes more than
+    /// VPC traffic's encapsulation, so their segments are clamped 4 bytes
+    /// shorter (a full-size segment from the internet would not fit the
+    /// underlay between boundary and sled otherwise).
+    #[inline]
+    pub fn clamp_for(&self, realm: crate::flow::table::Realm) -> u16 {
+        match realm {
+            crate::flow::table::Realm::Vpc => self.clamp_mtu,
+            crate::flow::table::Realm::Internet => self.clamp_mtu.saturating_sub(
+                (crate::frame::offsets::BOUNDARY_ENCAP_LEN - crate::frame::offsets::ENCAP_LEN)
+                    as u16,
+            ),
+        }
+    }
+}

@@ -105,6 +105,19 @@ impl FleetMigration {
     }
 }
 
+/// The flows a target switch imports for one migration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrationImport {
+    /// The migration ([`FleetMigration::identity`]).
+    pub id: String,
+    /// The instance.
+    pub instance: String,
+    /// When the migration started (for its duration).
+    pub started_unix: f64,
+    /// The exports, one per NIC.
+    pub exports: Vec<CarriedNicFlows>,
+}
+
 /// What a sled's switch has to do for the migrations under way; each entry
 /// names its migration ([`FleetMigration::identity`]), so that a switch
 /// does each once.
@@ -113,9 +126,8 @@ pub struct MigrationWork {
     /// Instances whose NICs' flows this switch (the source) exports: the
     /// migration, the instance and its NIC ids.
     pub export: Vec<(String, String, Vec<u32>)>,
-    /// Instances whose flows this switch (the target) imports: the
-    /// migration, the instance and the exports, one per NIC.
-    pub import: Vec<(String, String, Vec<CarriedNicFlows>)>,
+    /// Instances whose flows this switch (the target) imports.
+    pub import: Vec<MigrationImport>,
     /// Old endpoint -> new: Geneve for the old one that still reaches this
     /// switch (the source, after the flip) goes on to the new one.
     pub forward: Vec<(Ipv6Addr, Ipv6Addr)>,

@@ -10,7 +10,9 @@
 //! and the switch keeps what it runs.
 
 use crate::keys;
-use crate::migration::{FleetMigration, FlowsIndex, MigrationPhase, MigrationWork};
+use crate::migration::{
+    FleetMigration, FlowsIndex, MigrationImport, MigrationPhase, MigrationWork,
+};
 use crate::records::{FleetBoundary, FleetInstance, FleetV2p};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -272,8 +274,12 @@ fn migration_work(
                     }
                 }
                 if all_flows.len() == ids.len() {
-                    work.import
-                        .push((g.identity(), g.instance.clone(), all_flows));
+                    work.import.push(MigrationImport {
+                        id: g.identity(),
+                        instance: g.instance.clone(),
+                        started_unix: g.started_unix,
+                        exports: all_flows,
+                    });
                 }
             }
             MigrationPhase::Flipped if g.from == sled => {

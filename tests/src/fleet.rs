@@ -150,3 +150,30 @@ impl FleetPair {
         }
     }
 }
+
+/// Moves guest `g` as a hypervisor moves a VM in a live migration of its
+/// instance `instance` to `to`: paused (its interface leaves the
+/// namespace), the flows carried and the traffic flipped (`vswitch-fabric
+/// migrate --stop-after flipped`), resumed on `new_iface` (a port of the
+/// target's switch) with the same MAC and address. Returns `migrate`'s
+/// answer.
+pub fn move_guest(
+    etcd: &crate::etcd::Etcd,
+    g: &Guest,
+    instance: &str,
+    to: &str,
+    new_iface: &str,
+) -> Value {
+    sh(&["ip", "-n", &g.ns, "link", "set", &g.iface, "netns", "1"]);
+    let m = etcd.fabric_ok(&[
+        "--json",
+        "migrate",
+        instance,
+        "--to",
+        to,
+        "--stop-after",
+        "flipped",
+    ]);
+    attach(g, new_iface);
+    serde_json::from_str(&m).expect("migrate --json answers JSON")
+}

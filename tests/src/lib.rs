@@ -6,6 +6,7 @@
 
 pub mod ctl;
 pub mod dns;
+pub mod download;
 pub mod etcd;
 pub mod fleet;
 pub mod memif_loop;

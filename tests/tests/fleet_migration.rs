@@ -11,7 +11,8 @@
 //! retransmitted segments are the first of the connection on sled 2, and
 //! reach `a` only by the connection's standing carried from sled 1.
 //!
-//! Checked: the download completes intact on its one connection; each
+//! Checked: a migration prepared and rolled back (`migrate-abort`) leaves
+//! nothing behind; the download completes intact on its one connection; each
 //! switch counts the flows it exported or imported; in the grace period
 //! sled 1 relays Geneve for the old endpoint to the new one; the names move
 //! (`web-migrating` during, `web` after, seen with `dig`); the instance,
@@ -19,13 +20,13 @@
 //! address is free again (a new instance on sled 1 gets it).
 
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vswitch_e2e::ctl::{json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::dns::{dig_until, Dns};
+use vswitch_e2e::download::{blob, Download, PacedServer};
 use vswitch_e2e::etcd::Etcd;
-use vswitch_e2e::fleet::{attach, guest, nic, plumb, wait_revision, wait_status, FleetPair};
-use vswitch_e2e::netns::{sh, Namespaces};
+use vswitch_e2e::fleet::{guest, move_guest, nic, plumb, wait_revision, wait_status, FleetPair};
+use vswitch_e2e::netns::Namespaces;
 use vswitch_e2e::sleds::GW_MAC;
 
 /// NIC 1 of instance `web`: inbound ICMP only, so that TCP from the VNI
@@ -40,46 +41,6 @@ fn web_nic(g: &vswitch_e2e::netns::Guest) -> Value {
         "attachment": {"id": "eni-attach-1", "instance": "web",
                        "device_index": 0, "state": "attached", "port": "g"}
     })
-}
-
-/// An HTTP server (on port 8080 of address argv[1]) that sends the file
-/// argv[2] at 6 MB/s. The pace is the sender's, so that the receiver (the
-/// migrating guest) sends nothing but ACKs of what reaches it: after its
-/// pause, the first segment of the connection on the new sled is the
-/// server's, which the guest's firewall passes only by the standing
-/// carried with the flow (a receiver that paced itself would open its
-/// window first and make that standing anew).
-const PACED_SERVER: &str = r#"
-import http.server, sys, time
-blob = open(sys.argv[2], 'rb').read()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_HEAD(self):
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(blob)))
-        self.end_headers()
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(blob)))
-        self.end_headers()
-        step, t0 = 65536, time.time()
-        for i in range(0, len(blob), step):
-            self.wfile.write(blob[i:i + step])
-            ahead = (i + step) / 6e6 - (time.time() - t0)
-            if ahead > 0:
-                time.sleep(ahead)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()
-"#;
-
-/// Kills a child process when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -113,49 +74,8 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
         ("NOERROR", &["fd00:1701:d:101::100"]),
     );
 
-    // b serves 48 MB at 6 MB/s (8 s); a downloads it on one connection.
-    let www = dir.path().join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    let blob: Vec<u8> = (0..48u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(www.join("blob"), &blob).unwrap();
-    let _srv = Killed(
-        Command::new("ip")
-            .args(["netns", "exec", &b.ns, "python3", "-c", PACED_SERVER])
-            .arg(b.ip)
-            .arg(www.join("blob"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let got = dir.path().join("got");
-    let url = format!("http://{}:8080/blob", b.ip);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Command::new("ip")
-        .args(["netns", "exec", &a.ns, "curl", "-sf", "-o", "/dev/null"])
-        .args(["--max-time", "2", "-I", &url])
-        .status()
-        .map(|s| !s.success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "b's server does not answer");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let curl = Command::new("ip")
-        .args(["netns", "exec", &a.ns, "curl", "-sS"])
-        .args(["--max-time", "60", "-w", "%{num_connects} %{size_download}"])
-        .arg("-o")
-        .arg(&got)
-        .arg(&url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-
-    // Sled 2 gets a guest port for web's NIC; the fabric prepares.
+    // Sled 2 gets a guest port for web's NIC. A migration prepared and
+    // rolled back leaves nothing behind.
     let new_iface = format!("vf{tag}m");
     ctl_ok(
         &sw2,
@@ -166,7 +86,7 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
             &format!("net_tap1,iface={new_iface}"),
         ],
     );
-    let p = etcd.fabric_ok(&[
+    let prepare = [
         "migrate",
         "web",
         "--to",
@@ -175,7 +95,41 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
         "1=g2",
         "--stop-after",
         "prepared",
-    ]);
+    ];
+    etcd.fabric_ok(&prepare);
+    let listed = etcd.fabric_ok(&["migrate-list"]);
+    assert!(listed.contains("prepared"), "{listed}");
+    wait_revision(&sw2, etcd.revision());
+    let runs_web = |sw| {
+        ctl_json(sw, &["export"])["state"]["nics"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|n| n["nic"]["id"] == 1))
+    };
+    assert!(runs_web(&sw2));
+    let aborted = etcd.fabric_ok(&["migrate-abort", "web"]);
+    assert!(aborted.contains("rolled back"), "{aborted}");
+    wait_revision(&sw2, etcd.revision());
+    assert!(!runs_web(&sw2), "sled 2 no longer runs web's NIC");
+    assert_eq!(etcd.fabric_ok(&["migrate-list"]).trim(), "");
+    let eps = etcd.fabric_ok(&["endpoint-list", "sled-2"]);
+    assert!(
+        !eps.contains("102::101"),
+        "the target's address is free: {eps}"
+    );
+    dig_until(dns_port, "web-migrating.underlay.test", ("NXDOMAIN", &[]));
+
+    // b serves 48 MB at 6 MB/s (8 s); a downloads it on one connection.
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let blob = blob(48 << 20, 0);
+    std::fs::write(www.join("blob"), &blob).unwrap();
+    let _srv = PacedServer::start(&b.ns, b.ip, &www.join("blob"));
+    let url = format!("http://{}:8080/blob", b.ip);
+    let download = Download::start(&a.ns, &url, dir.path().join("got"));
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // The fabric prepares again, for good this time.
+    let p = etcd.fabric_ok(&prepare);
     assert!(p.contains("is being migrated"), "{p}");
     dig_until(
         dns_port,
@@ -198,19 +152,8 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
     );
 
     // The VM pauses on sled 1: its interface leaves the namespace.
-    sh(&["ip", "-n", &a.ns, "link", "set", &a.iface, "netns", "1"]);
-    let m = etcd.fabric_ok(&[
-        "--json",
-        "migrate",
-        "web",
-        "--to",
-        "sled-2",
-        "--stop-after",
-        "flipped",
-    ]);
     // ... and resumes on sled 2, with the same MAC and address.
-    attach(&a, &new_iface);
-    let m: Value = serde_json::from_str(&m).unwrap();
+    let m = move_guest(&etcd, &a, "web", "sled-2", &new_iface);
     // In the grace period sled 1 relays what still reaches the old endpoint.
     let rev = etcd.revision();
     wait_revision(&sw1, rev);
@@ -226,19 +169,14 @@ fn a_guest_migrates_while_it_downloads_and_keeps_its_connection() {
     );
     assert_eq!(carried["refused"], json!({}), "{m:#}");
 
-    let out = curl.wait_with_output().unwrap();
-    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "the download failed: {summary} {}\nsled 1: {}\nsled 2: {}",
-        String::from_utf8_lossy(&out.stderr),
+    let got = download.out.clone();
+    let done = download.finish();
+    assert_eq!(
+        done,
+        Ok((1, blob.len() as u64)),
+        "one connection, every byte\nsled 1: {}\nsled 2: {}",
         ctl_ok(&sw1, &["stats"]),
         ctl_ok(&sw2, &["stats"])
-    );
-    assert_eq!(
-        summary.trim(),
-        format!("1 {}", blob.len()),
-        "one connection, every byte"
     );
     assert!(std::fs::read(&got).unwrap() == blob, "the file is intact");
 

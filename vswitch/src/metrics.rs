@@ -362,6 +362,13 @@ pub fn render(sw: &Switch) -> Result<String, prometheus::Error> {
         ] {
             flows.with_label_values(&[f.sled.as_str(), side]).inc_by(n);
         }
+        if let Some(secs) = f.last_migration_secs {
+            g(
+                "vswitch_fleet_migration_last_milliseconds",
+                "From the start of the last migration this switch imported for to its import (the traffic moves right after).",
+                (secs * 1e3) as i64,
+            )?;
+        }
         let secs = link.last_publish_secs.lock().map(|s| *s).unwrap_or(0.0);
         g(
             "vswitch_fleet_publish_microseconds",

@@ -105,7 +105,7 @@ impl Engine {
                     if nat_in::reply_passes(&e.value, vnic) {
                         e.saw(Direction::In, info.tcp_flags);
                         if info.tcp_flags & tcp::flags::SYN != 0 {
-                            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+                            mss::clamp(pkt.bytes_mut(), vnic.clamp_for(id.realm));
                         }
                         return nat_in::untranslate(pkt, vnic, &id, Path::Fast);
                     }
@@ -175,7 +175,7 @@ impl Engine {
                 if let Some(x) = e.value.inb {
                     e.saw(Direction::In, info.tcp_flags);
                     if syn {
-                        mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+                        mss::clamp(pkt.bytes_mut(), vnic.clamp_for(realm));
                     }
                     return apply_in(pkt, x, vnic.port, Path::Fast);
                 }
@@ -225,7 +225,7 @@ impl Engine {
             }
         }
         if syn {
-            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_for(realm));
         }
         apply_in(pkt, xform, vnic.port, Path::Slow)
     }

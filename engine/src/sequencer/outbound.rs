@@ -143,7 +143,7 @@ impl Engine {
             return Fast::Miss;
         };
         if flags & tcp::flags::SYN != 0 {
-            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_for(realm));
         }
         let fast = match x {
             OutXform::Encap {
@@ -295,7 +295,7 @@ impl Engine {
             return Outcome::drop(refusal_reason(r), Path::Slow);
         }
         if info.tcp_flags & tcp::flags::SYN != 0 {
-            mss::clamp(pkt.bytes_mut(), vnic.clamp_mtu);
+            mss::clamp(pkt.bytes_mut(), vnic.clamp_for(id.realm));
         }
         match xform {
             OutXform::Encap {

@@ -230,7 +230,12 @@ fn a_migration_runs_the_nics_on_the_target_and_asks_each_side_its_part() {
     assert!(p1.migrations.export.is_empty(), "exported once");
     let import = read(&m, "sled-2", "sled").unwrap().migrations.import;
     assert_eq!(import.len(), 1);
-    let ports: Vec<u16> = import[0].2[0].flows.iter().map(|f| f.src_port).collect();
+    assert_eq!(import[0].started_unix, 1.5);
+    let ports: Vec<u16> = import[0].exports[0]
+        .flows
+        .iter()
+        .map(|f| f.src_port)
+        .collect();
     assert_eq!(ports, vec![40000, 40001], "both chunks, in order");
     put(
         &mut m,

@@ -36,18 +36,23 @@ impl MigrationAgent {
                 Err(e) => tracing::warn!(instance, "migration: export failed: {e}"),
             }
         }
-        for (id, instance, exports) in work.import {
-            if self.done.contains(&id) {
+        for w in work.import {
+            if self.done.contains(&w.id) {
                 continue;
             }
-            match import(sw, link, &instance, exports) {
+            let instance = w.instance;
+            match import(sw, link, &instance, w.exports) {
                 Ok(n) => {
-                    tracing::info!(instance, flows = n, "migration: flows imported");
+                    // From the controller's start to the import done: the
+                    // flip follows at once.
+                    let secs = (crate::manager::unix_now() - w.started_unix).max(0.0);
+                    tracing::info!(instance, flows = n, secs, "migration: flows imported");
                     link.with_status(|s| {
                         s.migrations_in += 1;
                         s.migration_flows_imported += n;
+                        s.last_migration_secs = Some(secs);
                     });
-                    self.done.insert(id);
+                    self.done.insert(w.id);
                 }
                 Err(e) => tracing::warn!(instance, "migration: import failed: {e}"),
             }
