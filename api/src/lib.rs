@@ -359,11 +359,19 @@ pub enum Command {
         ip: std::net::IpAddr,
         /// Underlay address of the sled that owns it.
         sled: std::net::Ipv6Addr,
+        /// A SNAT address shared by sleds: only these ports (a NIC's SNAT
+        /// range) go to `sled`; none: the whole address does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ports: Option<PortRangeSpec>,
     },
-    /// Boundary role: removes the boundary-map entry of `ip`.
+    /// Boundary role: removes the boundary-map entry of `ip` (with
+    /// `ports`: that share of a shared SNAT address).
     BoundaryMapClear {
         /// External IP.
         ip: std::net::IpAddr,
+        /// The share's ports, for a shared SNAT address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ports: Option<PortRangeSpec>,
     },
     /// Boundary role: the external port and the boundary map.
     BoundaryMapList,
@@ -583,6 +591,11 @@ pub struct BoundaryMapEntry {
     pub ip: std::net::IpAddr,
     /// Underlay address of its sled.
     pub sled: std::net::Ipv6Addr,
+    /// For a SNAT address shared by sleds, the ports that go to `sled`
+    /// (inbound, chosen by destination port, ICMP echo identifier, or the
+    /// source port an ICMP error quotes); none: the whole address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortRangeSpec>,
 }
 
 /// A gateway as an `igw_map` names it: `"system"` (the default gateway) or
@@ -1217,7 +1230,16 @@ mod tests {
         let req: Request = serde_json::from_str(line).unwrap();
         let again: Request = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
         assert_eq!(again, req);
+        let line = r#"{"version":1,"command":"boundary-map-set","ip":"198.51.100.13","sled":"fd00:1701:d:101::1","ports":"1024-2047"}"#;
+        let req: Request = serde_json::from_str(line).unwrap();
+        assert!(
+            matches!(req.command, Command::BoundaryMapSet { ports: Some(p), .. } if p.first() == 1024 && p.last() == 2047)
+        );
+        assert!(serde_json::to_string(&req.command)
+            .unwrap()
+            .contains(r#""ports":"1024-2047""#));
         for bad in [
+            r#"{"version":1,"command":"boundary-map-set","ip":"198.51.100.13","sled":"fd00::1","ports":"3000-2000"}"#,
             r#"{"version":1,"command":"boundary-map-set","ip":"203.0.113.5"}"#,
             r#"{"version":1,"command":"boundary-map-set","ip":"x","sled":"fd00::1"}"#,
             r#"{"version":1,"command":"boundary-map-clear","ip":"203.0.113.5","sled":"fd00::1"}"#,
@@ -1230,6 +1252,7 @@ mod tests {
             entries: vec![BoundaryMapEntry {
                 ip: "203.0.113.5".parse().unwrap(),
                 sled: "fd00::1".parse().unwrap(),
+                ports: None,
             }],
         });
         let text = serde_json::to_string(&reply).unwrap();

@@ -341,16 +341,27 @@ enum Sub {
         addr: Option<Ipv4Addr>,
     },
     /// Boundary role: send traffic from the internet for external IP to the sled at SLED
+    ///
+    /// With --ports, IP is a SNAT address shared by sleds and only those
+    /// ports (a NIC's SNAT range) go to SLED; shares of one address must
+    /// not overlap.
     BoundaryMapSet {
         /// External IP (IPv4 or IPv6)
         ip: IpAddr,
         /// The sled's underlay IPv6 address
         sled: Ipv6Addr,
+        /// Ports FIRST-LAST of a shared SNAT address
+        #[arg(long)]
+        ports: Option<vswitch_api::PortRangeSpec>,
     },
-    /// Boundary role: remove the boundary-map entry of IP
+    /// Boundary role: remove the boundary-map entry of IP (with --ports:
+    /// that share of a shared SNAT address)
     BoundaryMapClear {
         /// External IP
         ip: IpAddr,
+        /// Ports FIRST-LAST of the share
+        #[arg(long)]
+        ports: Option<vswitch_api::PortRangeSpec>,
     },
     /// Boundary role: show the external port and the boundary map
     BoundaryMapList,
@@ -748,8 +759,8 @@ impl Sub {
                 nexthop_mac,
                 addr,
             },
-            Sub::BoundaryMapSet { ip, sled } => Command::BoundaryMapSet { ip, sled },
-            Sub::BoundaryMapClear { ip } => Command::BoundaryMapClear { ip },
+            Sub::BoundaryMapSet { ip, sled, ports } => Command::BoundaryMapSet { ip, sled, ports },
+            Sub::BoundaryMapClear { ip, ports } => Command::BoundaryMapClear { ip, ports },
             Sub::BoundaryMapList => Command::BoundaryMapList,
             Sub::Export => Command::Export,
             Sub::Apply {
@@ -1142,12 +1153,28 @@ mod tests {
             Command::BoundaryMapSet {
                 ip: "203.0.113.5".parse().unwrap(),
                 sled: "fd00:1701:d:101::1".parse().unwrap(),
+                ports: None,
+            }
+        );
+        assert_eq!(
+            api(&[
+                "boundary-map-set",
+                "198.51.100.13",
+                "fd00:1701:d:102::1",
+                "--ports",
+                "2048-3071"
+            ]),
+            Command::BoundaryMapSet {
+                ip: "198.51.100.13".parse().unwrap(),
+                sled: "fd00:1701:d:102::1".parse().unwrap(),
+                ports: Some("2048-3071".parse().unwrap()),
             }
         );
         assert_eq!(
             api(&["boundary-map-clear", "2001:db8::5"]),
             Command::BoundaryMapClear {
                 ip: "2001:db8::5".parse().unwrap(),
+                ports: None,
             }
         );
         assert_eq!(api(&["boundary-map-list"]), Command::BoundaryMapList);

@@ -703,9 +703,10 @@ pub fn render_boundary_map(info: &BoundaryMapInfo) -> String {
         out.push_str("(no boundary map entries)");
         return out;
     }
-    let mut t = table(&["external ip", "sled"], &[]);
+    let mut t = table(&["external ip", "ports", "sled"], &[]);
     for e in &info.entries {
-        t.add_row(vec![e.ip.to_string(), e.sled.to_string()]);
+        let ports = e.ports.map_or_else(|| "all".to_owned(), |p| p.to_string());
+        t.add_row(vec![e.ip.to_string(), ports, e.sled.to_string()]);
     }
     out.push_str(&t.to_string());
     out
@@ -1219,15 +1220,24 @@ mod tests {
                 nexthop_mac: "02:00:00:00:00:e1".into(),
                 addr: Some("192.0.2.1".parse().unwrap()),
             }),
-            entries: vec![BoundaryMapEntry {
-                ip: "203.0.113.5".parse().unwrap(),
-                sled: "fd00:1701:d:101::1".parse().unwrap(),
-            }],
+            entries: vec![
+                BoundaryMapEntry {
+                    ip: "203.0.113.5".parse().unwrap(),
+                    sled: "fd00:1701:d:101::1".parse().unwrap(),
+                    ports: None,
+                },
+                BoundaryMapEntry {
+                    ip: "198.51.100.13".parse().unwrap(),
+                    sled: "fd00:1701:d:102::1".parse().unwrap(),
+                    ports: Some("2048-3071".parse().unwrap()),
+                },
+            ],
         }));
         for needle in [
             "external port ext0 (mac 02:00:00:00:00:e0, next hop 02:00:00:00:00:e1, address 192.0.2.1)",
             "203.0.113.5",
             "fd00:1701:d:101::1",
+            "2048-3071",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

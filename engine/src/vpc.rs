@@ -7,7 +7,7 @@ use crate::router::nic_target::NicTargets;
 use crate::vnic::Vnic;
 use crate::PortIdx;
 use hashbrown::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 use wire::MacAddr;
 
@@ -53,7 +53,7 @@ pub struct VpcState {
     /// The NICs `nic:ID` routes reach now (attached to running instances).
     pub nic_targets: Arc<NicTargets>,
     /// Boundary role: external address -> the underlay address of its sled.
-    pub boundary_map: Arc<HashMap<IpAddr, Ipv6Addr>>,
+    pub boundary_map: Arc<crate::boundary::map::BoundaryMap>,
     /// Boundary role: the external port, once set.
     pub external_port: Option<ExternalPort>,
     /// The last epoch handed out (see [`Self::next_epoch`]).

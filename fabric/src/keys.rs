@@ -18,6 +18,7 @@
 //! | `/vswitch/v1/v2b/PREFIX` | a V2B entry (`/` of the prefix written `_`) |
 //! | `/vswitch/v1/gateways/ID`, `/vswitch/v1/pools/NAME` | internet gateways, address pools |
 //! | `/vswitch/v1/boundary/map/IP` | a boundary map entry: the endpoint an external IP's traffic goes to |
+//! | `/vswitch/v1/boundary/map/IP/FIRST-LAST` | a share of a SNAT address: the endpoint of the NIC holding those ports |
 //! | `/vswitch/v1/migrations/INSTANCE` | a migration's phase, so that a restarted controller finishes or rolls it back |
 //! | `/vswitch/v1/migration-flows/INSTANCE/NIC` | a NIC's flows, written by the source switch |
 //! | `/vswitch/v1/migration-imports/INSTANCE` | the target switch's import report |
@@ -151,6 +152,16 @@ pub fn v2p(vni: u32, ip: IpAddr) -> String {
 /// A boundary map entry.
 pub fn boundary_map(ip: IpAddr) -> String {
     format!("{ROOT}/boundary/map/{ip}")
+}
+
+/// Every share of SNAT address `ip` starts so.
+pub fn boundary_shares(ip: IpAddr) -> String {
+    format!("{ROOT}/boundary/map/{ip}/")
+}
+
+/// The share of SNAT address `ip` holding ports `first..=last`.
+pub fn boundary_share(ip: IpAddr, first: u16, last: u16) -> String {
+    format!("{ROOT}/boundary/map/{ip}/{first}-{last}")
 }
 
 /// Every migration's record starts so.

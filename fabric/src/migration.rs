@@ -80,6 +80,9 @@ pub type CarriedNicFlows = vswitch_api::migration::FlowExport;
 /// Flows per chunk: a few hundred KB of JSON.
 pub const CHUNK_FLOWS: usize = 1000;
 
+/// The most chunks one NIC's export can take.
+pub const MAX_CHUNKS: usize = vswitch_api::migration::FLOW_EXPORT_MAX / CHUNK_FLOWS + 1;
+
 /// The index of a NIC's exported flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

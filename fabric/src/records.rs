@@ -49,7 +49,8 @@ pub struct FleetV2p {
     pub nic: Option<u32>,
 }
 
-/// A boundary map entry as the fleet keeps it (`boundary/map/IP`).
+/// A boundary map entry as the fleet keeps it (`boundary/map/IP`, or
+/// `boundary/map/IP/FIRST-LAST` for a share of a SNAT address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetBoundary {
@@ -57,6 +58,9 @@ pub struct FleetBoundary {
     pub ip: std::net::IpAddr,
     /// Where its traffic goes: the instance's endpoint address.
     pub sled: Ipv6Addr,
+    /// A share of a SNAT address: the NIC's SNAT ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<vswitch_api::PortRangeSpec>,
     /// The NIC that holds the IP (none: written by hand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nic: Option<u32>,

@@ -128,6 +128,7 @@ pub fn read(m: &Mirror, sled: &str, role: &str) -> Result<FleetParts, Vec<String
             .map(|b| BoundaryMapEntry {
                 ip: b.ip,
                 sled: b.sled,
+                ports: b.ports,
             })
             .collect();
     } else {
@@ -256,6 +257,18 @@ fn migration_work(
                     let Some(ix) = exported(*nic) else {
                         break;
                     };
+                    // The count comes from etcd: bound it by the most an
+                    // export can hold, so a corrupt index cannot make this
+                    // loop run for billions of missing keys.
+                    if ix.chunks as usize > crate::migration::MAX_CHUNKS {
+                        errors.push(format!(
+                            "{}{nic}: {} chunks, more than an export can have ({})",
+                            keys::migration_flows(&g.instance),
+                            ix.chunks,
+                            crate::migration::MAX_CHUNKS
+                        ));
+                        break;
+                    }
                     let mut x: Option<crate::migration::CarriedNicFlows> = None;
                     for k in 0..ix.chunks {
                         let key = keys::migration_flows_chunk(&g.instance, *nic, k);

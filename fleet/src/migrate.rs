@@ -235,12 +235,13 @@ fn flip(store: &mut Store, g: &mut FleetMigration) -> Result<(), FleetError> {
                     })?,
                 ));
             }
-            for (k, ip) in ext {
+            for (k, ip, ports) in ext {
                 puts.push((
                     k,
                     json(&FleetBoundary {
                         ip,
                         sled: g.new_endpoint,
+                        ports,
                         nic: Some(nic.nic.id),
                     })?,
                 ));

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
 use vswitch_api::nic::InstanceRun;
 use vswitch_api::state::{IgwState, InstanceTypeState, NicState, PoolState};
-use vswitch_api::V2bEntry;
+use vswitch_api::{PortRangeSpec, V2bEntry};
 use vswitch_fabric::endpoints::next_endpoint;
 use vswitch_fabric::keys;
 use vswitch_fabric::records::{FleetBoundary, FleetInstance, FleetV2p};
@@ -128,9 +128,18 @@ pub fn nic_list(store: &mut Store) -> Result<Vec<NicState>, FleetError> {
 /// Keys with the address each is about.
 type Keyed = Vec<(String, IpAddr)>;
 
+/// A key and the revision a transaction expects it (or a prefix) at.
+type Guard = (String, i64);
+
+/// Boundary map keys with the address and, for a share of a SNAT address,
+/// the ports.
+type ExtKeyed = Vec<(String, IpAddr, Option<PortRangeSpec>)>;
+
 /// The keys a NIC's derived entries live at: its V2P entries (if it is
-/// attached) and its external IPs' boundary map entries.
-pub(crate) fn derived(nic: &NicState) -> (Keyed, Keyed) {
+/// attached) and its external IPs' boundary map entries: the whole address
+/// for a floating or ephemeral IP, the NIC's port range of a SNAT address
+/// (which NICs on several sleds share).
+pub(crate) fn derived(nic: &NicState) -> (Keyed, ExtKeyed) {
     let n = &nic.nic;
     let mut v2p = Vec::new();
     if nic.attached().is_some() {
@@ -145,15 +154,78 @@ pub(crate) fn derived(nic: &NicState) -> (Keyed, Keyed) {
     }
     let mut ext = Vec::new();
     if let (Some(x), Some(_)) = (&nic.external, nic.attached()) {
-        let ips = x
-            .floating
-            .iter()
-            .copied()
-            .chain(x.ephemeral)
-            .chain(x.snat.as_ref().map(|s| s.ip));
-        ext = ips.map(|ip| (keys::boundary_map(ip), ip)).collect();
+        let ips = x.floating.iter().copied().chain(x.ephemeral);
+        ext = ips.map(|ip| (keys::boundary_map(ip), ip, None)).collect();
+        if let Some(s) = &x.snat {
+            if let Ok(p) = PortRangeSpec::new(s.first_port, s.last_port) {
+                ext.push((
+                    keys::boundary_share(s.ip, s.first_port, s.last_port),
+                    s.ip,
+                    Some(p),
+                ));
+            }
+        }
     }
     (v2p, ext)
+}
+
+/// Refuses a boundary map entry of NIC `id` that collides with what is in
+/// etcd: a whole address held by another NIC or shared by port range, a
+/// SNAT share overlapping another NIC's, or a SNAT address that is another
+/// NIC's floating or ephemeral IP. Returns the guards that make the
+/// transaction fail if any of it changes meanwhile (the whole key by
+/// revision, the shares under the address by a prefix compare).
+fn check_external(
+    store: &mut Store,
+    id: u32,
+    k: &str,
+    ip: IpAddr,
+    ports: Option<PortRangeSpec>,
+) -> Result<(Guard, Guard), FleetError> {
+    let refused = |what: String| FleetError::Refused(format!("nic {id}: {what}"));
+    let whole = keys::boundary_map(ip);
+    let (cur, rev) = store.get_rev::<FleetBoundary>(&whole)?;
+    if let Some(c) = cur.filter(|c| c.nic != Some(id) || ports.is_some()) {
+        return Err(refused(format!(
+            "{ip} is {} whole",
+            c.nic
+                .map_or("written by hand".to_string(), |n| format!("NIC {n}'s"))
+        )));
+    }
+    let (read_at, shares) = store.list_at::<FleetBoundary>(&keys::boundary_shares(ip))?;
+    for (sk, s) in shares {
+        if sk == k {
+            if s.nic != Some(id) {
+                return Err(refused(format!(
+                    "{k} is {}",
+                    s.nic
+                        .map_or("written by hand".to_string(), |n| format!("NIC {n}'s"))
+                )));
+            }
+            continue;
+        }
+        if s.nic == Some(id) {
+            continue; // this NIC's former range, replaced
+        }
+        let Some(sp) = s.ports else { continue };
+        match ports {
+            None => {
+                return Err(refused(format!(
+                    "{ip} is a SNAT address shared by port range (NIC {}'s {sp}); \
+                     a floating or ephemeral IP must be an address of its own",
+                    s.nic.map_or("?".to_string(), |n| n.to_string())
+                )))
+            }
+            Some(p) if p.first() <= sp.last() && sp.first() <= p.last() => {
+                return Err(refused(format!(
+                    "SNAT ports {ip} {p} overlap {sp}, NIC {}'s; NICs sharing a SNAT address need disjoint ranges",
+                    s.nic.map_or("?".to_string(), |n| n.to_string())
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(((whole, rev), (keys::boundary_shares(ip), read_at)))
 }
 
 /// `nic-put`: writes a NIC (as the state document has it) with the V2P
@@ -198,16 +270,13 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
             guard.push((k.clone(), rev));
             keep.insert(k.clone());
         }
-        for (k, _) in &ext {
-            let (cur, rev) = store.get_rev::<FleetBoundary>(k)?;
-            if let Some(c) = cur.filter(|c| c.nic != Some(id)) {
-                return Err(FleetError::Refused(format!(
-                    "nic {id}: {k} is {}",
-                    c.nic
-                        .map_or("written by hand".to_string(), |n| format!("NIC {n}'s"))
-                )));
+        let mut unchanged_since = Vec::new();
+        for (k, ip, ports) in &ext {
+            let (g, p) = check_external(store, id, k, *ip, *ports)?;
+            if !guard.iter().any(|(k, _)| *k == g.0) {
+                guard.push(g);
             }
-            guard.push((k.clone(), rev));
+            unchanged_since.push(p);
             keep.insert(k.clone());
         }
         puts.push((nk, json(&nic)?));
@@ -222,12 +291,13 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
                     })?,
                 ));
             }
-            for (k, ip) in &ext {
+            for (k, ip, ports) in &ext {
                 puts.push((
                     k.clone(),
                     json(&FleetBoundary {
                         ip: *ip,
                         sled: ep,
+                        ports: *ports,
                         nic: Some(id),
                     })?,
                 ));
@@ -235,11 +305,11 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
         }
         let deletes: Vec<String> = old_v2p
             .into_iter()
-            .chain(old_ext)
             .map(|(k, _)| k)
+            .chain(old_ext.into_iter().map(|(k, _, _)| k))
             .filter(|k| !keep.contains(k))
             .collect();
-        if store.commit(&guard, &puts, &deletes)? {
+        if store.commit_unchanged(&guard, &unchanged_since, &puts, &deletes)? {
             return Ok(nic);
         }
     }
@@ -250,7 +320,8 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
 fn nic_keys(nic: &NicState) -> Vec<String> {
     let (v2p, ext) = derived(nic);
     std::iter::once(keys::nic(nic.nic.id))
-        .chain(v2p.into_iter().chain(ext).map(|(k, _)| k))
+        .chain(v2p.into_iter().map(|(k, _)| k))
+        .chain(ext.into_iter().map(|(k, _, _)| k))
         .collect()
 }
 

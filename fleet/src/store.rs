@@ -122,6 +122,15 @@ impl Store {
             .iter()
             .map(|(k, rev)| Compare::mod_revision(k.as_str(), CompareOp::Equal, *rev))
             .collect();
+        self.txn(when, puts, deletes)
+    }
+
+    fn txn(
+        &mut self,
+        when: Vec<Compare>,
+        puts: &[(String, serde_json::Value)],
+        deletes: &[String],
+    ) -> Result<bool, FleetError> {
         let mut ops = Vec::new();
         for k in deletes {
             ops.push(TxnOp::delete(k.as_str(), None));
@@ -135,6 +144,47 @@ impl Store {
             .block_on(self.client.txn(Txn::new().when(when).and_then(ops)))
             .map_err(etcd)?;
         Ok(r.succeeded())
+    }
+
+    /// Every key under `prefix`, parsed, with the revision it was read at.
+    pub fn list_at<T: DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+    ) -> Result<(i64, Vec<(String, T)>), FleetError> {
+        let (rev, all) = self
+            .rt
+            .block_on(paged::read_prefix(&mut self.client, prefix, paged::PAGE))
+            .map_err(etcd)?;
+        let parsed = all
+            .into_iter()
+            .map(|e| {
+                serde_json::from_slice(&e.value)
+                    .map(|v| (e.key.clone(), v))
+                    .map_err(|err| FleetError::Corrupt(e.key, err.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((rev, parsed))
+    }
+
+    /// [`Store::commit`], also refused if any key under a prefix of
+    /// `unchanged` was written (created, changed) after the revision given
+    /// with it: a new key a prefix read did not see makes it fail too, which
+    /// a compare of known keys alone would miss.
+    pub fn commit_unchanged(
+        &mut self,
+        guard: &[(String, i64)],
+        unchanged: &[(String, i64)],
+        puts: &[(String, serde_json::Value)],
+        deletes: &[String],
+    ) -> Result<bool, FleetError> {
+        let when: Vec<Compare> = guard
+            .iter()
+            .map(|(k, rev)| Compare::mod_revision(k.as_str(), CompareOp::Equal, *rev))
+            .chain(unchanged.iter().map(|(prefix, rev)| {
+                Compare::mod_revision(prefix.as_str(), CompareOp::Less, rev + 1).with_prefix()
+            }))
+            .collect();
+        self.txn(when, puts, deletes)
     }
 
     /// Puts `value` at `key` (whatever was there).

@@ -14,6 +14,7 @@ pub mod netns;
 pub mod pcap;
 pub mod prom;
 pub mod proxy;
+pub mod rack;
 pub mod sleds;
 
 use std::io::{BufRead, BufReader, Write};

@@ -212,6 +212,7 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::BoundaryMapSet {
             ip: SNAT_IP.parse().unwrap(),
             sled: SLED.parse().unwrap(),
+            ports: None,
         },
     );
 
@@ -332,6 +333,7 @@ fn guest_reaches_the_internet_through_snat_and_is_reached_on_its_floating_ip() {
         Cmd::BoundaryMapSet {
             ip: FLOATING_IP.parse().unwrap(),
             sled: SLED.parse().unwrap(),
+            ports: None,
         },
     );
     let gwww = dir.path().join("gwww");

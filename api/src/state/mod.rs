@@ -518,7 +518,13 @@ impl StateDiff {
         let bmap = |s: &SwitchState| {
             s.boundary_map
                 .iter()
-                .map(|e| (e.ip, e.sled))
+                .map(|e| {
+                    let key = match e.ports {
+                        Some(p) => format!("{} ports {p}", e.ip),
+                        None => e.ip.to_string(),
+                    };
+                    (key, e.sled)
+                })
                 .collect::<Vec<_>>()
         };
         d.compare("boundary-map", bmap(old), bmap(new));

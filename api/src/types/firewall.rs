@@ -211,8 +211,9 @@ serde_as_text!(
     "a protocol (any, tcp, udp, icmp[:TYPE[/CODE]], icmp6[:TYPE[/CODE]] or proto:N)"
 );
 
-/// Destination ports a rule matches: `PORT` or `FIRST-LAST` (`first <= last`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A port or a range of ports (the destination ports a rule matches, a
+/// share of a SNAT address): `PORT` or `FIRST-LAST` (`first <= last`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortRangeSpec {
     first: u16,
     last: u16,

@@ -9,12 +9,15 @@
 //!   external next hop.
 //! - From the external port (inbound, [`from_external`]): the destination
 //!   external IP is looked up in the boundary map (external IP -> sled
-//!   underlay address), and the frame is encapsulated toward that sled with
+//!   underlay address; for a SNAT address shared by sleds, (IP, port range)
+//!   -> sled, the port chosen by [`demux_port`]), and the frame is encapsulated toward that sled with
 //!   VNI 99 and the Geneve External option, inner destination MAC
 //!   A8:40:25:77:77:77. The boundary also answers ARP (and IPv6 neighbour
 //!   solicitations) for the external IPs it serves and for its own address
 //!   (proxy ARP: an on-link router or host resolves them to the external
 //!   port), and pings to its own address.
+
+pub mod map;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -107,7 +110,8 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
             return answer_ns(snap, x, &l3, src, dst, pkt);
         }
     }
-    let Some(sled) = snap.vpc.boundary_map.get(&l3.dst).copied() else {
+    let port = || demux_port(pkt.bytes(), &l3, &key);
+    let Some(sled) = snap.vpc.boundary_map.lookup(&l3.dst, port) else {
         return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     };
     let Some(u) = snap.vpc.underlay else {
@@ -133,6 +137,31 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
     Outcome::forward(u.uplink, Path::Fast)
 }
 
+/// The port that picks the share of a shared SNAT address for an inbound
+/// packet: the destination port (TCP, UDP), the echo identifier (an echo
+/// reply: the sled's NAT chose it from its range), or, for an ICMP error,
+/// the source port (or echo identifier) of the packet it quotes, which the
+/// sled sent from this address. None: nothing to choose by (a later
+/// fragment, another protocol, an error quoting another address).
+pub fn demux_port(f: &[u8], l3: &L3Facts, key: &crate::FlowKey) -> Option<u16> {
+    match l3.proto {
+        proto::TCP | proto::UDP if !l3.is_fragment => Some(key.dst_port),
+        proto::ICMP | proto::ICMPV6 => {
+            let echo_reply = match l3.proto {
+                proto::ICMP => icmpv4::msg_type::ECHO_REPLY,
+                _ => icmpv6::msg_type::ECHO_REPLY,
+            };
+            match key.icmp {
+                Some((t, _)) if t == echo_reply => Some(key.dst_port),
+                _ => crate::nat::rewrite::icmp_error(f)
+                    .filter(|e| e.quoted.src == l3.dst)
+                    .map(|e| e.quoted.src_port),
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Whether a frame carries an 802.1Q (or 802.1ad) tag.
 fn tagged(f: &[u8]) -> bool {
     matches!(f.get(12..14), Some([0x81, 0x00] | [0x88, 0xa8]))
@@ -141,7 +170,7 @@ fn tagged(f: &[u8]) -> bool {
 /// Whether the boundary answers ARP for `ip` on its external link: its own
 /// address, and every IPv4 external IP it has a sled for.
 fn serves_v4(snap: &Snapshot, x: &ExternalPort, ip: Ipv4Addr) -> bool {
-    x.addr == Some(ip) || snap.vpc.boundary_map.contains_key(&IpAddr::V4(ip))
+    x.addr == Some(ip) || snap.vpc.boundary_map.serves(&IpAddr::V4(ip))
 }
 
 /// Proxy ARP: a request for an address the boundary serves gets a reply
@@ -213,7 +242,7 @@ fn answer_ns<P: PacketBuf>(
         }
     };
     let (target, lladdr) = ns;
-    if !snap.vpc.boundary_map.contains_key(&IpAddr::V6(target)) {
+    if !snap.vpc.boundary_map.serves(&IpAddr::V6(target)) {
         return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     }
     // From :: this is duplicate address detection: defend the address to

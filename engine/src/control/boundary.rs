@@ -14,7 +14,7 @@ use crate::tables::TableStore;
 use crate::SwitchRole;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vswitch_api::state::ExternalPortState;
-use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo};
+use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo, PortRangeSpec};
 
 /// Refuses boundary commands on a sled switch, whose configuration says so.
 fn boundary_only(cmd: &str, role: SwitchRole) -> Result<(), String> {
@@ -70,15 +70,33 @@ pub fn boundary_map_set(
     ip: IpAddr,
     sled: Ipv6Addr,
 ) -> Result<u64, String> {
+    let entry = BoundaryMapEntry {
+        ip,
+        sled,
+        ports: None,
+    };
+    boundary_map_put(dir, role, tables, entry)
+}
+
+/// `boundary-map-set`, whole or for a share of a SNAT address (`ports`):
+/// replaces the entry of the same address and ports, else adds one. The
+/// check refuses a share that overlaps another of the same address, and an
+/// address that is both whole and shared.
+pub fn boundary_map_put(
+    dir: &PortDirectory,
+    role: SwitchRole,
+    tables: &TableStore,
+    entry: BoundaryMapEntry,
+) -> Result<u64, String> {
     let cmd = "boundary-map-set";
     boundary_only(cmd, role)?;
     commit::change(dir, tables, cmd, |s| {
-        let entry = BoundaryMapEntry { ip, sled };
-        match s.boundary_map.iter_mut().find(|m| m.ip == ip) {
+        let same = |m: &BoundaryMapEntry| m.ip == entry.ip && m.ports == entry.ports;
+        match s.boundary_map.iter_mut().find(|m| same(m)) {
             Some(m) => *m = entry,
             None => {
                 s.boundary_map.push(entry);
-                s.boundary_map.sort_by_key(|m| m.ip);
+                s.boundary_map.sort_by_key(|m| (m.ip, m.ports));
             }
         }
         Ok(())
@@ -86,17 +104,22 @@ pub fn boundary_map_set(
     .map(|c| c.generation)
 }
 
-/// `boundary-map-clear`: removes the entry of `ip`.
+/// `boundary-map-clear`: removes the entry of `ip` (with `ports`: that
+/// share of a shared SNAT address).
 pub fn boundary_map_clear(
     dir: &PortDirectory,
     tables: &TableStore,
     ip: IpAddr,
+    ports: Option<PortRangeSpec>,
 ) -> Result<u64, String> {
     commit::change(dir, tables, "boundary-map-clear", |s| {
         let before = s.boundary_map.len();
-        s.boundary_map.retain(|m| m.ip != ip);
+        s.boundary_map.retain(|m| m.ip != ip || m.ports != ports);
         if s.boundary_map.len() == before {
-            return Err(format!("{ip} has no entry in the boundary map"));
+            return Err(match ports {
+                Some(p) => format!("{ip} has no share {p} in the boundary map"),
+                None => format!("{ip} has no entry of its own in the boundary map"),
+            });
         }
         Ok(())
     })
@@ -108,13 +131,14 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
     let mut entries: Vec<BoundaryMapEntry> = snap
         .vpc
         .boundary_map
-        .iter()
-        .map(|(ip, sled)| BoundaryMapEntry {
-            ip: *ip,
-            sled: *sled,
+        .entries()
+        .map(|(ip, ports, sled)| BoundaryMapEntry {
+            ip,
+            sled,
+            ports: ports.and_then(|(a, b)| PortRangeSpec::new(a, b).ok()),
         })
         .collect();
-    entries.sort_by_key(|e| e.ip);
+    entries.sort_by_key(|e| (e.ip, e.ports));
     BoundaryMapInfo {
         external: snap.vpc.external_port.map(|x| ExternalPortInfo {
             port: dir
@@ -296,23 +320,28 @@ mod tests {
             vec![
                 BoundaryMapEntry {
                     ip: ip("198.51.100.7"),
-                    sled: v6("fd00:1701:d:102::1")
+                    sled: v6("fd00:1701:d:102::1"),
+                    ports: None,
                 },
                 BoundaryMapEntry {
                     ip: ip("203.0.113.5"),
-                    sled: v6("fd00:1701:d:103::1")
+                    sled: v6("fd00:1701:d:103::1"),
+                    ports: None,
                 },
                 BoundaryMapEntry {
                     ip: ip("2001:db8::5"),
-                    sled: v6("fd00:1701:d:101::1")
+                    sled: v6("fd00:1701:d:101::1"),
+                    ports: None,
                 },
             ]
         );
-        boundary_map_clear(&dir, &t, ip("198.51.100.7")).unwrap();
+        boundary_map_clear(&dir, &t, ip("198.51.100.7"), None).unwrap();
         assert_eq!(t.current().vpc.boundary_map.len(), 2);
-        refused(&t, "198.51.100.7 has no entry in the boundary map", || {
-            boundary_map_clear(&dir, &t, ip("198.51.100.7"))
-        });
+        refused(
+            &t,
+            "198.51.100.7 has no entry of its own in the boundary map",
+            || boundary_map_clear(&dir, &t, ip("198.51.100.7"), None),
+        );
         external_port_set(
             &dir,
             r,
@@ -383,7 +412,7 @@ mod tests {
             boundary_map_set(&dir, r, &t, ip("192.0.2.1"), sled)
         });
         refused(&t, "has no entry", || {
-            boundary_map_clear(&dir, &t, ip("203.0.113.5"))
+            boundary_map_clear(&dir, &t, ip("203.0.113.5"), None)
         });
         assert!(t.current().vpc.boundary_map.is_empty());
     }

@@ -6,6 +6,7 @@
 //! so that `apply` can refuse a document with all that is wrong with it, and
 //! a command with what its change broke.
 
+use crate::boundary::map::{BoundaryMap, PortShare};
 use crate::control::check_nics::{check_addresses, check_instances, nic_targets};
 use crate::control::specs;
 use crate::control::vpc::PortDirectory;
@@ -105,8 +106,8 @@ pub(crate) struct Checked {
     pub v2b: V2bTable,
     /// The boundary's external port.
     pub external_port: Option<ExternalPort>,
-    /// External IP -> sled.
-    pub boundary_map: HashMap<IpAddr, Ipv6Addr>,
+    /// External IP (or a share of a SNAT address) -> sled.
+    pub boundary_map: BoundaryMap,
     /// The patch table.
     pub patch: PatchTable,
 }
@@ -1117,8 +1118,9 @@ fn check_boundary(
     state: &SwitchState,
     underlay: &Option<Underlay>,
     e: &mut Errors,
-) -> (Option<ExternalPort>, HashMap<IpAddr, Ipv6Addr>) {
+) -> (Option<ExternalPort>, BoundaryMap) {
     let mut map = HashMap::new();
+    let mut shared: HashMap<IpAddr, Vec<PortShare>> = HashMap::new();
     let mut external = None;
     if let Some(x) = &state.external_port {
         let obj = "external_port";
@@ -1153,7 +1155,10 @@ fn check_boundary(
         e.ok("boundary_map", boundary_only(role, "the boundary map"));
     }
     for m in &state.boundary_map {
-        let obj = format!("boundary_map {}", m.ip);
+        let obj = match m.ports {
+            Some(p) => format!("boundary_map {} ports {p}", m.ip),
+            None => format!("boundary_map {}", m.ip),
+        };
         if !unicast(m.ip) {
             e.add(
                 &obj,
@@ -1194,9 +1199,49 @@ fn check_boundary(
                 ),
             );
         }
-        if map.insert(m.ip, m.sled).is_some() {
-            e.add(&obj, "the external IP is given twice");
+        match m.ports {
+            None => {
+                if map.insert(m.ip, m.sled).is_some() {
+                    e.add(&obj, "the external IP is given twice");
+                }
+            }
+            Some(p) => {
+                let share = PortShare {
+                    first: p.first(),
+                    last: p.last(),
+                    sled: m.sled,
+                };
+                if share.first == 0 {
+                    e.add(
+                        &obj,
+                        "ports: port 0 is no SNAT port (a range starts at 1 or above)",
+                    );
+                }
+                let v = shared.entry(m.ip).or_default();
+                if let Some(o) = v
+                    .iter()
+                    .find(|o| o.first <= share.last && share.first <= o.last)
+                {
+                    e.add(
+                        &obj,
+                        format!(
+                            "ports: {p} overlaps the share {}-{} (toward {}); the ranges sharing one SNAT address must be disjoint",
+                            o.first, o.last, o.sled
+                        ),
+                    );
+                }
+                v.push(share);
+            }
         }
     }
-    (external, map)
+    for ip in shared.keys() {
+        if map.contains_key(ip) {
+            e.add(
+                format!("boundary_map {ip}"),
+                "the address has an entry of its own and shares by port range; \
+                 a floating or ephemeral IP is one NIC's, only a SNAT address is shared",
+            );
+        }
+    }
+    (external, BoundaryMap::new(map, shared))
 }

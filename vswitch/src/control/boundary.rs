@@ -21,17 +21,17 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             nexthop_mac,
             addr,
         )),
-        Command::BoundaryMapSet { ip, sled } => applied(boundary_admin::boundary_map_set(
+        Command::BoundaryMapSet { ip, sled, ports } => applied(boundary_admin::boundary_map_put(
             &sw.directory(),
             sw.role,
             &sw.tables,
-            ip,
-            sled,
+            vswitch_api::BoundaryMapEntry { ip, sled, ports },
         )),
-        Command::BoundaryMapClear { ip } => applied(boundary_admin::boundary_map_clear(
+        Command::BoundaryMapClear { ip, ports } => applied(boundary_admin::boundary_map_clear(
             &sw.directory(),
             &sw.tables,
             ip,
+            ports,
         )),
         Command::BoundaryMapList => Ok(Reply::BoundaryMap(boundary_admin::boundary_map_list(
             &sw.directory(),

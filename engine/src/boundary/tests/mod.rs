@@ -296,7 +296,7 @@ fn inbound_drops_are_counted_with_their_reason() {
     let (o, _) = w.run(EXT, &tcp_from_inet([203, 0, 113, 99], 1, 80));
     assert_eq!(dropped(o), DropReason::UnknownExternal, "no sled for it");
     // The entry goes: the next packet is a drop.
-    badmin::boundary_map_clear(&w.dir, &w.tables, FIP.into()).unwrap();
+    badmin::boundary_map_clear(&w.dir, &w.tables, FIP.into(), None).unwrap();
     let (o, _) = w.run(EXT, &tcp_from_inet(FIP, 1, 80));
     assert_eq!(dropped(o), DropReason::UnknownExternal);
     // Moved to another sled: the next packet follows.
@@ -670,3 +670,5 @@ fn too_big_for_the_uplink_is_a_counted_drop() {
     let (o, _) = w.run(EXT, &frame(1427));
     assert_eq!(dropped(o), DropReason::TooBig);
 }
+
+mod shared_snat;
