@@ -569,6 +569,12 @@ pub struct BoundaryMapInfo {
     pub external: Option<ExternalPortInfo>,
     /// External IP -> sled, by address.
     pub entries: Vec<BoundaryMapEntry>,
+    /// Links to other pods' boundaries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridge_links: Vec<state::BridgeLinkState>,
+    /// Static 1:1 NAT (external <-> bridge address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_nat: Vec<state::StaticNatEntry>,
 }
 
 /// The boundary's external port.
@@ -1254,6 +1260,8 @@ mod tests {
                 sled: "fd00::1".parse().unwrap(),
                 ports: None,
             }],
+            bridge_links: vec![],
+            static_nat: vec![],
         });
         let text = serde_json::to_string(&reply).unwrap();
         assert_eq!(

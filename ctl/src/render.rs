@@ -701,14 +701,35 @@ pub fn render_boundary_map(info: &BoundaryMapInfo) -> String {
     out.push('\n');
     if info.entries.is_empty() {
         out.push_str("(no boundary map entries)");
-        return out;
+    } else {
+        let mut t = table(&["external ip", "ports", "sled"], &[]);
+        for e in &info.entries {
+            let ports = e.ports.map_or_else(|| "all".to_owned(), |p| p.to_string());
+            t.add_row(vec![e.ip.to_string(), ports, e.sled.to_string()]);
+        }
+        out.push_str(&t.to_string());
     }
-    let mut t = table(&["external ip", "ports", "sled"], &[]);
-    for e in &info.entries {
-        let ports = e.ports.map_or_else(|| "all".to_owned(), |p| p.to_string());
-        t.add_row(vec![e.ip.to_string(), ports, e.sled.to_string()]);
+    if !info.bridge_links.is_empty() {
+        let mut t = table(&["bridge link", "network", "next hop", "address"], &[]);
+        for l in &info.bridge_links {
+            t.add_row(vec![
+                l.port.clone(),
+                l.cidr.to_string(),
+                l.nexthop_mac.to_string(),
+                l.addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.to_string());
     }
-    out.push_str(&t.to_string());
+    if !info.static_nat.is_empty() {
+        let mut t = table(&["static nat external", "bridge"], &[]);
+        for s in &info.static_nat {
+            t.add_row(vec![s.external.to_string(), s.bridge.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&t.to_string());
+    }
     out
 }
 
@@ -1232,18 +1253,32 @@ mod tests {
                     ports: Some("2048-3071".parse().unwrap()),
                 },
             ],
+            bridge_links: vec![vswitch_api::state::BridgeLinkState {
+                port: "br0".into(),
+                cidr: "100.0.1.0/24".parse().unwrap(),
+                nexthop_mac: "02:00:00:00:00:b1".parse().unwrap(),
+                addr: Some("100.0.1.2".parse().unwrap()),
+            }],
+            static_nat: vec![vswitch_api::state::StaticNatEntry {
+                external: "162.3.124.5".parse().unwrap(),
+                bridge: "100.0.1.4".parse().unwrap(),
+            }],
         }));
         for needle in [
             "external port ext0 (mac 02:00:00:00:00:e0, next hop 02:00:00:00:00:e1, address 192.0.2.1)",
             "203.0.113.5",
             "fd00:1701:d:101::1",
             "2048-3071",
+            "100.0.1.0/24",
+            "162.3.124.5",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
         let empty = render(&Reply::BoundaryMap(BoundaryMapInfo {
             external: None,
             entries: vec![],
+            bridge_links: vec![],
+            static_nat: vec![],
         }));
         assert_eq!(empty, "(no external port)\n(no boundary map entries)");
     }

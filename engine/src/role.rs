@@ -28,6 +28,9 @@ pub enum PortRole {
     Guest,
     /// The world outside the VPC (boundary role).
     External,
+    /// A link to another pod's boundary, carrying a bridge network
+    /// (boundary role).
+    Bridge,
 }
 
 impl PortRole {
@@ -37,6 +40,7 @@ impl PortRole {
             PortRole::Uplink => "uplink",
             PortRole::Guest => "guest",
             PortRole::External => "external",
+            PortRole::Bridge => "bridge",
         }
     }
 
@@ -44,7 +48,7 @@ impl PortRole {
     pub fn default_mtu(self) -> u16 {
         match self {
             PortRole::Uplink => 9000,
-            PortRole::Guest | PortRole::External => 1500,
+            PortRole::Guest | PortRole::External | PortRole::Bridge => 1500,
         }
     }
 
@@ -54,6 +58,7 @@ impl PortRole {
             "uplink" => Some(PortRole::Uplink),
             "guest" => Some(PortRole::Guest),
             "external" => Some(PortRole::External),
+            "bridge" => Some(PortRole::Bridge),
             _ => None,
         }
     }

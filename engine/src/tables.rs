@@ -43,6 +43,8 @@ pub enum PortKind {
     Uplink,
     /// The boundary's external port.
     External,
+    /// A boundary's bridge link (its index in `vpc.bridges`).
+    Bridge(u8),
     /// Nothing yet: its packets are dropped.
     Unused,
 }
@@ -101,6 +103,8 @@ impl Snapshot {
                     PortKind::Patched(to)
                 } else if self.vpc.external_port.is_some_and(|x| x.port == p) {
                     PortKind::External
+                } else if let Some(i) = self.vpc.bridges.iter().position(|b| b.link.port == p) {
+                    PortKind::Bridge(i as u8)
                 } else if self.vpc.vnic(p).is_some() {
                     PortKind::Guest
                 } else if self.vpc.underlay.is_some_and(|u| u.uplink == p) {

@@ -56,6 +56,12 @@ pub struct VpcState {
     pub boundary_map: Arc<crate::boundary::map::BoundaryMap>,
     /// Boundary role: the external port, once set.
     pub external_port: Option<ExternalPort>,
+    /// Boundary role: links to other pods' boundaries (at most
+    /// [`crate::boundary::bridge::MAX_BRIDGE_LINKS`]).
+    pub bridges: Arc<Vec<BridgeLink>>,
+    /// Boundary role: static 1:1 NAT between the external link and the
+    /// bridge links.
+    pub static_nat: Arc<crate::boundary::bridge::StaticNat>,
     /// The last epoch handed out (see [`Self::next_epoch`]).
     pub epochs: u64,
 }
@@ -71,6 +77,28 @@ pub struct ExternalPort {
     pub nexthop_mac: MacAddr,
     /// The boundary's own address on the external link (answered to ARP), if any.
     pub addr: Option<std::net::Ipv4Addr>,
+}
+
+/// A boundary's link to another pod's boundary: the port (with the other
+/// boundary as next hop and this one's own address on the link) and the
+/// bridge network it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeLink {
+    /// The port, its MAC, the next hop's MAC and the own address.
+    pub link: ExternalPort,
+    /// The bridge network's address.
+    pub net: std::net::Ipv4Addr,
+    /// Its prefix length.
+    pub len: u8,
+}
+
+impl BridgeLink {
+    /// Whether the bridge network holds `ip`.
+    #[inline]
+    pub fn contains(&self, ip: std::net::Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(self.net) & mask
+    }
 }
 
 /// The underlay destinations a sled takes Geneve for: its own address and

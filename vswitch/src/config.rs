@@ -658,13 +658,16 @@ impl Config {
             let devargs = p
                 .devargs
                 .ok_or_else(|| err(key("devargs"), "missing (e.g. \"net_memif0,role=server\")"))?;
-            let role_s = p
-                .role
-                .ok_or_else(|| err(key("role"), "missing: one of uplink, guest, external"))?;
+            let role_s = p.role.ok_or_else(|| {
+                err(
+                    key("role"),
+                    "missing: one of uplink, guest, external, bridge",
+                )
+            })?;
             let port_role = PortRole::parse(&role_s).ok_or_else(|| {
                 err(
                     key("role"),
-                    format!("{role_s:?} is not one of uplink, guest, external"),
+                    format!("{role_s:?} is not one of uplink, guest, external, bridge"),
                 )
             })?;
             let pc = PortConfig {

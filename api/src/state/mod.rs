@@ -75,6 +75,15 @@ pub struct SwitchState {
     /// Boundary role: external IP -> the sled that owns it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub boundary_map: Vec<BoundaryMapEntry>,
+    /// Boundary role: links to other pods' boundaries, one per bridge
+    /// network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridge_links: Vec<BridgeLinkState>,
+    /// Boundary role: static 1:1 NAT between the external link and a bridge
+    /// link (the floating IPs of this pod's external networks that VMs in
+    /// other pods hold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_nat: Vec<StaticNatEntry>,
     /// Patch entries (ingress port -> egress port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<PatchEntry>,
@@ -106,6 +115,8 @@ impl SwitchState {
             v2b: Vec::new(),
             external_port: None,
             boundary_map: Vec::new(),
+            bridge_links: Vec::new(),
+            static_nat: Vec::new(),
             patches: Vec::new(),
             fleet: None,
         }
@@ -396,6 +407,34 @@ pub struct IgwState {
     pub ranges: Vec<AddrRange>,
 }
 
+/// A boundary's link to another pod's boundary (a port of role `bridge`),
+/// carrying the bridge network `cidr` between the two pods.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeLinkState {
+    /// Port name.
+    pub port: String,
+    /// The bridge network (IPv4).
+    pub cidr: Prefix,
+    /// MAC of the other boundary's port on the link.
+    pub nexthop_mac: MacAddr,
+    /// This boundary's own address on the link (answered to ARP and ping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<Ipv4Addr>,
+}
+
+/// Static 1:1 NAT on a boundary: `external` (a floating IP of this pod's
+/// external network) <-> `bridge` (the address on a bridge network that a
+/// VM in another pod holds as its floating IP).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticNatEntry {
+    /// The address the internet sees.
+    pub external: Ipv4Addr,
+    /// The address on the bridge network.
+    pub bridge: Ipv4Addr,
+}
+
 /// The boundary's external port.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -528,6 +567,20 @@ impl StateDiff {
                 .collect::<Vec<_>>()
         };
         d.compare("boundary-map", bmap(old), bmap(new));
+        let links = |s: &SwitchState| {
+            s.bridge_links
+                .iter()
+                .map(|l| (l.port.clone(), l.clone()))
+                .collect::<Vec<_>>()
+        };
+        d.compare("bridge-link", links(old), links(new));
+        let snat = |s: &SwitchState| {
+            s.static_nat
+                .iter()
+                .map(|e| (e.external, e.bridge))
+                .collect::<Vec<_>>()
+        };
+        d.compare("static-nat", snat(old), snat(new));
         let patches = |s: &SwitchState| {
             s.patches
                 .iter()

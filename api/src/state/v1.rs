@@ -62,6 +62,10 @@ pub(crate) struct StateDoc {
     #[serde(default)]
     boundary_map: Vec<BoundaryMapEntry>,
     #[serde(default)]
+    bridge_links: Vec<super::BridgeLinkState>,
+    #[serde(default)]
+    static_nat: Vec<super::StaticNatEntry>,
+    #[serde(default)]
     patches: Vec<PatchEntry>,
     #[serde(default)]
     fleet: Option<FleetStamp>,
@@ -115,6 +119,8 @@ impl TryFrom<StateDoc> for SwitchState {
             v2b: d.v2b,
             external_port: d.external_port,
             boundary_map: d.boundary_map,
+            bridge_links: d.bridge_links,
+            static_nat: d.static_nat,
             patches: d.patches,
             fleet: d.fleet,
         };

@@ -17,6 +17,7 @@
 //!   (proxy ARP: an on-link router or host resolves them to the external
 //!   port), and pings to its own address.
 
+pub mod bridge;
 pub mod map;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -55,9 +56,9 @@ pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -
     if e.geneve.vni != BOUNDARY_VNI || e.oam {
         return Outcome::drop(DropReason::NotBoundaryTraffic, Path::Early);
     }
-    let Some(x) = snap.vpc.external_port else {
+    if snap.vpc.external_port.is_none() && snap.vpc.bridges.is_empty() {
         return Outcome::drop(DropReason::NoExternalPort, Path::Early);
-    };
+    }
     if !pkt.strip_front(e.inner_offset) {
         return Outcome::drop(DropReason::Malformed, Path::Early);
     }
@@ -69,6 +70,10 @@ pub fn from_underlay<P: PacketBuf>(snap: &Snapshot, u: &Underlay, pkt: &mut P) -
     if tagged(pkt.bytes()) {
         return Outcome::drop(DropReason::VlanTagged, Path::Early);
     }
+    // From a bridge address, toward the other pod; else to the internet.
+    let Some(x) = bridge::exit_for(snap, pkt.bytes()) else {
+        return Outcome::drop(DropReason::NoExternalPort, Path::Early);
+    };
     let b = pkt.bytes_mut();
     let mut eth = EthernetFrame::new_unchecked(&mut *b);
     eth.set_dst(x.nexthop_mac);
@@ -83,7 +88,7 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         Err(_) => return Outcome::drop(DropReason::Malformed, Path::Early),
     };
     if ethertype == ethertype::ARP {
-        return answer_arp(snap, x, pkt);
+        return answer_arp(x, pkt, |ip| serves_v4(snap, x, ip));
     }
     // No tag crosses to the underlay (ARP above answers tagged requests in kind).
     if tagged(pkt.bytes()) {
@@ -110,7 +115,23 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
             return answer_ns(snap, x, &l3, src, dst, pkt);
         }
     }
-    let port = || demux_port(pkt.bytes(), &l3, &key);
+    if let Some(to) = snap.vpc.static_nat.bridge_of(l3.dst) {
+        return bridge::to_bridge(snap, to, pkt);
+    }
+    to_sled(snap, x, &l3, &key, pkt)
+}
+
+/// A frame from the link `x` (the external port, or a bridge link on pod
+/// A's side) for external IP `l3.dst`: encapsulated toward the sled the map
+/// gives, from `x`'s MAC.
+fn to_sled<P: PacketBuf>(
+    snap: &Snapshot,
+    x: &ExternalPort,
+    l3: &L3Facts,
+    key: &crate::FlowKey,
+    pkt: &mut P,
+) -> Outcome {
+    let port = || demux_port(pkt.bytes(), l3, key);
     let Some(sled) = snap.vpc.boundary_map.lookup(&l3.dst, port) else {
         return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     };
@@ -131,7 +152,7 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         return Outcome::drop(DropReason::NoHeadroom, Path::Early);
     }
     let t = BoundaryEncapTemplate::new(u.uplink_mac, u.nexthop_mac, u.addr, sled, BOUNDARY_VNI);
-    if !t.write(pkt.bytes_mut(), inner_len, flow_hash(&key)) {
+    if !t.write(pkt.bytes_mut(), inner_len, flow_hash(key)) {
         return Outcome::drop(DropReason::NoHeadroom, Path::Early);
     }
     Outcome::forward(u.uplink, Path::Fast)
@@ -168,14 +189,21 @@ fn tagged(f: &[u8]) -> bool {
 }
 
 /// Whether the boundary answers ARP for `ip` on its external link: its own
-/// address, and every IPv4 external IP it has a sled for.
+/// address, every IPv4 external IP it has a sled for, and the external
+/// addresses of its static NAT.
 fn serves_v4(snap: &Snapshot, x: &ExternalPort, ip: Ipv4Addr) -> bool {
-    x.addr == Some(ip) || snap.vpc.boundary_map.serves(&IpAddr::V4(ip))
+    x.addr == Some(ip)
+        || snap.vpc.boundary_map.serves(&IpAddr::V4(ip))
+        || snap.vpc.static_nat.bridge_of(IpAddr::V4(ip)).is_some()
 }
 
-/// Proxy ARP: a request for an address the boundary serves gets a reply
-/// with the external port's MAC, sent back out of that port.
-fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> Outcome {
+/// Proxy ARP: a request on link `x` for an address the boundary `serves`
+/// there gets a reply with the link's MAC, sent back out of that port.
+fn answer_arp<P: PacketBuf>(
+    x: &ExternalPort,
+    pkt: &mut P,
+    serves: impl Fn(Ipv4Addr) -> bool,
+) -> Outcome {
     let req = match reply::arp::parse(pkt.bytes()) {
         Ok(r) => r,
         Err(WireError::Unsupported(_)) => {
@@ -190,7 +218,7 @@ fn answer_arp<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut P) -> O
     let target = req.target_protocol_addr;
     // An announcement (sender = target) is someone claiming the address,
     // not a question.
-    if req.source_protocol_addr == target || !serves_v4(snap, x, target) {
+    if req.source_protocol_addr == target || !serves(target) {
         return Outcome::drop(DropReason::UnknownExternal, Path::Early);
     }
     let l2 = ReplyL2::answering(x.mac, req.source_hardware_addr, pkt.bytes());

@@ -151,6 +151,8 @@ pub fn boundary_map_list(dir: &PortDirectory, snap: &Snapshot) -> BoundaryMapInf
             addr: x.addr,
         }),
         entries,
+        bridge_links: snap.state.bridge_links.clone(),
+        static_nat: snap.state.static_nat.clone(),
     }
 }
 

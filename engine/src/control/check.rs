@@ -108,6 +108,10 @@ pub(crate) struct Checked {
     pub external_port: Option<ExternalPort>,
     /// External IP (or a share of a SNAT address) -> sled.
     pub boundary_map: BoundaryMap,
+    /// The boundary's bridge links.
+    pub bridges: Vec<crate::vpc::BridgeLink>,
+    /// The boundary's static 1:1 NAT.
+    pub static_nat: crate::boundary::bridge::StaticNat,
     /// The patch table.
     pub patch: PatchTable,
 }
@@ -123,7 +127,11 @@ impl Errors {
     }
 
     /// The value of `r`, or `None` with its error kept.
-    fn ok<T>(&mut self, object: impl std::fmt::Display, r: Result<T, String>) -> Option<T> {
+    pub(crate) fn ok<T>(
+        &mut self,
+        object: impl std::fmt::Display,
+        r: Result<T, String>,
+    ) -> Option<T> {
         r.map_err(|e| self.add(object, e)).ok()
     }
 }
@@ -132,7 +140,7 @@ fn unicast_v6(ip: Ipv6Addr) -> bool {
     !(ip.is_unspecified() || ip.is_multicast() || ip.is_loopback())
 }
 
-fn unicast_v4(ip: Ipv4Addr) -> bool {
+pub(crate) fn unicast_v4(ip: Ipv4Addr) -> bool {
     !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
 }
 
@@ -302,6 +310,8 @@ pub(crate) fn check(
     let nic_targets = nic_targets(state, &mut e);
     let v2p = check_v2p(prev, state, &mut e);
     let (external_port, boundary_map) = check_boundary(dir, role, state, &underlay, &mut e);
+    let (bridges, static_nat) =
+        crate::control::check_bridges::check_bridges(dir, role, state, &boundary_map, &mut e);
     if e.0.is_empty() {
         Ok(Checked {
             underlay,
@@ -314,6 +324,8 @@ pub(crate) fn check(
             v2b,
             external_port,
             boundary_map,
+            bridges,
+            static_nat,
             patch,
         })
     } else {
@@ -1102,7 +1114,7 @@ fn check_external(
     })
 }
 
-fn boundary_only(role: SwitchRole, what: &str) -> Result<(), String> {
+pub(crate) fn boundary_only(role: SwitchRole, what: &str) -> Result<(), String> {
     match role {
         SwitchRole::Boundary => Ok(()),
         SwitchRole::Sled => Err(format!(

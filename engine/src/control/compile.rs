@@ -221,6 +221,16 @@ pub(crate) fn compile(
         Arc::new(c.boundary_map)
     };
     vpc.external_port = c.external_port;
+    vpc.bridges = if *prev.vpc.bridges == c.bridges {
+        Arc::clone(&prev.vpc.bridges)
+    } else {
+        Arc::new(c.bridges)
+    };
+    vpc.static_nat = if *prev.vpc.static_nat == c.static_nat {
+        Arc::clone(&prev.vpc.static_nat)
+    } else {
+        Arc::new(c.static_nat)
+    };
     moved.sort_unstable();
     reborn.sort_unstable();
     reborn.dedup();

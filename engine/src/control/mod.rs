@@ -7,6 +7,7 @@
 
 pub mod boundary;
 pub(crate) mod check;
+pub(crate) mod check_bridges;
 pub(crate) mod check_nics;
 pub(crate) mod check_ports;
 pub mod commit;

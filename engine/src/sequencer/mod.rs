@@ -164,6 +164,10 @@ impl Engine {
                 Some(x) => boundary::from_external(snap, &x, pkt),
                 None => Outcome::drop(DropReason::NoExternalPort, Path::Early),
             },
+            PortKind::Bridge(i) => match snap.vpc.bridges.get(usize::from(i)) {
+                Some(b) => boundary::bridge::from_bridge(snap, b, pkt),
+                None => Outcome::drop(DropReason::NoExternalPort, Path::Early),
+            },
             PortKind::Unused => Outcome::drop(DropReason::NoPatch, Path::Early),
         }
     }

@@ -671,4 +671,5 @@ fn too_big_for_the_uplink_is_a_counted_drop() {
     assert_eq!(dropped(o), DropReason::TooBig);
 }
 
+mod bridge;
 mod shared_snat;
