@@ -20,5 +20,6 @@ pub mod endpoints;
 pub mod keys;
 pub mod migration;
 pub mod plan;
+pub mod pods;
 pub mod records;
 pub mod view;

@@ -13,6 +13,7 @@ use crate::keys;
 use crate::migration::{
     FleetMigration, FlowsIndex, MigrationImport, MigrationPhase, MigrationWork,
 };
+use crate::pods;
 use crate::records::{FleetBoundary, FleetInstance, FleetV2p};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -51,6 +52,11 @@ pub struct FleetParts {
     pub v2b: Vec<V2bEntry>,
     /// Boundary role: external IP -> endpoint.
     pub boundary_map: Vec<BoundaryMapEntry>,
+    /// Boundary role: links to other pods' boundaries whose bridge network
+    /// is allocated.
+    pub bridge_links: Vec<vswitch_api::state::BridgeLinkState>,
+    /// Boundary role: the pod's static NAT.
+    pub static_nat: Vec<vswitch_api::state::StaticNatEntry>,
     /// What the migrations under way ask of this switch.
     pub migrations: MigrationWork,
 }
@@ -95,6 +101,66 @@ fn all<T: DeserializeOwned>(m: &Mirror, prefix: &str, errors: &mut Vec<String>) 
         .collect()
 }
 
+/// The boundary's parts: the map (in a pod, only the entries of the pod's
+/// sleds' endpoints), and the pod's bridge links and static NAT.
+fn read_boundary(m: &Mirror, me: &str, parts: &mut FleetParts, errors: &mut Vec<String>) {
+    let map = all::<FleetBoundary>(m, &keys::boundary_maps(), errors);
+    let pods = all::<pods::Pod>(m, &pods::pods(), errors);
+    let Some(pod) = pods.iter().find(|p| p.boundary == me) else {
+        // No pods: one boundary for the whole fleet.
+        parts.boundary_map = map.into_iter().map(map_entry).collect();
+        return;
+    };
+    // The endpoint addresses of the pod's sleds, from their records.
+    let mut ours: BTreeSet<Ipv6Addr> = BTreeSet::new();
+    for s in &pod.sleds {
+        let prefix = keys::endpoints(s);
+        for (k, _) in under(m, &prefix) {
+            if let Some(a) = k.strip_prefix(&prefix).and_then(|a| a.parse().ok()) {
+                ours.insert(a);
+            }
+        }
+    }
+    parts.boundary_map = map
+        .into_iter()
+        .filter(|b| ours.contains(&b.sled))
+        .map(map_entry)
+        .collect();
+    for l in all::<pods::BridgeLinkRecord>(m, &pods::bridge_links(), errors) {
+        let Some(end) = l.ends.iter().find(|e| e.pod == pod.name) else {
+            continue;
+        };
+        let pair = pods::pair(&l.ends[0].pod, &l.ends[1].pod);
+        let k = pods::bridge(&pair);
+        let Some(b) = m.get(&k).and_then(|v| parse::<pods::Bridge>(&k, v, errors)) else {
+            continue; // no bridge network yet: nothing crosses the link
+        };
+        parts
+            .bridge_links
+            .push(vswitch_api::state::BridgeLinkState {
+                port: end.port.clone(),
+                cidr: b.cidr,
+                nexthop_mac: end.nexthop_mac,
+                addr: b.boundary_addr(&pod.name),
+            });
+    }
+    parts.static_nat = all::<pods::StaticNatRecord>(m, &pods::static_nats(&pod.name), errors)
+        .into_iter()
+        .map(|s| vswitch_api::state::StaticNatEntry {
+            external: s.external,
+            bridge: s.bridge,
+        })
+        .collect();
+}
+
+fn map_entry(b: FleetBoundary) -> BoundaryMapEntry {
+    BoundaryMapEntry {
+        ip: b.ip,
+        sled: b.sled,
+        ports: b.ports,
+    }
+}
+
 /// Reads the fleet-owned parts of sled `sled`'s switch (of role `role`,
 /// `sled` or `boundary`) from `m`; refused whole with every fault found.
 pub fn read(m: &Mirror, sled: &str, role: &str) -> Result<FleetParts, Vec<String>> {
@@ -120,17 +186,12 @@ pub fn read(m: &Mirror, sled: &str, role: &str) -> Result<FleetParts, Vec<String
         igws: Vec::new(),
         v2b: Vec::new(),
         boundary_map: Vec::new(),
+        bridge_links: Vec::new(),
+        static_nat: Vec::new(),
         migrations: MigrationWork::default(),
     };
     if role == "boundary" {
-        parts.boundary_map = all::<FleetBoundary>(m, &keys::boundary_maps(), &mut errors)
-            .into_iter()
-            .map(|b| BoundaryMapEntry {
-                ip: b.ip,
-                sled: b.sled,
-                ports: b.ports,
-            })
-            .collect();
+        read_boundary(m, sled, &mut parts, &mut errors);
     } else {
         read_sled(m, sled, &mut parts, &mut errors);
     }
@@ -348,6 +409,8 @@ pub fn merge(
     s.igws = parts.igws;
     s.v2b = parts.v2b;
     s.boundary_map = parts.boundary_map;
+    s.bridge_links = parts.bridge_links;
+    s.static_nat = parts.static_nat;
     s.fleet = Some(stamp);
     s
 }
@@ -370,6 +433,8 @@ pub fn same_fleet_parts(a: &SwitchState, b: &SwitchState) -> bool {
         && a.igws == b.igws
         && a.v2b == b.v2b
         && a.boundary_map == b.boundary_map
+        && a.bridge_links == b.bridge_links
+        && a.static_nat == b.static_nat
         && a.fleet == b.fleet
 }
 

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod migrate;
 pub mod objects;
 pub mod paged;
+pub mod pods;
 pub mod store;
 
 pub use alloc::{Endpoint, FleetError, Name, Sled};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use vswitch_fabric::migration::MigrationPhase;
 use vswitch_fabric::plan::{RackPlan, Zone};
 use vswitch_fleet::migrate::{self, MigrateOptions};
-use vswitch_fleet::{alloc, objects, FleetError, Store};
+use vswitch_fleet::{alloc, objects, pods, FleetError, Store};
 
 /// The rack's controller: the underlay plan, sleds, endpoint addresses and
 /// names, kept in etcd.
@@ -118,6 +118,69 @@ enum Sub {
     },
     /// List the NICs
     NicList,
+    /// Create or replace a pod: its boundary switch (a sled name of role
+    /// boundary), its sleds and its external networks (the floating IPs it
+    /// hands out)
+    PodSet {
+        /// Pod name
+        name: String,
+        /// The fleet name of its boundary switch
+        #[arg(long)]
+        boundary: String,
+        /// A sled of the pod (repeat)
+        #[arg(long = "sled")]
+        sleds: Vec<String>,
+        /// An external network of the pod, CIDR (repeat)
+        #[arg(long = "external")]
+        external: Vec<vswitch_api::Prefix>,
+    },
+    /// List the pods
+    PodList,
+    /// Set the bridge CIDR pool: bridge networks (one per pair of pods) are
+    /// cut from CIDR, each of prefix length LEN
+    BridgePoolSet {
+        /// The pool (IPv4 CIDR)
+        cidr: vswitch_api::Prefix,
+        /// Each bridge network's prefix length
+        #[arg(long, default_value_t = 24)]
+        len: u8,
+    },
+    /// Declare the link between two pods' boundaries: for each end, the
+    /// pod, its boundary's port of role bridge, and the MAC of the other
+    /// end's port (its next hop)
+    BridgeLinkSet {
+        /// First pod
+        pod_a: String,
+        /// Its boundary's bridge port
+        port_a: String,
+        /// The MAC its port sends to (the second boundary's port)
+        nexthop_mac_a: vswitch_api::MacAddr,
+        /// Second pod
+        pod_b: String,
+        /// Its boundary's bridge port
+        port_b: String,
+        /// The MAC its port sends to (the first boundary's port)
+        nexthop_mac_b: vswitch_api::MacAddr,
+    },
+    /// Bind floating IP FIP to NIC: in the NIC's own pod, one step; across
+    /// pods, over the pair's bridge network (allocated on first use): the
+    /// NIC holds a bridge address, FIP's pod's boundary the static NAT
+    FipBind {
+        /// NIC id
+        nic: u32,
+        /// Floating IP (in some pod's external networks)
+        fip: std::net::IpAddr,
+    },
+    /// Unbind floating IP FIP from NIC, releasing its bridge address (and
+    /// the bridge network when nothing uses it any more)
+    FipUnbind {
+        /// NIC id
+        nic: u32,
+        /// Floating IP
+        fip: std::net::IpAddr,
+    },
+    /// List the bridge networks, their CIDRs and the addresses in use
+    BridgeList,
     /// Replace the shared tables a JSON file (`-`: stdin) gives:
     /// {"instance_types":[..], "pools":[..], "igws":[..], "v2b":[..]}
     TablesSet {
@@ -276,6 +339,117 @@ fn run(cli: Cli) -> Result<(), FleetError> {
             let i = objects::instance_create(s, &id, &sled, instance_type)?;
             show(j, &i, |i| {
                 format!("instance {} on {}: endpoint {}", i.id, i.sled, i.endpoint)
+            });
+        }
+        Sub::PodSet {
+            name,
+            boundary,
+            sleds,
+            external,
+        } => {
+            let p = pods::pod_set(
+                s,
+                vswitch_fabric::pods::Pod {
+                    name,
+                    boundary,
+                    sleds,
+                    external,
+                },
+            )?;
+            show(j, &p, |p| {
+                format!("pod {}: boundary {}", p.name, p.boundary)
+            });
+        }
+        Sub::PodList => {
+            let v: Vec<vswitch_fabric::pods::Pod> = s
+                .list(&vswitch_fabric::pods::pods())?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|p| {
+                        let ext: Vec<String> = p.external.iter().map(|e| e.to_string()).collect();
+                        format!(
+                            "{:<12} boundary {:<12} sleds {:<24} external {}",
+                            p.name,
+                            p.boundary,
+                            p.sleds.join(","),
+                            ext.join(",")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Sub::BridgePoolSet { cidr, len } => {
+            let pool = vswitch_fabric::pods::BridgePool { cidr, len };
+            pods::bridge_pool_set(s, pool)?;
+            show(j, &pool, |p| {
+                format!("bridge pool {} in /{}", p.cidr, p.len)
+            });
+        }
+        Sub::BridgeLinkSet {
+            pod_a,
+            port_a,
+            nexthop_mac_a,
+            pod_b,
+            port_b,
+            nexthop_mac_b,
+        } => {
+            let pair = pods::bridge_link_set(
+                s,
+                pods::link_end(&pod_a, &port_a, nexthop_mac_a),
+                pods::link_end(&pod_b, &port_b, nexthop_mac_b),
+            )?;
+            show(j, &pair, |p| format!("bridge link {p}"));
+        }
+        Sub::FipBind { nic, fip } => {
+            let b = pods::fip_bind(s, nic, fip)?;
+            show(j, &b, |b| match &b.binding.bridge {
+                Some((pair, addr)) => format!(
+                    "{fip} -> NIC {nic} across pods {pair}: bridge address {addr}{}",
+                    b.bridge_cidr
+                        .map(|c| format!(" of {c}"))
+                        .unwrap_or_default()
+                ),
+                None => format!("{fip} -> NIC {nic} in pod {}", b.binding.pod),
+            });
+        }
+        Sub::FipUnbind { nic, fip } => {
+            let b = pods::fip_unbind(s, nic, fip)?;
+            show(j, &b, |b| match &b.bridge {
+                Some((pair, addr)) => {
+                    format!(
+                        "{fip} unbound from NIC {nic}; bridge address {addr} of {pair} released"
+                    )
+                }
+                None => format!("{fip} unbound from NIC {nic}"),
+            });
+        }
+        Sub::BridgeList => {
+            let v = pods::bridge_list(s)?;
+            show(j, &v, |v| {
+                v.iter()
+                    .map(|b| {
+                        let used: Vec<String> = b
+                            .addresses
+                            .iter()
+                            .map(|(a, n, f)| format!("{a} (NIC {n}, {f})"))
+                            .collect();
+                        format!(
+                            "{:<16} {:<18} in use: {}",
+                            b.pods.join(","),
+                            b.cidr.to_string(),
+                            if used.is_empty() {
+                                "-".to_string()
+                            } else {
+                                used.join(", ")
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         Sub::InstanceDelete { id } => {

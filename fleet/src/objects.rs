@@ -235,6 +235,29 @@ fn check_external(
 pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError> {
     let id = nic.nic.id;
     for _ in 0..RETRIES {
+        let t = nic_put_txn(store, &nic)?;
+        if store.commit_unchanged(&t.guard, &t.unchanged, &t.puts, &t.deletes)? {
+            return Ok(nic);
+        }
+    }
+    Err(FleetError::Busy(format!("nic-put {id}")))
+}
+
+/// One transaction's parts: the keys it compares, the prefixes that must be
+/// unchanged since a revision, what it puts and what it deletes.
+#[derive(Debug, Default)]
+pub(crate) struct TxnParts {
+    pub guard: Vec<(String, i64)>,
+    pub unchanged: Vec<(String, i64)>,
+    pub puts: Vec<(String, Value)>,
+    pub deletes: Vec<String>,
+}
+
+/// The transaction that writes `nic` with its derived entries, as read now
+/// (see [`nic_put`]); others add to it to change more in the same step.
+pub(crate) fn nic_put_txn(store: &mut Store, nic: &NicState) -> Result<TxnParts, FleetError> {
+    let id = nic.nic.id;
+    {
         let mut guard = Vec::new();
         let mut puts = Vec::new();
         let endpoint = match nic.attached() {
@@ -256,7 +279,7 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
         let (old, rev) = store.get_rev::<NicState>(&nk)?;
         guard.push((nk.clone(), rev));
         let (old_v2p, old_ext) = old.as_ref().map(derived).unwrap_or_default();
-        let (v2p, ext) = derived(&nic);
+        let (v2p, ext) = derived(nic);
         let mut keep = BTreeSet::new();
         for (k, _) in &v2p {
             let (cur, rev) = store.get_rev::<FleetV2p>(k)?;
@@ -279,7 +302,7 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
             unchanged_since.push(p);
             keep.insert(k.clone());
         }
-        puts.push((nk, json(&nic)?));
+        puts.push((nk, json(nic)?));
         if let Some(ep) = endpoint {
             for (k, _) in &v2p {
                 puts.push((
@@ -309,11 +332,13 @@ pub fn nic_put(store: &mut Store, nic: NicState) -> Result<NicState, FleetError>
             .chain(old_ext.into_iter().map(|(k, _, _)| k))
             .filter(|k| !keep.contains(k))
             .collect();
-        if store.commit_unchanged(&guard, &unchanged_since, &puts, &deletes)? {
-            return Ok(nic);
-        }
+        Ok(TxnParts {
+            guard,
+            unchanged: unchanged_since,
+            puts,
+            deletes,
+        })
     }
-    Err(FleetError::Busy(format!("nic-put {id}")))
 }
 
 /// The keys of `nic` and of everything derived from it.
