@@ -9,6 +9,7 @@
 //! | `/vswitch/v1/rack` | the rack plan (`{"zone":"1701:d","rack":1}`) |
 //! | `/vswitch/v1/sleds/NAME` | a sled: its number, /64 and underlay address |
 //! | `/vswitch/v1/sled-numbers/N` | the claim on sled number N (the sled's name) |
+//! | `/vswitch/v1/sled-numbers/rack-R/N` | the same in another rack R of the zone (`sled-add --rack`) |
 //! | `/vswitch/v1/endpoints/SLED/ADDR` | an endpoint address in use, and what holds it |
 //! | `/vswitch/v1/names/NAME` | the address a name is bound to (the underlay DNS zone) |
 //! | `/vswitch/v1/instance-types/NAME` | an instance type (its NIC limit) |
@@ -47,6 +48,12 @@ pub fn sled(name: &str) -> String {
 /// `sled-add` transaction creates only if it does not exist yet.
 pub fn sled_number(n: u16) -> String {
     format!("{ROOT}/sled-numbers/{n}")
+}
+
+/// The claim on sled number N of another rack R of the zone (a pod's own
+/// underlay).
+pub fn sled_number_in(rack: u8, n: u16) -> String {
+    format!("{ROOT}/sled-numbers/rack-{rack}/{n}")
 }
 
 /// A sled's endpoint addresses in use start so.

@@ -49,6 +49,10 @@ pub struct Sled {
     pub prefix: Prefix6,
     /// Its own underlay address (::1 of the /64).
     pub underlay: Ipv6Addr,
+    /// The rack it is addressed from, when not the rack plan's own (a
+    /// pod's own underlay: `sled-add --rack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rack: Option<u8>,
 }
 
 /// An endpoint address in use.
@@ -103,11 +107,17 @@ pub fn rack_set(store: &mut Store, plan: RackPlan) -> Result<RackPlan, FleetErro
 }
 
 /// `sled-add`: the next sled number (the lowest free), its /64 and ::1.
-pub fn sled_add(store: &mut Store, name: &str) -> Result<Sled, FleetError> {
+pub fn sled_add(store: &mut Store, name: &str, rack: Option<u8>) -> Result<Sled, FleetError> {
     segment("sled", name)?;
-    let plan = store
+    let mut plan = store
         .get::<RackPlan>(&keys::rack())?
         .ok_or_else(|| FleetError::Refused("no rack plan yet: rack-set first".into()))?;
+    // Another rack of the zone (a pod of its own): its own /56, its own
+    // sled numbers.
+    let rack = rack.filter(|r| *r != plan.rack);
+    if let Some(r) = rack {
+        plan.rack = r;
+    }
     for _ in 0..RETRIES {
         if store.get::<Sled>(&keys::sled(name))?.is_some() {
             return Err(FleetError::Refused(format!("sled {name:?} exists")));
@@ -115,6 +125,7 @@ pub fn sled_add(store: &mut Store, name: &str) -> Result<Sled, FleetError> {
         let taken = store
             .list::<Sled>(&keys::sleds())?
             .into_iter()
+            .filter(|(_, s)| s.rack == rack)
             .map(|(_, s)| s.number);
         let number = plan.next_sled(taken)?;
         let sled = Sled {
@@ -122,8 +133,13 @@ pub fn sled_add(store: &mut Store, name: &str) -> Result<Sled, FleetError> {
             number,
             prefix: plan.sled_prefix(number)?,
             underlay: plan.sled_underlay(number)?,
+            rack,
         };
-        let (key, claim) = (keys::sled(name), keys::sled_number(number));
+        let claim = match rack {
+            None => keys::sled_number(number),
+            Some(r) => keys::sled_number_in(r, number),
+        };
+        let key = keys::sled(name);
         let value = serde_json::to_value(&sled).map_err(|e| FleetError::Etcd(e.to_string()))?;
         if store.put_if_absent(&[&key, &claim], &[(&key, value), (&claim, json!(name))])? {
             return Ok(sled);

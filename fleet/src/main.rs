@@ -48,6 +48,10 @@ enum Sub {
     SledAdd {
         /// Sled name
         name: String,
+        /// Address it from another rack of the zone (a pod with an
+        /// underlay of its own): that rack's /56 and sled numbers
+        #[arg(long)]
+        rack: Option<u8>,
     },
     /// List the sleds
     SledList,
@@ -279,8 +283,8 @@ fn run(cli: Cli) -> Result<(), FleetError> {
                 format!("rack {} of zone {}: {}", p.rack, p.zone, p.rack_prefix())
             });
         }
-        Sub::SledAdd { name } => {
-            let x = alloc::sled_add(s, &name)?;
+        Sub::SledAdd { name, rack } => {
+            let x = alloc::sled_add(s, &name, rack)?;
             show(j, &x, |x| {
                 format!(
                     "sled {} (number {}): {} underlay {}",

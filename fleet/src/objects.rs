@@ -350,9 +350,29 @@ fn nic_keys(nic: &NicState) -> Vec<String> {
         .collect()
 }
 
+/// Refuses to delete NIC `id` while floating IPs are bound to it: their
+/// bindings, bridge addresses and static NAT would outlive it.
+fn refuse_if_bound(store: &mut Store, id: u32) -> Result<(), FleetError> {
+    let bound: Vec<String> = store
+        .list::<vswitch_fabric::pods::FipBinding>(&vswitch_fabric::pods::fip_bindings())?
+        .into_iter()
+        .filter(|(_, b)| b.nic == id)
+        .map(|(_, b)| b.fip.to_string())
+        .collect();
+    if bound.is_empty() {
+        Ok(())
+    } else {
+        Err(FleetError::Refused(format!(
+            "NIC {id} holds floating IP bindings ({}): fip-unbind first",
+            bound.join(", ")
+        )))
+    }
+}
+
 /// `nic-delete`: a NIC and its V2P and boundary map entries.
 pub fn nic_delete(store: &mut Store, id: u32) -> Result<(), FleetError> {
     let k = keys::nic(id);
+    refuse_if_bound(store, id)?;
     for _ in 0..RETRIES {
         let (nic, rev) = store.get_rev::<NicState>(&k)?;
         let nic = nic.ok_or_else(|| FleetError::Refused(format!("there is no NIC {id}")))?;
@@ -382,6 +402,7 @@ pub fn instance_delete(store: &mut Store, id: &str) -> Result<(), FleetError> {
             let nic: NicState = serde_json::from_slice(&raw)
                 .map_err(|e| FleetError::Corrupt(key.clone(), e.to_string()))?;
             if nic.attachment.as_ref().is_some_and(|a| a.instance == id) {
+                refuse_if_bound(store, nic.nic.id)?;
                 guard.push((key, rev));
                 deletes.extend(nic_keys(&nic));
             }

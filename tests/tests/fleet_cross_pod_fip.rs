@@ -2,7 +2,8 @@
 //! runs in pod A (sled `sled-1`, boundary `bnd-a`); its floating IP
 //! 162.3.124.5 comes from the external network of pod B (boundary `bnd-b`,
 //! whose external port leads to an "internet" namespace on 162.3.124.0/24).
-//! The two boundaries are joined by a bridge link (a Linux bridge between
+//! Pod B is rack 2 of the zone (its boundary is addressed from
+//! fd00:1701:d:200::/56). The two boundaries are joined by a bridge link (a Linux bridge between
 //! their `bridge` ports); `vswitch-fabric fip-bind` allocates the bridge
 //! network 100.0.1.0/24 and the address 100.0.1.4 for the VM.
 //!
@@ -117,9 +118,12 @@ fn a_floating_ip_of_another_pod_reaches_the_vm_over_the_bridge_network() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
     etcd.fabric_ok(&["rack-set", "--zone", "1701:d", "--rack", "1"]);
-    for s in ["sled-1", "bnd-a", "bnd-b"] {
+    for s in ["sled-1", "bnd-a"] {
         etcd.fabric_ok(&["sled-add", s]);
     }
+    // Pod B is rack 2 of the zone: an underlay of its own.
+    let b = etcd.fabric_ok(&["sled-add", "bnd-b", "--rack", "2"]);
+    assert!(b.contains("underlay fd00:1701:d:201::1"), "{b}");
     let tables = json!({
         "pools": [{"name": "public", "ranges": ["198.51.100.0/24"]},
                   {"name": "bridges", "ranges": ["100.0.1.0/24"]}],
@@ -302,6 +306,11 @@ fn a_floating_ip_of_another_pod_reaches_the_vm_over_the_bridge_network() {
         log.contains(&format!("{FIP} - - ")),
         "the internet host sees the floating IP: {log}"
     );
+
+    // A bound NIC is not deleted behind its bindings' back.
+    let o = etcd.fabric(&["nic-delete", "1"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fip-unbind first"));
 
     // Unbind: both ways stop, the bridge network goes back to the pool.
     let unbound = etcd.fabric_ok(&["fip-unbind", "1", FIP]);

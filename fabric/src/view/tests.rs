@@ -265,3 +265,63 @@ fn a_migration_runs_the_nics_on_the_target_and_asks_each_side_its_part() {
         .iter()
         .all(|n| n.nic.id != 1));
 }
+
+#[test]
+fn a_pods_boundary_reads_its_sleds_map_entries_its_bridge_links_and_static_nat() {
+    let mut m = fleet();
+    let ep2: Ipv6Addr = "fd00:1701:d:102::100".parse().unwrap();
+    put(
+        &mut m,
+        keys::boundary_map("192.0.2.20".parse().unwrap()),
+        json!({"ip": "192.0.2.20", "sled": ep2, "nic": 2}),
+    );
+    put(
+        &mut m,
+        keys::sled("bnd-a"),
+        json!({"name": "bnd-a", "number": 3, "prefix": "fd00:1701:d:103::/64",
+               "underlay": "fd00:1701:d:103::1"}),
+    );
+    // Without pods, a boundary takes the whole map.
+    assert_eq!(read(&m, "bnd-a", "boundary").unwrap().boundary_map.len(), 2);
+    put(
+        &mut m,
+        pods::pod("A"),
+        json!({"name": "A", "boundary": "bnd-a", "sleds": ["sled-1"], "external": ["192.0.2.0/24"]}),
+    );
+    put(
+        &mut m,
+        pods::pod("B"),
+        json!({"name": "B", "boundary": "bnd-b", "sleds": ["sled-2"], "external": []}),
+    );
+    put(
+        &mut m,
+        pods::bridge_link("A,B"),
+        json!({"ends": [{"pod": "A", "port": "br", "nexthop_mac": "02:00:00:00:b0:0b"},
+                        {"pod": "B", "port": "br", "nexthop_mac": "02:00:00:00:b0:0a"}]}),
+    );
+    // The link without a bridge network carries nothing yet.
+    let b = read(&m, "bnd-a", "boundary").unwrap();
+    let ips: Vec<String> = b.boundary_map.iter().map(|e| e.ip.to_string()).collect();
+    assert_eq!(ips, vec!["192.0.2.10"], "only the entries of pod A's sleds");
+    assert!(b.bridge_links.is_empty());
+    put(
+        &mut m,
+        pods::bridge("A,B"),
+        json!({"pods": ["A", "B"], "cidr": "100.0.1.0/24"}),
+    );
+    put(
+        &mut m,
+        pods::static_nat("A", "192.0.2.99".parse().unwrap()),
+        json!({"external": "192.0.2.99", "bridge": "100.0.1.4"}),
+    );
+    let b = read(&m, "bnd-a", "boundary").unwrap();
+    assert_eq!(b.bridge_links.len(), 1);
+    assert_eq!(b.bridge_links[0].port, "br");
+    assert_eq!(b.bridge_links[0].addr, Some("100.0.1.1".parse().unwrap()));
+    assert_eq!(
+        b.bridge_links[0].nexthop_mac.to_string(),
+        "02:00:00:00:b0:0b"
+    );
+    assert_eq!(b.static_nat.len(), 1);
+    assert_eq!(b.static_nat[0].bridge.to_string(), "100.0.1.4");
+}
