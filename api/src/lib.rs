@@ -375,6 +375,23 @@ pub enum Command {
     },
     /// Boundary role: the external port and the boundary map.
     BoundaryMapList,
+    /// Boundary role: the link on `port` (of role `bridge`) to another
+    /// pod's boundary, carrying bridge network `cidr` (replacing the port's
+    /// link, if any).
+    BridgeLinkSet(state::BridgeLinkState),
+    /// Boundary role: removes the bridge link on `port`.
+    BridgeLinkClear {
+        /// Port name.
+        port: String,
+    },
+    /// Boundary role: static 1:1 NAT between `external` (on the external
+    /// link) and `bridge` (on a bridge link), replacing any of `external`.
+    StaticNatSet(state::StaticNatEntry),
+    /// Boundary role: removes the static NAT of `external`.
+    StaticNatClear {
+        /// The external address.
+        external: std::net::Ipv4Addr,
+    },
     /// The state in force, as one document, with its generation.
     Export,
     /// Replaces the whole state: validated whole, then published as one

@@ -365,6 +365,39 @@ enum Sub {
     },
     /// Boundary role: show the external port and the boundary map
     BoundaryMapList,
+    /// Boundary role: the link on PORT (role bridge) to another pod's
+    /// boundary, carrying bridge network CIDR
+    BridgeLinkSet {
+        /// Port name
+        port: String,
+        /// The bridge network (IPv4)
+        #[arg(long)]
+        cidr: vswitch_api::Prefix,
+        /// The other boundary's port MAC
+        #[arg(long)]
+        nexthop_mac: vswitch_api::MacAddr,
+        /// This boundary's own address on the link
+        #[arg(long)]
+        addr: Option<std::net::Ipv4Addr>,
+    },
+    /// Boundary role: remove the bridge link on PORT
+    BridgeLinkClear {
+        /// Port name
+        port: String,
+    },
+    /// Boundary role: static 1:1 NAT EXTERNAL (external link) <-> BRIDGE
+    /// (a bridge link's network)
+    StaticNatSet {
+        /// The external address
+        external: std::net::Ipv4Addr,
+        /// The bridge address
+        bridge: std::net::Ipv4Addr,
+    },
+    /// Boundary role: remove the static NAT of EXTERNAL
+    StaticNatClear {
+        /// The external address
+        external: std::net::Ipv4Addr,
+    },
     /// Print the state in force as one document (JSON), with its generation
     ///
     /// The output is a state file: `vswitchctl apply` takes it back.
@@ -762,6 +795,22 @@ impl Sub {
             Sub::BoundaryMapSet { ip, sled, ports } => Command::BoundaryMapSet { ip, sled, ports },
             Sub::BoundaryMapClear { ip, ports } => Command::BoundaryMapClear { ip, ports },
             Sub::BoundaryMapList => Command::BoundaryMapList,
+            Sub::BridgeLinkSet {
+                port,
+                cidr,
+                nexthop_mac,
+                addr,
+            } => Command::BridgeLinkSet(vswitch_api::state::BridgeLinkState {
+                port,
+                cidr,
+                nexthop_mac,
+                addr,
+            }),
+            Sub::BridgeLinkClear { port } => Command::BridgeLinkClear { port },
+            Sub::StaticNatSet { external, bridge } => {
+                Command::StaticNatSet(vswitch_api::state::StaticNatEntry { external, bridge })
+            }
+            Sub::StaticNatClear { external } => Command::StaticNatClear { external },
             Sub::Export => Command::Export,
             Sub::Apply {
                 file,
@@ -1178,6 +1227,31 @@ mod tests {
             }
         );
         assert_eq!(api(&["boundary-map-list"]), Command::BoundaryMapList);
+        assert_eq!(
+            api(&[
+                "bridge-link-set",
+                "br",
+                "--cidr",
+                "100.0.1.0/24",
+                "--nexthop-mac",
+                "02:00:00:00:b0:0b",
+                "--addr",
+                "100.0.1.1"
+            ]),
+            Command::BridgeLinkSet(vswitch_api::state::BridgeLinkState {
+                port: "br".into(),
+                cidr: "100.0.1.0/24".parse().unwrap(),
+                nexthop_mac: "02:00:00:00:b0:0b".parse().unwrap(),
+                addr: Some("100.0.1.1".parse().unwrap()),
+            })
+        );
+        assert_eq!(
+            api(&["static-nat-set", "162.3.124.5", "100.0.1.4"]),
+            Command::StaticNatSet(vswitch_api::state::StaticNatEntry {
+                external: "162.3.124.5".parse().unwrap(),
+                bridge: "100.0.1.4".parse().unwrap(),
+            })
+        );
         for bad in [
             &["external-port-set", "ext0"][..],
             &[

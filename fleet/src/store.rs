@@ -118,11 +118,7 @@ impl Store {
         puts: &[(String, serde_json::Value)],
         deletes: &[String],
     ) -> Result<bool, FleetError> {
-        let when: Vec<Compare> = guard
-            .iter()
-            .map(|(k, rev)| Compare::mod_revision(k.as_str(), CompareOp::Equal, *rev))
-            .collect();
-        self.txn(when, puts, deletes)
+        self.commit_unchanged(guard, &[], puts, deletes)
     }
 
     fn txn(

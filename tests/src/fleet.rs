@@ -30,6 +30,24 @@ pub fn nic(id: u32, instance: &str, g: &Guest, icmp: bool) -> Value {
     })
 }
 
+/// The NIC of `instance` on its switch's guest port `g` whose internet
+/// traffic leaves through the system gateway with `external` (its external
+/// IPs, as the state document has them); inbound only ICMP from its VNI.
+pub fn internet_nic(id: u32, instance: &str, g: &Guest, external: Value) -> Value {
+    json!({
+        "nic": {"id": id, "vni": 100, "mac": g.mac, "ipv4": g.ip,
+                "gateway_mac": GW_MAC, "gateway_ipv4": "172.30.0.1"},
+        "routes": [
+            {"dest": "172.30.0.0/22", "target": "subnet:172.30.0.0/22", "class": "system"},
+            {"dest": "0.0.0.0/0", "target": "igw", "class": "system"}],
+        "firewall": [{"direction": "in", "priority": 100, "action": "allow",
+                      "hosts": ["vni:100"], "protocols": ["icmp"]}],
+        "external": external,
+        "attachment": {"id": format!("eni-attach-{id}"), "instance": instance,
+                       "device_index": 0, "state": "attached", "port": "g"}
+    })
+}
+
 /// A sled's configuration `base` in fleet mode, following `etcd` as `sled`.
 pub fn fleet_toml(base: &str, etcd: &str, sled: &str) -> String {
     format!(

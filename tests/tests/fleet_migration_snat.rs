@@ -20,27 +20,16 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use vswitch_e2e::ctl::{json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::download::{blob, Download, PacedServer};
-use vswitch_e2e::fleet::{move_guest, nic, wait_revision};
+use vswitch_e2e::fleet::{internet_nic, move_guest, nic, wait_revision};
 use vswitch_e2e::rack::{Rack, INET_HOST};
-use vswitch_e2e::sleds::GW_MAC;
 
 const SNAT_IP: &str = "198.51.100.13";
 
 /// Web's NIC: inbound ICMP only, the internet through the system gateway
 /// with a SNAT address.
 fn web_nic(g: &vswitch_e2e::netns::Guest) -> Value {
-    json!({
-        "nic": {"id": 1, "vni": 100, "mac": g.mac, "ipv4": g.ip,
-                "gateway_mac": GW_MAC, "gateway_ipv4": "172.30.0.1"},
-        "routes": [
-            {"dest": "172.30.0.0/22", "target": "subnet:172.30.0.0/22", "class": "system"},
-            {"dest": "0.0.0.0/0", "target": "igw", "class": "system"}],
-        "firewall": [{"direction": "in", "priority": 100, "action": "allow",
-                      "hosts": ["vni:100"], "protocols": ["icmp"]}],
-        "external": {"snat": {"ip": SNAT_IP, "first_port": 1024, "last_port": 2047}},
-        "attachment": {"id": "eni-attach-1", "instance": "web",
-                       "device_index": 0, "state": "attached", "port": "g"}
-    })
+    let snat = json!({"snat": {"ip": SNAT_IP, "first_port": 1024, "last_port": 2047}});
+    internet_nic(1, "web", g, snat)
 }
 
 #[test]

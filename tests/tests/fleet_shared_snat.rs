@@ -17,29 +17,11 @@
 use serde_json::{json, Value};
 use vswitch_e2e::ctl::{json as ctl_json, ok as ctl_ok};
 use vswitch_e2e::download::{blob, Download, PacedServer};
-use vswitch_e2e::fleet::{pings, wait_revision};
+use vswitch_e2e::fleet::{internet_nic, pings, wait_revision};
 use vswitch_e2e::netns::{in_ns, Guest};
 use vswitch_e2e::rack::{Rack, INET_HOST};
-use vswitch_e2e::sleds::GW_MAC;
 
 const SNAT_IP: &str = "198.51.100.13";
-
-/// A NIC whose internet traffic leaves through SNAT `ip` ports
-/// `first..=last`; inbound only ICMP from its VNI.
-fn snat_nic(id: u32, instance: &str, g: &Guest, external: Value) -> Value {
-    json!({
-        "nic": {"id": id, "vni": 100, "mac": g.mac, "ipv4": g.ip,
-                "gateway_mac": GW_MAC, "gateway_ipv4": "172.30.0.1"},
-        "routes": [
-            {"dest": "172.30.0.0/22", "target": "subnet:172.30.0.0/22", "class": "system"},
-            {"dest": "0.0.0.0/0", "target": "igw", "class": "system"}],
-        "firewall": [{"direction": "in", "priority": 100, "action": "allow",
-                      "hosts": ["vni:100"], "protocols": ["icmp"]}],
-        "external": external,
-        "attachment": {"id": format!("eni-attach-{id}"), "instance": instance,
-                       "device_index": 0, "state": "attached", "port": "g"}
-    })
-}
 
 fn snat(first: u16, last: u16) -> Value {
     json!({"snat": {"ip": SNAT_IP, "first_port": first, "last_port": last}})
@@ -83,17 +65,17 @@ fn guests_on_two_sleds_share_one_snat_address_by_port_range() {
         inet_ns,
         ..
     } = &rack;
-    etcd.fabric_put("nic-put", &snat_nic(1, "web", a, snat(1024, 2047)));
-    etcd.fabric_put("nic-put", &snat_nic(2, "db", b, snat(2048, 3071)));
+    etcd.fabric_put("nic-put", &internet_nic(1, "web", a, snat(1024, 2047)));
+    etcd.fabric_put("nic-put", &internet_nic(2, "db", b, snat(2048, 3071)));
     // Refused whole: an overlapping range, the shared address as a
     // floating IP.
     etcd.fabric_ok(&["instance-create", "cache", "--sled", "sled-2"]);
     let c = vswitch_e2e::fleet::guest(rack.tag, "c", "a8:40:25:00:00:07", "172.30.0.7");
-    let e = nic_put_refused(&rack, &snat_nic(3, "cache", &c, snat(3000, 3100)));
+    let e = nic_put_refused(&rack, &internet_nic(3, "cache", &c, snat(3000, 3100)));
     assert!(e.contains("overlap 2048-3071, NIC 2's"), "{e}");
     let e = nic_put_refused(
         &rack,
-        &snat_nic(3, "cache", &c, json!({"floating": [SNAT_IP]})),
+        &internet_nic(3, "cache", &c, json!({"floating": [SNAT_IP]})),
     );
     assert!(e.contains("shared by port range"), "{e}");
     assert!(

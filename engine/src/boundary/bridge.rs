@@ -18,9 +18,7 @@
 //! The boundary still keeps no flow state: each packet is a table lookup
 //! and an address rewrite with incremental checksums.
 
-use super::{answer_arp, answer_echo, tagged, to_sled};
-use crate::frame::frame_info;
-use crate::frame::quick::quick_info;
+use super::{answer_arp, answer_echo, ip_facts, tagged, to_sled};
 use crate::nat::rewrite::{self, End};
 use crate::pktbuf::PacketBuf;
 use crate::tables::Snapshot;
@@ -154,12 +152,9 @@ pub fn from_bridge<P: PacketBuf>(snap: &Snapshot, b: &BridgeLink, pkt: &mut P) -
         // Bridge networks are IPv4.
         return Outcome::drop(DropReason::Unsupported, Path::Early);
     }
-    let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
-        Ok(i) => i,
-        Err(r) => return Outcome::drop(r, Path::Early),
-    };
-    let (Some(l3), Some(key)) = (info.l3, info.key) else {
-        return Outcome::drop(DropReason::Unsupported, Path::Early);
+    let (info, l3, key) = match ip_facts(pkt.bytes()) {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     if b.link.addr.is_some_and(|a| l3.dst == IpAddr::V4(a)) {
         return answer_echo(&b.link, &l3, info.icmp, pkt);

@@ -24,7 +24,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::frame::offsets::{BOUNDARY_MAC, BOUNDARY_VNI, ETH_LEN};
 use crate::frame::quick::quick_info;
-use crate::frame::{encap_error, frame_info, L3Facts};
+use crate::frame::{encap_error, frame_info, FrameInfo, L3Facts};
 use crate::overlay::{flow_hash, BoundaryEncapTemplate, BOUNDARY_ENCAP_LEN};
 use crate::pktbuf::PacketBuf;
 use crate::reply::{self, ReplyError, ReplyL2, ALL_NODES, NDP_HOP_LIMIT};
@@ -97,13 +97,9 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
     if ethertype != ethertype::IPV4 && ethertype != ethertype::IPV6 {
         return Outcome::drop(DropReason::Unsupported, Path::Early);
     }
-    // The fixed-offset reading gives the full parse's answer where it applies.
-    let info = match quick_info(pkt.bytes()).map_or_else(|| frame_info(pkt.bytes()), Ok) {
-        Ok(i) => i,
-        Err(r) => return Outcome::drop(r, Path::Early),
-    };
-    let (Some(l3), Some(key)) = (info.l3, info.key) else {
-        return Outcome::drop(DropReason::Unsupported, Path::Early);
+    let (info, l3, key) = match ip_facts(pkt.bytes()) {
+        Ok(f) => f,
+        Err(o) => return o,
     };
     if x.addr.is_some_and(|a| l3.dst == IpAddr::V4(a)) {
         return answer_echo(x, &l3, info.icmp, pkt);
@@ -119,6 +115,20 @@ pub fn from_external<P: PacketBuf>(snap: &Snapshot, x: &ExternalPort, pkt: &mut 
         return bridge::to_bridge(snap, to, pkt);
     }
     to_sled(snap, x, &l3, &key, pkt)
+}
+
+/// The parse of an IP frame from a link, its IP facts and its flow key, or
+/// the drop that says why there are none.
+#[inline(always)]
+fn ip_facts(f: &[u8]) -> Result<(FrameInfo, L3Facts, crate::FlowKey), Outcome> {
+    // The fixed-offset reading gives the full parse's answer where it applies.
+    let info = quick_info(f)
+        .map_or_else(|| frame_info(f), Ok)
+        .map_err(|r| Outcome::drop(r, Path::Early))?;
+    match (info.l3, info.key) {
+        (Some(l3), Some(key)) => Ok((info, l3, key)),
+        _ => Err(Outcome::drop(DropReason::Unsupported, Path::Early)),
+    }
 }
 
 /// A frame from the link `x` (the external port, or a bridge link on pod

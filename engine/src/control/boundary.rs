@@ -13,7 +13,7 @@ use crate::tables::Snapshot;
 use crate::tables::TableStore;
 use crate::SwitchRole;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use vswitch_api::state::ExternalPortState;
+use vswitch_api::state::{BridgeLinkState, ExternalPortState, StaticNatEntry};
 use vswitch_api::{BoundaryMapEntry, BoundaryMapInfo, ExternalPortInfo, PortRangeSpec};
 
 /// Refuses boundary commands on a sled switch, whose configuration says so.
@@ -120,6 +120,81 @@ pub fn boundary_map_clear(
                 Some(p) => format!("{ip} has no share {p} in the boundary map"),
                 None => format!("{ip} has no entry of its own in the boundary map"),
             });
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
+}
+
+/// `bridge-link-set`: the link on `link.port` to another pod's boundary
+/// (replacing that port's link). The check refuses a port not of role
+/// `bridge`, a network that is not IPv4, has host bits or overlaps another
+/// link's, and an own address outside it.
+pub fn bridge_link_set(
+    dir: &PortDirectory,
+    role: SwitchRole,
+    tables: &TableStore,
+    link: BridgeLinkState,
+) -> Result<u64, String> {
+    let cmd = "bridge-link-set";
+    boundary_only(cmd, role)?;
+    commit::change(dir, tables, cmd, |s| {
+        s.bridge_links.retain(|l| l.port != link.port);
+        s.bridge_links.push(link);
+        s.bridge_links.sort_by(|a, b| a.port.cmp(&b.port));
+        Ok(())
+    })
+    .map(|c| c.generation)
+}
+
+/// `bridge-link-clear`: removes the link on `port` (refused while a static
+/// NAT entry's bridge address is on its network: the check says which).
+pub fn bridge_link_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    port: &str,
+) -> Result<u64, String> {
+    commit::change(dir, tables, "bridge-link-clear", |s| {
+        let before = s.bridge_links.len();
+        s.bridge_links.retain(|l| l.port != port);
+        if s.bridge_links.len() == before {
+            return Err(format!("port {port:?} has no bridge link"));
+        }
+        Ok(())
+    })
+    .map(|c| c.generation)
+}
+
+/// `static-nat-set`: `entry.external` <-> `entry.bridge` (replacing the
+/// entry of the same external address).
+pub fn static_nat_set(
+    dir: &PortDirectory,
+    role: SwitchRole,
+    tables: &TableStore,
+    entry: StaticNatEntry,
+) -> Result<u64, String> {
+    let cmd = "static-nat-set";
+    boundary_only(cmd, role)?;
+    commit::change(dir, tables, cmd, |s| {
+        s.static_nat.retain(|e| e.external != entry.external);
+        s.static_nat.push(entry);
+        s.static_nat.sort_by_key(|e| e.external);
+        Ok(())
+    })
+    .map(|c| c.generation)
+}
+
+/// `static-nat-clear`: removes the static NAT of `external`.
+pub fn static_nat_clear(
+    dir: &PortDirectory,
+    tables: &TableStore,
+    external: Ipv4Addr,
+) -> Result<u64, String> {
+    commit::change(dir, tables, "static-nat-clear", |s| {
+        let before = s.static_nat.len();
+        s.static_nat.retain(|e| e.external != external);
+        if s.static_nat.len() == before {
+            return Err(format!("{external} has no static NAT entry"));
         }
         Ok(())
     })

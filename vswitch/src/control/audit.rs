@@ -59,6 +59,10 @@ pub fn changes_state(cmd: &Command) -> bool {
         | Command::ExternalPortSet { .. }
         | Command::BoundaryMapSet { .. }
         | Command::BoundaryMapClear { .. }
+        | Command::BridgeLinkSet(_)
+        | Command::BridgeLinkClear { .. }
+        | Command::StaticNatSet(_)
+        | Command::StaticNatClear { .. }
         | Command::Shutdown => true,
     }
 }

@@ -33,6 +33,28 @@ pub(crate) fn handle(sw: &Switch, command: Command) -> Handled {
             ip,
             ports,
         )),
+        Command::BridgeLinkSet(link) => applied(boundary_admin::bridge_link_set(
+            &sw.directory(),
+            sw.role,
+            &sw.tables,
+            link,
+        )),
+        Command::BridgeLinkClear { port } => applied(boundary_admin::bridge_link_clear(
+            &sw.directory(),
+            &sw.tables,
+            &port,
+        )),
+        Command::StaticNatSet(entry) => applied(boundary_admin::static_nat_set(
+            &sw.directory(),
+            sw.role,
+            &sw.tables,
+            entry,
+        )),
+        Command::StaticNatClear { external } => applied(boundary_admin::static_nat_clear(
+            &sw.directory(),
+            &sw.tables,
+            external,
+        )),
         Command::BoundaryMapList => Ok(Reply::BoundaryMap(boundary_admin::boundary_map_list(
             &sw.directory(),
             &sw.tables.current(),

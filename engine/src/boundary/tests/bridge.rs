@@ -259,3 +259,40 @@ fn bad_bridge_links_and_static_nat_are_refused_whole() {
     }
     assert_eq!(w.tables.current().generation, g, "nothing published");
 }
+
+#[test]
+fn commands_set_and_clear_links_and_static_nat() {
+    let w = bridge_world();
+    let r = SwitchRole::Boundary;
+    let entry = StaticNatEntry {
+        external: FIP.into(),
+        bridge: BRIDGE_IP.into(),
+    };
+    let sled_w = World::bare_as(SwitchRole::Sled);
+    let e = badmin::static_nat_set(&sled_w.dir, SwitchRole::Sled, &sled_w.tables, entry.clone())
+        .unwrap_err();
+    assert!(e.contains("this switch is a sled switch"), "{e}");
+    badmin::static_nat_set(&w.dir, r, &w.tables, entry.clone()).unwrap();
+    let list = badmin::boundary_map_list(&w.dir, &w.tables.current());
+    assert_eq!(list.static_nat, vec![entry]);
+    assert_eq!(list.bridge_links.len(), 1);
+    // The link carries a static NAT entry's bridge address: it stays.
+    let e = badmin::bridge_link_clear(&w.dir, &w.tables, "br").unwrap_err();
+    assert!(e.contains("on no bridge link's network"), "{e}");
+    badmin::static_nat_clear(&w.dir, &w.tables, FIP.into()).unwrap();
+    badmin::bridge_link_clear(&w.dir, &w.tables, "br").unwrap();
+    assert!(w.tables.current().vpc.bridges.is_empty());
+    let e = badmin::bridge_link_clear(&w.dir, &w.tables, "br").unwrap_err();
+    assert!(e.contains("has no bridge link"), "{e}");
+    let e = badmin::static_nat_clear(&w.dir, &w.tables, FIP.into()).unwrap_err();
+    assert!(e.contains("has no static NAT entry"), "{e}");
+    // Set again through the command: the port's link is replaced.
+    badmin::bridge_link_set(&w.dir, r, &w.tables, link("100.0.7.0/24")).unwrap_err();
+    let mut l = link("100.0.7.0/24");
+    l.addr = Some("100.0.7.2".parse().unwrap());
+    badmin::bridge_link_set(&w.dir, r, &w.tables, l).unwrap();
+    assert_eq!(
+        w.tables.current().vpc.bridges[0].net.to_string(),
+        "100.0.7.0"
+    );
+}
