@@ -81,14 +81,15 @@ pub struct BridgePool {
 impl BridgePool {
     /// The `n`th network of the pool, if the pool has that many.
     pub fn network(&self, n: u32) -> Option<Prefix> {
+        // The pool comes from etcd: every step is checked, none can panic.
         let IpAddr::V4(base) = self.cidr.addr() else {
             return None;
         };
-        let count = 1u64 << (self.len - self.cidr.prefix_len());
-        if u64::from(n) >= count {
+        let bits = self.len.checked_sub(self.cidr.prefix_len())?;
+        if bits > 32 || u64::from(n) >= 1u64 << bits {
             return None;
         }
-        let size = 1u32.checked_shl(32 - u32::from(self.len))?;
+        let size = 1u32.checked_shl(32u32.checked_sub(u32::from(self.len))?)?;
         let a = u32::from(base).checked_add(n.checked_mul(size)?)?;
         Prefix::new(IpAddr::V4(Ipv4Addr::from(a)), self.len).ok()
     }
@@ -132,7 +133,7 @@ impl Bridge {
             return None;
         };
         let i = self.pods.iter().position(|p| p == pod)? as u32;
-        Some(Ipv4Addr::from(u32::from(n) + 1 + i))
+        u32::from(n).checked_add(1 + i).map(Ipv4Addr::from)
     }
 
     /// The addresses bindings may take, lowest first.
@@ -141,8 +142,9 @@ impl Bridge {
             IpAddr::V4(n) => (u32::from(n), self.cidr.prefix_len()),
             IpAddr::V6(_) => (0, 32),
         };
-        let size = 1u64 << (32 - u32::from(len));
-        (u64::from(FIRST_HOST)..size.saturating_sub(1)).map(move |i| Ipv4Addr::from(n + i as u32))
+        let size = 1u64 << (32 - u32::from(len.min(32)));
+        (u64::from(FIRST_HOST)..size.saturating_sub(1))
+            .map_while(move |i| n.checked_add(i as u32).map(Ipv4Addr::from))
     }
 }
 
@@ -291,6 +293,18 @@ mod tests {
         assert_eq!(hosts.last(), Some(&"100.0.1.254".parse().unwrap()));
         assert_eq!(hosts.len(), 251);
         assert_eq!(pair("b", "a"), "a,b");
+        // Values from etcd that make no sense give nothing, not a panic.
+        let odd = BridgePool {
+            cidr: "100.0.0.0/24".parse().unwrap(),
+            len: 16,
+        };
+        assert!(odd.network(0).is_none());
+        let top = Bridge {
+            pods: ["a".into(), "b".into()],
+            cidr: "255.255.255.255/24".parse().unwrap(),
+        };
+        assert_eq!(top.boundary_addr("a"), None);
+        assert_eq!(top.hosts().count(), 0);
         assert!(prefix_contains(
             "162.3.124.0/24".parse().unwrap(),
             "162.3.124.5".parse().unwrap()
